@@ -1,0 +1,138 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// MaxEventSize is the largest event Decode accepts. EventBridge refuses events over 256 KB
+// (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html), so anything
+// larger did not come from it.
+const MaxEventSize = 256 * 1024
+
+// Sentinel errors a caller can branch on with errors.Is.
+var (
+	// ErrMalformed means the bytes are not a JSON event of the expected shape.
+	ErrMalformed = errors.New("malformed event")
+	// ErrUnsupported means a well-formed event of a kind ecs-medic does not handle.
+	ErrUnsupported = errors.New("unsupported event")
+	// ErrTooLarge means the event is larger than MaxEventSize.
+	ErrTooLarge = errors.New("event too large")
+)
+
+// DecodeError says why one event could not be decoded, naming the event id when it could be read.
+type DecodeError struct {
+	ID     string
+	Reason string
+	Kind   error // ErrMalformed, ErrUnsupported or ErrTooLarge
+}
+
+func (e *DecodeError) Error() string {
+	if e.ID != "" {
+		return fmt.Sprintf("event %s: %s: %s", e.ID, e.Kind, e.Reason)
+	}
+	return fmt.Sprintf("%s: %s", e.Kind, e.Reason)
+}
+
+// Unwrap lets errors.Is match the kind.
+func (e *DecodeError) Unwrap() error { return e.Kind }
+
+// Decode parses one EventBridge event and its detail.
+func Decode(raw []byte) (*Event, error) {
+	if len(raw) > MaxEventSize {
+		return nil, &DecodeError{Kind: ErrTooLarge, Reason: fmt.Sprintf("%d bytes, the limit is %d", len(raw), MaxEventSize)}
+	}
+	var ev Event
+	if err := json.Unmarshal(raw, &ev.Envelope); err != nil {
+		return nil, &DecodeError{ID: peekID(raw), Kind: ErrMalformed, Reason: jsonReason(err)}
+	}
+	if ev.ID == "" {
+		return nil, &DecodeError{Kind: ErrMalformed, Reason: "no event id"}
+	}
+	fail := func(kind error, format string, args ...any) (*Event, error) {
+		return nil, &DecodeError{ID: ev.ID, Kind: kind, Reason: fmt.Sprintf(format, args...)}
+	}
+	if ev.DetailType == "" {
+		return fail(ErrMalformed, "no detail-type")
+	}
+	detail := bytes.TrimSpace(ev.Detail)
+	if len(detail) == 0 || bytes.Equal(detail, []byte("null")) {
+		return fail(ErrMalformed, "%q event has no detail", ev.DetailType)
+	}
+	if detail[0] != '{' {
+		return fail(ErrMalformed, "detail is not a JSON object")
+	}
+	var target any
+	switch ev.DetailType {
+	case TypeTaskStateChange:
+		ev.Task = &TaskDetail{}
+		target = ev.Task
+	case TypeServiceAction:
+		ev.Service = &ServiceActionDetail{}
+		target = ev.Service
+	case TypeDeploymentStateChange:
+		ev.Deployment = &DeploymentDetail{}
+		target = ev.Deployment
+	case TypeAlarmStateChange:
+		ev.Alarm = &AlarmDetail{}
+		target = ev.Alarm
+	default:
+		return fail(ErrUnsupported, "detail-type %q (source %q) is not one ecs-medic handles", ev.DetailType, ev.Source)
+	}
+	if err := json.Unmarshal(detail, target); err != nil {
+		return fail(ErrMalformed, "%s detail: %s", ev.DetailType, jsonReason(err))
+	}
+	switch {
+	case ev.Task != nil && ev.Task.TaskArn == "":
+		return fail(ErrMalformed, "task state change without taskArn")
+	case ev.Task != nil && ev.Task.ClusterArn == "":
+		return fail(ErrMalformed, "task state change without clusterArn")
+	case ev.Service != nil && ev.Service.EventName == "":
+		return fail(ErrMalformed, "service action without eventName")
+	case ev.Deployment != nil && ev.Deployment.EventName == "":
+		return fail(ErrMalformed, "deployment state change without eventName")
+	case ev.Alarm != nil && ev.Alarm.AlarmName == "":
+		return fail(ErrMalformed, "alarm state change without alarmName")
+	case (ev.Service != nil || ev.Deployment != nil) && ev.ServiceArn() == "":
+		return fail(ErrMalformed, "%s without a service ARN in resources", ev.DetailType)
+	}
+	return &ev, nil
+}
+
+// peekID digs the id out of an event that failed to decode as a whole, so the error can name it.
+func peekID(raw []byte) string {
+	var probe struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(raw, &probe) != nil {
+		return ""
+	}
+	var id string
+	if json.Unmarshal(probe.ID, &id) != nil {
+		return ""
+	}
+	return id
+}
+
+// jsonReason turns encoding/json's errors into a short reason with the field or offset.
+func jsonReason(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return fmt.Sprintf("field %s: want %s, got JSON %s", field, typeErr.Type, typeErr.Value)
+	case errors.As(err, &syntaxErr):
+		return fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr)
+	case strings.Contains(err.Error(), "unexpected end of JSON input"):
+		return "truncated JSON"
+	default:
+		return err.Error()
+	}
+}
