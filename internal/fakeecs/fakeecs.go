@@ -1,0 +1,202 @@
+// Package fakeecs is an in-process Amazon ECS endpoint for tests and load runs: an httptest server
+// that speaks ECS's real wire protocol (AWS JSON 1.1, operation chosen by the X-Amz-Target header,
+// errors as {"__type": ..., "message": ...}) so that the real SDK client is exercised end to end.
+// It records every call, and can be told to be slow or to throttle.
+package fakeecs
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// targetPrefix is ECS's JSON 1.1 service prefix in X-Amz-Target.
+const targetPrefix = "AmazonEC2ContainerServiceV20141113."
+
+// Service is a service the fake knows.
+type Service struct {
+	Cluster        string
+	Name           string
+	Desired        int
+	Running        int
+	Pending        int
+	TaskDefinition string
+	Deployments    []Deployment
+	Tags           map[string]string
+}
+
+// Deployment is one deployment of a fake service.
+type Deployment struct {
+	ID             string
+	Status         string
+	TaskDefinition string
+	RolloutState   string
+	Reason         string
+	Desired        int
+	Running        int
+	Failed         int
+	CreatedAt      time.Time
+}
+
+// Call is one request the fake received.
+type Call struct {
+	Operation string
+	Body      map[string]any
+}
+
+// Server is the fake ECS endpoint.
+type Server struct {
+	*httptest.Server
+
+	mu       sync.Mutex
+	services map[string]*Service // key cluster/name
+	calls    []Call
+	delay    time.Duration
+	throttle int // answer this many requests with ThrottlingException
+}
+
+// New starts a fake ECS with the given services. Close it when done.
+func New(services ...Service) *Server {
+	s := &Server{services: map[string]*Service{}}
+	for i := range services {
+		s.Put(services[i])
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	return s
+}
+
+// Put adds or replaces a service.
+func (s *Server) Put(svc Service) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp := svc
+	s.services[svc.Cluster+"/"+svc.Name] = &cp
+}
+
+// SetCounts changes a service's desired and running counts.
+func (s *Server) SetCounts(cluster, name string, desired, running int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if svc, ok := s.services[cluster+"/"+name]; ok {
+		svc.Desired, svc.Running = desired, running
+	}
+}
+
+// SetDelay makes every answer wait d.
+func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
+
+// Throttle makes the next n requests fail with ThrottlingException.
+func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
+
+// Calls returns the calls received so far, optionally only those of one operation.
+func (s *Server) Calls(operation string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if operation == "" || c.Operation == operation {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	target := r.Header.Get("X-Amz-Target")
+	op, ok := strings.CutPrefix(target, targetPrefix)
+	if !ok || r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json-1.1") {
+		writeErr(w, http.StatusBadRequest, "UnknownOperationException", "bad target "+target)
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "AWS4-HMAC-SHA256 ") {
+		writeErr(w, http.StatusForbidden, "MissingAuthenticationTokenException", "request is not signed")
+		return
+	}
+	raw, _ := io.ReadAll(r.Body)
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		writeErr(w, http.StatusBadRequest, "SerializationException", err.Error())
+		return
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, Call{Operation: op, Body: body})
+	delay := s.delay
+	throttled := s.throttle > 0
+	if throttled {
+		s.throttle--
+	}
+	s.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if throttled {
+		writeErr(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+		return
+	}
+	switch op {
+	case "DescribeServices":
+		s.describeServices(w, body)
+	default:
+		writeErr(w, http.StatusBadRequest, "InvalidParameterException", "fakeecs does not implement "+op)
+	}
+}
+
+func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
+	cluster, _ := body["cluster"].(string)
+	if cluster == "" {
+		cluster = "default"
+	}
+	names, _ := body["services"].([]any)
+	out := map[string]any{"services": []any{}, "failures": []any{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, n := range names {
+		name, _ := n.(string)
+		svc, ok := s.services[cluster+"/"+name]
+		if !ok {
+			out["failures"] = append(out["failures"].([]any), map[string]any{
+				"arn":    fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, name),
+				"reason": "MISSING",
+			})
+			continue
+		}
+		deps := []any{}
+		for _, d := range svc.Deployments {
+			deps = append(deps, map[string]any{
+				"id": d.ID, "status": d.Status, "taskDefinition": d.TaskDefinition,
+				"rolloutState": d.RolloutState, "rolloutStateReason": d.Reason,
+				"desiredCount": d.Desired, "runningCount": d.Running, "failedTasks": d.Failed,
+				"createdAt": float64(d.CreatedAt.UnixMilli()) / 1000,
+			})
+		}
+		out["services"] = append(out["services"].([]any), map[string]any{
+			"serviceName":    svc.Name,
+			"serviceArn":     fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, svc.Name),
+			"clusterArn":     "arn:aws:ecs:us-east-1:111122223333:cluster/" + cluster,
+			"status":         "ACTIVE",
+			"desiredCount":   svc.Desired,
+			"runningCount":   svc.Running,
+			"pendingCount":   svc.Pending,
+			"taskDefinition": svc.TaskDefinition,
+			"deployments":    deps,
+		})
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(out)
+}
+
+func writeErr(w http.ResponseWriter, status int, typ, msg string) {
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-ErrorType", typ)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+}
