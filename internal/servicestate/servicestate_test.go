@@ -35,7 +35,7 @@ func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 func TestGetReadsAndCaches(t *testing.T) {
 	fake := fakeecs.New(fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 1, Pending: 2,
 		TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:7",
-		Deployments: []fakeecs.Deployment{{ID: "ecs-svc/1", Status: "PRIMARY", TaskDefinition: "checkout:7", RolloutState: "IN_PROGRESS", Desired: 4, Running: 1, Failed: 3, CreatedAt: time.Unix(1700000000, 0)}}})
+		Deployments:    []fakeecs.Deployment{{ID: "ecs-svc/1", Status: "PRIMARY", TaskDefinition: "checkout:7", RolloutState: "IN_PROGRESS", Desired: 4, Running: 1, Failed: 3, CreatedAt: time.Unix(1700000000, 0)}}})
 	defer fake.Close()
 	clk := &clock{t: time.Unix(1700000100, 0)}
 	src := servicestate.New(client(t, fake.URL, 1), servicestate.WithClock(clk.now), servicestate.WithTTL(5*time.Second))

@@ -1,0 +1,324 @@
+// Package boltstore keeps incidents in an embedded bbolt file: the store of `medic serve` and
+// `medic replay`, with no server to run. State survives restarts.
+//
+// Every Update runs in one bbolt write transaction, so idempotency marks and incident writes
+// land together or not at all, and bbolt's single writer makes concurrent handlers safe without
+// retries. Writes go through DB.Batch, which commits concurrent callers together: one fsync for
+// many events in a storm.
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+)
+
+var (
+	bucketIncidents = []byte("incidents") // id → incident JSON
+	bucketActive    = []byte("active")    // scope key \x00 cause → id
+	bucketMarks     = []byte("marks")     // idempotency mark → expiry (unix seconds, big endian)
+)
+
+// DefaultMarkTTL is how long an event id is remembered. EventBridge retries a delivery for up to
+// 24 hours (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html);
+// twice that leaves margin.
+const DefaultMarkTTL = 48 * time.Hour
+
+// Store is the bbolt-backed incident store.
+type Store struct {
+	db      *bolt.DB
+	now     func() time.Time
+	markTTL time.Duration
+	writes  atomic.Int64
+}
+
+var _ incident.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock injects the clock used for mark expiry.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// WithMarkTTL sets how long idempotency marks are kept.
+func WithMarkTTL(d time.Duration) Option { return func(s *Store) { s.markTTL = d } }
+
+// Open opens (creating if needed) the store file at path.
+func Open(path string, opts ...Option) (*Store, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	// Batch commits whatever queued within 2 ms together.
+	db.MaxBatchDelay = 2 * time.Millisecond
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("init store %s: %w", path, err)
+	}
+	s := &Store{db: db, now: time.Now, markTTL: DefaultMarkTTL}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Writes is how many committed Update and Modify calls wrote something.
+func (s *Store) Writes() int64 { return s.writes.Load() }
+
+func activeKey(scope incident.Scope, cause string) []byte {
+	return []byte(scope.Key() + "\x00" + cause)
+}
+
+// Update implements incident.Store.
+func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string, fn func([]*incident.Incident) ([]*incident.Incident, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wrote := false
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		wrote = false
+		now := s.now()
+		mb := tx.Bucket(bucketMarks)
+		for _, m := range marks {
+			if v := mb.Get([]byte(m)); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > now.Unix() {
+				return fmt.Errorf("mark %s: %w", m, incident.ErrDuplicate)
+			}
+		}
+		active, err := loadActive(tx, scope)
+		if err != nil {
+			return err
+		}
+		changed, err := fn(active)
+		if err != nil {
+			return err
+		}
+		for _, inc := range changed {
+			if err := put(tx, inc); err != nil {
+				return err
+			}
+		}
+		exp := make([]byte, 8)
+		binary.BigEndian.PutUint64(exp, uint64(now.Add(s.markTTL).Unix()))
+		for _, m := range marks {
+			if err := mb.Put([]byte(m), exp); err != nil {
+				return err
+			}
+		}
+		wrote = len(changed) > 0 || len(marks) > 0
+		return nil
+	})
+	if err == nil && wrote {
+		s.writes.Add(1)
+	}
+	return err
+}
+
+func loadActive(tx *bolt.Tx, scope incident.Scope) ([]*incident.Incident, error) {
+	prefix := []byte(scope.Key() + "\x00")
+	ib := tx.Bucket(bucketIncidents)
+	var out []*incident.Incident
+	c := tx.Bucket(bucketActive).Cursor()
+	for k, id := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
+		inc, err := decode(ib.Get(id))
+		if err != nil {
+			return nil, fmt.Errorf("incident %s: %w", id, err)
+		}
+		out = append(out, inc)
+	}
+	return out, nil
+}
+
+// put writes an incident and keeps the active index true to its state.
+func put(tx *bolt.Tx, inc *incident.Incident) error {
+	ib, ab := tx.Bucket(bucketIncidents), tx.Bucket(bucketActive)
+	key := activeKey(inc.Scope, string(inc.Cause))
+	stored := ib.Get([]byte(inc.ID))
+	switch {
+	case inc.Version == 0 && stored != nil:
+		return fmt.Errorf("create incident %s: id exists: %w", inc.ID, incident.ErrConflict)
+	case inc.Version == 0 && ab.Get(key) != nil:
+		return fmt.Errorf("create incident %s: %s already has an active %s incident: %w", inc.ID, inc.Scope.Name(), inc.Cause, incident.ErrConflict)
+	case inc.Version > 0:
+		cur, err := decode(stored)
+		if err != nil || cur.Version != inc.Version {
+			return fmt.Errorf("update incident %s: %w", inc.ID, incident.ErrConflict)
+		}
+	}
+	inc.Version++
+	raw, err := json.Marshal(inc)
+	if err != nil {
+		return fmt.Errorf("encode incident %s: %w", inc.ID, err)
+	}
+	if err := ib.Put([]byte(inc.ID), raw); err != nil {
+		return err
+	}
+	if inc.State.Active() {
+		return ab.Put(key, []byte(inc.ID))
+	}
+	if id := ab.Get(key); id != nil && string(id) == inc.ID {
+		return ab.Delete(key)
+	}
+	return nil
+}
+
+func decode(raw []byte) (*incident.Incident, error) {
+	if raw == nil {
+		return nil, incident.ErrNotFound
+	}
+	var inc incident.Incident
+	if err := json.Unmarshal(raw, &inc); err != nil {
+		return nil, fmt.Errorf("decode incident: %w", err)
+	}
+	return &inc, nil
+}
+
+// Modify implements incident.Store.
+func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Incident) (bool, error)) (*incident.Incident, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var res *incident.Incident
+	changed := false
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		res, changed = nil, false
+		inc, err := decode(tx.Bucket(bucketIncidents).Get([]byte(id)))
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", id, err)
+		}
+		wasActive := inc.State.Active()
+		ch, err := fn(inc)
+		if err != nil {
+			return err
+		}
+		res = inc
+		if !ch {
+			return nil
+		}
+		if !wasActive && inc.State.Active() {
+			return fmt.Errorf("incident %s: a resolved incident cannot reopen: %w", id, incident.ErrConflict)
+		}
+		changed = true
+		return put(tx, inc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		s.writes.Add(1)
+	}
+	return res, nil
+}
+
+// Get implements incident.Store.
+func (s *Store) Get(_ context.Context, id string) (*incident.Incident, error) {
+	var inc *incident.Incident
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		inc, err = decode(tx.Bucket(bucketIncidents).Get([]byte(id)))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("incident %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+// List implements incident.Store. Ids sort by creation time, so a reverse scan is newest first.
+func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []*incident.Incident
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ib := tx.Bucket(bucketIncidents)
+		if f.Active {
+			// Walk the active index, not every incident ever kept.
+			var ids []string
+			_ = tx.Bucket(bucketActive).ForEach(func(_, id []byte) error { ids = append(ids, string(id)); return nil })
+			for _, id := range ids {
+				inc, err := decode(ib.Get([]byte(id)))
+				if err != nil {
+					return err
+				}
+				out = append(out, inc)
+			}
+			sortNewestFirst(out)
+			if len(out) > limit {
+				out = out[:limit]
+			}
+			return nil
+		}
+		c := ib.Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			inc, err := decode(v)
+			if err != nil {
+				return fmt.Errorf("incident %s: %w", k, err)
+			}
+			out = append(out, inc)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func sortNewestFirst(incs []*incident.Incident) {
+	sort.Slice(incs, func(i, j int) bool { return incs[i].ID > incs[j].ID })
+}
+
+// Sweep deletes expired idempotency marks and resolved incidents older than retain. It returns
+// how many records it removed.
+func (s *Store) Sweep(retain time.Duration) (int, error) {
+	now := s.now()
+	removed := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		mb, ib := tx.Bucket(bucketMarks), tx.Bucket(bucketIncidents)
+		var marks, incidents [][]byte
+		_ = mb.ForEach(func(k, v []byte) error {
+			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) <= now.Unix() {
+				marks = append(marks, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		_ = ib.ForEach(func(k, v []byte) error {
+			inc, err := decode(v)
+			if err == nil && inc.ResolvedAt != nil && now.Sub(*inc.ResolvedAt) > retain {
+				incidents = append(incidents, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range marks {
+			if err := mb.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, k := range incidents {
+			if err := ib.Delete(k); err != nil {
+				return err
+			}
+		}
+		removed = len(marks) + len(incidents)
+		return nil
+	})
+	return removed, err
+}

@@ -1,0 +1,181 @@
+// Package incident turns diagnosed signals into incidents: one open incident per service and
+// cause (SPEC §3), occurrences counted instead of new incidents, idempotent under redelivery and
+// atomic under concurrent handlers. Persistence is a Store; the rules live here.
+package incident
+
+import (
+	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+// State is an incident's lifecycle state.
+type State string
+
+// Lifecycle states (SPEC §3): open → acknowledged → resolved.
+const (
+	Open         State = "open"
+	Acknowledged State = "acknowledged"
+	Resolved     State = "resolved"
+)
+
+// Active reports whether the incident is not resolved.
+func (s State) Active() bool { return s == Open || s == Acknowledged }
+
+// Scope is what an incident is about: a service (or a standalone task family) in one account and
+// region, or a CloudWatch alarm.
+type Scope struct {
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	Cluster string `json:"cluster,omitempty"`
+	// Service is the service name, or "family:<name>" for tasks run outside a service.
+	Service string `json:"service,omitempty"`
+	Alarm   string `json:"alarm,omitempty"`
+}
+
+// Key is the scope as one string, the partition incidents are kept under.
+func (s Scope) Key() string {
+	if s.Alarm != "" {
+		return s.Account + "/" + s.Region + "/alarm/" + s.Alarm
+	}
+	return s.Account + "/" + s.Region + "/" + s.Cluster + "/" + s.Service
+}
+
+// IsService reports whether the scope is an ECS service (not a task family or an alarm).
+func (s Scope) IsService() bool {
+	return s.Alarm == "" && s.Service != "" && !isFamily(s.Service)
+}
+
+func isFamily(s string) bool { return len(s) > 7 && s[:7] == "family:" }
+
+// Name is how people call the scope: "prod/checkout" or "alarm ServerCpuTooHigh".
+func (s Scope) Name() string {
+	if s.Alarm != "" {
+		return "alarm " + s.Alarm
+	}
+	return s.Cluster + "/" + s.Service
+}
+
+// Incident is one problem of one scope and cause, however many events report it.
+type Incident struct {
+	ID         string              `json:"id"`
+	Scope      Scope               `json:"scope"`
+	Cause      classify.Cause      `json:"cause"`
+	Sub        string              `json:"sub,omitempty"`
+	Confidence classify.Confidence `json:"confidence"`
+	Title      string              `json:"title"`
+	Severity   severity.Level      `json:"severity"`
+	State      State               `json:"state"`
+
+	OpenedAt       time.Time  `json:"opened_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string     `json:"acknowledged_by,omitempty"`
+	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
+	// SLADeadline is when the incident must have been acknowledged (SOP-002 response time).
+	SLADeadline time.Time `json:"sla_deadline"`
+	Escalated   bool      `json:"escalated,omitempty"`
+
+	Occurrences Occurrences `json:"occurrences"`
+	// Diagnosis is the first decisive diagnosis; Facts the event fields it came from. They outlive
+	// ECS, which forgets stopped tasks after about an hour.
+	Diagnosis *classify.Diagnosis `json:"diagnosis,omitempty"`
+	Facts     Facts               `json:"facts"`
+	// ServiceState is the last state read from ECS; StateError says why it could not be read.
+	ServiceState *servicestate.Snapshot `json:"service_state,omitempty"`
+	StateError   string                 `json:"state_error,omitempty"`
+
+	// Suppressed counts what was deliberately not done, by reason ("duplicate", ...), so that
+	// "why was I not paged?" has an answer.
+	Suppressed      map[string]int `json:"suppressed,omitempty"`
+	Timeline        []Entry        `json:"timeline"`
+	TimelineDropped int            `json:"timeline_dropped,omitempty"`
+
+	// Version counts writes; the store uses it for optimistic concurrency.
+	Version int64 `json:"version"`
+}
+
+// Occurrences summarises every event that reported the incident.
+type Occurrences struct {
+	Count     int       `json:"count"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	// Tasks holds the ids of the most recent tasks, newest last, at most MaxSampleTasks.
+	Tasks []string `json:"tasks,omitempty"`
+	// Evidence holds distinct decisive evidence texts, first seen first, at most MaxSampleEvidence.
+	Evidence []string `json:"evidence,omitempty"`
+}
+
+// Facts are the decisive fields of the event that opened the incident.
+type Facts struct {
+	EventID        string     `json:"event_id,omitempty"`
+	DetailType     string     `json:"detail_type,omitempty"`
+	TaskArn        string     `json:"task_arn,omitempty"`
+	TaskDefinition string     `json:"task_definition,omitempty"`
+	Group          string     `json:"group,omitempty"`
+	LaunchType     string     `json:"launch_type,omitempty"`
+	CPU            string     `json:"cpu,omitempty"`
+	Memory         string     `json:"memory,omitempty"`
+	StoppedAt      *time.Time `json:"stopped_at,omitempty"`
+	StoppedReason  string     `json:"stopped_reason,omitempty"`
+	StopCode       string     `json:"stop_code,omitempty"`
+	Reason         string     `json:"reason,omitempty"` // service action, deployment or alarm reason
+}
+
+// Entry is one line of an incident's timeline.
+type Entry struct {
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`
+	Kind    string    `json:"kind"`
+	Message string    `json:"message"`
+}
+
+// Bounds that keep an incident record small however long a storm lasts.
+const (
+	MaxSampleTasks    = 10
+	MaxSampleEvidence = 5
+	MaxTimeline       = 200
+)
+
+func (inc *Incident) addEntry(e Entry) {
+	inc.Timeline = append(inc.Timeline, e)
+	if over := len(inc.Timeline) - MaxTimeline; over > 0 {
+		// Keep the first entry (how it opened) and the newest.
+		inc.Timeline = append(inc.Timeline[:1], inc.Timeline[1+over:]...)
+		inc.TimelineDropped += over
+	}
+}
+
+func (inc *Incident) suppress(reason string) (first bool) {
+	if inc.Suppressed == nil {
+		inc.Suppressed = map[string]int{}
+	}
+	inc.Suppressed[reason]++
+	return inc.Suppressed[reason] == 1
+}
+
+func (o *Occurrences) add(at time.Time, task, evidence string) {
+	o.Count++
+	if o.FirstSeen.IsZero() || at.Before(o.FirstSeen) {
+		o.FirstSeen = at
+	}
+	if at.After(o.LastSeen) {
+		o.LastSeen = at
+	}
+	if task != "" {
+		o.Tasks = append(o.Tasks, task)
+		if len(o.Tasks) > MaxSampleTasks {
+			o.Tasks = o.Tasks[len(o.Tasks)-MaxSampleTasks:]
+		}
+	}
+	if evidence != "" && len(o.Evidence) < MaxSampleEvidence {
+		for _, e := range o.Evidence {
+			if e == evidence {
+				return
+			}
+		}
+		o.Evidence = append(o.Evidence, evidence)
+	}
+}

@@ -1,0 +1,298 @@
+// Package incidenttest is the contract every incident.Store must meet, as a test suite run
+// against each implementation (the embedded bbolt store, DynamoDB on dynalite): one incident per
+// scope and cause, idempotency marks, atomicity under concurrent handlers.
+package incidenttest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+// Clock is a settable clock for tests.
+type Clock struct {
+	mu sync.Mutex
+	T  time.Time
+}
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.T }
+
+// Advance moves the clock on.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.T = c.T.Add(d); c.mu.Unlock() }
+
+// Scope is the service the suite's signals concern.
+var Scope = incident.Scope{Account: "111122223333", Region: "us-east-1", Cluster: "prod", Service: "checkout"}
+
+// Failure builds a failure signal for task n of the given cause.
+func Failure(cause classify.Cause, n int, level severity.Level) incident.Signal {
+	task := fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:task/prod/%032d", n)
+	return incident.Signal{
+		Kind: incident.Failure, EventID: fmt.Sprintf("evt-%s-%d", cause, n), Time: time.Unix(1700000000+int64(n), 0).UTC(),
+		Scope: Scope, Cause: cause, Confidence: classify.Confirmed, Severity: level,
+		Marks:  []string{fmt.Sprintf("evt#evt-%s-%d", cause, n), "task#" + task + "#5"},
+		TaskID: fmt.Sprintf("%032d", n), Evidence: "OutOfMemoryError: Container killed due to memory usage",
+		State: &servicestate.Snapshot{Cluster: "prod", Service: "checkout", Desired: 4, Running: 3},
+	}
+}
+
+// Run runs the contract against stores made by newStore (a fresh, empty store per call).
+func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incident.Store) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (*incident.Manager, incident.Store, *Clock) {
+		clk := &Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+		st := newStore(t, clk.Now)
+		return incident.NewManager(st, incident.WithClock(clk.Now)), st, clk
+	}
+
+	t.Run("opens once and counts occurrences", func(t *testing.T) {
+		m, st, _ := setup(t)
+		for i := range 5 {
+			out, err := m.Apply(ctx, Failure(classify.OOMKilled, i, severity.P3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Opened != (i == 0) {
+				t.Fatalf("event %d: opened=%v", i, out.Opened)
+			}
+		}
+		incs, err := st.List(ctx, incident.Filter{Active: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(incs) != 1 || incs[0].Occurrences.Count != 5 || len(incs[0].Occurrences.Tasks) != 5 {
+			t.Fatalf("want one incident with 5 occurrences, got %d: %+v", len(incs), incs)
+		}
+		if incs[0].SLADeadline != incs[0].OpenedAt.Add(2*time.Hour) {
+			t.Errorf("P3 SLA deadline %v, opened %v", incs[0].SLADeadline, incs[0].OpenedAt)
+		}
+	})
+
+	t.Run("redelivery changes nothing", func(t *testing.T) {
+		m, st, _ := setup(t)
+		sig := Failure(classify.OOMKilled, 1, severity.P3)
+		if _, err := m.Apply(ctx, sig); err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Apply(ctx, sig)
+		if err != nil || !out.Duplicate {
+			t.Fatalf("same event id again: %+v %v", out, err)
+		}
+		// Same task ARN and detail.version under a new EventBridge id.
+		again := sig
+		again.EventID = "evt-other"
+		again.Marks = []string{"evt#evt-other", sig.Marks[1]}
+		out, err = m.Apply(ctx, again)
+		if err != nil || !out.Duplicate {
+			t.Fatalf("same task+version: %+v %v", out, err)
+		}
+		incs, _ := st.List(ctx, incident.Filter{Active: true})
+		if len(incs) != 1 || incs[0].Occurrences.Count != 1 {
+			t.Fatalf("after redelivery: %+v", incs)
+		}
+		if incs[0].Suppressed["duplicate"] != 2 {
+			t.Errorf("duplicates counted %d, want 2", incs[0].Suppressed["duplicate"])
+		}
+	})
+
+	t.Run("the same event from 16 goroutines", func(t *testing.T) {
+		m, st, _ := setup(t)
+		sig := Failure(classify.OOMKilled, 7, severity.P2)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		opened, dups := 0, 0
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := m.Apply(ctx, sig)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if out.Opened {
+					opened++
+				}
+				if out.Duplicate {
+					dups++
+				}
+			}()
+		}
+		wg.Wait()
+		incs, _ := st.List(ctx, incident.Filter{})
+		if len(incs) != 1 || incs[0].Occurrences.Count != 1 || opened != 1 || dups != 15 {
+			t.Fatalf("incidents %d, occurrences %v, opened %d, duplicates %d", len(incs), incs, opened, dups)
+		}
+	})
+
+	t.Run("16 goroutines with different tasks", func(t *testing.T) {
+		m, st, _ := setup(t)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		opened := 0
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := m.Apply(ctx, Failure(classify.ImagePull, i, severity.P3))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if out.Opened {
+					mu.Lock()
+					opened++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		incs, _ := st.List(ctx, incident.Filter{})
+		if len(incs) != 1 || incs[0].Occurrences.Count != 16 || opened != 1 {
+			t.Fatalf("incidents %d opened %d: %+v", len(incs), opened, incs)
+		}
+	})
+
+	t.Run("severity only rises", func(t *testing.T) {
+		m, st, clk := setup(t)
+		if _, err := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		out, err := m.Apply(ctx, Failure(classify.OOMKilled, 2, severity.P1))
+		if err != nil || !out.Raised || out.Incident.Severity != severity.P1 {
+			t.Fatalf("raise to P1: %+v %v", out, err)
+		}
+		if want := clk.Now().Add(15 * time.Minute); !out.Incident.SLADeadline.Equal(want) {
+			t.Errorf("deadline %v, want %v", out.Incident.SLADeadline, want)
+		}
+		out, err = m.Apply(ctx, Failure(classify.OOMKilled, 3, severity.P3))
+		if err != nil || out.Raised || out.Incident.Severity != severity.P1 {
+			t.Fatalf("P3 event lowered severity: %+v %v", out, err)
+		}
+		inc, _ := st.Get(ctx, out.Incident.ID)
+		if inc.Severity != severity.P1 {
+			t.Fatalf("stored severity %s", inc.Severity)
+		}
+	})
+
+	t.Run("causes are separate incidents", func(t *testing.T) {
+		m, st, _ := setup(t)
+		for i, c := range []classify.Cause{classify.OOMKilled, classify.ImagePull, classify.OOMKilled} {
+			if _, err := m.Apply(ctx, Failure(c, i, severity.P3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		incs, _ := st.List(ctx, incident.Filter{Active: true})
+		if len(incs) != 2 {
+			t.Fatalf("%d incidents, want 2", len(incs))
+		}
+	})
+
+	t.Run("resolved then broken again is a new incident", func(t *testing.T) {
+		m, st, clk := setup(t)
+		first, err := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inc, changed, err := m.Resolve(ctx, first.Incident.ID, "ecs-medic", "service recovered")
+		if err != nil || !changed || inc.State != incident.Resolved {
+			t.Fatalf("resolve: %+v %v %v", inc, changed, err)
+		}
+		if _, changed, err = m.Resolve(ctx, first.Incident.ID, "alice", ""); err != nil || changed {
+			t.Fatalf("second resolve changed=%v err=%v", changed, err)
+		}
+		clk.Advance(time.Minute)
+		second, err := m.Apply(ctx, Failure(classify.OOMKilled, 2, severity.P3))
+		if err != nil || !second.Opened || second.Incident.ID == first.Incident.ID {
+			t.Fatalf("re-break: %+v %v", second, err)
+		}
+		all, _ := st.List(ctx, incident.Filter{})
+		if len(all) != 2 || all[0].ID != second.Incident.ID {
+			t.Fatalf("list newest first: %v", all)
+		}
+		if _, err := m.Record(ctx, first.Incident.ID, incident.Entry{Actor: "slack", Kind: "notified", Message: "resolve posted"}); err != nil {
+			t.Fatalf("recording on a resolved incident: %v", err)
+		}
+	})
+
+	t.Run("acknowledge once", func(t *testing.T) {
+		m, _, _ := setup(t)
+		out, _ := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3))
+		inc, changed, err := m.Acknowledge(ctx, out.Incident.ID, "alice")
+		if err != nil || !changed || inc.State != incident.Acknowledged || inc.AcknowledgedBy != "alice" {
+			t.Fatalf("ack: %+v %v %v", inc, changed, err)
+		}
+		if _, changed, _ := m.Acknowledge(ctx, out.Incident.ID, "bob"); changed {
+			t.Fatal("second ack changed the incident")
+		}
+		// Still active: new failures land on it.
+		again, _ := m.Apply(ctx, Failure(classify.OOMKilled, 2, severity.P3))
+		if again.Opened || again.Incident.ID != out.Incident.ID {
+			t.Fatalf("failure after ack opened a new incident: %+v", again)
+		}
+	})
+
+	t.Run("corroborate, note and recover", func(t *testing.T) {
+		m, st, _ := setup(t)
+		note := incident.Signal{Kind: incident.Note, EventID: "n1", Scope: Scope, Marks: []string{"evt#n1"}, Message: "service reached steady state"}
+		out, err := m.Apply(ctx, note)
+		if err != nil || out.Incident != nil {
+			t.Fatalf("note with nothing open: %+v %v", out, err)
+		}
+		if incs, _ := st.List(ctx, incident.Filter{}); len(incs) != 0 {
+			t.Fatal("a note opened an incident")
+		}
+		base, _ := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3))
+		corr := incident.Signal{Kind: incident.Corroborate, EventID: "c1", Scope: Scope, Cause: classify.StartImpaired,
+			Marks: []string{"evt#c1"}, Message: "SERVICE_TASK_START_IMPAIRED", Severity: severity.P2}
+		out, err = m.Apply(ctx, corr)
+		if err != nil || out.Opened || out.Incident.ID != base.Incident.ID || !out.Raised {
+			t.Fatalf("corroborate: %+v %v", out, err)
+		}
+		alarm := incident.Scope{Account: "111122223333", Region: "us-east-1", Alarm: "checkout-5xx"}
+		open, err := m.Apply(ctx, incident.Signal{Kind: incident.Failure, EventID: "a1", Scope: alarm, Cause: classify.Alarm, Marks: []string{"evt#a1"}})
+		if err != nil || !open.Opened {
+			t.Fatalf("alarm: %+v %v", open, err)
+		}
+		rec, err := m.Apply(ctx, incident.Signal{Kind: incident.Recover, EventID: "a2", Scope: alarm, Cause: classify.Alarm, Marks: []string{"evt#a2"}, Message: "alarm OK"})
+		if err != nil || !rec.Resolved || rec.Incident.ID != open.Incident.ID {
+			t.Fatalf("recover: %+v %v", rec, err)
+		}
+		if incs, _ := st.List(ctx, incident.Filter{Active: true}); len(incs) != 1 {
+			t.Fatalf("active after recover: %d", len(incs))
+		}
+	})
+
+	t.Run("marks expire", func(t *testing.T) {
+		m, _, clk := setup(t)
+		sig := Failure(classify.OOMKilled, 1, severity.P3)
+		if _, err := m.Apply(ctx, sig); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(72 * time.Hour)
+		out, err := m.Apply(ctx, sig)
+		if err != nil || out.Duplicate {
+			t.Fatalf("a mark older than its TTL still suppressed: %+v %v", out, err)
+		}
+	})
+
+	t.Run("missing incident", func(t *testing.T) {
+		m, st, _ := setup(t)
+		if _, err := st.Get(ctx, "inc-nope"); err == nil {
+			t.Fatal("no error")
+		}
+		if _, _, err := m.Acknowledge(ctx, "inc-nope", "alice"); err == nil {
+			t.Fatal("ack of a missing incident succeeded")
+		}
+	})
+}

@@ -1,0 +1,370 @@
+package incident
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+// Errors a Store returns and callers branch on.
+var (
+	// ErrDuplicate: one of the idempotency marks was already recorded; nothing was written.
+	ErrDuplicate = errors.New("duplicate event")
+	// ErrConflict: a concurrent writer changed the same incidents; the caller may retry.
+	ErrConflict = errors.New("concurrent update")
+	// ErrNotFound: no incident with that id.
+	ErrNotFound = errors.New("incident not found")
+)
+
+// Store keeps incidents. Implementations: internal/boltstore (embedded), and DynamoDB.
+type Store interface {
+	// Update atomically records marks (refusing with ErrDuplicate if any is already recorded and
+	// unexpired), hands fn the active incidents of scope, and writes back the incidents fn returns
+	// (new ones have Version 0). A store must refuse a second active incident for the same scope and
+	// cause, and keep writes atomic under concurrent callers, retrying fn if it must: fn may run
+	// more than once and must not have side effects.
+	Update(ctx context.Context, scope Scope, marks []string, fn func(active []*Incident) ([]*Incident, error)) error
+	// Modify atomically applies fn to the incident with id and writes it back when fn reports a
+	// change; ErrNotFound when there is none. Resolving removes it from the active set.
+	Modify(ctx context.Context, id string, fn func(inc *Incident) (changed bool, err error)) (*Incident, error)
+	// Get returns one incident by id, or ErrNotFound.
+	Get(ctx context.Context, id string) (*Incident, error)
+	// List returns incidents newest first.
+	List(ctx context.Context, f Filter) ([]*Incident, error)
+}
+
+// Filter narrows List.
+type Filter struct {
+	// Active keeps only open and acknowledged incidents.
+	Active bool
+	// Limit caps the answer; 0 means 100.
+	Limit int
+}
+
+// Kind says what a signal may do to incidents.
+type Kind int
+
+// Signal kinds.
+const (
+	// Failure opens an incident for its cause, or adds an occurrence to the open one.
+	Failure Kind = iota
+	// Corroborate attaches to any active incident of the scope (e.g. tasks failing to start while
+	// an OOM incident is open); with none, it opens one for its own cause.
+	Corroborate
+	// Note attaches to active incidents of the scope as a timeline entry and never opens one.
+	Note
+	// Recover resolves the active incident of the scope with the signal's cause (alarm back to OK).
+	Recover
+)
+
+// Signal is one diagnosed event, ready to be applied to incidents.
+type Signal struct {
+	Kind       Kind
+	EventID    string
+	DetailType string
+	Time       time.Time
+	Scope      Scope
+	Cause      classify.Cause
+	Sub        string
+	Confidence classify.Confidence
+	Diagnosis  *classify.Diagnosis
+	Facts      Facts
+	// Marks are the idempotency keys of the event: its EventBridge id, and for task events the
+	// task ARN with detail.version.
+	Marks []string
+	// Severity assessed for the scope now; State and StateError what it was assessed from.
+	Severity   severity.Level
+	State      *servicestate.Snapshot
+	StateError string
+	// TaskID and Evidence feed the occurrence sample.
+	TaskID   string
+	Evidence string
+	// Message is the timeline text for Corroborate, Note and Recover signals.
+	Message string
+}
+
+// Outcome says what a signal did.
+type Outcome struct {
+	// Incident is the incident the signal landed on (nil when it touched none).
+	Incident *Incident
+	Opened   bool
+	// Raised is set when the incident's severity rose.
+	Raised   bool
+	Resolved bool
+	// Duplicate is set when the event had been handled before: nothing changed.
+	Duplicate bool
+	// Attached lists the incidents a Note or Corroborate signal was recorded on.
+	Attached []*Incident
+}
+
+// Option configures a Manager.
+type Option func(*Manager)
+
+// WithClock injects the clock.
+func WithClock(now func() time.Time) Option { return func(m *Manager) { m.now = now } }
+
+// WithIDs injects the incident id generator.
+func WithIDs(newID func(time.Time) string) Option { return func(m *Manager) { m.newID = newID } }
+
+// Manager applies signals to incidents in a Store.
+type Manager struct {
+	store Store
+	now   func() time.Time
+	newID func(time.Time) string
+}
+
+// NewManager returns a Manager over store.
+func NewManager(store Store, opts ...Option) *Manager {
+	m := &Manager{store: store, now: time.Now, newID: NewID}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// Store returns the manager's store.
+func (m *Manager) Store() Store { return m.store }
+
+const actorMedic = "ecs-medic"
+
+// Apply records a signal. A redelivered event yields Outcome.Duplicate and changes nothing but
+// the duplicate counter.
+func (m *Manager) Apply(ctx context.Context, sig Signal) (Outcome, error) {
+	var out Outcome
+	err := m.store.Update(ctx, sig.Scope, sig.Marks, func(active []*Incident) ([]*Incident, error) {
+		out = Outcome{} // fn may run more than once
+		now := m.now()
+		switch sig.Kind {
+		case Failure:
+			return m.applyFailure(sig, active, now, &out), nil
+		case Corroborate:
+			if len(active) == 0 {
+				return m.applyFailure(sig, active, now, &out), nil
+			}
+			return m.attach(sig, active, now, &out), nil
+		case Note:
+			return m.attach(sig, active, now, &out), nil
+		case Recover:
+			for _, inc := range active {
+				if inc.Cause == sig.Cause {
+					resolve(inc, now, actorMedic, sig.Message)
+					out.Incident, out.Resolved = inc, true
+					return []*Incident{inc}, nil
+				}
+			}
+			return nil, nil
+		}
+		return nil, fmt.Errorf("unknown signal kind %d", sig.Kind)
+	})
+	if errors.Is(err, ErrDuplicate) {
+		m.countDuplicate(ctx, sig)
+		return Outcome{Duplicate: true}, nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return out, nil
+}
+
+func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, out *Outcome) []*Incident {
+	for _, inc := range active {
+		if inc.Cause != sig.Cause {
+			continue
+		}
+		inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence)
+		inc.UpdatedAt = now
+		m.refreshState(inc, sig)
+		if sig.Severity != 0 && sig.Severity.Higher(inc.Severity) {
+			from := inc.Severity
+			inc.Severity = sig.Severity
+			if d := now.Add(sig.Severity.SLA()); d.Before(inc.SLADeadline) {
+				inc.SLADeadline = d
+			}
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "severity", Message: fmt.Sprintf("severity raised %s → %s: %s", from, sig.Severity, stateText(sig))})
+			out.Raised = true
+		}
+		out.Incident = inc
+		return []*Incident{inc}
+	}
+	level := sig.Severity
+	if level == 0 {
+		level = severity.P3
+	}
+	inc := &Incident{
+		ID:          m.newID(now),
+		Scope:       sig.Scope,
+		Cause:       sig.Cause,
+		Sub:         sig.Sub,
+		Confidence:  sig.Confidence,
+		Title:       title(sig),
+		Severity:    level,
+		State:       Open,
+		OpenedAt:    now,
+		UpdatedAt:   now,
+		SLADeadline: now.Add(level.SLA()),
+		Diagnosis:   sig.Diagnosis,
+		Facts:       sig.Facts,
+	}
+	inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence)
+	m.refreshState(inc, sig)
+	msg := fmt.Sprintf("opened %s: %s", level, inc.Title)
+	if sig.Evidence != "" {
+		msg += fmt.Sprintf(" — %q", sig.Evidence)
+	}
+	inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "opened", Message: msg + " (" + stateText(sig) + ")"})
+	out.Incident, out.Opened = inc, true
+	return []*Incident{inc}
+}
+
+func (m *Manager) attach(sig Signal, active []*Incident, now time.Time, out *Outcome) []*Incident {
+	for _, inc := range active {
+		inc.UpdatedAt = now
+		m.refreshState(inc, sig)
+		inc.addEntry(Entry{At: now, Actor: "aws.ecs", Kind: "signal", Message: sig.Message})
+		if sig.Kind == Corroborate && sig.Severity != 0 && sig.Severity.Higher(inc.Severity) {
+			from := inc.Severity
+			inc.Severity = sig.Severity
+			if d := now.Add(sig.Severity.SLA()); d.Before(inc.SLADeadline) {
+				inc.SLADeadline = d
+			}
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "severity", Message: fmt.Sprintf("severity raised %s → %s: %s", from, sig.Severity, stateText(sig))})
+			out.Raised = true
+		}
+	}
+	out.Attached = active
+	if len(active) > 0 {
+		out.Incident = active[0]
+	}
+	return active
+}
+
+// refreshState keeps the newest service state the signal carries.
+func (m *Manager) refreshState(inc *Incident, sig Signal) {
+	if sig.State != nil {
+		inc.ServiceState, inc.StateError = sig.State, ""
+	} else if sig.StateError != "" && inc.ServiceState == nil {
+		inc.StateError = sig.StateError
+	}
+}
+
+// countDuplicate records a redelivery on the incident it belongs to. It is best effort: the
+// event itself was already handled, and a failure here loses only a counter.
+func (m *Manager) countDuplicate(ctx context.Context, sig Signal) {
+	if sig.Kind == Note {
+		return
+	}
+	_ = m.store.Update(ctx, sig.Scope, nil, func(active []*Incident) ([]*Incident, error) {
+		for _, inc := range active {
+			if inc.Cause == sig.Cause || sig.Kind == Corroborate {
+				if inc.suppress("duplicate") {
+					inc.addEntry(Entry{At: m.now(), Actor: actorMedic, Kind: "suppressed",
+						Message: fmt.Sprintf("duplicate delivery of event %s ignored (further duplicates are only counted)", sig.EventID)})
+				}
+				return []*Incident{inc}, nil
+			}
+		}
+		return nil, nil
+	})
+}
+
+// Record appends a timeline entry to an incident (a notification sent, an action taken).
+func (m *Manager) Record(ctx context.Context, id string, e Entry) (*Incident, error) {
+	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		if e.At.IsZero() {
+			e.At = now
+		}
+		inc.addEntry(e)
+		return true
+	})
+}
+
+// Acknowledge moves an open incident to acknowledged. Acknowledging twice changes nothing.
+func (m *Manager) Acknowledge(ctx context.Context, id, actor string) (*Incident, bool, error) {
+	changed := false
+	inc, err := m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		changed = false
+		if inc.State != Open {
+			return false
+		}
+		inc.State, inc.AcknowledgedAt, inc.AcknowledgedBy = Acknowledged, &now, actor
+		inc.UpdatedAt = now
+		inc.addEntry(Entry{At: now, Actor: actor, Kind: "acknowledged", Message: "acknowledged by " + actor})
+		changed = true
+		return true
+	})
+	return inc, changed, err
+}
+
+// Resolve resolves an active incident. Resolving twice changes nothing.
+func (m *Manager) Resolve(ctx context.Context, id, actor, reason string) (*Incident, bool, error) {
+	changed := false
+	inc, err := m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		changed = inc.State.Active()
+		if changed {
+			resolve(inc, now, actor, reason)
+		}
+		return changed
+	})
+	return inc, changed, err
+}
+
+// modify applies fn to the incident with id, atomically.
+func (m *Manager) modify(ctx context.Context, id string, fn func(*Incident, time.Time) bool) (*Incident, error) {
+	return m.store.Modify(ctx, id, func(inc *Incident) (bool, error) {
+		return fn(inc, m.now()), nil
+	})
+}
+
+func resolve(inc *Incident, now time.Time, actor, reason string) {
+	inc.State, inc.ResolvedAt, inc.UpdatedAt = Resolved, &now, now
+	msg := "resolved"
+	if reason != "" {
+		msg += ": " + reason
+	}
+	inc.addEntry(Entry{At: now, Actor: actor, Kind: "resolved", Message: msg})
+}
+
+func title(sig Signal) string {
+	t := sig.Cause.Title()
+	if sig.Sub != "" {
+		t += " (" + sig.Sub + ")"
+	}
+	if sig.Scope.Alarm != "" {
+		return sig.Scope.Alarm + ": " + t
+	}
+	return sig.Scope.Service + ": " + t
+}
+
+func stateText(sig Signal) string {
+	switch {
+	case sig.State != nil:
+		return fmt.Sprintf("service %d/%d running, %d pending", sig.State.Running, sig.State.Desired, sig.State.Pending)
+	case sig.StateError != "":
+		return "service state unknown: " + sig.StateError
+	default:
+		return "no service state"
+	}
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns a new incident id: "inc-" and 13 characters that sort by creation time
+// (milliseconds) and carry 22 random bits, so ids are unique per incident, including one that
+// breaks again after it resolved (PagerDuty drops events for a resolved dedup_key).
+func NewID(now time.Time) string {
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	v := uint64(now.UnixMilli())<<22 | uint64(binary.BigEndian.Uint32(rnd[:]))>>10
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return "inc-" + strings.ToLower(idEncoding.EncodeToString(b[:]))
+}
