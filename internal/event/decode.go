@@ -45,18 +45,33 @@ func Decode(raw []byte) (*Event, error) {
 	if len(raw) > MaxEventSize {
 		return nil, &DecodeError{Kind: ErrTooLarge, Reason: fmt.Sprintf("%d bytes, the limit is %d", len(raw), MaxEventSize)}
 	}
-	var ev Event
-	if err := json.Unmarshal(raw, &ev.Envelope); err != nil {
+	// The envelope is read with its time left raw, so that a bad time or a payload that is not
+	// an EventBridge event at all gets a precise error rather than a time-parsing one.
+	var env struct {
+		Envelope
+		Time json.RawMessage `json:"time"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, &DecodeError{ID: peekID(raw), Kind: ErrMalformed, Reason: jsonReason(err)}
 	}
-	if ev.ID == "" {
-		return nil, &DecodeError{Kind: ErrMalformed, Reason: "no event id"}
+	if env.ID == "" && env.DetailType == "" {
+		return nil, &DecodeError{Kind: ErrMalformed, Reason: "not an EventBridge event (no id and no detail-type); " +
+			"CloudWatch alarm-action and SNS payloads are not accepted: route alarms through an EventBridge rule"}
 	}
+	ev := Event{Envelope: env.Envelope}
 	fail := func(kind error, format string, args ...any) (*Event, error) {
 		return nil, &DecodeError{ID: ev.ID, Kind: kind, Reason: fmt.Sprintf(format, args...)}
 	}
+	if ev.ID == "" {
+		return fail(ErrMalformed, "no event id")
+	}
 	if ev.DetailType == "" {
 		return fail(ErrMalformed, "no detail-type")
+	}
+	if len(env.Time) > 0 && string(env.Time) != "null" {
+		if err := json.Unmarshal(env.Time, &ev.Time); err != nil {
+			return fail(ErrMalformed, "field time: %s", err)
+		}
 	}
 	detail := bytes.TrimSpace(ev.Detail)
 	if len(detail) == 0 || bytes.Equal(detail, []byte("null")) {
@@ -122,6 +137,8 @@ func jsonReason(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	var syntaxErr *json.SyntaxError
 	switch {
+	case strings.Contains(err.Error(), "unexpected end of JSON input"):
+		return "truncated JSON: the input ends before the event does"
 	case errors.As(err, &typeErr):
 		field := typeErr.Field
 		if field == "" {
@@ -130,8 +147,6 @@ func jsonReason(err error) string {
 		return fmt.Sprintf("field %s: want %s, got JSON %s", field, typeErr.Type, typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		return fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr)
-	case strings.Contains(err.Error(), "unexpected end of JSON input"):
-		return "truncated JSON"
 	default:
 		return err.Error()
 	}

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/app"
+	"github.com/ecs-medic/ecs-medic/internal/boltstore"
+	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/event"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+)
+
+// scenario is a recorded incident: the services' state as DescribeServices showed it, and the
+// events in the order EventBridge delivered them. Plain event files replay too.
+type scenario struct {
+	Description string            `json:"description"`
+	Services    []recordedService `json:"services"`
+	Events      []json.RawMessage `json:"events"`
+}
+
+type recordedService struct {
+	Region         string `json:"region"`
+	Cluster        string `json:"cluster"`
+	Service        string `json:"service"`
+	Desired        int    `json:"desired"`
+	Running        int    `json:"running"`
+	Pending        int    `json:"pending"`
+	TaskDefinition string `json:"task_definition"`
+}
+
+// recordedStates serves the states a scenario recorded, instead of asking ECS.
+type recordedStates map[string]*servicestate.Snapshot
+
+func (r recordedStates) Get(_ context.Context, ref servicestate.Ref) (*servicestate.Snapshot, error) {
+	if s, ok := r[ref.Cluster+"/"+ref.Service]; ok {
+		return s, nil
+	}
+	return nil, fmt.Errorf("describe service %s: not in the scenario: %w", ref, servicestate.ErrNotFound)
+}
+
+type replaySummary struct {
+	Events    int                  `json:"events"`
+	Outcomes  map[string]int       `json:"outcomes"`
+	Incidents []*incident.Incident `json:"incidents"`
+	Results   []pipeline.Result    `json:"results,omitempty"`
+}
+
+func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	db := fs.String("db", "", "keep the incidents in this store file (default: a temporary one)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic replay: %v\n", err)
+		return 2
+	}
+	inputs, err := readInputs(fs.Args(), stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic replay: %v\n", err)
+		return 1
+	}
+
+	var raws []json.RawMessage
+	states := recordedStates{}
+	for _, in := range inputs {
+		var sc scenario
+		if t := bytes.TrimSpace(in); len(t) > 0 && t[0] == '{' && json.Unmarshal(t, &sc) == nil && sc.Events != nil {
+			raws = append(raws, sc.Events...)
+			for _, s := range sc.Services {
+				states[s.Cluster+"/"+s.Service] = &servicestate.Snapshot{Cluster: s.Cluster, Service: s.Service,
+					Desired: s.Desired, Running: s.Running, Pending: s.Pending, TaskDefinition: s.TaskDefinition, Status: "ACTIVE"}
+			}
+			continue
+		}
+		split, err := event.Split(in)
+		if err != nil {
+			fmt.Fprintf(stderr, "medic replay: %v\n", err)
+			return 1
+		}
+		raws = append(raws, split...)
+	}
+
+	path := *db
+	if path == "" {
+		dir, err := os.MkdirTemp("", "medic-replay-")
+		if err != nil {
+			fmt.Fprintf(stderr, "medic replay: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "medic.db")
+	}
+	store, err := boltstore.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic replay: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+
+	opts := app.Options{Store: store, Console: io.Discard, ProbeCredentials: true}
+	if len(states) > 0 {
+		opts.States = states
+	}
+	if !*asJSON {
+		opts.Console = stdout
+	}
+	a, err := app.New(ctx, cfg, zap.NewNop(), opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic replay: %v\n", err)
+		return 1
+	}
+
+	sum := replaySummary{Events: len(raws), Outcomes: map[string]int{}}
+	failed := false
+	for _, raw := range raws {
+		res, err := a.Pipeline.HandleRaw(ctx, raw)
+		if err != nil || res.Outcome == pipeline.OutcomeError {
+			failed = true
+		}
+		sum.Outcomes[string(res.Outcome)]++
+		sum.Results = append(sum.Results, res)
+	}
+	sum.Incidents, err = store.List(ctx, incident.Filter{Limit: 1000})
+	if err != nil {
+		fmt.Fprintf(stderr, "medic replay: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+	} else {
+		printReplay(stdout, sum)
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+func printReplay(w io.Writer, sum replaySummary) {
+	var parts []string
+	for _, k := range []string{"opened", "occurrence", "attached", "resolved", "duplicate", "expected", "ignored", "error"} {
+		if n := sum.Outcomes[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	fmt.Fprintf(w, "\n%d event(s) → %d incident(s)   [%s]\n", sum.Events, len(sum.Incidents), strings.Join(parts, ", "))
+	for _, r := range sum.Results {
+		if r.Outcome == pipeline.OutcomeError {
+			fmt.Fprintf(w, "  rejected event %s: %s\n", r.ID, r.Error)
+		}
+	}
+	for _, inc := range sum.Incidents {
+		fmt.Fprintf(w, "\n%s  %s  %-12s %s\n", inc.ID, inc.Severity, inc.State, inc.Title)
+		fmt.Fprintf(w, "  scope:       %s (%s, %s)\n", inc.Scope.Name(), inc.Scope.Account, inc.Scope.Region)
+		fmt.Fprintf(w, "  cause:       %s", inc.Cause)
+		if inc.Sub != "" {
+			fmt.Fprintf(w, " / %s", inc.Sub)
+		}
+		fmt.Fprintf(w, " (%s)", inc.Confidence)
+		if item := inc.Cause.SOPItem(); item != "" {
+			fmt.Fprintf(w, " — SOP-002: %s", item)
+		}
+		fmt.Fprintln(w)
+		for _, e := range inc.Occurrences.Evidence {
+			fmt.Fprintf(w, "  evidence:    %q\n", e)
+		}
+		if d := inc.Diagnosis; d != nil && d.Container != "" {
+			fmt.Fprintf(w, "  container:   %s", d.Container)
+			if d.ExitCode != nil {
+				fmt.Fprintf(w, " (exit %d)", *d.ExitCode)
+			}
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintf(w, "  occurrences: %d", inc.Occurrences.Count)
+		if n := inc.Suppressed["duplicate"]; n > 0 {
+			fmt.Fprintf(w, " (+%d duplicate deliveries ignored)", n)
+		}
+		fmt.Fprintln(w)
+		switch {
+		case inc.ServiceState != nil:
+			fmt.Fprintf(w, "  service:     %d/%d running, %d pending\n", inc.ServiceState.Running, inc.ServiceState.Desired, inc.ServiceState.Pending)
+		case inc.StateError != "":
+			fmt.Fprintf(w, "  service:     state unknown (%s)\n", inc.StateError)
+		}
+		if inc.State.Active() {
+			fmt.Fprintf(w, "  respond by:  %s (%s SLA)\n", inc.SLADeadline.UTC().Format(time.RFC3339), inc.Severity.SLA())
+		}
+		fmt.Fprintln(w, "  timeline:")
+		for _, e := range inc.Timeline {
+			fmt.Fprintf(w, "    %s  %-10s %s\n", e.At.UTC().Format("15:04:05"), e.Actor, e.Message)
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/app"
+	"github.com/ecs-medic/ecs-medic/internal/boltstore"
+	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/logging"
+	"github.com/ecs-medic/ecs-medic/internal/server"
+)
+
+// retainResolved is how long `medic serve` keeps resolved incidents.
+const retainResolved = 30 * 24 * time.Hour
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic serve: %v\n", err)
+		return 2
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (MEDIC_ADDR)")
+	fs.StringVar(&cfg.DB, "db", cfg.DB, "embedded store file (MEDIC_DB)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := logging.New(cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic serve: %v\n", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	if cfg.Table != "" {
+		log.Warn("MEDIC_TABLE is set but medic serve uses the embedded store", zap.String("db", cfg.DB))
+	}
+
+	store, err := boltstore.Open(cfg.DB)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic serve: %v\n", err)
+		return 1
+	}
+	defer store.Close()
+	a, err := app.New(ctx, cfg, log, app.Options{Store: store, Console: stdout, ProbeCredentials: true})
+	if err != nil {
+		fmt.Fprintf(stderr, "medic serve: %v\n", err)
+		return 1
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic serve: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{
+		Handler:           server.New(a.Pipeline, store, a.Metrics, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stderr, `medic serve: listening on %s (store %s)
+  send an event:   curl -s -X POST %s/events -H 'Content-Type: application/json' \
+                     -d @testdata/events/ecs-task-state-change-stopped-essential-container-exited.json
+  see incidents:   curl -s %s/incidents?state=open
+`, url, cfg.DB, url, url)
+	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("db", cfg.DB))
+
+	go sweep(ctx, store, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("server stopped", zap.Error(err))
+			return 1
+		}
+	case <-ctx.Done():
+		log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Error("shutdown", zap.Error(err))
+			return 1
+		}
+	}
+	return 0
+}
+
+// sweep drops expired idempotency marks and old resolved incidents every hour.
+func sweep(ctx context.Context, store *boltstore.Store, log *zap.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := store.Sweep(retainResolved); err != nil {
+				log.Warn("sweep store", zap.Error(err))
+			} else if n > 0 {
+				log.Info("swept store", zap.Int("removed", n))
+			}
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DB != "medic.db" || c.Addr != "127.0.0.1:8080" || c.AutoFix != AutoFixSuggest || c.DryRun || c.Table != "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"MEDIC_TABLE": "medic", "MEDIC_AUTOFIX": "AUTO", "MEDIC_DRY_RUN": "true",
+		"MEDIC_PAGERDUTY_ROUTING_KEY": "R0UTINGKEY", "MEDIC_SLACK_BOT_TOKEN_ARN": "arn:aws:secretsmanager:us-east-1:1:secret:slack",
+		"MEDIC_SLACK_ALLOWED_USERS": "U1, U2,U3", "MEDIC_DB": "/tmp/x.db", "MEDIC_ADDR": ":9090",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AutoFix != AutoFixAuto || !c.DryRun || c.Table != "medic" || len(c.SlackAllowedUsers) != 3 || c.DB != "/tmp/x.db" || c.Addr != ":9090" {
+		t.Fatalf("%+v", c)
+	}
+	if !c.SlackBotToken.Set() || c.SlackBotToken.ARN == "" || c.PagerDutyRoutingKey.Value.Reveal() != "R0UTINGKEY" {
+		t.Fatalf("secrets: %+v", c)
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	_, err := Load(env(map[string]string{"MEDIC_AUTOFIX": "yolo", "MEDIC_DRY_RUN": "maybe", "MEDIC_LOG_LEVEL": "loud"}))
+	if err == nil {
+		t.Fatal("bad values accepted")
+	}
+	for _, want := range []string{"MEDIC_AUTOFIX", "MEDIC_DRY_RUN", "MEDIC_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %s: %v", want, err)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	c, _ := Load(env(map[string]string{"MEDIC_PAGERDUTY_ROUTING_KEY": "R0UTINGKEY"}))
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprint(c.PagerDutyRoutingKey.Value)} {
+		if strings.Contains(s, "R0UTINGKEY") {
+			t.Fatalf("secret printed: %s", s)
+		}
+	}
+}

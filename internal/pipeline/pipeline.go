@@ -1,0 +1,228 @@
+// Package pipeline is the path of one event through ecs-medic: decode → interpret (classify) →
+// assess severity from the service's real state → apply to incidents → notify. The Lambda
+// handlers and `medic serve` both call it, so they behave the same.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/event"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/metrics"
+	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+// StateReader reads a service's live state (servicestate.Source, or servicestate.Unavailable).
+type StateReader interface {
+	Get(ctx context.Context, ref servicestate.Ref) (*servicestate.Snapshot, error)
+}
+
+// Sender delivers a notification to every configured receiver (notify.Fanout).
+type Sender interface {
+	Send(ctx context.Context, n notify.Notification) []notify.Result
+}
+
+// Result is what happened to one event; POST /events answers with one per event.
+type Result struct {
+	ID         string   `json:"id,omitempty"`
+	DetailType string   `json:"detail_type,omitempty"`
+	Cluster    string   `json:"cluster,omitempty"`
+	Service    string   `json:"service,omitempty"`
+	TaskArn    string   `json:"task_arn,omitempty"`
+	Cause      string   `json:"cause,omitempty"`
+	Sub        string   `json:"sub,omitempty"`
+	Confidence string   `json:"confidence,omitempty"`
+	Evidence   string   `json:"evidence,omitempty"`
+	Severity   string   `json:"severity,omitempty"`
+	Incident   string   `json:"incident,omitempty"`
+	Outcome    Outcome  `json:"outcome"`
+	Actions    []string `json:"actions"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// Outcome names what an event did.
+type Outcome string
+
+// Event outcomes.
+const (
+	OutcomeOpened     Outcome = "opened"
+	OutcomeOccurrence Outcome = "occurrence"
+	OutcomeAttached   Outcome = "attached"
+	OutcomeResolved   Outcome = "resolved"
+	OutcomeDuplicate  Outcome = "duplicate"
+	OutcomeExpected   Outcome = "expected"
+	OutcomeIgnored    Outcome = "ignored"
+	OutcomeError      Outcome = "error"
+)
+
+// Pipeline handles events. Safe for concurrent use.
+type Pipeline struct {
+	incidents *incident.Manager
+	states    StateReader
+	sender    Sender
+	log       *zap.Logger
+	metrics   *metrics.Metrics
+}
+
+// New wires a pipeline.
+func New(incidents *incident.Manager, states StateReader, sender Sender, log *zap.Logger, m *metrics.Metrics) *Pipeline {
+	return &Pipeline{incidents: incidents, states: states, sender: sender, log: log, metrics: m}
+}
+
+// Incidents returns the incident manager, for the HTTP API and the CLI.
+func (p *Pipeline) Incidents() *incident.Manager { return p.incidents }
+
+// HandleRaw decodes and handles one event. A malformed or unsupported event is answered with a
+// Result carrying the error and no Go error: retrying cannot fix it. The error is returned only
+// when a retry may help (the store failed).
+func (p *Pipeline) HandleRaw(ctx context.Context, raw []byte) (Result, error) {
+	ev, err := event.Decode(raw)
+	if err != nil {
+		reason := "malformed"
+		switch {
+		case errors.Is(err, event.ErrUnsupported):
+			reason = "unsupported"
+		case errors.Is(err, event.ErrTooLarge):
+			reason = "too-large"
+		}
+		p.metrics.EventErrors.WithLabelValues(reason).Inc()
+		var de *event.DecodeError
+		id := ""
+		if errors.As(err, &de) {
+			id = de.ID
+		}
+		p.log.Warn("event rejected", zap.String("event_id", id), zap.String("reason", reason), zap.Error(err))
+		return Result{ID: id, Outcome: OutcomeError, Error: err.Error(), Actions: []string{}}, nil
+	}
+	return p.Handle(ctx, ev)
+}
+
+// Handle runs one decoded event through the pipeline.
+func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) {
+	start := time.Now()
+	defer func() { p.metrics.Duration.WithLabelValues(ev.DetailType).Observe(time.Since(start).Seconds()) }()
+
+	in := Interpret(ev)
+	sig := in.Signal
+	res := Result{
+		ID: ev.ID, DetailType: ev.DetailType, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service,
+		Cause: string(sig.Cause), Sub: sig.Sub, Confidence: string(sig.Confidence), Evidence: sig.Evidence,
+		Actions: []string{},
+	}
+	if ev.Task != nil {
+		res.TaskArn = ev.Task.TaskArn
+	}
+	if sig.Scope.Alarm != "" {
+		res.Service = ""
+	}
+	log := p.log.With(zap.String("event_id", ev.ID), zap.String("detail_type", ev.DetailType),
+		zap.String("cluster", sig.Scope.Cluster), zap.String("service", sig.Scope.Service))
+	if sig.TaskID != "" {
+		log = log.With(zap.String("task", sig.TaskID))
+	}
+
+	if !in.Relevant {
+		res.Outcome = OutcomeIgnored
+		if in.Diagnosis != nil {
+			res.Outcome = OutcomeExpected
+			p.metrics.Suppressed.WithLabelValues("expected").Inc()
+		}
+		p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
+		log.Debug("event needs no incident", zap.String("why", in.Why))
+		return res, nil
+	}
+
+	if in.Opens {
+		p.assess(ctx, &sig)
+		res.Severity = sig.Severity.String()
+	}
+
+	out, err := p.incidents.Apply(ctx, sig)
+	if err != nil {
+		p.metrics.EventErrors.WithLabelValues("store").Inc()
+		p.metrics.Events.WithLabelValues(ev.DetailType, string(OutcomeError)).Inc()
+		log.Error("apply event to incidents", zap.Error(err))
+		res.Outcome, res.Error = OutcomeError, err.Error()
+		return res, fmt.Errorf("event %s: %w", ev.ID, err)
+	}
+
+	switch {
+	case out.Duplicate:
+		res.Outcome = OutcomeDuplicate
+		p.metrics.Suppressed.WithLabelValues("duplicate").Inc()
+	case out.Opened:
+		res.Outcome = OutcomeOpened
+	case out.Resolved:
+		res.Outcome = OutcomeResolved
+	case sig.Kind == incident.Failure:
+		res.Outcome = OutcomeOccurrence
+	case out.Incident != nil:
+		res.Outcome = OutcomeAttached
+	default:
+		res.Outcome = OutcomeIgnored
+	}
+	if out.Incident != nil {
+		res.Incident = out.Incident.ID
+		res.Severity = out.Incident.Severity.String()
+		log = log.With(zap.String("incident", out.Incident.ID), zap.String("cause", string(out.Incident.Cause)),
+			zap.String("severity", out.Incident.Severity.String()))
+	}
+	p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
+
+	switch {
+	case out.Opened:
+		p.metrics.Opened.WithLabelValues(string(out.Incident.Cause), out.Incident.Severity.String()).Inc()
+		log.Info("incident opened", zap.String("evidence", sig.Evidence))
+		p.notify(ctx, log, notify.Opened, out.Incident)
+	case out.Resolved:
+		log.Info("incident resolved")
+		p.notify(ctx, log, notify.Resolved, out.Incident)
+	case out.Raised:
+		log.Info("incident severity raised")
+		p.notify(ctx, log, notify.Raised, out.Incident)
+	default:
+		log.Debug("event handled", zap.String("outcome", string(res.Outcome)))
+	}
+	return res, nil
+}
+
+// assess reads the service's state and sets the signal's severity (SPEC §2). When the state
+// cannot be read it says so and falls back to P3: an event is never failed for want of state.
+func (p *Pipeline) assess(ctx context.Context, sig *incident.Signal) {
+	sig.Severity = severity.P3
+	if !sig.Scope.IsService() {
+		return
+	}
+	snap, err := p.states.Get(ctx, servicestate.Ref{Region: sig.Scope.Region, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service})
+	if err != nil {
+		sig.StateError = err.Error()
+		return
+	}
+	sig.State = snap
+	sig.Severity = severity.Assess(snap.Severity())
+}
+
+// notify sends a notification and records each receiver's outcome in the incident's timeline.
+func (p *Pipeline) notify(ctx context.Context, log *zap.Logger, kind notify.Kind, inc *incident.Incident) {
+	for _, r := range p.sender.Send(ctx, notify.Notification{Kind: kind, Incident: inc}) {
+		entry := incident.Entry{Actor: r.Notifier, Kind: "notified", Message: fmt.Sprintf("%s: %s sent", r.Notifier, kind)}
+		result := "sent"
+		if r.Err != nil {
+			result = "failed"
+			entry.Kind = "notify-failed"
+			entry.Message = fmt.Sprintf("%s: %s not delivered after %d attempt(s): %v", r.Notifier, kind, r.Attempts, r.Err)
+			log.Warn("notification failed", zap.String("notifier", r.Notifier), zap.Int("attempts", r.Attempts), zap.Error(r.Err))
+		}
+		p.metrics.Notifications.WithLabelValues(r.Notifier, string(kind), result).Inc()
+		if _, err := p.incidents.Record(ctx, inc.ID, entry); err != nil {
+			log.Warn("record notification", zap.Error(err))
+		}
+	}
+}
