@@ -3,15 +3,13 @@ package event
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 )
 
 // Split cuts an input holding events into one raw message per event. It accepts a single JSON
-// object, a JSON array of objects, or a sequence of objects (JSON lines or concatenated), which is
-// what `medic classify`, `medic replay` and POST /events take. When the input is a sequence and one
-// line is broken, the others still come out, each line as its own message, so one bad event loses
-// nothing else.
+// object, a JSON array of objects, or a sequence of objects (JSON lines, or concatenated and
+// pretty-printed). When one object of a sequence is broken, Split hands it on as its own message
+// (so Decode reports it, with its id if it can) and resumes at the next line that opens an
+// object: one bad event loses nothing else.
 func Split(data []byte) ([]json.RawMessage, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
@@ -25,37 +23,27 @@ func Split(data []byte) ([]json.RawMessage, error) {
 		return arr, nil
 	}
 	var out []json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for {
+	for pos := 0; pos < len(data); {
+		rest := bytes.TrimLeft(data[pos:], " \t\r\n")
+		if len(rest) == 0 {
+			break
+		}
+		pos = len(data) - len(rest)
+		dec := json.NewDecoder(bytes.NewReader(rest))
 		var msg json.RawMessage
-		err := dec.Decode(&msg)
-		if err == nil {
+		if err := dec.Decode(&msg); err == nil {
 			out = append(out, msg)
+			pos += int(dec.InputOffset())
 			continue
 		}
-		if errors.Is(err, io.EOF) {
-			return out, nil
+		// Broken: this message runs to the next line that opens an object.
+		next := bytes.Index(rest[1:], []byte("\n{"))
+		if next < 0 {
+			out = append(out, json.RawMessage(rest))
+			break
 		}
-		// Fall back to lines: a JSON-lines input with one damaged line.
-		if lines := splitLines(data); len(lines) > 1 {
-			return lines, nil
-		}
-		// One damaged object: hand it on whole so Decode reports it with its id if it can.
-		return []json.RawMessage{data}, nil
+		out = append(out, json.RawMessage(bytes.TrimSpace(rest[:next+1])))
+		pos += next + 2
 	}
-}
-
-func splitLines(data []byte) []json.RawMessage {
-	var out []json.RawMessage
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		line = bytes.TrimSpace(line)
-		if len(line) > 0 {
-			out = append(out, json.RawMessage(line))
-		}
-	}
-	// Only a true JSON-lines input has a complete object on its first line.
-	if len(out) == 0 || !json.Valid(out[0]) {
-		return nil
-	}
-	return out
+	return out, nil
 }

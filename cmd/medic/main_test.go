@@ -1,0 +1,169 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func noEnv(string) string { return "" }
+
+func TestClassifySharedSamples(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/events/ecs-*.json")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), append([]string{"classify"}, files...), nil, &stdout, &stderr, noEnv)
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != len(files) {
+		t.Fatalf("%d lines for %d events:\n%s", len(lines), len(files), stdout.String())
+	}
+	got := map[string]map[string]any{}
+	errorsSeen := 0
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %s", l)
+		}
+		if _, ok := m["error"]; ok {
+			errorsSeen++
+			continue
+		}
+		for _, k := range []string{"id", "detail_type", "cluster", "service", "task_arn", "cause", "sub", "evidence", "incident"} {
+			if _, ok := m[k]; !ok {
+				t.Errorf("line lacks %q: %s", k, l)
+			}
+		}
+		got[m["id"].(string)+"/"+m["detail_type"].(string)+"/"+m["cause"].(string)] = m
+	}
+	// The container instance event is not one we handle: one error line, and exit code 1.
+	if errorsSeen != 1 || code != 1 {
+		t.Fatalf("errors %d exit %d", errorsSeen, code)
+	}
+	want := map[string]bool{
+		"51a6f4cb-60bd-b181-8ae8-430a485d95af/ECS Task State Change/health-check":   true,
+		"894b524e-14de-560e-a4ac-a644ba56d06b/ECS Task State Change/essential-exit": true,
+		"3317b2af-7005-947d-b652-f55e762e571a/ECS Task State Change/":               false,
+		"57c9506e-9d21-294c-d2fe-e8738da7e67d/ECS Service Action/start-impaired":    true,
+		"af3c496d-f4a8-65d1-70f4-a69d52e9b584/ECS Service Action/":                  false,
+	}
+	for k, incident := range want {
+		m, ok := got[k]
+		if !ok {
+			t.Errorf("no line for %s", k)
+			continue
+		}
+		if m["incident"] != incident {
+			t.Errorf("%s: incident=%v, want %v", k, m["incident"], incident)
+		}
+	}
+}
+
+func TestClassifyStdinAndErrors(t *testing.T) {
+	in := `{"id":"broken"` + "\n" + string(mustRead(t, "../../testdata/events/ecs-service-action-task-start-impaired.json"))
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"classify"}, strings.NewReader(in), &stdout, &stderr, noEnv)
+	if code != 1 || !strings.Contains(stdout.String(), `"error"`) || !strings.Contains(stdout.String(), "start-impaired") {
+		t.Fatalf("exit %d:\n%s", code, stdout.String())
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReplayDemoScenario(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"replay", "--json", "../../testdata/scenarios/demo.json"}, nil, &stdout, &stderr, noEnv)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var sum struct {
+		Events    int
+		Outcomes  map[string]int
+		Incidents []struct {
+			Scope       struct{ Service string }
+			Cause       string
+			Severity    string
+			Occurrences struct{ Count int }
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if len(sum.Incidents) != 2 || sum.Outcomes["expected"] != 6 || sum.Outcomes["duplicate"] != 1 {
+		t.Fatalf("%+v", sum)
+	}
+	bySvc := map[string]string{}
+	for _, inc := range sum.Incidents {
+		bySvc[inc.Scope.Service] = inc.Cause + " " + inc.Severity
+	}
+	if bySvc["checkout"] != "oom-killed P1" || bySvc["payments"] != "essential-exit P2" {
+		t.Fatalf("incidents: %v", bySvc)
+	}
+
+	stdout.Reset()
+	if code := run(context.Background(), []string{"replay", "../../testdata/scenarios/demo.json"}, nil, &stdout, &stderr, noEnv); code != 0 {
+		t.Fatalf("human replay exit %d", code)
+	}
+	for _, want := range []string{"23 event(s) → 2 incident(s)", "SOP-002: OOMKilled", "timeline:", "[P1] OPENED"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("replay output lacks %q", want)
+		}
+	}
+}
+
+func TestServeHandlesACurlEvent(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"MEDIC_DB": filepath.Join(dir, "medic.db"), "MEDIC_ADDR": "127.0.0.1:0", "AWS_REGION": "", "MEDIC_LOG_LEVEL": "error"}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve"}, nil, io.Discard, pw, func(k string) string { return env[k] })
+		pw.Close()
+	}()
+	addr := ""
+	sc := bufio.NewScanner(pr)
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if addr == "" {
+		t.Fatal("serve printed no address")
+	}
+	resp, err := http.Post(addr+"/events", "application/json", bytes.NewReader(mustRead(t, "../../testdata/events/ecs-task-state-change-stopped-elb-health-check.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"cause": "health-check"`) || !strings.Contains(string(body), `"outcome": "opened"`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d", code)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop on cancel")
+	}
+}
