@@ -77,12 +77,14 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return 1
 	}
 
-	var raws []json.RawMessage
+	var raws [][]byte
 	states := recordedStates{}
 	for _, in := range inputs {
 		var sc scenario
 		if t := bytes.TrimSpace(in); len(t) > 0 && t[0] == '{' && json.Unmarshal(t, &sc) == nil && sc.Events != nil {
-			raws = append(raws, sc.Events...)
+			for _, e := range sc.Events {
+				raws = append(raws, e)
+			}
 			for _, s := range sc.Services {
 				states[s.Cluster+"/"+s.Service] = &servicestate.Snapshot{Cluster: s.Cluster, Service: s.Service,
 					Desired: s.Desired, Running: s.Running, Pending: s.Pending, TaskDefinition: s.TaskDefinition, Status: "ACTIVE"}

@@ -2,10 +2,12 @@ package event
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"io"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxEventSize is the largest event Decode accepts. EventBridge refuses events over 256 KB
@@ -49,7 +51,7 @@ func Decode(raw []byte) (*Event, error) {
 	// an EventBridge event at all gets a precise error rather than a time-parsing one.
 	var env struct {
 		Envelope
-		Time json.RawMessage `json:"time"`
+		Time jsontext.Value `json:"time"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, &DecodeError{ID: peekID(raw), Kind: ErrMalformed, Reason: jsonReason(err)}
@@ -120,7 +122,7 @@ func Decode(raw []byte) (*Event, error) {
 // peekID digs the id out of an event that failed to decode as a whole, so the error can name it.
 func peekID(raw []byte) string {
 	var probe struct {
-		ID json.RawMessage `json:"id"`
+		ID jsontext.Value `json:"id"`
 	}
 	if json.Unmarshal(raw, &probe) != nil {
 		return ""
@@ -132,22 +134,43 @@ func peekID(raw []byte) string {
 	return id
 }
 
-// jsonReason turns encoding/json's errors into a short reason with the field or offset.
+// jsonReason turns the JSON decoder's errors into a short reason naming the field or offset.
 func jsonReason(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
+	var sem *json.SemanticError
+	var syn *jsontext.SyntacticError
 	switch {
-	case strings.Contains(err.Error(), "unexpected end of JSON input"):
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return "truncated JSON: the input ends before the event does"
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
+	case errors.As(err, &sem):
+		field := string(sem.JSONPointer)
 		if field == "" {
 			field = "(top level)"
 		}
-		return fmt.Sprintf("field %s: want %s, got JSON %s", field, typeErr.Type, typeErr.Value)
-	case errors.As(err, &syntaxErr):
-		return fmt.Sprintf("invalid JSON at byte %d: %s", syntaxErr.Offset, syntaxErr)
+		if sem.GoType != nil && sem.JSONKind != 0 {
+			return fmt.Sprintf("field %s: want %s, got JSON %s", field, sem.GoType, kindName(sem.JSONKind))
+		}
+		return fmt.Sprintf("field %s: %v", field, sem.Err)
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d: %v", syn.ByteOffset, syn.Err)
 	default:
 		return err.Error()
 	}
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case 'n':
+		return "null"
+	case 'f', 't':
+		return "boolean"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return k.String()
 }

@@ -9,8 +9,9 @@
 package event
 
 import (
-	"encoding/json"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Detail types of the EventBridge events ecs-medic handles.
@@ -31,7 +32,7 @@ type Envelope struct {
 	Time       time.Time       `json:"time"`
 	Region     string          `json:"region"`
 	Resources  []string        `json:"resources"`
-	Detail     json.RawMessage `json:"detail"`
+	Detail     jsontext.Value  `json:"detail"`
 }
 
 // Event is one decoded event: the envelope and exactly one non-nil detail.
