@@ -1,0 +1,43 @@
+# ecs-medic — see README.md. Every target works on a fresh machine with Go, Node and make.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+
+.PHONY: run demo test test-short fuzz lint bench build clean
+
+## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed
+run:
+	$(GO) run ./cmd/medic serve
+
+## demo: replay a recorded 3 a.m. incident (OOM loop, bad deploy, scaling noise) through the pipeline
+demo:
+	$(GO) run ./cmd/medic replay testdata/scenarios/demo.json
+
+## test: vet and every test, with the race detector, plus a short fuzz of the event decoder
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
+
+## fuzz: a longer fuzz of every decoder
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 2m ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 1m ./internal/event/
+
+## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## bench: decode+classify per event, then the 10,000-event storm through the medic serve stack
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) run ./cmd/medic-load -events 10000 -services 20 -redelivered 0.05 -clients 16
+
+## build: the medic binary under bin/
+build:
+	$(GO) build -trimpath -o $(BIN)/medic ./cmd/medic
+
+clean:
+	rm -rf $(BIN) build medic.db
