@@ -183,15 +183,7 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence)
 		inc.UpdatedAt = now
 		m.refreshState(inc, sig)
-		if sig.Severity != 0 && sig.Severity.Higher(inc.Severity) {
-			from := inc.Severity
-			inc.Severity = sig.Severity
-			if d := now.Add(sig.Severity.SLA()); d.Before(inc.SLADeadline) {
-				inc.SLADeadline = d
-			}
-			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "severity", Message: fmt.Sprintf("severity raised %s → %s: %s", from, sig.Severity, stateText(sig))})
-			out.Raised = true
-		}
+		out.Raised = raise(inc, sig, now)
 		out.Incident = inc
 		return []*Incident{inc}
 	}
@@ -230,13 +222,7 @@ func (m *Manager) attach(sig Signal, active []*Incident, now time.Time, out *Out
 		inc.UpdatedAt = now
 		m.refreshState(inc, sig)
 		inc.addEntry(Entry{At: now, Actor: "aws.ecs", Kind: "signal", Message: sig.Message})
-		if sig.Kind == Corroborate && sig.Severity != 0 && sig.Severity.Higher(inc.Severity) {
-			from := inc.Severity
-			inc.Severity = sig.Severity
-			if d := now.Add(sig.Severity.SLA()); d.Before(inc.SLADeadline) {
-				inc.SLADeadline = d
-			}
-			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "severity", Message: fmt.Sprintf("severity raised %s → %s: %s", from, sig.Severity, stateText(sig))})
+		if sig.Kind == Corroborate && raise(inc, sig, now) {
 			out.Raised = true
 		}
 	}
@@ -245,6 +231,21 @@ func (m *Manager) attach(sig Signal, active []*Incident, now time.Time, out *Out
 		out.Incident = active[0]
 	}
 	return active
+}
+
+// raise lifts the incident to the signal's severity if that is higher (severity never falls while
+// the incident is active), bringing the response deadline forward to the new level's SLA.
+func raise(inc *Incident, sig Signal, now time.Time) bool {
+	if sig.Severity == 0 || !sig.Severity.Higher(inc.Severity) {
+		return false
+	}
+	from := inc.Severity
+	inc.Severity = sig.Severity
+	if d := now.Add(sig.Severity.SLA()); d.Before(inc.SLADeadline) {
+		inc.SLADeadline = d
+	}
+	inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "severity", Message: fmt.Sprintf("severity raised %s → %s: %s", from, sig.Severity, stateText(sig))})
+	return true
 }
 
 // refreshState keeps the newest service state the signal carries.
