@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
 
-.PHONY: run demo test test-short fuzz lint bench build clean
+.PHONY: run demo test testenv fuzz lint bench build package clean
 
 ## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed
 run:
@@ -13,8 +13,15 @@ run:
 demo:
 	$(GO) run ./cmd/medic replay testdata/scenarios/demo.json
 
-## test: vet and every test, with the race detector, plus a short fuzz of the event decoder
-test:
+## testenv: test services from the npm registry, pinned by testenv/package-lock.json (dynalite)
+testenv: testenv/node_modules/dynalite/cli.js
+testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.json
+	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## test: vet and every test, with the race detector, plus a short fuzz of the event decoder.
+## The DynamoDB tests start dynalite themselves and stop it after.
+test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/

@@ -227,7 +227,10 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 
 	t.Run("acknowledge once", func(t *testing.T) {
 		m, _, _ := setup(t)
-		out, _ := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3))
+		out, err := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3))
+		if err != nil {
+			t.Fatal(err)
+		}
 		inc, changed, err := m.Acknowledge(ctx, out.Incident.ID, "alice")
 		if err != nil || !changed || inc.State != incident.Acknowledged || inc.AcknowledgedBy != "alice" {
 			t.Fatalf("ack: %+v %v %v", inc, changed, err)
@@ -236,7 +239,10 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 			t.Fatal("second ack changed the incident")
 		}
 		// Still active: new failures land on it.
-		again, _ := m.Apply(ctx, Failure(classify.OOMKilled, 2, severity.P3))
+		again, err := m.Apply(ctx, Failure(classify.OOMKilled, 2, severity.P3))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if again.Opened || again.Incident.ID != out.Incident.ID {
 			t.Fatalf("failure after ack opened a new incident: %+v", again)
 		}
@@ -252,7 +258,10 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		if incs, _ := st.List(ctx, incident.Filter{}); len(incs) != 0 {
 			t.Fatal("a note opened an incident")
 		}
-		base, _ := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3))
+		base, err := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P3))
+		if err != nil {
+			t.Fatal(err)
+		}
 		corr := incident.Signal{Kind: incident.Corroborate, EventID: "c1", Scope: Scope, Cause: classify.StartImpaired,
 			Marks: []string{"evt#c1"}, Message: "SERVICE_TASK_START_IMPAIRED", Severity: severity.P2}
 		out, err = m.Apply(ctx, corr)

@@ -1,0 +1,130 @@
+// Package dynalite runs dynalite, a DynamoDB implementation on Node.js (installed by `make test`
+// into testenv/ from the npm registry, version pinned in testenv/package-lock.json), for tests
+// that need DynamoDB's real wire protocol and really checked conditional writes.
+package dynalite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// Server is a running dynalite.
+type Server struct {
+	URL string
+	cmd *exec.Cmd
+}
+
+// ErrNotInstalled means testenv/node_modules has no dynalite: run `make testenv` (make test does).
+var ErrNotInstalled = errors.New("dynalite is not installed: run `make testenv` (or `make test`)")
+
+// Start launches dynalite on a free loopback port, in memory.
+func Start() (*Server, error) {
+	cli, err := findCLI()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond); err == nil {
+			_ = c.Close()
+			return s, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.Stop()
+	return nil, errors.New("dynalite did not start listening within 15s")
+}
+
+// Stop ends the process.
+func (s *Server) Stop() {
+	if s.cmd.Process != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	}
+}
+
+// Client returns a DynamoDB client for url (dynalite, or a proxy in front of it).
+func Client(url string, retries int) *dynamodb.Client {
+	return dynamodb.NewFromConfig(aws.Config{
+		Region:           "us-east-1",
+		Credentials:      credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		RetryMaxAttempts: retries,
+	}, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(url) })
+}
+
+var tableSeq atomic.Int64
+
+// TableName returns a fresh table name for one test.
+func TableName() string {
+	return fmt.Sprintf("medic-test-%d-%d", os.Getpid(), tableSeq.Add(1))
+}
+
+// Main runs a package's tests with a dynalite started for them and stopped after. Without
+// dynalite installed the tests are skipped — except under CI, where that is a failure.
+func Main(m *testing.M, srv **Server) int {
+	s, err := Start()
+	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
+		fmt.Fprintln(os.Stderr, "SKIP DynamoDB tests:", err)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	*srv = s
+	defer s.Stop()
+	return m.Run()
+}
+
+// findCLI finds testenv/node_modules/dynalite/cli.js above the working directory.
+func findCLI() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, "testenv", "node_modules", "dynalite", "cli.js")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return "", ErrNotInstalled
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", ErrNotInstalled
+		}
+		dir = parent
+	}
+}
+
+// WaitContext is a short context for test setup calls.
+func WaitContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second)
+}

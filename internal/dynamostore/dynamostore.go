@@ -1,0 +1,755 @@
+// Package dynamostore keeps incidents in one DynamoDB table, for the Lambda functions: many
+// handlers at once, any of them killed at any moment, every write conditional.
+//
+// Layout (single table, string keys pk/sk, one sparse index gsi1):
+//
+//	pk = S#<scope>  sk = S    the scope: every active incident of one service or alarm, gzipped
+//	                          JSON, a version for optimistic locking, and the marks applied
+//	                          last (bounded)
+//	pk = I#<id>     sk = I    an incident: its scope, and once resolved its final record
+//	pk = M#<mark>   sk = M    an idempotency mark: pending (with a lease) or done, and its expiry
+//
+// Keeping a scope's active incidents in one item makes "one active incident per scope and cause"
+// and every multi-incident change a single conditional PutItem, without transactions (which
+// dynalite, the test double, does not implement). An event's marks are claimed first with a
+// lease, so a handler that dies after claiming only delays a retry; the scope item records the
+// marks it applied, so a handler that dies after applying but before marking done is still
+// recognised as a duplicate. Expiry is always checked in the condition: TTL deletion is lazy
+// and is never trusted to have removed anything.
+package dynamostore
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+)
+
+// API is the part of *dynamodb.Client the store calls.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// Defaults.
+const (
+	// MarkTTL: EventBridge retries for up to 24 h; marks are kept twice that.
+	MarkTTL = 48 * time.Hour
+	// Lease is how long a claimed mark keeps other handlers of the same event waiting.
+	Lease = 30 * time.Second
+	// Retain is how long a resolved incident is kept before TTL may delete it.
+	Retain = 90 * 24 * time.Hour
+	// recentMarks bounds the marks a scope item remembers applying.
+	recentMarks = 256
+	// maxAttempts bounds optimistic-locking retries under contention.
+	maxAttempts = 64
+	// GSI is the sparse index listing active scopes and incidents.
+	GSI = "gsi1"
+)
+
+// Store is the DynamoDB incident store.
+type Store struct {
+	api   API
+	table string
+	now   func() time.Time
+	// writes counts successful writes of scope and incident items.
+	writes atomic.Int64
+}
+
+var _ incident.Store = (*Store)(nil)
+
+// Option configures a Store.
+type Option func(*Store)
+
+// WithClock injects the clock.
+func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+
+// New returns a store on table.
+func New(api API, table string, opts ...Option) *Store {
+	s := &Store{api: api, table: table, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Writes is how many scope and incident items the store wrote.
+func (s *Store) Writes() int64 { return s.writes.Load() }
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"pk": str(pk), "sk": str(sk)}
+}
+
+func scopePK(scope incident.Scope) string { return "S#" + scope.Key() }
+
+// scopeItem is a decoded scope item.
+type scopeItem struct {
+	exists  bool
+	version int64
+	active  []*incident.Incident
+	recent  []string
+}
+
+func (s *Store) readScope(ctx context.Context, pk string) (scopeItem, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, "S"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return scopeItem{}, fmt.Errorf("read scope %s: %w", pk, err)
+	}
+	if out.Item == nil {
+		return scopeItem{}, nil
+	}
+	it := scopeItem{exists: true}
+	if n, ok := out.Item["v"].(*types.AttributeValueMemberN); ok {
+		it.version, _ = strconv.ParseInt(n.Value, 10, 64)
+	}
+	if b, ok := out.Item["active"].(*types.AttributeValueMemberB); ok {
+		if err := unzipJSON(b.Value, &it.active); err != nil {
+			return scopeItem{}, fmt.Errorf("decode scope %s: %w", pk, err)
+		}
+	}
+	if l, ok := out.Item["recent"].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if sv, ok := v.(*types.AttributeValueMemberS); ok {
+				it.recent = append(it.recent, sv.Value)
+			}
+		}
+	}
+	return it, nil
+}
+
+// writeScope replaces the scope item if it is still at the version read.
+func (s *Store) writeScope(ctx context.Context, pk, scopeKey string, prev scopeItem, active []*incident.Incident, recent []string) error {
+	blob, err := zipJSON(active)
+	if err != nil {
+		return err
+	}
+	item := key(pk, "S")
+	item["v"] = num(prev.version + 1)
+	item["active"] = &types.AttributeValueMemberB{Value: blob}
+	item["n"] = num(int64(len(active)))
+	item["scope"] = str(scopeKey)
+	if len(recent) > 0 {
+		l := make([]types.AttributeValue, len(recent))
+		for i, m := range recent {
+			l[i] = str(m)
+		}
+		item["recent"] = &types.AttributeValueMemberL{Value: l}
+	}
+	if len(active) > 0 {
+		// Sparse index: only scopes with active incidents are listed.
+		item["gsi1pk"], item["gsi1sk"] = str("ACTIVE"), str(scopeKey)
+	}
+	var cond expression.ConditionBuilder
+	if prev.exists {
+		cond = expression.Name("v").Equal(expression.Value(prev.version))
+	} else {
+		cond = expression.AttributeNotExists(expression.Name("pk"))
+	}
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if isConditionFailed(err) {
+		return fmt.Errorf("scope %s changed: %w", scopeKey, incident.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("write scope %s: %w", scopeKey, err)
+	}
+	s.writes.Add(1)
+	return nil
+}
+
+// putIncident writes an incident's own item: its scope always, its full record once resolved.
+func (s *Store) putIncident(ctx context.Context, inc *incident.Incident) error {
+	item := key("I#"+inc.ID, "I")
+	item["scope"] = str(inc.Scope.Key())
+	item["scopeJSON"] = str(mustJSON(inc.Scope))
+	item["state"] = str(string(inc.State))
+	item["gsi1pk"], item["gsi1sk"] = str("INC"), str(inc.ID)
+	item["v"] = num(inc.Version)
+	if !inc.State.Active() {
+		blob, err := zipJSON(inc)
+		if err != nil {
+			return err
+		}
+		item["data"] = &types.AttributeValueMemberB{Value: blob}
+		item["ttl"] = num(s.now().Add(Retain).Unix())
+	}
+	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item})
+	if err != nil {
+		return fmt.Errorf("write incident %s: %w", inc.ID, err)
+	}
+	s.writes.Add(1)
+	return nil
+}
+
+// Update implements incident.Store.
+func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string, fn func([]*incident.Incident) ([]*incident.Incident, error)) error {
+	claimed, err := s.claim(ctx, marks)
+	if err != nil {
+		return err
+	}
+	pk := scopePK(scope)
+	for range maxAttempts {
+		cur, err := s.readScope(ctx, pk)
+		if err != nil {
+			return err
+		}
+		for _, m := range marks {
+			if recentlyApplied(cur.recent, m, s.now()) {
+				// Applied by a handler that died before marking it done.
+				s.finish(ctx, claimed)
+				return fmt.Errorf("mark %s: %w", m, incident.ErrDuplicate)
+			}
+		}
+		changed, err := fn(cur.active)
+		if err != nil {
+			s.release(ctx, claimed)
+			return err
+		}
+		if len(changed) == 0 {
+			// Nothing to write: the marks alone record that the event was seen.
+			s.finish(ctx, claimed)
+			return nil
+		}
+		active, err := merge(cur.active, changed)
+		if err != nil {
+			s.release(ctx, claimed)
+			return err
+		}
+		for _, inc := range changed {
+			created := inc.Version == 0
+			inc.Version++
+			if created || !inc.State.Active() {
+				// The incident's own item: its id must resolve to its scope before the scope
+				// names it, and a resolved record must exist before the scope forgets it.
+				if err := s.putIncident(ctx, inc); err != nil {
+					s.release(ctx, claimed)
+					return err
+				}
+			}
+		}
+		recent := slices.Clone(cur.recent)
+		exp := strconv.FormatInt(s.now().Add(MarkTTL).Unix(), 10)
+		for _, m := range marks {
+			recent = append(recent, exp+" "+m)
+		}
+		if len(recent) > recentMarks {
+			recent = recent[len(recent)-recentMarks:]
+		}
+		err = s.writeScope(ctx, pk, scope.Key(), cur, active, recent)
+		if errors.Is(err, incident.ErrConflict) {
+			continue // someone else wrote the scope: read it again and redo fn
+		}
+		if err != nil {
+			s.release(ctx, claimed)
+			return err
+		}
+		s.finish(ctx, claimed)
+		return nil
+	}
+	s.release(ctx, claimed)
+	return fmt.Errorf("scope %s: %d attempts: %w", scope.Key(), maxAttempts, incident.ErrConflict)
+}
+
+// recentlyApplied reports whether the scope item lists mark ("<expiry> <mark>") unexpired.
+func recentlyApplied(recent []string, mark string, now time.Time) bool {
+	for _, r := range recent {
+		exp, m, ok := strings.Cut(r, " ")
+		if !ok || m != mark {
+			continue
+		}
+		if e, err := strconv.ParseInt(exp, 10, 64); err == nil && e > now.Unix() {
+			return true
+		}
+	}
+	return false
+}
+
+// merge applies fn's changes to the active set, refusing a second active incident for a cause.
+func merge(active, changed []*incident.Incident) ([]*incident.Incident, error) {
+	byID := map[string]*incident.Incident{}
+	var order []string
+	for _, inc := range active {
+		byID[inc.ID] = inc
+		order = append(order, inc.ID)
+	}
+	for _, inc := range changed {
+		cur, ok := byID[inc.ID]
+		switch {
+		case !ok && inc.Version != 0:
+			return nil, fmt.Errorf("incident %s is not active in its scope: %w", inc.ID, incident.ErrConflict)
+		case ok && cur.Version != inc.Version:
+			return nil, fmt.Errorf("incident %s: %w", inc.ID, incident.ErrConflict)
+		case !ok:
+			order = append(order, inc.ID)
+		}
+		byID[inc.ID] = inc
+	}
+	var out []*incident.Incident
+	causes := map[string]bool{}
+	for _, id := range order {
+		inc := byID[id]
+		if !inc.State.Active() {
+			continue
+		}
+		if causes[string(inc.Cause)] {
+			return nil, fmt.Errorf("a second active %s incident in %s: %w", inc.Cause, inc.Scope.Name(), incident.ErrConflict)
+		}
+		causes[string(inc.Cause)] = true
+		out = append(out, inc)
+	}
+	return out, nil
+}
+
+// claim takes a lease on each mark. A mark already done (and unexpired) makes the event a
+// duplicate; a mark leased by a live handler is a conflict the caller retries later.
+func (s *Store) claim(ctx context.Context, marks []string) ([]string, error) {
+	now := s.now()
+	var claimed []string
+	for _, m := range marks {
+		item := key("M#"+m, "M")
+		item["status"] = str("pending")
+		item["lease"] = num(now.Add(Lease).Unix())
+		item["exp"] = num(now.Add(MarkTTL).Unix())
+		item["ttl"] = num(now.Add(MarkTTL + 24*time.Hour).Unix())
+		cond := expression.AttributeNotExists(expression.Name("pk")).
+			Or(expression.Name("exp").LessThanEqual(expression.Value(now.Unix()))).
+			Or(expression.Name("status").Equal(expression.Value("pending")).And(expression.Name("lease").LessThanEqual(expression.Value(now.Unix()))))
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			return nil, err
+		}
+		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
+			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		if err == nil {
+			claimed = append(claimed, m)
+			continue
+		}
+		if !isConditionFailed(err) {
+			s.release(ctx, claimed)
+			return nil, fmt.Errorf("claim mark %s: %w", m, err)
+		}
+		switch state, err := s.awaitMark(ctx, m); {
+		case err != nil:
+			s.release(ctx, claimed)
+			return nil, err
+		case state == "done":
+			// Seen before: the marks this event claimed are done too, so its other identities
+			// are recognised next time.
+			s.finish(ctx, claimed)
+			return nil, fmt.Errorf("mark %s: %w", m, incident.ErrDuplicate)
+		default:
+			// The other handler gave up or died: claim again.
+			return s.claimAgain(ctx, claimed, marks)
+		}
+	}
+	return claimed, nil
+}
+
+// claimAgain retries claiming the marks not yet held, once the holder of one of them gave it up.
+func (s *Store) claimAgain(ctx context.Context, held, marks []string) ([]string, error) {
+	var rest []string
+	for _, m := range marks {
+		if !slices.Contains(held, m) {
+			rest = append(rest, m)
+		}
+	}
+	more, err := s.claim(ctx, rest)
+	if err != nil {
+		s.release(ctx, held)
+		return nil, err
+	}
+	return append(held, more...), nil
+}
+
+// awaitMark waits while another handler holds a mark's lease, and says how it ended: "done"
+// (the event was applied), or "free" (released, expired or gone). The same event handled by
+// concurrent Lambdas thus ends as one application and duplicates, as on the embedded store.
+func (s *Store) awaitMark(ctx context.Context, m string) (string, error) {
+	wait := 20 * time.Millisecond
+	for {
+		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key("M#"+m, "M"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return "", fmt.Errorf("read mark %s: %w", m, err)
+		}
+		now := s.now().Unix()
+		if out.Item == nil || attrN(out.Item, "exp") <= now {
+			return "free", nil
+		}
+		if attrS(out.Item, "status") == "done" {
+			return "done", nil
+		}
+		if attrN(out.Item, "lease") <= now {
+			return "free", nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return "", fmt.Errorf("mark %s is being handled elsewhere: %w", m, incident.ErrConflict)
+		case <-t.C:
+		}
+		if wait < 500*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// finish marks claimed marks done. A failure here is harmless: the scope item remembers them.
+func (s *Store) finish(ctx context.Context, marks []string) {
+	for _, m := range marks {
+		_, _ = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key("M#"+m, "M"),
+			UpdateExpression:          aws.String("SET #s = :d"),
+			ExpressionAttributeNames:  map[string]string{"#s": "status"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":d": str("done")}})
+	}
+}
+
+// release gives claimed marks back after a failure, so a retry need not wait for the lease.
+func (s *Store) release(ctx context.Context, marks []string) {
+	for _, m := range marks {
+		cond := expression.Name("status").Equal(expression.Value("pending"))
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			continue
+		}
+		_, _ = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key("M#"+m, "M"),
+			UpdateExpression: aws.String("SET lease = :zero"), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(),
+			ExpressionAttributeValues: func() map[string]types.AttributeValue {
+				v := expr.Values()
+				v[":zero"] = num(0)
+				return v
+			}()})
+	}
+}
+
+// Modify implements incident.Store.
+func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Incident) (bool, error)) (*incident.Incident, error) {
+	for range maxAttempts {
+		ref, err := s.readIncident(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		pk := "S#" + ref.scope
+		cur, err := s.readScope(ctx, pk)
+		if err != nil {
+			return nil, err
+		}
+		var inc *incident.Incident
+		for _, a := range cur.active {
+			if a.ID == id {
+				inc = a
+			}
+		}
+		if inc == nil {
+			// Not active: the resolved record is final, but may still gain timeline entries.
+			if ref.data == nil {
+				return nil, fmt.Errorf("incident %s has neither an active nor a resolved record: %w", id, incident.ErrNotFound)
+			}
+			inc = ref.data
+			changed, err := fn(inc)
+			if err != nil || !changed {
+				return inc, err
+			}
+			if inc.State.Active() {
+				return nil, fmt.Errorf("incident %s: a resolved incident cannot reopen: %w", id, incident.ErrConflict)
+			}
+			if err := s.putResolvedIfVersion(ctx, inc); errors.Is(err, incident.ErrConflict) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			return inc, nil
+		}
+		changed, err := fn(inc)
+		if err != nil || !changed {
+			return inc, err
+		}
+		inc.Version++
+		if !inc.State.Active() {
+			if err := s.putIncident(ctx, inc); err != nil {
+				return nil, err
+			}
+		}
+		var active []*incident.Incident
+		for _, a := range cur.active {
+			if a.ID == id {
+				a = inc
+			}
+			if a.State.Active() {
+				active = append(active, a)
+			}
+		}
+		err = s.writeScope(ctx, pk, ref.scope, cur, active, cur.recent)
+		if errors.Is(err, incident.ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return inc, nil
+	}
+	return nil, fmt.Errorf("incident %s: %w", id, incident.ErrConflict)
+}
+
+// putResolvedIfVersion rewrites a resolved incident's record if nobody changed it meanwhile.
+func (s *Store) putResolvedIfVersion(ctx context.Context, inc *incident.Incident) error {
+	prev := inc.Version
+	inc.Version++
+	blob, err := zipJSON(inc)
+	if err != nil {
+		return err
+	}
+	expr, err := expression.NewBuilder().WithCondition(expression.Name("v").Equal(expression.Value(prev))).Build()
+	if err != nil {
+		return err
+	}
+	item := key("I#"+inc.ID, "I")
+	item["scope"] = str(inc.Scope.Key())
+	item["scopeJSON"] = str(mustJSON(inc.Scope))
+	item["state"] = str(string(inc.State))
+	item["gsi1pk"], item["gsi1sk"] = str("INC"), str(inc.ID)
+	item["v"] = num(inc.Version)
+	item["data"] = &types.AttributeValueMemberB{Value: blob}
+	item["ttl"] = num(s.now().Add(Retain).Unix())
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if isConditionFailed(err) {
+		return fmt.Errorf("incident %s: %w", inc.ID, incident.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("write incident %s: %w", inc.ID, err)
+	}
+	s.writes.Add(1)
+	return nil
+}
+
+type incidentRef struct {
+	scope string
+	data  *incident.Incident // set once resolved
+}
+
+func (s *Store) readIncident(ctx context.Context, id string) (incidentRef, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key("I#"+id, "I"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return incidentRef{}, fmt.Errorf("read incident %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return incidentRef{}, fmt.Errorf("incident %s: %w", id, incident.ErrNotFound)
+	}
+	ref := incidentRef{scope: attrS(out.Item, "scope")}
+	if b, ok := out.Item["data"].(*types.AttributeValueMemberB); ok {
+		var inc incident.Incident
+		if err := unzipJSON(b.Value, &inc); err != nil {
+			return incidentRef{}, fmt.Errorf("decode incident %s: %w", id, err)
+		}
+		ref.data = &inc
+	}
+	return ref, nil
+}
+
+// Get implements incident.Store. The scope item is the truth for an active incident; the
+// incident's own record for a resolved one.
+func (s *Store) Get(ctx context.Context, id string) (*incident.Incident, error) {
+	ref, err := s.readIncident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := s.readScope(ctx, "S#"+ref.scope)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range cur.active {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	if ref.data != nil {
+		return ref.data, nil
+	}
+	return nil, fmt.Errorf("incident %s: %w", id, incident.ErrNotFound)
+}
+
+// List implements incident.Store, through the sparse index.
+func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incident, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	var out []*incident.Incident
+	if f.Active {
+		err := s.query(ctx, "ACTIVE", true, func(item map[string]types.AttributeValue) bool {
+			b, ok := item["active"].(*types.AttributeValueMemberB)
+			if !ok {
+				return true
+			}
+			var incs []*incident.Incident
+			if unzipJSON(b.Value, &incs) == nil {
+				out = append(out, incs...)
+			}
+			return true
+		})
+		slices.SortFunc(out, func(a, b *incident.Incident) int { return -cmpString(a.ID, b.ID) })
+		if len(out) > limit {
+			out = out[:limit]
+		}
+		return out, err
+	}
+	err := s.query(ctx, "INC", false, func(item map[string]types.AttributeValue) bool {
+		id := attrS(item, "gsi1sk")
+		if b, ok := item["data"].(*types.AttributeValueMemberB); ok {
+			var inc incident.Incident
+			if unzipJSON(b.Value, &inc) == nil {
+				out = append(out, &inc)
+			}
+		} else if inc, err := s.Get(ctx, id); err == nil {
+			out = append(out, inc)
+		}
+		return len(out) < limit
+	})
+	return out, err
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *Store) query(ctx context.Context, partition string, forward bool, each func(map[string]types.AttributeValue) bool) error {
+	kc := expression.Key("gsi1pk").Equal(expression.Value(partition))
+	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
+	if err != nil {
+		return err
+	}
+	in := &dynamodb.QueryInput{TableName: &s.table, IndexName: aws.String(GSI), KeyConditionExpression: expr.KeyCondition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(), ScanIndexForward: aws.Bool(forward)}
+	for {
+		out, err := s.api.Query(ctx, in)
+		if err != nil {
+			return fmt.Errorf("query %s: %w", partition, err)
+		}
+		for _, item := range out.Items {
+			if !each(item) {
+				return nil
+			}
+		}
+		if len(out.LastEvaluatedKey) == 0 {
+			return nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+func attrS(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func attrN(item map[string]types.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// Incidents are stored gzipped: a DynamoDB item holds at most 400 KB, and timelines compress well.
+func zipJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if err := json.NewEncoder(zw).Encode(v); err != nil {
+		return nil, fmt.Errorf("encode: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func unzipJSON(b []byte, v any) error {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}
+
+// CreateTable creates the table with the layout above (tests, and the shape Terraform declares).
+func CreateTable(ctx context.Context, api interface {
+	CreateTable(context.Context, *dynamodb.CreateTableInput, ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+}, table string) error {
+	_, err := api.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   &table,
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("gsi1pk"), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String("gsi1sk"), AttributeType: types.ScalarAttributeTypeS},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(GSI),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String("gsi1pk"), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String("gsi1sk"), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	})
+	if err != nil {
+		return fmt.Errorf("create table %s: %w", table, err)
+	}
+	return nil
+}

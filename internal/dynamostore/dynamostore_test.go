@@ -1,0 +1,165 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/dynalite"
+	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+var server *dynalite.Server
+
+func TestMain(m *testing.M) { os.Exit(dynalite.Main(m, &server)) }
+
+func newStore(t *testing.T, url string, retries int, clock func() time.Time) *dynamostore.Store {
+	t.Helper()
+	table := dynalite.TableName()
+	ctx, cancel := dynalite.WaitContext()
+	defer cancel()
+	admin := dynalite.Client(server.URL, 3)
+	if err := dynamostore.CreateTable(ctx, admin, table); err != nil {
+		t.Fatal(err)
+	}
+	if err := dynamodb.NewTableExistsWaiter(admin).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 5*time.Second,
+		func(o *dynamodb.TableExistsWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
+		}); err != nil {
+		t.Fatal(err)
+	}
+	return dynamostore.New(dynalite.Client(url, retries), table, dynamostore.WithClock(clock))
+}
+
+func TestContract(t *testing.T) {
+	incidenttest.Run(t, func(t *testing.T, clock func() time.Time) incident.Store {
+		return newStore(t, server.URL, 3, clock)
+	})
+}
+
+// 32 concurrent handlers of different tasks of one service: one incident, one page, every
+// occurrence counted — conditional writes really checked by dynalite.
+func Test32ConcurrentHandlers(t *testing.T) {
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st := newStore(t, server.URL, 3, clk.Now)
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	var wg sync.WaitGroup
+	var opened, dups atomic.Int32
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sig := incidenttest.Failure(classify.OOMKilled, i%24, severity.P1) // 8 of them redeliveries
+			for {
+				out, err := m.Apply(context.Background(), sig)
+				if errors.Is(err, incident.ErrConflict) {
+					continue // another handler holds the event's lease: EventBridge would retry
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if out.Opened {
+					opened.Add(1)
+				}
+				if out.Duplicate {
+					dups.Add(1)
+				}
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	incs, err := st.List(context.Background(), incident.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(incs) != 1 || incs[0].Occurrences.Count != 24 || opened.Load() != 1 || dups.Load() != 8 {
+		t.Fatalf("incidents %d, occurrences %d, opened %d, duplicates %d", len(incs), incs[0].Occurrences.Count, opened.Load(), dups.Load())
+	}
+}
+
+// A handler that died after claiming an event's marks only delays its retry until the lease
+// expires; one that died after applying is recognised as a duplicate.
+func TestCrashWindows(t *testing.T) {
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st := newStore(t, server.URL, 3, clk.Now)
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	ctx := context.Background()
+
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P3)
+	// Claim the marks and die: fn fails like a crash would, before anything is written.
+	crash := errors.New("killed")
+	err := st.Update(ctx, sig.Scope, sig.Marks, func([]*incident.Incident) ([]*incident.Incident, error) { return nil, crash })
+	if !errors.Is(err, crash) {
+		t.Fatal(err)
+	}
+	// A release was attempted; the retry goes through and counts the event once.
+	out, err := m.Apply(ctx, sig)
+	if err != nil || !out.Opened {
+		t.Fatalf("retry after a crash: %+v %v", out, err)
+	}
+	if out, err := m.Apply(ctx, sig); err != nil || !out.Duplicate {
+		t.Fatalf("redelivery: %+v %v", out, err)
+	}
+}
+
+// proxy forwards to dynalite but answers the first n requests with an AWS error.
+func proxy(t *testing.T, status int, typ string, n int32) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	target, _ := url.Parse(server.URL)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	var left atomic.Int32
+	left.Store(n)
+	var failed atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if left.Add(-1) >= 0 {
+			failed.Add(1)
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"__type":"com.amazonaws.dynamodb.v20120810#%s","message":"injected"}`, typ)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &failed
+}
+
+func TestThrottledTableIsRetriedBySDK(t *testing.T) {
+	p, failed := proxy(t, 400, "ProvisionedThroughputExceededException", 2)
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st := newStore(t, p.URL, 5, clk.Now)
+	out, err := incident.NewManager(st, incident.WithClock(clk.Now)).Apply(context.Background(), incidenttest.Failure(classify.OOMKilled, 1, severity.P3))
+	if err != nil || !out.Opened || failed.Load() != 2 {
+		t.Fatalf("%+v %v (failed %d)", out, err, failed.Load())
+	}
+}
+
+func TestFailingTableReturnsAnError(t *testing.T) {
+	p, _ := proxy(t, 500, "InternalServerError", 1000)
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st := newStore(t, p.URL, 2, clk.Now)
+	_, err := incident.NewManager(st, incident.WithClock(clk.Now)).Apply(context.Background(), incidenttest.Failure(classify.OOMKilled, 1, severity.P3))
+	if err == nil || !strings.Contains(err.Error(), "InternalServerError") {
+		t.Fatalf("a failing table must fail the handler so EventBridge retries: %v", err)
+	}
+}
