@@ -32,6 +32,9 @@ const (
 	DeploymentFailed Cause = "deployment-failed"
 	// Alarm is a CloudWatch alarm in ALARM.
 	Alarm Cause = "alarm"
+	// Degraded is a service found below its desired count, not trying to start tasks, with no
+	// incident open: the events that should have reported it were lost.
+	Degraded Cause = "service-degraded"
 )
 
 // Confidence says how directly the evidence names the cause.
@@ -93,6 +96,8 @@ func (c Cause) Title() string {
 		return "deployment failed"
 	case Alarm:
 		return "CloudWatch alarm"
+	case Degraded:
+		return "service below its desired count"
 	}
 	return "unknown stop reason"
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -145,22 +146,26 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	switch op {
 	case "DescribeServices":
 		s.describeServices(w, body)
+	case "ListClusters":
+		s.listClusters(w)
+	case "ListServices":
+		s.listServices(w, body)
 	default:
 		writeErr(w, http.StatusBadRequest, "InvalidParameterException", "fakeecs does not implement "+op)
 	}
 }
 
 func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
-	cluster, _ := body["cluster"].(string)
-	if cluster == "" {
-		cluster = "default"
-	}
+	cluster := clusterName(body)
 	names, _ := body["services"].([]any)
 	out := map[string]any{"services": []any{}, "failures": []any{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, n := range names {
 		name, _ := n.(string)
+		if i := strings.LastIndexByte(name, '/'); i >= 0 {
+			name = name[i+1:] // a service ARN
+		}
 		svc, ok := s.services[cluster+"/"+name]
 		if !ok {
 			out["failures"] = append(out["failures"].([]any), map[string]any{
@@ -192,6 +197,48 @@ func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+func clusterName(body map[string]any) string {
+	cluster, _ := body["cluster"].(string)
+	if i := strings.LastIndexByte(cluster, '/'); i >= 0 {
+		cluster = cluster[i+1:]
+	}
+	if cluster == "" {
+		cluster = "default"
+	}
+	return cluster
+}
+
+func (s *Server) listClusters(w http.ResponseWriter) {
+	s.mu.Lock()
+	seen := map[string]bool{}
+	arns := []string{}
+	for _, svc := range s.services {
+		if !seen[svc.Cluster] {
+			seen[svc.Cluster] = true
+			arns = append(arns, "arn:aws:ecs:us-east-1:111122223333:cluster/"+svc.Cluster)
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(arns)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"clusterArns": arns})
+}
+
+func (s *Server) listServices(w http.ResponseWriter, body map[string]any) {
+	cluster := clusterName(body)
+	s.mu.Lock()
+	arns := []string{}
+	for _, svc := range s.services {
+		if svc.Cluster == cluster {
+			arns = append(arns, fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, svc.Name))
+		}
+	}
+	s.mu.Unlock()
+	sort.Strings(arns)
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"serviceArns": arns})
 }
 
 func writeErr(w http.ResponseWriter, status int, typ, msg string) {

@@ -77,6 +77,9 @@ type Incident struct {
 	// SLADeadline is when the incident must have been acknowledged (SOP-002 response time).
 	SLADeadline time.Time `json:"sla_deadline"`
 	Escalated   bool      `json:"escalated,omitempty"`
+	// RecoveringSince is when the service was first seen back at running = desired; the incident
+	// resolves once that has held for the quiet period.
+	RecoveringSince *time.Time `json:"recovering_since,omitempty"`
 
 	Occurrences Occurrences `json:"occurrences"`
 	// Diagnosis is the first decisive diagnosis; Facts the event fields it came from. They outlive

@@ -318,6 +318,55 @@ func (m *Manager) Resolve(ctx context.Context, id, actor, reason string) (*Incid
 	return inc, changed, err
 }
 
+// Observe records a fresh reading of an active incident's service. Once the service has been
+// back to running = desired for the quiet period the incident resolves (SPEC §3); a relapse
+// restarts the wait. It reports whether the incident resolved.
+func (m *Manager) Observe(ctx context.Context, id string, snap *servicestate.Snapshot, quiet time.Duration) (*Incident, bool, error) {
+	resolved := false
+	inc, err := m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		resolved = false
+		if !inc.State.Active() {
+			return false
+		}
+		inc.ServiceState, inc.StateError = snap, ""
+		if snap.Running < snap.Desired {
+			if inc.RecoveringSince != nil {
+				inc.RecoveringSince = nil
+				inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "relapse", Message: fmt.Sprintf("service fell back to %d/%d running before the quiet period ended", snap.Running, snap.Desired)})
+			}
+			return true
+		}
+		if inc.RecoveringSince == nil {
+			inc.RecoveringSince = &now
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "recovering", Message: fmt.Sprintf("service back to %d/%d running; resolving after %s of quiet", snap.Running, snap.Desired, quiet)})
+			return true
+		}
+		if now.Sub(*inc.RecoveringSince) < quiet {
+			return true
+		}
+		resolve(inc, now, actorMedic, fmt.Sprintf("service at %d/%d running for %s", snap.Running, snap.Desired, now.Sub(*inc.RecoveringSince).Round(time.Second)))
+		resolved = true
+		return true
+	})
+	return inc, resolved, err
+}
+
+// Escalate marks an open incident whose response deadline has passed as escalated. It happens
+// once per incident (SPEC §2); it reports whether this call escalated it.
+func (m *Manager) Escalate(ctx context.Context, id string) (*Incident, bool, error) {
+	escalated := false
+	inc, err := m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		escalated = inc.State == Open && !inc.Escalated && now.After(inc.SLADeadline)
+		if escalated {
+			inc.Escalated, inc.UpdatedAt = true, now
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "escalated",
+				Message: fmt.Sprintf("not acknowledged within the %s SLA (due %s): escalated", inc.Severity.SLA(), inc.SLADeadline.UTC().Format(time.RFC3339))})
+		}
+		return escalated
+	})
+	return inc, escalated, err
+}
+
 // modify applies fn to the incident with id, atomically.
 func (m *Manager) modify(ctx context.Context, id string, fn func(*Incident, time.Time) bool) (*Incident, error) {
 	return m.store.Modify(ctx, id, func(inc *Incident) (bool, error) {

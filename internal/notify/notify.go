@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
@@ -139,4 +141,33 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Recorder keeps a timeline entry on an incident (incident.Manager).
+type Recorder interface {
+	Record(ctx context.Context, id string, e incident.Entry) (*incident.Incident, error)
+}
+
+// Sender delivers a notification to every receiver (Fanout).
+type Sender interface {
+	Send(ctx context.Context, n Notification) []Result
+}
+
+// Announce sends a notification and keeps each receiver's outcome in the incident's timeline,
+// so "was anyone told?" is answered by the incident itself. It returns the outcomes.
+func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident) []Result {
+	results := s.Send(ctx, Notification{Kind: kind, Incident: inc})
+	for _, r := range results {
+		entry := incident.Entry{Actor: r.Notifier, Kind: "notified", Message: fmt.Sprintf("%s: %s sent", r.Notifier, kind)}
+		if r.Err != nil {
+			entry.Kind = "notify-failed"
+			entry.Message = fmt.Sprintf("%s: %s not delivered after %d attempt(s): %v", r.Notifier, kind, r.Attempts, r.Err)
+			log.Warn("notification failed", zap.String("notifier", r.Notifier), zap.String("kind", string(kind)),
+				zap.Int("attempts", r.Attempts), zap.Error(r.Err))
+		}
+		if _, err := rec.Record(ctx, inc.ID, entry); err != nil {
+			log.Warn("record notification", zap.Error(err))
+		}
+	}
+	return results
 }

@@ -25,9 +25,7 @@ type StateReader interface {
 }
 
 // Sender delivers a notification to every configured receiver (notify.Fanout).
-type Sender interface {
-	Send(ctx context.Context, n notify.Notification) []notify.Result
-}
+type Sender = notify.Sender
 
 // Result is what happened to one event; POST /events answers with one per event.
 type Result struct {
@@ -209,20 +207,13 @@ func (p *Pipeline) assess(ctx context.Context, sig *incident.Signal) {
 	sig.Severity = severity.Assess(snap.Severity())
 }
 
-// notify sends a notification and records each receiver's outcome in the incident's timeline.
+// notify announces an incident change and counts the outcome per receiver.
 func (p *Pipeline) notify(ctx context.Context, log *zap.Logger, kind notify.Kind, inc *incident.Incident) {
-	for _, r := range p.sender.Send(ctx, notify.Notification{Kind: kind, Incident: inc}) {
-		entry := incident.Entry{Actor: r.Notifier, Kind: "notified", Message: fmt.Sprintf("%s: %s sent", r.Notifier, kind)}
+	for _, r := range notify.Announce(ctx, p.sender, p.incidents, log, kind, inc) {
 		result := "sent"
 		if r.Err != nil {
 			result = "failed"
-			entry.Kind = "notify-failed"
-			entry.Message = fmt.Sprintf("%s: %s not delivered after %d attempt(s): %v", r.Notifier, kind, r.Attempts, r.Err)
-			log.Warn("notification failed", zap.String("notifier", r.Notifier), zap.Int("attempts", r.Attempts), zap.Error(r.Err))
 		}
 		p.metrics.Notifications.WithLabelValues(r.Notifier, string(kind), result).Inc()
-		if _, err := p.incidents.Record(ctx, inc.ID, entry); err != nil {
-			log.Warn("record notification", zap.Error(err))
-		}
 	}
 }

@@ -295,6 +295,49 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		}
 	})
 
+	t.Run("recovery after the quiet period, relapse, escalation", func(t *testing.T) {
+		m, st, clk := setup(t)
+		out, err := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := out.Incident.ID
+		up := &servicestate.Snapshot{Desired: 4, Running: 4}
+		down := &servicestate.Snapshot{Desired: 4, Running: 1}
+		quiet := 5 * time.Minute
+		if _, resolved, err := m.Observe(ctx, id, up, quiet); err != nil || resolved {
+			t.Fatalf("first healthy reading resolved at once: %v %v", resolved, err)
+		}
+		clk.Advance(2 * time.Minute)
+		if inc, _, _ := m.Observe(ctx, id, down, quiet); inc.RecoveringSince != nil {
+			t.Fatal("a relapse kept the recovery clock")
+		}
+		clk.Advance(time.Minute)
+		m.Observe(ctx, id, up, quiet)
+		clk.Advance(4 * time.Minute)
+		if _, resolved, _ := m.Observe(ctx, id, up, quiet); resolved {
+			t.Fatal("resolved before 5 quiet minutes after the relapse")
+		}
+		if _, esc, _ := m.Escalate(ctx, id); esc {
+			t.Fatal("escalated before the deadline")
+		}
+		// Past the P1 deadline (15 min) and not acknowledged: escalate, once.
+		clk.Advance(9 * time.Minute)
+		if _, esc, err := m.Escalate(ctx, id); err != nil || !esc {
+			t.Fatalf("escalate: %v %v", esc, err)
+		}
+		if _, esc, _ := m.Escalate(ctx, id); esc {
+			t.Fatal("escalated twice")
+		}
+		inc, resolved, err := m.Observe(ctx, id, up, quiet)
+		if err != nil || !resolved || inc.State != incident.Resolved {
+			t.Fatalf("after 6 quiet minutes: %v %+v %v", resolved, inc, err)
+		}
+		if incs, _ := st.List(ctx, incident.Filter{Active: true}); len(incs) != 0 {
+			t.Fatal("resolved incident still active")
+		}
+	})
+
 	t.Run("missing incident", func(t *testing.T) {
 		m, st, _ := setup(t)
 		if _, err := st.Get(ctx, "inc-nope"); err == nil {

@@ -1,0 +1,207 @@
+// Package reconcile is the periodic pass that events alone cannot do (SPEC §2, §3): it re-reads
+// the services with active incidents and resolves those that have stayed recovered for the quiet
+// period, escalates incidents past their response deadline, and finds services that are down
+// with no incident open because their events were lost. The reconciler Lambda runs it every
+// minute; `medic serve` runs it on a ticker.
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+// StateReader reads one service's state.
+type StateReader interface {
+	Get(ctx context.Context, ref servicestate.Ref) (*servicestate.Snapshot, error)
+}
+
+// Lister is the part of *ecs.Client the lost-event sweep uses.
+type Lister interface {
+	ListClusters(ctx context.Context, in *ecs.ListClustersInput, optFns ...func(*ecs.Options)) (*ecs.ListClustersOutput, error)
+	ListServices(ctx context.Context, in *ecs.ListServicesInput, optFns ...func(*ecs.Options)) (*ecs.ListServicesOutput, error)
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+}
+
+// Reconciler runs reconciliation passes.
+type Reconciler struct {
+	Manager *incident.Manager
+	States  StateReader
+	Sender  notify.Sender
+	// Lister enables the lost-event sweep; nil disables it.
+	Lister Lister
+	// Account and Region name the scopes the sweep opens incidents in.
+	Account, Region string
+	// Quiet is how long a service must stay at running = desired before its incident resolves.
+	Quiet time.Duration
+	// MaxServices bounds the sweep's DescribeServices work per pass.
+	MaxServices int
+	Log         *zap.Logger
+}
+
+// Report counts what a pass did.
+type Report struct {
+	Checked    int `json:"checked"`
+	Recovering int `json:"recovering"`
+	Resolved   int `json:"resolved"`
+	Escalated  int `json:"escalated"`
+	Found      int `json:"found"` // incidents opened for services whose events were lost
+	Errors     int `json:"errors"`
+}
+
+// Run does one pass. It goes on past individual failures (counted and logged) and returns an
+// error only when it could not list the active incidents at all.
+func (r *Reconciler) Run(ctx context.Context) (Report, error) {
+	var rep Report
+	store := r.Manager.Store()
+	active, err := store.List(ctx, incident.Filter{Active: true, Limit: 10000})
+	if err != nil {
+		return rep, fmt.Errorf("list active incidents: %w", err)
+	}
+	scopes := map[string]bool{}
+	for _, inc := range active {
+		scopes[inc.Scope.Key()] = true
+		rep.Checked++
+		log := r.Log.With(zap.String("incident", inc.ID), zap.String("cluster", inc.Scope.Cluster), zap.String("service", inc.Scope.Service))
+		if inc.Scope.IsService() {
+			snap, err := r.States.Get(ctx, servicestate.Ref{Region: inc.Scope.Region, Cluster: inc.Scope.Cluster, Service: inc.Scope.Service})
+			switch {
+			case errors.Is(err, servicestate.ErrNotFound):
+				// The service is gone: nothing left to recover.
+				if res, changed, err := r.Manager.Resolve(ctx, inc.ID, "ecs-medic", "the service no longer exists"); err == nil && changed {
+					rep.Resolved++
+					r.notify(ctx, log, notify.Resolved, res)
+				}
+				continue
+			case err != nil:
+				rep.Errors++
+				log.Warn("read service state", zap.Error(err))
+			default:
+				res, resolved, err := r.Manager.Observe(ctx, inc.ID, snap, r.Quiet)
+				switch {
+				case err != nil:
+					rep.Errors++
+					log.Warn("record service state", zap.Error(err))
+				case resolved:
+					rep.Resolved++
+					log.Info("incident resolved: service recovered")
+					r.notify(ctx, log, notify.Resolved, res)
+					continue
+				case res.RecoveringSince != nil:
+					rep.Recovering++
+				}
+			}
+		}
+		res, escalated, err := r.Manager.Escalate(ctx, inc.ID)
+		if err != nil {
+			rep.Errors++
+			log.Warn("escalate", zap.Error(err))
+			continue
+		}
+		if escalated {
+			rep.Escalated++
+			log.Warn("incident escalated: response deadline passed")
+			r.notify(ctx, log, notify.Escalated, res)
+		}
+	}
+	if r.Lister != nil {
+		r.sweep(ctx, scopes, &rep)
+	}
+	return rep, nil
+}
+
+// sweep looks for services below their desired count, with nothing pending, and no incident.
+func (r *Reconciler) sweep(ctx context.Context, scopes map[string]bool, rep *Report) {
+	limit := r.MaxServices
+	if limit <= 0 {
+		limit = 500
+	}
+	seen := 0
+	clusters := ecs.NewListClustersPaginator(r.Lister, &ecs.ListClustersInput{})
+	for clusters.HasMorePages() && seen < limit {
+		page, err := clusters.NextPage(ctx)
+		if err != nil {
+			rep.Errors++
+			r.Log.Warn("list clusters", zap.Error(err))
+			return
+		}
+		for _, clusterArn := range page.ClusterArns {
+			services := ecs.NewListServicesPaginator(r.Lister, &ecs.ListServicesInput{Cluster: aws.String(clusterArn), MaxResults: aws.Int32(10)})
+			for services.HasMorePages() && seen < limit {
+				sp, err := services.NextPage(ctx)
+				if err != nil {
+					rep.Errors++
+					r.Log.Warn("list services", zap.String("cluster", clusterArn), zap.Error(err))
+					break
+				}
+				if len(sp.ServiceArns) == 0 {
+					continue
+				}
+				seen += len(sp.ServiceArns)
+				out, err := r.Lister.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterArn), Services: sp.ServiceArns})
+				if err != nil {
+					rep.Errors++
+					r.Log.Warn("describe services", zap.String("cluster", clusterArn), zap.Error(err))
+					continue
+				}
+				for _, svc := range out.Services {
+					r.check(ctx, clusterArn, svc.ServiceName, svc.DesiredCount, svc.RunningCount, svc.PendingCount, aws.ToString(svc.Status), scopes, rep)
+				}
+			}
+		}
+	}
+}
+
+func (r *Reconciler) check(ctx context.Context, clusterArn string, name *string, desired, running, pending int32, status string, scopes map[string]bool, rep *Report) {
+	if status != "ACTIVE" || running >= desired || pending > 0 {
+		return
+	}
+	account, region, cluster := parseClusterArn(clusterArn, r.Account, r.Region)
+	scope := incident.Scope{Account: account, Region: region, Cluster: cluster, Service: aws.ToString(name)}
+	if scopes[scope.Key()] {
+		return
+	}
+	snap := &servicestate.Snapshot{Cluster: cluster, Service: scope.Service, Status: status, Desired: int(desired), Running: int(running)}
+	msg := fmt.Sprintf("%s at %d/%d running with nothing pending and no incident open (its events were lost or never sent)", scope.Name(), running, desired)
+	out, err := r.Manager.Apply(ctx, incident.Signal{
+		Kind: incident.Failure, Time: time.Now(), Scope: scope, Cause: classify.Degraded, Confidence: classify.Suspected,
+		Severity: severity.Assess(snap.Severity()), State: snap, Evidence: msg, Message: msg,
+		Facts: incident.Facts{Reason: msg},
+	})
+	log := r.Log.With(zap.String("cluster", cluster), zap.String("service", scope.Service))
+	if err != nil {
+		rep.Errors++
+		log.Warn("open incident for a degraded service", zap.Error(err))
+		return
+	}
+	if out.Opened {
+		rep.Found++
+		log.Warn("degraded service with no incident: opened one", zap.String("incident", out.Incident.ID))
+		r.notify(ctx, log, notify.Opened, out.Incident)
+	}
+}
+
+// parseClusterArn reads "arn:aws:ecs:<region>:<account>:cluster/<name>".
+func parseClusterArn(arn, account, region string) (string, string, string) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) == 6 {
+		return parts[4], parts[3], strings.TrimPrefix(parts[5], "cluster/")
+	}
+	return account, region, arn
+}
+
+func (r *Reconciler) notify(ctx context.Context, log *zap.Logger, kind notify.Kind, inc *incident.Incident) {
+	notify.Announce(ctx, r.Sender, r.Manager, log, kind, inc)
+}
