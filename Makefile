@@ -37,10 +37,25 @@ lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-## bench: decode+classify per event, then the 10,000-event storm through the medic serve stack
-bench:
+## bench: decode+classify per event, Lambda cold starts under the emulator, package sizes, then
+## the 10,000-event storm through the medic serve stack
+bench: testenv package
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+	$(GO) test -run '^$$' -bench ColdStart -benchtime 5x ./functions/
 	$(GO) run ./cmd/medic-load -events 10000 -services 20 -redelivered 0.05 -clients 16
+
+FUNCTIONS := ecs-events alarm-events reconciler
+LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'
+
+## package: every Lambda function as build/<name>.zip (bootstrap for provided.al2023, arm64)
+package:
+	@mkdir -p build
+	@for fn in $(FUNCTIONS); do \
+	  mkdir -p build/$$fn && \
+	  GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build $(LAMBDA_FLAGS) -o build/$$fn/bootstrap ./functions/$$fn && \
+	  $(GO) run ./cmd/lambdazip build/$$fn/bootstrap build/$$fn.zip && \
+	  printf '%-14s %8s bytes\n' $$fn $$(stat -c %s build/$$fn.zip) || exit 1; \
+	done
 
 ## build: the medic binary under bin/
 build:

@@ -16,6 +16,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/logging"
+	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/server"
 )
 
@@ -77,6 +78,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("db", cfg.DB))
 
 	go sweep(ctx, store, log)
+	rec := &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 5 * time.Minute, Log: log}
+	if a.ECS != nil {
+		rec.Lister = a.ECS
+	}
+	go reconcileEvery(ctx, time.Minute, rec, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -95,6 +101,28 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 	}
 	return 0
+}
+
+// reconcileEvery runs the reconciler as the scheduled Lambda does in AWS.
+func reconcileEvery(ctx context.Context, every time.Duration, r *reconcile.Reconciler, log *zap.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			rep, err := r.Run(ctx)
+			if err != nil {
+				log.Warn("reconcile", zap.Error(err))
+				continue
+			}
+			if rep.Resolved+rep.Escalated+rep.Found+rep.Errors > 0 {
+				log.Info("reconciled", zap.Int("checked", rep.Checked), zap.Int("resolved", rep.Resolved),
+					zap.Int("escalated", rep.Escalated), zap.Int("found", rep.Found), zap.Int("errors", rep.Errors))
+			}
+		}
+	}
 }
 
 // sweep drops expired idempotency marks and old resolved incidents every hour.

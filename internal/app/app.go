@@ -6,16 +6,21 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/logging"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/console"
@@ -30,6 +35,7 @@ type App struct {
 	Metrics  *metrics.Metrics
 	States   pipeline.StateReader
 	Source   *servicestate.Source // nil when ECS is unreachable
+	ECS      *ecs.Client          // nil when ECS is unreachable
 	Fanout   *notify.Fanout
 	Manager  *incident.Manager
 	Pipeline *pipeline.Pipeline
@@ -54,7 +60,7 @@ type Options struct {
 func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, States: opts.States}
 	if a.States == nil {
-		a.States, a.Source = ecsStates(ctx, log, opts)
+		a.States, a.Source, a.ECS = ecsStates(ctx, log, opts)
 	}
 	if a.Source != nil {
 		src := a.Source
@@ -77,7 +83,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	return a, nil
 }
 
-func ecsStates(ctx context.Context, log *zap.Logger, opts Options) (pipeline.StateReader, *servicestate.Source) {
+func ecsStates(ctx context.Context, log *zap.Logger, opts Options) (pipeline.StateReader, *servicestate.Source, *ecs.Client) {
 	var cfg aws.Config
 	if opts.AWS != nil {
 		cfg = *opts.AWS
@@ -85,13 +91,13 @@ func ecsStates(ctx context.Context, log *zap.Logger, opts Options) (pipeline.Sta
 		loaded, err := awsconfig.LoadDefaultConfig(ctx)
 		if err != nil {
 			log.Warn("AWS configuration could not be loaded: severity falls back to P3", zap.Error(err))
-			return servicestate.Unavailable{Reason: "AWS configuration: " + err.Error()}, nil
+			return servicestate.Unavailable{Reason: "AWS configuration: " + err.Error()}, nil, nil
 		}
 		cfg = loaded
 	}
 	if cfg.Region == "" {
 		log.Warn("no AWS region configured (AWS_REGION): service state unavailable, severity falls back to P3")
-		return servicestate.Unavailable{Reason: "no AWS region configured"}, nil
+		return servicestate.Unavailable{Reason: "no AWS region configured"}, nil, nil
 	}
 	if opts.ProbeCredentials {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -102,9 +108,37 @@ func ecsStates(ctx context.Context, log *zap.Logger, opts Options) (pipeline.Sta
 		cancel()
 		if err != nil {
 			log.Warn("no AWS credentials: service state unavailable, severity falls back to P3", zap.Error(err))
-			return servicestate.Unavailable{Reason: "no AWS credentials"}, nil
+			return servicestate.Unavailable{Reason: "no AWS credentials"}, nil, nil
 		}
 	}
-	src := servicestate.New(ecs.NewFromConfig(cfg))
-	return src, src
+	client := ecs.NewFromConfig(cfg)
+	src := servicestate.New(client)
+	return src, src, client
+}
+
+// ForLambda wires an App the way every Lambda function needs it: configuration from the
+// environment, JSON logs, the SDK's default AWS configuration, and the DynamoDB store on
+// MEDIC_TABLE. Cold-start work is done here, once per execution environment.
+func ForLambda(ctx context.Context, getenv func(string) string) (*App, *dynamostore.Store, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Table == "" {
+		return nil, nil, errors.New("MEDIC_TABLE is not set: the Lambda functions keep incidents in DynamoDB")
+	}
+	log, err := logging.New(cfg.LogLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
+	a, err := New(ctx, cfg, log, Options{Store: store, AWS: &awsCfg, Console: os.Stdout})
+	if err != nil {
+		return nil, nil, err
+	}
+	return a, store, nil
 }

@@ -128,3 +128,23 @@ func findCLI() (string, error) {
 func WaitContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
+
+// NewTable creates a fresh table with the store's layout and waits until it is active.
+func NewTable(t testing.TB, url string, create func(context.Context, *dynamodb.Client, string) error) string {
+	t.Helper()
+	table := TableName()
+	admin := Client(url, 3)
+	ctx, cancel := WaitContext()
+	defer cancel()
+	if err := create(ctx, admin, table); err != nil {
+		t.Fatal(err)
+	}
+	err := dynamodb.NewTableExistsWaiter(admin).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 5*time.Second,
+		func(o *dynamodb.TableExistsWaiterOptions) {
+			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
+		})
+	if err != nil {
+		t.Fatalf("table %s: %v", table, err)
+	}
+	return table
+}

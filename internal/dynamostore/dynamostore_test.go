@@ -30,21 +30,13 @@ var server *dynalite.Server
 
 func TestMain(m *testing.M) { os.Exit(dynalite.Main(m, &server)) }
 
+func createTable(ctx context.Context, c *dynamodb.Client, table string) error {
+	return dynamostore.CreateTable(ctx, c, table)
+}
+
 func newStore(t *testing.T, url string, retries int, clock func() time.Time) *dynamostore.Store {
 	t.Helper()
-	table := dynalite.TableName()
-	ctx, cancel := dynalite.WaitContext()
-	defer cancel()
-	admin := dynalite.Client(server.URL, 3)
-	if err := dynamostore.CreateTable(ctx, admin, table); err != nil {
-		t.Fatal(err)
-	}
-	if err := dynamodb.NewTableExistsWaiter(admin).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 5*time.Second,
-		func(o *dynamodb.TableExistsWaiterOptions) {
-			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
-		}); err != nil {
-		t.Fatal(err)
-	}
+	table := dynalite.NewTable(t, server.URL, createTable)
 	return dynamostore.New(dynalite.Client(url, retries), table, dynamostore.WithClock(clock))
 }
 

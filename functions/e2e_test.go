@@ -1,0 +1,321 @@
+// End-to-end tests of the Lambda functions on the real runtime protocol: each function is built
+// as a bootstrap binary and run under the AWS Lambda runtime interface emulator (the Go module,
+// pinned in go.mod as a tool), against dynalite and a fake ECS.
+package functions_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ecs-medic/ecs-medic/internal/dynalite"
+	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
+	"github.com/ecs-medic/ecs-medic/internal/eventgen"
+	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+)
+
+var (
+	db       *dynalite.Server
+	buildDir string
+	buildMu  sync.Mutex
+	built    = map[string]string{}
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "medic-functions-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buildDir = dir
+	code := dynalite.Main(m, &db)
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// build compiles a package (a function, the emulator, or the hello-world) once per test run.
+func build(t testing.TB, pkg string, tags ...string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	out := filepath.Join(buildDir, strings.ReplaceAll(pkg, "/", "_"), "bootstrap")
+	args := []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", out}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	built[pkg] = out
+	return out
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// fn is one function running under the emulator.
+type fn struct {
+	url    string
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	log    bytes.Buffer
+	initMs float64
+}
+
+var initRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+
+func startFn(t testing.TB, bootstrap string, env map[string]string) *fn {
+	t.Helper()
+	rie := build(t, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+	port := freePort(t)
+	cmd := exec.Command(rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)), bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LOG_LEVEL=info"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	f := &fn{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), cmd: cmd}
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			f.mu.Lock()
+			f.log.WriteString(sc.Text() + "\n")
+			if m := initRE.FindStringSubmatch(sc.Text()); m != nil {
+				f.initMs, _ = strconv.ParseFloat(m[1], 64)
+			}
+			f.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		pw.Close()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return f
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("emulator did not listen")
+	return nil
+}
+
+func (f *fn) invoke(t testing.TB, payload []byte, out any) {
+	t.Helper()
+	resp, err := http.Post(f.url, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("invoke: HTTP %d %s\n%s", resp.StatusCode, body, f.logs())
+	}
+	if out != nil {
+		if err := json.Unmarshal(body, out); err != nil {
+			t.Fatalf("invoke answered %s: %v\n%s", body, err, f.logs())
+		}
+	}
+}
+
+func (f *fn) logs() string { f.mu.Lock(); defer f.mu.Unlock(); return f.log.String() }
+
+type world struct {
+	table string
+	ecs   *fakeecs.Server
+	env   map[string]string
+	store *dynamostore.Store
+}
+
+func newWorld(t *testing.T, services ...fakeecs.Service) *world {
+	t.Helper()
+	table := dynalite.NewTable(t, db.URL, func(ctx context.Context, c *dynamodb.Client, name string) error {
+		return dynamostore.CreateTable(ctx, c, name)
+	})
+	admin := dynalite.Client(db.URL, 3)
+	fake := fakeecs.New(services...)
+	t.Cleanup(fake.Close)
+	return &world{table: table, ecs: fake, store: dynamostore.New(admin, table), env: map[string]string{
+		"MEDIC_TABLE": table, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+		"AWS_ENDPOINT_URL_DYNAMODB": db.URL, "AWS_ENDPOINT_URL_ECS": fake.URL, "MEDIC_LOG_LEVEL": "info",
+	}}
+}
+
+type result struct {
+	ID, Cause, Sub, Severity, Incident, Outcome, Error string
+}
+
+func TestECSEventsFunction(t *testing.T) {
+	w := newWorld(t, fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 0})
+	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/ecs-events", "lambda.norpc"), w.env)
+
+	var first result
+	f.invoke(t, eventgen.OOM("prod", "checkout", 1), &first)
+	if first.Outcome != "opened" || first.Cause != "oom-killed" || first.Severity != "P1" {
+		t.Fatalf("first: %+v\n%s", first, f.logs())
+	}
+	for i := 2; i <= 5; i++ {
+		var r result
+		f.invoke(t, eventgen.OOM("prod", "checkout", i), &r)
+		if r.Outcome != "occurrence" || r.Incident != first.Incident {
+			t.Fatalf("event %d: %+v", i, r)
+		}
+	}
+	var dup result
+	f.invoke(t, eventgen.OOM("prod", "checkout", 3), &dup)
+	if dup.Outcome != "duplicate" {
+		t.Fatalf("redelivery: %+v", dup)
+	}
+	sample, err := os.ReadFile("../testdata/events/ecs-service-action-task-start-impaired.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sa result
+	f.invoke(t, sample, &sa)
+	if sa.Cause != "start-impaired" {
+		t.Fatalf("service action: %+v", sa)
+	}
+	var bad result
+	f.invoke(t, []byte(`{"id":"broken-1","detail-type":"ECS Task State Change","detail":{"taskArn":5}}`), &bad)
+	if bad.Outcome != "error" || bad.ID != "broken-1" || !strings.Contains(f.logs(), "event rejected, not retried") {
+		t.Fatalf("malformed: %+v\n%s", bad, f.logs())
+	}
+
+	incs, err := w.store.List(context.Background(), incident.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byScope := map[string]*incident.Incident{}
+	for _, inc := range incs {
+		byScope[inc.Scope.Name()] = inc
+	}
+	inc := byScope["prod/checkout"]
+	if len(incs) != 2 || inc == nil || inc.Occurrences.Count != 5 || inc.Suppressed["duplicate"] != 1 {
+		t.Fatalf("table holds %d incidents: %+v", len(incs), inc)
+	}
+	if n := len(w.ecs.Calls("DescribeServices")); n < 1 || n > 2 {
+		t.Fatalf("%d DescribeServices calls", n)
+	}
+}
+
+func TestAlarmEventsFunction(t *testing.T) {
+	w := newWorld(t)
+	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/alarm-events", "lambda.norpc"), w.env)
+	sample, err := os.ReadFile("../testdata/events/cloudwatch-alarm-state-change-single-metric.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open result
+	f.invoke(t, sample, &open)
+	if open.Outcome != "opened" || open.Cause != "alarm" {
+		t.Fatalf("%+v\n%s", open, f.logs())
+	}
+	// The same alarm back to OK.
+	var ev map[string]any
+	if err := json.Unmarshal(sample, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev["id"] = "ok-1"
+	detail := ev["detail"].(map[string]any)
+	detail["previousState"], detail["state"] = detail["state"], map[string]any{"value": "OK", "reason": "Threshold no longer crossed"}
+	okEvent, _ := json.Marshal(ev)
+	var ok result
+	f.invoke(t, okEvent, &ok)
+	if ok.Outcome != "resolved" || ok.Incident != open.Incident {
+		t.Fatalf("%+v", ok)
+	}
+	if len(w.ecs.Calls("")) != 0 {
+		t.Fatal("the alarm function called ECS")
+	}
+}
+
+func TestReconcilerFunction(t *testing.T) {
+	w := newWorld(t,
+		fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 4},
+		fakeecs.Service{Cluster: "prod", Name: "orders", Desired: 2, Running: 0})
+	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/reconciler", "lambda.norpc"), w.env)
+	var rep struct{ Checked, Resolved, Escalated, Found, Errors int }
+	// EventBridge Scheduler's default payload is an empty object.
+	f.invoke(t, []byte(`{}`), &rep)
+	if rep.Found != 1 || rep.Errors != 0 {
+		t.Fatalf("%+v\n%s", rep, f.logs())
+	}
+	incs, _ := w.store.List(context.Background(), incident.Filter{Active: true})
+	if len(incs) != 1 || incs[0].Scope.Service != "orders" || incs[0].Severity.String() != "P1" {
+		t.Fatalf("%+v", incs)
+	}
+}
+
+// BenchmarkColdStart reports each function's init duration under the emulator (the "INIT
+// REPORT" the runtime prints), beside a hello-world Go Lambda built the same way.
+func BenchmarkColdStart(b *testing.B) {
+	w := &world{env: map[string]string{"MEDIC_TABLE": "medic-bench", "AWS_REGION": "us-east-1",
+		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "MEDIC_LOG_LEVEL": "error"}}
+	for _, pkg := range []string{
+		"github.com/ecs-medic/ecs-medic/internal/awslambda/testdata/hello",
+		"github.com/ecs-medic/ecs-medic/functions/ecs-events",
+		"github.com/ecs-medic/ecs-medic/functions/alarm-events",
+		"github.com/ecs-medic/ecs-medic/functions/reconciler",
+	} {
+		b.Run(filepath.Base(pkg), func(b *testing.B) {
+			bin := build(b, pkg, "lambda.norpc")
+			var total float64
+			for b.Loop() {
+				f := startFn(b, bin, w.env)
+				f.invoke(b, []byte(`{"id":"x"}`), nil)
+				deadline := time.Now().Add(2 * time.Second)
+				for time.Now().Before(deadline) {
+					f.mu.Lock()
+					ms := f.initMs
+					f.mu.Unlock()
+					if ms > 0 {
+						total += ms
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				_ = f.cmd.Process.Kill()
+			}
+			b.ReportMetric(total/float64(b.N), "init-ms")
+		})
+	}
+}

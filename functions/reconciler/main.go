@@ -1,0 +1,31 @@
+// Command reconciler is the Lambda function an EventBridge Scheduler schedule runs every minute:
+// it resolves recovered services, escalates past-due incidents and finds services whose events
+// were lost. It reads ECS and writes the table.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ecs-medic/ecs-medic/internal/app"
+	"github.com/ecs-medic/ecs-medic/internal/awslambda"
+	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+)
+
+func main() {
+	a, _, err := app.ForLambda(context.Background(), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reconciler:", err)
+		os.Exit(1)
+	}
+	r := &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 5 * time.Minute,
+		Region: os.Getenv("AWS_REGION"), Log: a.Log}
+	if a.ECS != nil {
+		r.Lister = a.ECS
+	}
+	lambda.Start(awslambda.Reconcile(r, a.Log))
+}

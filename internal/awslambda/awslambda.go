@@ -1,0 +1,122 @@
+// Package awslambda adapts ecs-medic's handlers to the shapes AWS Lambda invokes them with:
+// EventBridge events, the reconciler's schedule, and Lambda Function URL requests. The functions
+// under functions/ are only wiring around these.
+package awslambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+)
+
+// maxLoggedEvent bounds how much of a rejected event is kept in the log.
+const maxLoggedEvent = 8 << 10
+
+func requestLog(ctx context.Context, log *zap.Logger) *zap.Logger {
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		return log.With(zap.String("aws_request_id", lc.AwsRequestID))
+	}
+	return log
+}
+
+// Events handles one EventBridge event. It returns an error only when a retry can help (the
+// store failed), so Lambda retries and then dead-letters it. A malformed or unsupported event
+// cannot be fixed by a retry: it is logged once, with its body, and acknowledged.
+func Events(p *pipeline.Pipeline, log *zap.Logger) func(context.Context, json.RawMessage) (pipeline.Result, error) {
+	return func(ctx context.Context, raw json.RawMessage) (pipeline.Result, error) {
+		res, err := p.HandleRaw(ctx, raw)
+		if err != nil {
+			return res, err
+		}
+		if res.Outcome == pipeline.OutcomeError {
+			body := string(raw)
+			if len(body) > maxLoggedEvent {
+				body = body[:maxLoggedEvent] + "…(truncated)"
+			}
+			requestLog(ctx, log).Error("event rejected, not retried", zap.String("event_id", res.ID),
+				zap.String("reason", res.Error), zap.String("event", body))
+		}
+		return res, nil
+	}
+}
+
+// Reconcile runs one reconciliation pass per scheduled invocation.
+func Reconcile(r *reconcile.Reconciler, log *zap.Logger) func(context.Context) (reconcile.Report, error) {
+	return func(ctx context.Context) (reconcile.Report, error) {
+		rep, err := r.Run(ctx)
+		if err != nil {
+			return rep, err
+		}
+		requestLog(ctx, log).Info("reconciled", zap.Int("checked", rep.Checked), zap.Int("resolved", rep.Resolved),
+			zap.Int("escalated", rep.Escalated), zap.Int("found", rep.Found), zap.Int("errors", rep.Errors))
+		return rep, nil
+	}
+}
+
+// FunctionURL serves an http.Handler behind a Lambda Function URL, so the Slack function and
+// `medic serve` run the very same handler.
+// https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads
+func FunctionURL(h http.Handler) func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+	return func(ctx context.Context, req events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+		r, err := toHTTP(ctx, req)
+		if err != nil {
+			return events.LambdaFunctionURLResponse{StatusCode: http.StatusBadRequest, Body: err.Error()}, nil
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		resp := events.LambdaFunctionURLResponse{StatusCode: rec.Code, Headers: map[string]string{}}
+		for k, v := range rec.Header() {
+			resp.Headers[k] = strings.Join(v, ",")
+		}
+		resp.Body = rec.Body.String()
+		return resp, nil
+	}
+}
+
+func toHTTP(ctx context.Context, req events.LambdaFunctionURLRequest) (*http.Request, error) {
+	var body io.Reader = strings.NewReader(req.Body)
+	if req.IsBase64Encoded {
+		b, err := base64.StdEncoding.DecodeString(req.Body)
+		if err != nil {
+			return nil, fmt.Errorf("decode base64 body: %w", err)
+		}
+		body = bytes.NewReader(b)
+	}
+	path := req.RawPath
+	if path == "" {
+		path = "/"
+	}
+	if req.RawQueryString != "" {
+		path += "?" + req.RawQueryString
+	}
+	method := req.RequestContext.HTTP.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	r, err := http.NewRequestWithContext(ctx, method, path, body)
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range req.Headers {
+		r.Header.Set(k, v)
+	}
+	for _, c := range req.Cookies {
+		r.Header.Add("Cookie", c)
+	}
+	r.RemoteAddr = req.RequestContext.HTTP.SourceIP
+	r.Host = req.RequestContext.DomainName
+	return r, nil
+}
