@@ -12,6 +12,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,11 +27,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/dynalite"
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
 
 var (
@@ -160,10 +166,60 @@ func (f *fn) invoke(t testing.TB, payload []byte, out any) {
 func (f *fn) logs() string { f.mu.Lock(); defer f.mu.Unlock(); return f.log.String() }
 
 type world struct {
-	table string
-	ecs   *fakeecs.Server
-	env   map[string]string
-	store *dynamostore.Store
+	table  string
+	ecs    *fakeecs.Server
+	env    map[string]string
+	store  *dynamostore.Store
+	dynamo *recorder
+}
+
+// recorder forwards to dynalite and notes each DynamoDB operation called (X-Amz-Target).
+type recorder struct {
+	*httptest.Server
+	mu  sync.Mutex
+	ops map[string]bool
+}
+
+func newRecorder(t *testing.T, target string) *recorder {
+	t.Helper()
+	u, _ := url.Parse(target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	r := &recorder{ops: map[string]bool{}}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if op, ok := strings.CutPrefix(req.Header.Get("X-Amz-Target"), "DynamoDB_20120810."); ok {
+			r.mu.Lock()
+			r.ops["dynamodb:"+op] = true
+			r.mu.Unlock()
+		}
+		rp.ServeHTTP(w, req)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+// calls lists the AWS API actions the function made, as IAM names them.
+func (w *world) calls() map[string]bool {
+	out := map[string]bool{}
+	w.dynamo.mu.Lock()
+	for op := range w.dynamo.ops {
+		out[op] = true
+	}
+	w.dynamo.mu.Unlock()
+	for _, c := range w.ecs.Calls("") {
+		out["ecs:"+c.Operation] = true
+	}
+	return out
+}
+
+var (
+	observedMu sync.Mutex
+	observed   = map[string]map[string]bool{}
+)
+
+func observe(fn string, w *world) {
+	observedMu.Lock()
+	defer observedMu.Unlock()
+	observed[fn] = w.calls()
 }
 
 func newWorld(t *testing.T, services ...fakeecs.Service) *world {
@@ -174,9 +230,10 @@ func newWorld(t *testing.T, services ...fakeecs.Service) *world {
 	admin := dynalite.Client(db.URL, 3)
 	fake := fakeecs.New(services...)
 	t.Cleanup(fake.Close)
-	return &world{table: table, ecs: fake, store: dynamostore.New(admin, table), env: map[string]string{
+	rec := newRecorder(t, db.URL)
+	return &world{table: table, ecs: fake, store: dynamostore.New(admin, table), dynamo: rec, env: map[string]string{
 		"MEDIC_TABLE": table, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_ENDPOINT_URL_DYNAMODB": db.URL, "AWS_ENDPOINT_URL_ECS": fake.URL, "MEDIC_LOG_LEVEL": "info",
+		"AWS_ENDPOINT_URL_DYNAMODB": rec.URL, "AWS_ENDPOINT_URL_ECS": fake.URL, "MEDIC_LOG_LEVEL": "info",
 	}}
 }
 
@@ -184,7 +241,9 @@ type result struct {
 	ID, Cause, Sub, Severity, Incident, Outcome, Error string
 }
 
-func TestECSEventsFunction(t *testing.T) {
+func TestECSEventsFunction(t *testing.T) { observe("ecs-events", scenarioECSEvents(t)) }
+
+func scenarioECSEvents(t *testing.T) *world {
 	w := newWorld(t, fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 0})
 	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/ecs-events", "lambda.norpc"), w.env)
 
@@ -235,9 +294,12 @@ func TestECSEventsFunction(t *testing.T) {
 	if n := len(w.ecs.Calls("DescribeServices")); n < 1 || n > 2 {
 		t.Fatalf("%d DescribeServices calls", n)
 	}
+	return w
 }
 
-func TestAlarmEventsFunction(t *testing.T) {
+func TestAlarmEventsFunction(t *testing.T) { observe("alarm-events", scenarioAlarmEvents(t)) }
+
+func scenarioAlarmEvents(t *testing.T) *world {
 	w := newWorld(t)
 	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/alarm-events", "lambda.norpc"), w.env)
 	sample, err := os.ReadFile("../testdata/events/cloudwatch-alarm-state-change-single-metric.json")
@@ -266,23 +328,38 @@ func TestAlarmEventsFunction(t *testing.T) {
 	if len(w.ecs.Calls("")) != 0 {
 		t.Fatal("the alarm function called ECS")
 	}
+	return w
 }
 
-func TestReconcilerFunction(t *testing.T) {
+func TestReconcilerFunction(t *testing.T) { observe("reconciler", scenarioReconciler(t)) }
+
+func scenarioReconciler(t *testing.T) *world {
 	w := newWorld(t,
 		fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 4},
 		fakeecs.Service{Cluster: "prod", Name: "orders", Desired: 2, Running: 0})
+	// checkout has an incident from before; it has recovered since.
+	m := incident.NewManager(w.store)
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
+	sig.Scope = incident.Scope{Account: "111122223333", Region: "us-east-1", Cluster: "prod", Service: "checkout"}
+	if _, err := m.Apply(context.Background(), sig); err != nil {
+		t.Fatal(err)
+	}
 	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/reconciler", "lambda.norpc"), w.env)
-	var rep struct{ Checked, Resolved, Escalated, Found, Errors int }
+	var rep struct{ Checked, Recovering, Resolved, Escalated, Found, Errors int }
 	// EventBridge Scheduler's default payload is an empty object.
 	f.invoke(t, []byte(`{}`), &rep)
-	if rep.Found != 1 || rep.Errors != 0 {
+	if rep.Found != 1 || rep.Checked != 1 || rep.Recovering != 1 || rep.Errors != 0 {
 		t.Fatalf("%+v\n%s", rep, f.logs())
 	}
 	incs, _ := w.store.List(context.Background(), incident.Filter{Active: true})
-	if len(incs) != 1 || incs[0].Scope.Service != "orders" || incs[0].Severity.String() != "P1" {
+	bySvc := map[string]*incident.Incident{}
+	for _, inc := range incs {
+		bySvc[inc.Scope.Service] = inc
+	}
+	if len(incs) != 2 || bySvc["orders"] == nil || bySvc["orders"].Severity.String() != "P1" || bySvc["checkout"].RecoveringSince == nil {
 		t.Fatalf("%+v", incs)
 	}
+	return w
 }
 
 // BenchmarkColdStart reports each function's init duration under the emulator (the "INIT

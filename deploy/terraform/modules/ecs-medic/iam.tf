@@ -1,0 +1,130 @@
+# One role per function, least privilege. The policy documents are named after the functions:
+# functions/iam_test.go parses this file and checks each grants every AWS call its function made
+# in the end-to-end tests, and nothing that changes anything beyond them. No function here may
+# change ECS: only the remediation function (issue #6) will hold ECS write permissions.
+
+locals {
+  table_arns = [aws_dynamodb_table.incidents.arn, "${aws_dynamodb_table.incidents.arn}/index/*"]
+  secret_arns = [
+    aws_secretsmanager_secret.pagerduty_routing_key.arn,
+    aws_secretsmanager_secret.slack_bot_token.arn,
+    aws_secretsmanager_secret.slack_signing_secret.arn,
+  ]
+  service_arns = length(var.cluster_arns) == 0 ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:service/*"] : [
+    for c in var.cluster_arns : "${replace(c, ":cluster/", ":service/")}/*"
+  ]
+  policies = {
+    ecs-events   = data.aws_iam_policy_document.ecs_events.json
+    alarm-events = data.aws_iam_policy_document.alarm_events.json
+    reconciler   = data.aws_iam_policy_document.reconciler.json
+  }
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.functions
+  name               = "${var.name}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "ecs-medic"
+  role     = aws_iam_role.function[each.key].id
+  policy   = local.policies[each.key]
+}
+
+data "aws_iam_policy_document" "ecs_events" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["ecs-events"].arn}:*"]
+  }
+  statement {
+    sid       = "Incidents"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = local.table_arns
+  }
+  statement {
+    sid       = "ServiceState"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.service_arns
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.secret_arns
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+}
+
+data "aws_iam_policy_document" "alarm_events" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["alarm-events"].arn}:*"]
+  }
+  statement {
+    sid       = "Incidents"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    resources = local.table_arns
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.secret_arns
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+}
+
+data "aws_iam_policy_document" "reconciler" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["reconciler"].arn}:*"]
+  }
+  statement {
+    sid       = "Incidents"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = local.table_arns
+  }
+  statement {
+    sid       = "ServiceState"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.service_arns
+  }
+  statement {
+    # ListClusters has no resource-level permissions; ListServices is scoped by cluster.
+    sid       = "FindLostFailures"
+    actions   = ["ecs:ListClusters", "ecs:ListServices"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.secret_arns
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+}

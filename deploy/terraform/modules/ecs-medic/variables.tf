@@ -1,0 +1,74 @@
+variable "name" {
+  description = "Prefix for every resource ecs-medic creates."
+  type        = string
+  default     = "ecs-medic"
+}
+
+variable "package_dir" {
+  description = "Folder holding the zips `make package` builds (ecs-events.zip, alarm-events.zip, reconciler.zip)."
+  type        = string
+}
+
+variable "cluster_arns" {
+  description = "Only events from these ECS clusters are handled; empty means every cluster of the account and region."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_name_prefixes" {
+  description = "Only CloudWatch alarms whose names start with one of these prefixes open incidents; empty means every alarm."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_level" {
+  description = "MEDIC_LOG_LEVEL of every function."
+  type        = string
+  default     = "info"
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' log groups."
+  type        = number
+  default     = 30
+}
+
+variable "autofix" {
+  description = "MEDIC_AUTOFIX: off, suggest or auto."
+  type        = string
+  default     = "suggest"
+  validation {
+    condition     = contains(["off", "suggest", "auto"], var.autofix)
+    error_message = "autofix must be off, suggest or auto."
+  }
+}
+
+variable "dry_run" {
+  description = "MEDIC_DRY_RUN: plan and report actions, change nothing."
+  type        = bool
+  default     = false
+}
+
+variable "slack_channel" {
+  description = "MEDIC_SLACK_CHANNEL: where incidents are posted (empty: no Slack)."
+  type        = string
+  default     = ""
+}
+
+variable "events_reserved_concurrency" {
+  description = "Reserved concurrency of the ECS events function: bounds the DescribeServices load a storm can put on the ECS API."
+  type        = number
+  default     = 20
+}
+
+variable "alarm_actions" {
+  description = "SNS topic ARNs notified when ecs-medic itself fails (errors, throttles, dead letters)."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

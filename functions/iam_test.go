@@ -1,0 +1,147 @@
+package functions_test
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+const iamFile = "../deploy/terraform/modules/ecs-medic/iam.tf"
+
+// policies reads the aws_iam_policy_document blocks of a Terraform file: document name → the
+// actions its Allow statements grant.
+func policies(t *testing.T, path string) map[string]map[string]bool {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("parse %s: %s", path, diags)
+	}
+	out := map[string]map[string]bool{}
+	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
+		if b.Type != "data" || len(b.Labels) != 2 || b.Labels[0] != "aws_iam_policy_document" {
+			continue
+		}
+		actions := map[string]bool{}
+		for _, st := range b.Body.Blocks {
+			if st.Type != "statement" {
+				continue
+			}
+			if eff, ok := st.Body.Attributes["effect"]; ok {
+				if v, _ := eff.Expr.Value(nil); v.AsString() != "Allow" {
+					continue
+				}
+			}
+			attr, ok := st.Body.Attributes["actions"]
+			if !ok {
+				continue
+			}
+			v, diags := attr.Expr.Value(nil)
+			if diags.HasErrors() {
+				t.Fatalf("%s: actions of %s must be literal: %s", path, b.Labels[1], diags)
+			}
+			for it := v.ElementIterator(); it.Next(); {
+				_, a := it.Element()
+				actions[a.AsString()] = true
+			}
+		}
+		out[b.Labels[1]] = actions
+	}
+	return out
+}
+
+// Actions a function's role needs though its code never calls them: the Lambda service writes
+// its logs and sends failed asynchronous invocations to the dead-letter queue with it.
+var platform = map[string]bool{"logs:CreateLogStream": true, "logs:PutLogEvents": true, "sqs:SendMessage": true}
+
+func readOnly(action string) bool {
+	_, op, _ := strings.Cut(action, ":")
+	for _, p := range []string{"Get", "Describe", "List", "Query", "Scan", "BatchGet"} {
+		if strings.HasPrefix(op, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPolicy returns what is wrong with a policy for the calls a function made.
+func checkPolicy(granted, called map[string]bool) []string {
+	var problems []string
+	for a := range called {
+		if !granted[a] {
+			problems = append(problems, "missing "+a+" (the code calls it)")
+		}
+	}
+	for a := range granted {
+		if !called[a] && !platform[a] && !readOnly(a) {
+			problems = append(problems, "grants "+a+", which changes something the code never calls")
+		}
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+func TestIAMGrantsEveryCallAndNoMore(t *testing.T) {
+	docs := policies(t, iamFile)
+	scenarios := map[string]func(*testing.T) *world{
+		"ecs-events": scenarioECSEvents, "alarm-events": scenarioAlarmEvents, "reconciler": scenarioReconciler,
+	}
+	for fn, run := range scenarios {
+		t.Run(fn, func(t *testing.T) {
+			observedMu.Lock()
+			called := observed[fn]
+			observedMu.Unlock()
+			if called == nil {
+				called = run(t).calls()
+			}
+			doc := strings.ReplaceAll(fn, "-", "_")
+			granted, ok := docs[doc]
+			if !ok {
+				t.Fatalf("iam.tf has no aws_iam_policy_document %q for function %s", doc, fn)
+			}
+			if len(called) == 0 {
+				t.Fatal("no AWS calls recorded: the recorder is broken")
+			}
+			for _, p := range checkPolicy(granted, called) {
+				t.Error(p)
+			}
+			// No function of these may change ECS.
+			for a := range granted {
+				if strings.HasPrefix(a, "ecs:") && !readOnly(a) {
+					t.Errorf("%s may change ECS (%s): only the remediation function may", fn, a)
+				}
+			}
+			t.Logf("%s calls %v", fn, keys(called))
+		})
+	}
+}
+
+// The cross-check must be able to fail: a policy that lacks an action the code uses, or grants
+// a mutating one it does not, is reported.
+func TestIAMCheckCatchesGaps(t *testing.T) {
+	called := map[string]bool{"dynamodb:PutItem": true, "dynamodb:UpdateItem": true, "ecs:DescribeServices": true}
+	granted := map[string]bool{"dynamodb:PutItem": true, "ecs:DescribeServices": true, "ecs:UpdateService": true, "dynamodb:Query": true}
+	got := checkPolicy(granted, called)
+	want := []string{"grants ecs:UpdateService, which changes something the code never calls", "missing dynamodb:UpdateItem (the code calls it)"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+}
+
+func keys(m map[string]bool) string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return fmt.Sprint(ks)
+}
