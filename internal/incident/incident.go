@@ -90,6 +90,13 @@ type Incident struct {
 	ServiceState *servicestate.Snapshot `json:"service_state,omitempty"`
 	StateError   string                 `json:"state_error,omitempty"`
 
+	// Notices is each receiver's state for this incident (keyed by notifier name).
+	Notices map[string]*Notice `json:"notices,omitempty"`
+	// LogLines are the last lines of the failed container's log, read when the incident opened;
+	// LogError says why they could not be read.
+	LogLines []string `json:"log_lines,omitempty"`
+	LogError string   `json:"log_error,omitempty"`
+
 	// Suppressed counts what was deliberately not done, by reason ("duplicate", ...), so that
 	// "why was I not paged?" has an answer.
 	Suppressed      map[string]int `json:"suppressed,omitempty"`
@@ -125,6 +132,33 @@ type Facts struct {
 	StoppedReason  string     `json:"stopped_reason,omitempty"`
 	StopCode       string     `json:"stop_code,omitempty"`
 	Reason         string     `json:"reason,omitempty"` // service action, deployment or alarm reason
+	// Container facts, for reading the failed container's log.
+	RuntimeID string `json:"runtime_id,omitempty"`
+	LogGroup  string `json:"log_group,omitempty"`
+	LogStream string `json:"log_stream,omitempty"`
+}
+
+// Notice is what one receiver (PagerDuty, Slack, ...) knows of an incident.
+type Notice struct {
+	// Ref is the receiver's handle: the Slack message ("channel/ts"), the PagerDuty dedup key
+	// once a trigger was accepted. Empty until the receiver delivered something.
+	Ref string `json:"ref,omitempty"`
+	// Last is the last kind of notification delivered.
+	Last string `json:"last,omitempty"`
+	// Pending is a notification that failed after every retry, re-sent by the reconciler.
+	Pending      string     `json:"pending,omitempty"`
+	PendingSince *time.Time `json:"pending_since,omitempty"`
+}
+
+// Delivery is one receiver's outcome for one notification, as the manager records it.
+type Delivery struct {
+	Notifier string
+	Kind     string
+	Ref      string
+	Attempts int
+	Err      error
+	// Skipped says the receiver deliberately sent nothing, and why (a suppression).
+	Skipped string
 }
 
 // Entry is one line of an incident's timeline.

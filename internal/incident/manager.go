@@ -288,6 +288,55 @@ func (m *Manager) Record(ctx context.Context, id string, e Entry) (*Incident, er
 	})
 }
 
+// Delivered records what each receiver did with a notification: a timeline entry each, the
+// receiver's handle, and a pending notice for the reconciler to re-send when delivery failed.
+func (m *Manager) Delivered(ctx context.Context, id string, ds []Delivery) (*Incident, error) {
+	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		if inc.Notices == nil {
+			inc.Notices = map[string]*Notice{}
+		}
+		for _, d := range ds {
+			n := inc.Notices[d.Notifier]
+			if n == nil {
+				n = &Notice{}
+				inc.Notices[d.Notifier] = n
+			}
+			switch {
+			case d.Skipped != "":
+				inc.suppress(d.Notifier + ": " + d.Skipped)
+				inc.addEntry(Entry{At: now, Actor: d.Notifier, Kind: "suppressed", Message: fmt.Sprintf("%s: %s not sent: %s", d.Notifier, d.Kind, d.Skipped)})
+				if n.Pending == d.Kind {
+					n.Pending, n.PendingSince = "", nil
+				}
+			case d.Err != nil:
+				if n.Pending == "" {
+					n.PendingSince = &now
+				}
+				n.Pending = d.Kind
+				inc.addEntry(Entry{At: now, Actor: d.Notifier, Kind: "notify-failed",
+					Message: fmt.Sprintf("%s: %s not delivered after %d attempt(s), will retry: %v", d.Notifier, d.Kind, d.Attempts, d.Err)})
+			default:
+				if d.Ref != "" {
+					n.Ref = d.Ref
+				}
+				n.Last = d.Kind
+				n.Pending, n.PendingSince = "", nil
+				inc.addEntry(Entry{At: now, Actor: d.Notifier, Kind: "notified", Message: fmt.Sprintf("%s: %s sent", d.Notifier, d.Kind)})
+			}
+		}
+		return len(ds) > 0
+	})
+}
+
+// AttachLogs keeps the last lines of the failed container's log on the incident.
+func (m *Manager) AttachLogs(ctx context.Context, id, group, stream string, lines []string, reason string) (*Incident, error) {
+	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		inc.LogLines, inc.LogError = lines, reason
+		inc.Facts.LogGroup, inc.Facts.LogStream = group, stream
+		return true
+	})
+}
+
 // Acknowledge moves an open incident to acknowledged. Acknowledging twice changes nothing.
 func (m *Manager) Acknowledge(ctx context.Context, id, actor string) (*Incident, bool, error) {
 	changed := false

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,7 +32,31 @@ const (
 type Notification struct {
 	Kind     Kind
 	Incident *incident.Incident
+	// setRef lets an adapter report its handle for the incident (a Slack message, a PagerDuty
+	// dedup key); the fan-out keeps it on the incident for the next notification.
+	setRef func(string)
 }
+
+// SetRef reports the receiver's handle for the incident.
+func (n Notification) SetRef(ref string) {
+	if n.setRef != nil {
+		n.setRef(ref)
+	}
+}
+
+// Ref is the handle a receiver reported earlier for this incident, or "".
+func (n Notification) Ref(notifier string) string {
+	if n.Incident == nil || n.Incident.Notices == nil || n.Incident.Notices[notifier] == nil {
+		return ""
+	}
+	return n.Incident.Notices[notifier].Ref
+}
+
+// Skip is returned by a notifier that deliberately sends nothing (a P3 is not paged): the
+// reason is recorded as a suppression, not a failure.
+type Skip struct{ Reason string }
+
+func (s *Skip) Error() string { return "skipped: " + s.Reason }
 
 // Notifier delivers notifications to one receiver. Only the adapter knows its protocol, so only
 // it decides whether a failure is transient: retry reports whether sending again may succeed.
@@ -45,6 +70,10 @@ type Result struct {
 	Notifier string
 	Attempts int
 	Err      error
+	// Skipped is the reason the notifier deliberately sent nothing.
+	Skipped string
+	// Ref is the handle the notifier reported.
+	Ref string
 }
 
 // Fanout sends each notification to every notifier in parallel, retrying retryable failures with
@@ -87,11 +116,17 @@ func (f *Fanout) Names() []string {
 	return names
 }
 
-// Send delivers n to every notifier and reports each outcome.
-func (f *Fanout) Send(ctx context.Context, n Notification) []Result {
-	results := make([]Result, len(f.notifiers))
+// Send delivers n to every notifier (or only to those named) and reports each outcome.
+func (f *Fanout) Send(ctx context.Context, n Notification, only ...string) []Result {
+	var targets []Notifier
+	for _, nt := range f.notifiers {
+		if len(only) == 0 || slices.Contains(only, nt.Name()) {
+			targets = append(targets, nt)
+		}
+	}
+	results := make([]Result, len(targets))
 	var wg sync.WaitGroup
-	for i, nt := range f.notifiers {
+	for i, nt := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -102,9 +137,13 @@ func (f *Fanout) Send(ctx context.Context, n Notification) []Result {
 	return results
 }
 
+// retryAfter is implemented by errors that carry the receiver's own wait (Slack's Retry-After).
+type retryAfter interface{ RetryAfter() time.Duration }
+
 func (f *Fanout) deliver(ctx context.Context, nt Notifier, n Notification) Result {
 	wait := f.backoff
 	res := Result{Notifier: nt.Name()}
+	n.setRef = func(ref string) { res.Ref = ref }
 	for res.Attempts < f.attempts {
 		res.Attempts++
 		retry, err := nt.Notify(ctx, n)
@@ -112,9 +151,18 @@ func (f *Fanout) deliver(ctx context.Context, nt Notifier, n Notification) Resul
 			res.Err = nil
 			return res
 		}
+		var skip *Skip
+		if errors.As(err, &skip) {
+			res.Err, res.Skipped = nil, skip.Reason
+			return res
+		}
 		res.Err = err
 		if !retry {
 			return res
+		}
+		var ra retryAfter
+		if errors.As(err, &ra) && ra.RetryAfter() > wait {
+			wait = ra.RetryAfter()
 		}
 		if res.Attempts == f.attempts {
 			break
@@ -143,29 +191,31 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Recorder keeps a timeline entry on an incident (incident.Manager).
+// Recorder keeps receivers' outcomes on an incident (incident.Manager).
 type Recorder interface {
-	Record(ctx context.Context, id string, e incident.Entry) (*incident.Incident, error)
+	Delivered(ctx context.Context, id string, ds []incident.Delivery) (*incident.Incident, error)
 }
 
-// Sender delivers a notification to every receiver (Fanout).
+// Sender delivers a notification to every receiver, or only to those named (Fanout).
 type Sender interface {
-	Send(ctx context.Context, n Notification) []Result
+	Send(ctx context.Context, n Notification, only ...string) []Result
 }
 
-// Announce sends a notification and keeps each receiver's outcome in the incident's timeline,
-// so "was anyone told?" is answered by the incident itself. It returns the outcomes.
-func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident) []Result {
-	results := s.Send(ctx, Notification{Kind: kind, Incident: inc})
+// Announce sends a notification and keeps each receiver's outcome on the incident — a timeline
+// entry, the receiver's handle, a pending re-send after a failure — so "was anyone told?" is
+// answered by the incident itself. only narrows the receivers (a re-send). It returns the outcomes.
+func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident, only ...string) []Result {
+	results := s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
+	ds := make([]incident.Delivery, 0, len(results))
 	for _, r := range results {
-		entry := incident.Entry{Actor: r.Notifier, Kind: "notified", Message: fmt.Sprintf("%s: %s sent", r.Notifier, kind)}
 		if r.Err != nil {
-			entry.Kind = "notify-failed"
-			entry.Message = fmt.Sprintf("%s: %s not delivered after %d attempt(s): %v", r.Notifier, kind, r.Attempts, r.Err)
 			log.Warn("notification failed", zap.String("notifier", r.Notifier), zap.String("kind", string(kind)),
 				zap.Int("attempts", r.Attempts), zap.Error(r.Err))
 		}
-		if _, err := rec.Record(ctx, inc.ID, entry); err != nil {
+		ds = append(ds, incident.Delivery{Notifier: r.Notifier, Kind: string(kind), Ref: r.Ref, Attempts: r.Attempts, Err: r.Err, Skipped: r.Skipped})
+	}
+	if len(ds) > 0 {
+		if _, err := rec.Delivered(ctx, inc.ID, ds); err != nil {
 			log.Warn("record notification", zap.Error(err))
 		}
 	}

@@ -211,8 +211,12 @@ func (p *Pipeline) assess(ctx context.Context, sig *incident.Signal) {
 func (p *Pipeline) notify(ctx context.Context, log *zap.Logger, kind notify.Kind, inc *incident.Incident) {
 	for _, r := range notify.Announce(ctx, p.sender, p.incidents, log, kind, inc) {
 		result := "sent"
-		if r.Err != nil {
+		switch {
+		case r.Err != nil:
 			result = "failed"
+		case r.Skipped != "":
+			result = "skipped"
+			p.metrics.Suppressed.WithLabelValues(r.Notifier + "-skip").Inc()
 		}
 		p.metrics.Notifications.WithLabelValues(r.Notifier, string(kind), result).Inc()
 	}

@@ -1,0 +1,201 @@
+// Package pagerduty pages through the PagerDuty Events API v2 (github.com/PagerDuty/go-pagerduty):
+// trigger, acknowledge and resolve, with the incident id as dedup_key.
+// https://developer.pagerduty.com/docs/events-api-v2/overview/
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/PagerDuty/go-pagerduty"
+
+	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+// Name is the notifier's name in timelines and metrics.
+const Name = "pagerduty"
+
+// Notifier pages PagerDuty.
+type Notifier struct {
+	client     *pagerduty.Client
+	routingKey config.Secret
+	pageP3     bool
+}
+
+var _ notify.Notifier = (*Notifier)(nil)
+
+// Option configures a Notifier.
+type Option func(*Notifier, *[]pagerduty.ClientOptions)
+
+// WithEndpoint overrides the Events API base URL (MEDIC_PAGERDUTY_EVENTS_URL: the EU service,
+// tests). Either the base ("https://events.eu.pagerduty.com") or the full enqueue URL is accepted.
+func WithEndpoint(u string) Option {
+	return func(_ *Notifier, o *[]pagerduty.ClientOptions) {
+		*o = append(*o, pagerduty.WithV2EventsAPIEndpoint(strings.TrimSuffix(strings.TrimSuffix(u, "/"), "/v2/enqueue")))
+	}
+}
+
+// WithP3 pages P3 incidents too, at low urgency (severity "warning"); by default P3 goes to Slack only.
+func WithP3() Option { return func(n *Notifier, _ *[]pagerduty.ClientOptions) { n.pageP3 = true } }
+
+// New returns a notifier sending with routingKey.
+func New(routingKey config.Secret, opts ...Option) *Notifier {
+	n := &Notifier{routingKey: routingKey}
+	var copts []pagerduty.ClientOptions
+	for _, o := range opts {
+		o(n, &copts)
+	}
+	// The Events API needs no REST token; the client's HTTP timeout bounds one attempt.
+	n.client = pagerduty.NewClient("", copts...)
+	n.client.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	return n
+}
+
+// Name implements notify.Notifier.
+func (*Notifier) Name() string { return Name }
+
+// Notify implements notify.Notifier. PagerDuty answers 202 when it accepts an event, 400 for an
+// invalid one (never retried), 429 when the integration's rate limit (about 120 events a minute)
+// is hit and 5xx when it fails: those, and network errors, are worth a retry.
+// https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic
+func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, error) {
+	inc := note.Incident
+	paged := note.Ref(Name) != ""
+	var action string
+	switch note.Kind {
+	case notify.Opened, notify.Raised:
+		if inc.Severity == severity.P3 && !n.pageP3 {
+			return false, &notify.Skip{Reason: "P3 incidents are not paged (Slack only)"}
+		}
+		action = "trigger"
+	case notify.Escalated:
+		action = "trigger" // re-page: SLA passed without acknowledgement
+	case notify.Acknowledged:
+		if !paged {
+			return false, &notify.Skip{Reason: "never paged"}
+		}
+		action = "acknowledge"
+	case notify.Resolved:
+		if !paged {
+			return false, &notify.Skip{Reason: "never paged"}
+		}
+		action = "resolve"
+	default:
+		return false, &notify.Skip{Reason: "not a paging event"}
+	}
+	ev := Event(n.routingKey.Reveal(), action, note.Kind, inc)
+	if _, err := n.client.ManageEventWithContext(ctx, ev); err != nil {
+		return retryable(err), fmt.Errorf("pagerduty %s %s: %w", action, inc.ID, err)
+	}
+	if action == "trigger" {
+		note.SetRef(inc.ID)
+	}
+	return false, nil
+}
+
+func retryable(err error) bool {
+	var apiErr pagerduty.EventsAPIV2Error
+	if errors.As(err, &apiErr) {
+		return apiErr.Temporary()
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	// A proxy or load balancer in front of PagerDuty may answer 502/503/429 without the JSON
+	// body go-pagerduty decodes; the status is still in the message.
+	if m := statusRE.FindStringSubmatch(err.Error()); m != nil {
+		code, _ := strconv.Atoi(m[1])
+		return code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "EOF")
+}
+
+var statusRE = regexp.MustCompile(`status code (\d{3})`)
+
+// Event renders the Events API v2 event for an incident. Exported for golden tests.
+func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) *pagerduty.V2Event {
+	ev := &pagerduty.V2Event{RoutingKey: routingKey, Action: action, DedupKey: inc.ID, Client: "ecs-medic"}
+	if action != "trigger" {
+		return ev
+	}
+	for _, l := range notify.Links(inc) {
+		ev.Links = append(ev.Links, map[string]string{"href": l.URL, "text": l.Text})
+	}
+	if len(ev.Links) > 0 {
+		ev.ClientURL = notify.Links(inc)[0].URL
+	}
+	details := map[string]any{
+		"incident":     inc.ID,
+		"cause":        string(inc.Cause),
+		"confidence":   string(inc.Confidence),
+		"occurrences":  inc.Occurrences.Count,
+		"first_seen":   inc.Occurrences.FirstSeen.UTC().Format(time.RFC3339),
+		"last_seen":    inc.Occurrences.LastSeen.UTC().Format(time.RFC3339),
+		"sla_deadline": inc.SLADeadline.UTC().Format(time.RFC3339),
+	}
+	if inc.Sub != "" {
+		details["sub_cause"] = inc.Sub
+	}
+	if item := inc.Cause.SOPItem(); item != "" {
+		details["sop_002"] = item
+	}
+	if len(inc.Occurrences.Evidence) > 0 {
+		details["evidence"] = inc.Occurrences.Evidence
+	}
+	if d := inc.Diagnosis; d != nil && d.Container != "" {
+		details["container"] = d.Container
+		if d.ExitCode != nil {
+			details["exit_code"] = *d.ExitCode
+		}
+	}
+	if s := inc.ServiceState; s != nil {
+		details["service_state"] = fmt.Sprintf("%d running / %d desired / %d pending", s.Running, s.Desired, s.Pending)
+		if s.TaskDefinition != "" {
+			details["task_definition"] = s.TaskDefinition
+		}
+		for _, d := range s.Deployments {
+			if d.Status == "PRIMARY" {
+				details["deployment"] = fmt.Sprintf("%s %s (%s)", d.ID, d.RolloutState, d.TaskDefinition)
+			}
+		}
+	} else if inc.StateError != "" {
+		details["service_state"] = "unknown: " + inc.StateError
+	}
+	if inc.Facts.TaskDefinition != "" {
+		details["failed_task_definition"] = inc.Facts.TaskDefinition
+	}
+	if len(inc.LogLines) > 0 {
+		details["log_tail"] = strings.Join(inc.LogLines, "\n")
+	} else if inc.LogError != "" {
+		details["log_tail"] = "unavailable: " + inc.LogError
+	}
+	if kind == notify.Escalated {
+		details["escalated"] = "not acknowledged within the " + inc.Severity.SLA().String() + " SLA"
+	}
+	component, group := inc.Scope.Service, inc.Scope.Cluster
+	if inc.Scope.Alarm != "" {
+		component, group = inc.Scope.Alarm, "cloudwatch-alarms"
+	}
+	ev.Payload = &pagerduty.V2Payload{
+		Summary:   notify.Summary(inc),
+		Source:    fmt.Sprintf("%s/%s/%s", inc.Scope.Account, inc.Scope.Region, strings.TrimPrefix(inc.Scope.Key(), inc.Scope.Account+"/"+inc.Scope.Region+"/")),
+		Severity:  map[severity.Level]string{severity.P1: "critical", severity.P2: "error", severity.P3: "warning"}[inc.Severity],
+		Timestamp: inc.OpenedAt.UTC().Format(time.RFC3339),
+		Component: component,
+		Group:     group,
+		Class:     string(inc.Cause),
+		Details:   details,
+	}
+	return ev
+}
