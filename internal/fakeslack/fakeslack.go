@@ -1,0 +1,126 @@
+// Package fakeslack is a Slack Web API endpoint for tests: chat.postMessage and chat.update over
+// the real wire format (form-encoded requests, {"ok": ...} answers, 429 with Retry-After), with
+// every call recorded and failures scripted.
+package fakeslack
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+)
+
+// Call is one API call received.
+type Call struct {
+	Method   string // "chat.postMessage", "chat.update"
+	Channel  string
+	TS       string // the message updated, or the thread replied to
+	Text     string
+	Blocks   string // raw JSON
+	ThreadTS string
+	Raw      string // the whole form body, to check what was sent
+}
+
+// Failure scripts the answer to one coming call.
+type Failure struct {
+	Status     int    // HTTP status (429, 500); 0 means 200
+	Error      string // Slack's error code in {"ok": false}
+	RetryAfter string
+}
+
+// Server is the fake.
+type Server struct {
+	*httptest.Server
+	Token string
+
+	mu       sync.Mutex
+	calls    []Call
+	failures []Failure
+	seq      int
+}
+
+// New starts a fake Slack that accepts token.
+func New(token string) *Server {
+	s := &Server{Token: token}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	return s
+}
+
+// URL of the Web API, as MEDIC_SLACK_API_URL takes it.
+func (s *Server) APIURL() string { return s.Server.URL + "/api/" }
+
+// Fail scripts the next calls' failures, in order.
+func (s *Server) Fail(f ...Failure) {
+	s.mu.Lock()
+	s.failures = append(s.failures, f...)
+	s.mu.Unlock()
+}
+
+// Calls returns the calls received (successful or not), optionally of one method.
+func (s *Server) Calls(method string) []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Call
+	for _, c := range s.calls {
+		if method == "" || c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	method := strings.TrimPrefix(r.URL.Path, "/api/")
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), 400)
+		return
+	}
+	s.mu.Lock()
+	c := Call{Method: method, Channel: r.Form.Get("channel"), TS: r.Form.Get("ts"), Text: r.Form.Get("text"),
+		Blocks: r.Form.Get("blocks"), ThreadTS: r.Form.Get("thread_ts"), Raw: r.Form.Encode()}
+	s.calls = append(s.calls, c)
+	var fail *Failure
+	if len(s.failures) > 0 {
+		fail = &s.failures[0]
+		s.failures = s.failures[1:]
+	}
+	s.seq++
+	seq := s.seq
+	s.mu.Unlock()
+
+	w.Header().Set("Content-Type", "application/json")
+	tok := r.Header.Get("Authorization")
+	if tok == "" {
+		tok = "Bearer " + r.Form.Get("token")
+	}
+	switch {
+	case tok != "Bearer "+s.Token:
+		fmt.Fprint(w, `{"ok":false,"error":"invalid_auth"}`)
+		return
+	case fail != nil && fail.Status == http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", fail.RetryAfter)
+		w.WriteHeader(429)
+		fmt.Fprint(w, `{"ok":false,"error":"ratelimited"}`)
+		return
+	case fail != nil && fail.Status >= 500:
+		w.WriteHeader(fail.Status)
+		return
+	case fail != nil:
+		fmt.Fprintf(w, `{"ok":false,"error":%q}`, fail.Error)
+		return
+	}
+	switch method {
+	case "chat.postMessage":
+		if c.Channel == "" {
+			fmt.Fprint(w, `{"ok":false,"error":"channel_not_found"}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": "C0INCIDENTS", "ts": fmt.Sprintf("1700000000.%06d", seq)})
+	case "chat.update":
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
+	default:
+		fmt.Fprint(w, `{"ok":false,"error":"unknown_method"}`)
+	}
+}

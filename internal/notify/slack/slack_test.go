@@ -1,0 +1,126 @@
+package slack_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
+	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
+)
+
+const token = "xoxb-0000-TESTTOKEN"
+
+func newNotifier(f *fakeslack.Server) *slack.Notifier {
+	return slack.New(config.Secret(token), "#incidents", slack.WithAPIURL(f.APIURL()), slack.WithMessageInterval(time.Millisecond))
+}
+
+var slept []time.Duration
+
+func fanout(n notify.Notifier) *notify.Fanout {
+	return notify.NewFanout([]notify.Notifier{n}, notify.WithRetry(4, time.Millisecond),
+		notify.WithSleep(func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil }))
+}
+
+func TestPostThenUpdateInPlace(t *testing.T) {
+	f := fakeslack.New(token)
+	defer f.Close()
+	fan := fanout(newNotifier(f))
+	inc := notifytest.Incident(classify.OOMKilled)
+	res := fan.Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: inc})
+	if res[0].Err != nil || !strings.HasPrefix(res[0].Ref, "C0INCIDENTS/1700000000.") {
+		t.Fatalf("%+v", res[0])
+	}
+	inc.Notices = map[string]*incident.Notice{"slack": {Ref: res[0].Ref}}
+
+	now := time.Date(2026, 11, 27, 3, 20, 0, 0, time.UTC)
+	inc.State, inc.ResolvedAt = incident.Resolved, &now
+	inc.Timeline = append(inc.Timeline, incident.Entry{At: now, Actor: "ecs-medic", Kind: "resolved", Message: "resolved: service at 4/4 running for 5m0s"})
+	if r := fan.Send(context.Background(), notify.Notification{Kind: notify.Resolved, Incident: inc}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	posts, updates := f.Calls("chat.postMessage"), f.Calls("chat.update")
+	if len(posts) != 2 || len(updates) != 1 {
+		t.Fatalf("%d posts, %d updates", len(posts), len(updates))
+	}
+	_, ts, _ := strings.Cut(res[0].Ref, "/")
+	if updates[0].TS != ts || posts[1].ThreadTS != ts || !strings.Contains(posts[1].Text, "service at 4/4 running") {
+		t.Fatalf("update %+v, reply %+v", updates[0], posts[1])
+	}
+	if strings.Contains(updates[0].Blocks, "medic_ack") {
+		t.Fatal("a resolved incident still offers buttons")
+	}
+}
+
+func TestSlackErrors(t *testing.T) {
+	f := fakeslack.New(token)
+	defer f.Close()
+	fan := fanout(newNotifier(f))
+	inc := notifytest.Incident(classify.OOMKilled)
+
+	f.Fail(fakeslack.Failure{Error: "channel_not_found"})
+	if r := fan.Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: inc}); r[0].Err == nil || r[0].Attempts != 1 {
+		t.Fatalf("ok=false retried or hidden: %+v", r[0])
+	}
+
+	slept = nil
+	f.Fail(fakeslack.Failure{Status: http.StatusTooManyRequests, RetryAfter: "3"}, fakeslack.Failure{Status: 500})
+	r := fan.Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: inc})
+	if r[0].Err != nil || r[0].Attempts != 3 {
+		t.Fatalf("429 then 500 then ok: %+v", r[0])
+	}
+	if len(slept) == 0 || slept[0] < 3*time.Second {
+		t.Fatalf("Retry-After not honoured: waited %v", slept)
+	}
+
+	bad := slack.New(config.Secret("xoxb-wrong"), "#incidents", slack.WithAPIURL(f.APIURL()))
+	if r := fanout(bad).Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: inc}); r[0].Err == nil || strings.Contains(r[0].Err.Error(), "xoxb-wrong") {
+		t.Fatalf("invalid_auth: %+v", r[0])
+	}
+}
+
+func TestDeletedMessageIsPostedAgain(t *testing.T) {
+	f := fakeslack.New(token)
+	defer f.Close()
+	inc := notifytest.Incident(classify.OOMKilled)
+	inc.Notices = map[string]*incident.Notice{"slack": {Ref: "C0INCIDENTS/1600000000.000001"}}
+	f.Fail(fakeslack.Failure{Error: "message_not_found"})
+	r := fanout(newNotifier(f)).Send(context.Background(), notify.Notification{Kind: notify.Raised, Incident: inc})
+	if r[0].Err != nil || r[0].Ref == "" || len(f.Calls("chat.postMessage")) != 1 {
+		t.Fatalf("%+v", r[0])
+	}
+}
+
+func TestGoldenBlocks(t *testing.T) {
+	for _, c := range notifytest.Causes {
+		t.Run(string(c), func(t *testing.T) {
+			b, err := json.MarshalIndent(slack.Blocks(notifytest.Incident(c)), "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			notifytest.Golden(t, "slack/"+string(c)+".json", append(b, '\n'))
+		})
+	}
+	t.Run("resolved", func(t *testing.T) {
+		inc := notifytest.Incident(classify.OOMKilled)
+		at := inc.OpenedAt.Add(25 * time.Minute)
+		inc.State, inc.ResolvedAt = incident.Resolved, &at
+		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
+		notifytest.Golden(t, "slack/resolved.json", append(b, '\n'))
+	})
+	t.Run("acknowledged-escalated", func(t *testing.T) {
+		inc := notifytest.Incident(classify.ImagePull)
+		at := inc.OpenedAt.Add(20 * time.Minute)
+		inc.State, inc.AcknowledgedAt, inc.AcknowledgedBy, inc.Escalated = incident.Acknowledged, &at, "alice", true
+		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
+		notifytest.Golden(t, "slack/acknowledged.json", append(b, '\n'))
+	})
+}
