@@ -32,6 +32,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
@@ -168,6 +169,7 @@ func (f *fn) logs() string { f.mu.Lock(); defer f.mu.Unlock(); return f.log.Stri
 type world struct {
 	table  string
 	ecs    *fakeecs.Server
+	logs   *fakelogs.Server
 	env    map[string]string
 	store  *dynamostore.Store
 	dynamo *recorder
@@ -208,6 +210,9 @@ func (w *world) calls() map[string]bool {
 	for _, c := range w.ecs.Calls("") {
 		out["ecs:"+c.Operation] = true
 	}
+	for _, op := range w.logs.Calls() {
+		out["logs:"+op] = true
+	}
 	return out
 }
 
@@ -230,10 +235,18 @@ func newWorld(t *testing.T, services ...fakeecs.Service) *world {
 	admin := dynalite.Client(db.URL, 3)
 	fake := fakeecs.New(services...)
 	t.Cleanup(fake.Close)
+	// The task definition the generated events name, logging to CloudWatch Logs.
+	for _, s := range services {
+		fake.PutTaskDefinition(s.Name+":1", json.RawMessage(`{"family":"`+s.Name+`","revision":1,"containerDefinitions":[{"name":"app",
+			"logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/ecs/`+s.Name+`","awslogs-stream-prefix":"ecs"}}}]}`))
+	}
+	logs := fakelogs.New()
+	t.Cleanup(logs.Close)
 	rec := newRecorder(t, db.URL)
-	return &world{table: table, ecs: fake, store: dynamostore.New(admin, table), dynamo: rec, env: map[string]string{
+	return &world{table: table, ecs: fake, logs: logs, store: dynamostore.New(admin, table), dynamo: rec, env: map[string]string{
 		"MEDIC_TABLE": table, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_ENDPOINT_URL_DYNAMODB": rec.URL, "AWS_ENDPOINT_URL_ECS": fake.URL, "MEDIC_LOG_LEVEL": "info",
+		"AWS_ENDPOINT_URL_DYNAMODB": rec.URL, "AWS_ENDPOINT_URL_ECS": fake.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": logs.URL,
+		"MEDIC_LOG_LEVEL": "info",
 	}}
 }
 
@@ -245,6 +258,7 @@ func TestECSEventsFunction(t *testing.T) { observe("ecs-events", scenarioECSEven
 
 func scenarioECSEvents(t *testing.T) *world {
 	w := newWorld(t, fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 0})
+	w.logs.Put("/ecs/checkout", "ecs/app/"+eventgen.TaskID(1), "starting", "java.lang.OutOfMemoryError: Java heap space")
 	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/ecs-events", "lambda.norpc"), w.env)
 
 	var first result
@@ -290,6 +304,9 @@ func scenarioECSEvents(t *testing.T) *world {
 	inc := byScope["prod/checkout"]
 	if len(incs) != 2 || inc == nil || inc.Occurrences.Count != 5 || inc.Suppressed["duplicate"] != 1 {
 		t.Fatalf("table holds %d incidents: %+v", len(incs), inc)
+	}
+	if len(inc.LogLines) != 2 || inc.Facts.LogStream != "ecs/app/"+eventgen.TaskID(1) {
+		t.Fatalf("log lines not kept: %v %q", inc.LogLines, inc.LogError)
 	}
 	if n := len(w.ecs.Calls("DescribeServices")); n < 1 || n > 2 {
 		t.Fatalf("%d DescribeServices calls", n)

@@ -13,8 +13,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/config"
@@ -24,8 +27,12 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/console"
+	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/secrets"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
 
 // App is a wired ecs-medic.
@@ -59,8 +66,9 @@ type Options struct {
 // New wires an App.
 func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) (*App, error) {
 	a := &App{Config: cfg, Log: log, States: opts.States}
+	awsCfg, awsReason := loadAWS(ctx, opts)
 	if a.States == nil {
-		a.States, a.Source, a.ECS = ecsStates(ctx, log, opts)
+		a.States, a.Source, a.ECS = ecsStates(ctx, log, awsCfg, awsReason, opts.ProbeCredentials)
 	}
 	if a.Source != nil {
 		src := a.Source
@@ -70,36 +78,70 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		a.Metrics = metrics.New()
 	}
 
+	if secrets.Needed(&cfg) {
+		if awsReason != "" {
+			return nil, fmt.Errorf("secrets given as _ARN or _SSM need AWS: %s", awsReason)
+		}
+		if err := secrets.Resolve(ctx, &cfg, secretsmanager.NewFromConfig(awsCfg), ssm.NewFromConfig(awsCfg)); err != nil {
+			return nil, err
+		}
+		a.Config = cfg
+	}
+
 	var notifiers []notify.Notifier
-	if !cfg.PagerDutyRoutingKey.Set() {
+	if key := cfg.PagerDutyRoutingKey.Value; key != "" {
+		var po []pagerduty.Option
+		if cfg.PagerDutyEventsURL != "" {
+			po = append(po, pagerduty.WithEndpoint(cfg.PagerDutyEventsURL))
+		}
+		notifiers = append(notifiers, pagerduty.New(key, po...))
+	} else {
 		log.Info("MEDIC_PAGERDUTY_ROUTING_KEY is not set: no paging")
+	}
+	switch token := cfg.SlackBotToken.Value; {
+	case token != "" && cfg.SlackChannel != "":
+		var so []slack.Option
+		if cfg.SlackAPIURL != "" {
+			so = append(so, slack.WithAPIURL(cfg.SlackAPIURL))
+		}
+		notifiers = append(notifiers, slack.New(token, cfg.SlackChannel, so...))
+	case token != "" || cfg.SlackChannel != "":
+		return nil, errors.New("Slack needs both MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL")
 	}
 	if len(notifiers) == 0 && opts.Console != nil {
 		notifiers = append(notifiers, console.New(opts.Console))
 	}
 	a.Fanout = notify.NewFanout(notifiers)
 	a.Manager = incident.NewManager(opts.Store)
-	a.Pipeline = pipeline.New(a.Manager, a.States, a.Fanout, log, a.Metrics)
+	var po []pipeline.Option
+	if a.ECS != nil {
+		po = append(po, pipeline.WithLogs(tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)))
+	}
+	a.Pipeline = pipeline.New(a.Manager, a.States, a.Fanout, log, a.Metrics, po...)
 	return a, nil
 }
 
-func ecsStates(ctx context.Context, log *zap.Logger, opts Options) (pipeline.StateReader, *servicestate.Source, *ecs.Client) {
-	var cfg aws.Config
+// loadAWS returns the AWS configuration, or why there is none usable.
+func loadAWS(ctx context.Context, opts Options) (aws.Config, string) {
 	if opts.AWS != nil {
-		cfg = *opts.AWS
-	} else {
-		loaded, err := awsconfig.LoadDefaultConfig(ctx)
-		if err != nil {
-			log.Warn("AWS configuration could not be loaded: severity falls back to P3", zap.Error(err))
-			return servicestate.Unavailable{Reason: "AWS configuration: " + err.Error()}, nil, nil
-		}
-		cfg = loaded
+		return *opts.AWS, ""
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return cfg, "AWS configuration: " + err.Error()
 	}
 	if cfg.Region == "" {
-		log.Warn("no AWS region configured (AWS_REGION): service state unavailable, severity falls back to P3")
-		return servicestate.Unavailable{Reason: "no AWS region configured"}, nil, nil
+		return cfg, "no AWS region configured (AWS_REGION)"
 	}
-	if opts.ProbeCredentials {
+	return cfg, ""
+}
+
+func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason string, probe bool) (pipeline.StateReader, *servicestate.Source, *ecs.Client) {
+	if reason != "" {
+		log.Warn("service state unavailable, severity falls back to P3: " + reason)
+		return servicestate.Unavailable{Reason: reason}, nil, nil
+	}
+	if probe {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := errors.New("no credential provider")
 		if cfg.Credentials != nil {

@@ -55,7 +55,8 @@ type Server struct {
 	*httptest.Server
 
 	mu       sync.Mutex
-	services map[string]*Service // key cluster/name
+	services map[string]*Service        // key cluster/name
+	taskDefs map[string]json.RawMessage // "family:revision" → taskDefinition JSON
 	calls    []Call
 	delay    time.Duration
 	throttle int // answer this many requests with ThrottlingException
@@ -63,7 +64,7 @@ type Server struct {
 
 // New starts a fake ECS with the given services. Close it when done.
 func New(services ...Service) *Server {
-	s := &Server{services: map[string]*Service{}}
+	s := &Server{services: map[string]*Service{}, taskDefs: map[string]json.RawMessage{}}
 	for i := range services {
 		s.Put(services[i])
 	}
@@ -146,6 +147,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	switch op {
 	case "DescribeServices":
 		s.describeServices(w, body)
+	case "DescribeTaskDefinition":
+		s.describeTaskDefinition(w, body)
 	case "ListClusters":
 		s.listClusters(w)
 	case "ListServices":
@@ -197,6 +200,30 @@ func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
+}
+
+// PutTaskDefinition registers a task definition (the JSON of DescribeTaskDefinition's
+// "taskDefinition"), found by its ARN or family:revision.
+func (s *Server) PutTaskDefinition(familyRevision string, def json.RawMessage) {
+	s.mu.Lock()
+	s.taskDefs[familyRevision] = def
+	s.mu.Unlock()
+}
+
+func (s *Server) describeTaskDefinition(w http.ResponseWriter, body map[string]any) {
+	ref, _ := body["taskDefinition"].(string)
+	if i := strings.LastIndex(ref, "task-definition/"); i >= 0 {
+		ref = ref[i+len("task-definition/"):]
+	}
+	s.mu.Lock()
+	def, ok := s.taskDefs[ref]
+	s.mu.Unlock()
+	if !ok {
+		writeErr(w, http.StatusBadRequest, "ClientException", "Unable to describe task definition.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"taskDefinition": def})
 }
 
 func clusterName(body map[string]any) string {

@@ -17,6 +17,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
 
 // StateReader reads a service's live state (servicestate.Source, or servicestate.Unavailable).
@@ -60,18 +61,35 @@ const (
 	OutcomeError      Outcome = "error"
 )
 
+// LogTailer reads the last lines of a stopped task's container (tasklogs.Reader).
+type LogTailer interface {
+	Last(ctx context.Context, t tasklogs.Task) (tasklogs.Tail, error)
+}
+
 // Pipeline handles events. Safe for concurrent use.
 type Pipeline struct {
 	incidents *incident.Manager
 	states    StateReader
 	sender    Sender
+	logs      LogTailer
 	log       *zap.Logger
 	metrics   *metrics.Metrics
 }
 
+// Option configures a Pipeline.
+type Option func(*Pipeline)
+
+// WithLogs reads the failed container's last log lines when an incident opens, so the page, the
+// message and the incident carry them.
+func WithLogs(l LogTailer) Option { return func(p *Pipeline) { p.logs = l } }
+
 // New wires a pipeline.
-func New(incidents *incident.Manager, states StateReader, sender Sender, log *zap.Logger, m *metrics.Metrics) *Pipeline {
-	return &Pipeline{incidents: incidents, states: states, sender: sender, log: log, metrics: m}
+func New(incidents *incident.Manager, states StateReader, sender Sender, log *zap.Logger, m *metrics.Metrics, opts ...Option) *Pipeline {
+	p := &Pipeline{incidents: incidents, states: states, sender: sender, log: log, metrics: m}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // Incidents returns the incident manager, for the HTTP API and the CLI.
@@ -178,7 +196,11 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	case out.Opened:
 		p.metrics.Opened.WithLabelValues(string(out.Incident.Cause), out.Incident.Severity.String()).Inc()
 		log.Info("incident opened", zap.String("evidence", sig.Evidence))
-		p.notify(ctx, log, notify.Opened, out.Incident)
+		inc := out.Incident
+		if ev.Task != nil && p.logs != nil {
+			inc = p.attachLogs(ctx, log, ev, inc)
+		}
+		p.notify(ctx, log, notify.Opened, inc)
 	case out.Resolved:
 		log.Info("incident resolved")
 		p.notify(ctx, log, notify.Resolved, out.Incident)
@@ -205,6 +227,32 @@ func (p *Pipeline) assess(ctx context.Context, sig *incident.Signal) {
 	}
 	sig.State = snap
 	sig.Severity = severity.Assess(snap.Severity())
+}
+
+// attachLogs keeps the failed container's last lines on a new incident. Missing log settings or
+// permissions are said in the incident; they never fail the event.
+func (p *Pipeline) attachLogs(ctx context.Context, log *zap.Logger, ev *event.Event, inc *incident.Incident) *incident.Incident {
+	t := tasklogs.Task{Region: ev.Region, TaskDefinition: ev.Task.TaskDefinitionArn, TaskID: event.TaskID(ev.Task.TaskArn)}
+	if d := inc.Diagnosis; d != nil {
+		t.Container = d.Container
+	}
+	for _, c := range ev.Task.Containers {
+		if c.Name == t.Container {
+			t.RuntimeID = c.RuntimeID
+		}
+	}
+	reason := ""
+	tail, err := p.logs.Last(ctx, t)
+	if err != nil {
+		reason = err.Error()
+		log.Info("container log unavailable", zap.Error(err))
+	}
+	updated, err := p.incidents.AttachLogs(ctx, inc.ID, tail.Group, tail.Stream, tail.Lines, reason)
+	if err != nil {
+		log.Warn("attach log lines", zap.Error(err))
+		return inc
+	}
+	return updated
 }
 
 // notify announces an incident change and counts the outcome per receiver.

@@ -57,7 +57,8 @@ type Report struct {
 	Recovering int `json:"recovering"`
 	Resolved   int `json:"resolved"`
 	Escalated  int `json:"escalated"`
-	Found      int `json:"found"` // incidents opened for services whose events were lost
+	Found      int `json:"found"`  // incidents opened for services whose events were lost
+	Resent     int `json:"resent"` // notifications delivered late, after failing earlier
 	Errors     int `json:"errors"`
 }
 
@@ -119,7 +120,39 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if r.Lister != nil {
 		r.sweep(ctx, scopes, &rep)
 	}
+	r.resend(ctx, &rep)
 	return rep, nil
+}
+
+// resend delivers again what a receiver failed to take after every retry (PagerDuty down for a
+// minute, Slack rate limiting): a page is never lost, only late. Recently resolved incidents are
+// included, so a resolve that failed still reaches PagerDuty.
+func (r *Reconciler) resend(ctx context.Context, rep *Report) {
+	incs, err := r.Manager.Store().List(ctx, incident.Filter{Limit: 200})
+	if err != nil {
+		rep.Errors++
+		r.Log.Warn("list incidents for re-sends", zap.Error(err))
+		return
+	}
+	active, _ := r.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 10000})
+	seen := map[string]bool{}
+	for _, inc := range append(active, incs...) {
+		if seen[inc.ID] {
+			continue
+		}
+		seen[inc.ID] = true
+		for name, n := range inc.Notices {
+			if n.Pending == "" {
+				continue
+			}
+			log := r.Log.With(zap.String("incident", inc.ID), zap.String("notifier", name))
+			for _, res := range notify.Announce(ctx, r.Sender, r.Manager, log, notify.Kind(n.Pending), inc, name) {
+				if res.Err == nil {
+					rep.Resent++
+				}
+			}
+		}
+	}
 }
 
 // sweep looks for services below their desired count, with nothing pending, and no incident.

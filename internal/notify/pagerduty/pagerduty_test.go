@@ -3,17 +3,13 @@ package pagerduty_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/fakepagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
@@ -23,113 +19,16 @@ import (
 
 const routingKey = "R0UTINGKEY0123456789abcdefABCDEF"
 
-// fakePD is an Events API v2 endpoint that validates every event as PagerDuty does and answers
-// with a scripted status.
-type fakePD struct {
-	*httptest.Server
-	mu       sync.Mutex
-	accepted []map[string]any
-	script   []int // statuses to answer before accepting, in order
-	invalid  []string
-}
-
-func newFakePD(t *testing.T, script ...int) *fakePD {
-	f := &fakePD{script: script}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		if r.URL.Path != "/v2/enqueue" || r.Method != http.MethodPost {
-			http.Error(w, "not found", 404)
-			return
-		}
-		body, _ := io.ReadAll(r.Body)
-		var ev map[string]any
-		if err := json.Unmarshal(body, &ev); err != nil {
-			f.invalid = append(f.invalid, "not JSON")
-			w.WriteHeader(400)
-			return
-		}
-		if problem := validate(ev); problem != "" {
-			f.invalid = append(f.invalid, problem)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(400)
-			fmt.Fprintf(w, `{"status":"invalid event","message":"Event object is invalid","errors":[%q]}`, problem)
-			return
-		}
-		if len(f.script) > 0 {
-			status := f.script[0]
-			f.script = f.script[1:]
-			if status == 502 { // a load balancer's HTML error page
-				w.Header().Set("Content-Type", "text/html")
-				w.WriteHeader(status)
-				fmt.Fprint(w, "<html>Bad Gateway</html>")
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(status)
-			fmt.Fprint(w, `{"status":"throttle or failure","message":"try again"}`)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		f.accepted = append(f.accepted, ev)
-		w.WriteHeader(202)
-		fmt.Fprintf(w, `{"status":"success","message":"Event processed","dedup_key":%q}`, ev["dedup_key"])
-	}))
+func newFakePD(t *testing.T, script ...int) *fakepagerduty.Server {
+	f := fakepagerduty.New(routingKey)
+	f.Fail(script...)
 	t.Cleanup(f.Close)
 	return f
 }
 
-// validate applies the Events API v2 rules
-// (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/).
-func validate(ev map[string]any) string {
-	if ev["routing_key"] != routingKey {
-		return "routing_key"
-	}
-	action, _ := ev["event_action"].(string)
-	if action != "trigger" && action != "acknowledge" && action != "resolve" {
-		return "event_action"
-	}
-	if k, _ := ev["dedup_key"].(string); k == "" || len(k) > 255 {
-		return "dedup_key"
-	}
-	if action != "trigger" {
-		return ""
-	}
-	p, ok := ev["payload"].(map[string]any)
-	if !ok {
-		return "payload"
-	}
-	if s, _ := p["summary"].(string); s == "" || len(s) > 1024 {
-		return "payload.summary"
-	}
-	if s, _ := p["source"].(string); s == "" {
-		return "payload.source"
-	}
-	switch p["severity"] {
-	case "critical", "error", "warning", "info":
-	default:
-		return "payload.severity"
-	}
-	if ts, ok := p["timestamp"].(string); ok {
-		if _, err := time.Parse(time.RFC3339, ts); err != nil {
-			return "payload.timestamp"
-		}
-	}
-	for _, l := range ev["links"].([]any) {
-		if m := l.(map[string]any); !strings.HasPrefix(m["href"].(string), "https://") {
-			return "links.href"
-		}
-	}
-	return ""
-}
+func validate(ev map[string]any) string { return fakepagerduty.Validate(ev, routingKey) }
 
-func (f *fakePD) events() []map[string]any {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]map[string]any(nil), f.accepted...)
-}
-
-func newNotifier(f *fakePD) *pagerduty.Notifier {
+func newNotifier(f *fakepagerduty.Server) *pagerduty.Notifier {
 	return pagerduty.New(config.Secret(routingKey), pagerduty.WithEndpoint(f.URL))
 }
 
@@ -152,7 +51,7 @@ func TestTriggerAcknowledgeResolve(t *testing.T) {
 			t.Fatalf("%s: %v", k, r[0].Err)
 		}
 	}
-	evs := f.events()
+	evs := f.Events("")
 	if len(evs) != 3 || evs[0]["event_action"] != "trigger" || evs[1]["event_action"] != "acknowledge" || evs[2]["event_action"] != "resolve" {
 		t.Fatalf("%v", evs)
 	}
@@ -170,8 +69,8 @@ func TestTriggerAcknowledgeResolve(t *testing.T) {
 func TestRetriesThenOneTrigger(t *testing.T) {
 	f := newFakePD(t, 429, 500, 502)
 	res := fanout(newNotifier(f)).Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: notifytest.Incident(classify.OOMKilled)})
-	if res[0].Err != nil || res[0].Attempts != 4 || len(f.events()) != 1 {
-		t.Fatalf("%+v, %d accepted", res[0], len(f.events()))
+	if res[0].Err != nil || res[0].Attempts != 4 || len(f.Events("")) != 1 {
+		t.Fatalf("%+v, %d accepted", res[0], len(f.Events("")))
 	}
 }
 
@@ -210,8 +109,8 @@ func TestP3AndUnpagedAreSkipped(t *testing.T) {
 	if r := fan.Send(context.Background(), notify.Notification{Kind: notify.Raised, Incident: inc}); r[0].Err != nil || r[0].Skipped != "" {
 		t.Fatalf("raised: %+v", r[0])
 	}
-	if len(f.events()) != 1 {
-		t.Fatalf("%d events", len(f.events()))
+	if len(f.Events("")) != 1 {
+		t.Fatalf("%d events", len(f.Events("")))
 	}
 	// With P3 paging on, a P3 pages at "warning".
 	g := newFakePD(t)
@@ -219,7 +118,7 @@ func TestP3AndUnpagedAreSkipped(t *testing.T) {
 	if r := fanout(p3).Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: notifytest.Incident(classify.HostLost)}); r[0].Err != nil {
 		t.Fatal(r[0].Err)
 	}
-	if sev := g.events()[0]["payload"].(map[string]any)["severity"]; sev != "warning" {
+	if sev := g.Events("")[0]["payload"].(map[string]any)["severity"]; sev != "warning" {
 		t.Fatalf("P3 severity %v", sev)
 	}
 }

@@ -51,6 +51,17 @@ data "aws_iam_policy_document" "ecs_events" {
     resources = ["${aws_cloudwatch_log_group.function["ecs-events"].arn}:*"]
   }
   statement {
+    # The failed container's log settings. DescribeTaskDefinition has no resource-level permissions.
+    sid       = "TaskDefinitions"
+    actions   = ["ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ContainerLogs"
+    actions   = ["logs:GetLogEvents"]
+    resources = [for g in var.container_log_groups : "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${g}:log-stream:*"]
+  }
+  statement {
     sid       = "Incidents"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns

@@ -72,3 +72,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "container_log_groups" {
+  description = "Log groups (names, wildcards allowed) the containers log to with awslogs; ecs-medic reads the last lines of a failed container from them. SOP-002 names /ecs/<app>."
+  type        = list(string)
+  default     = ["/ecs/*"]
+}

@@ -1,0 +1,153 @@
+// Package fakepagerduty is a PagerDuty Events API v2 endpoint for tests: it validates every
+// event as PagerDuty documents (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/),
+// answers 202, 400, 429 or 5xx as scripted, and records what it accepted.
+package fakepagerduty
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Server is the fake.
+type Server struct {
+	*httptest.Server
+	RoutingKey string
+
+	mu       sync.Mutex
+	accepted []map[string]any
+	script   []int
+	down     bool
+	invalid  []string
+}
+
+// New starts a fake accepting events for routingKey.
+func New(routingKey string) *Server {
+	s := &Server{RoutingKey: routingKey}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
+	return s
+}
+
+// Fail scripts the statuses of the next events, in order (429, 500, 502 ...).
+func (s *Server) Fail(statuses ...int) {
+	s.mu.Lock()
+	s.script = append(s.script, statuses...)
+	s.mu.Unlock()
+}
+
+// SetDown makes every event fail with 503 until SetDown(false).
+func (s *Server) SetDown(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
+
+// Events returns the accepted events, optionally of one action.
+func (s *Server) Events(action string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []map[string]any
+	for _, e := range s.accepted {
+		if action == "" || e["event_action"] == action {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Invalid returns why events were refused as invalid.
+func (s *Server) Invalid() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.invalid...)
+}
+
+func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.URL.Path != "/v2/enqueue" || r.Method != http.MethodPost {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	var ev map[string]any
+	if err := json.Unmarshal(body, &ev); err != nil {
+		s.invalid = append(s.invalid, "not JSON")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"status":"invalid event","message":"Event object is invalid"}`)
+		return
+	}
+	if problem := Validate(ev, s.RoutingKey); problem != "" {
+		s.invalid = append(s.invalid, problem)
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"status":"invalid event","message":"Event object is invalid","errors":[%q]}`, problem)
+		return
+	}
+	status := 0
+	switch {
+	case s.down:
+		status = http.StatusServiceUnavailable
+	case len(s.script) > 0:
+		status, s.script = s.script[0], s.script[1:]
+	}
+	switch {
+	case status == http.StatusBadGateway: // a load balancer's HTML error page
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		fmt.Fprint(w, "<html>Bad Gateway</html>")
+	case status != 0:
+		w.WriteHeader(status)
+		fmt.Fprint(w, `{"status":"throttled or failed","message":"try again later"}`)
+	default:
+		s.accepted = append(s.accepted, ev)
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprintf(w, `{"status":"success","message":"Event processed","dedup_key":%q}`, ev["dedup_key"])
+	}
+}
+
+// Validate applies the Events API v2 rules to one event; "" when it is valid.
+func Validate(ev map[string]any, routingKey string) string {
+	if ev["routing_key"] != routingKey {
+		return "routing_key"
+	}
+	action, _ := ev["event_action"].(string)
+	if action != "trigger" && action != "acknowledge" && action != "resolve" {
+		return "event_action"
+	}
+	if k, _ := ev["dedup_key"].(string); k == "" || len(k) > 255 {
+		return "dedup_key"
+	}
+	if action != "trigger" {
+		return ""
+	}
+	p, ok := ev["payload"].(map[string]any)
+	if !ok {
+		return "payload"
+	}
+	if s, _ := p["summary"].(string); s == "" || len(s) > 1024 {
+		return "payload.summary"
+	}
+	if s, _ := p["source"].(string); s == "" {
+		return "payload.source"
+	}
+	switch p["severity"] {
+	case "critical", "error", "warning", "info":
+	default:
+		return "payload.severity"
+	}
+	if ts, ok := p["timestamp"].(string); ok {
+		if _, err := time.Parse(time.RFC3339, ts); err != nil {
+			return "payload.timestamp"
+		}
+	}
+	links, _ := ev["links"].([]any)
+	for _, l := range links {
+		m, _ := l.(map[string]any)
+		if href, _ := m["href"].(string); !strings.HasPrefix(href, "https://") {
+			return "links.href"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,91 @@
+// Package secrets fills in the configuration's secrets given by reference (SPEC §6):
+// `NAME_ARN` from AWS Secrets Manager, `NAME_SSM` from SSM Parameter Store (decrypted). It runs
+// once at start; the values never reach a log line (config.Secret prints as <redacted>).
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/ecs-medic/ecs-medic/internal/config"
+)
+
+// SecretsManager is the part of *secretsmanager.Client used.
+type SecretsManager interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// Parameters is the part of *ssm.Client used.
+type Parameters interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+}
+
+// Needed reports whether any secret is given by reference.
+func Needed(c *config.Config) bool {
+	for _, r := range refs(c) {
+		if r.ref.Value == "" && (r.ref.ARN != "" || r.ref.SSM != "") {
+			return true
+		}
+	}
+	return false
+}
+
+type named struct {
+	name string
+	ref  *config.SecretRef
+}
+
+func refs(c *config.Config) []named {
+	return []named{
+		{"MEDIC_PAGERDUTY_ROUTING_KEY", &c.PagerDutyRoutingKey},
+		{"MEDIC_SLACK_BOT_TOKEN", &c.SlackBotToken},
+		{"MEDIC_SLACK_SIGNING_SECRET", &c.SlackSigningSecret},
+	}
+}
+
+// Resolve reads every secret given by reference into its Value. A value given directly wins.
+func Resolve(ctx context.Context, c *config.Config, sm SecretsManager, ps Parameters) error {
+	for _, r := range refs(c) {
+		switch {
+		case r.ref.Value != "":
+		case r.ref.ARN != "":
+			out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.ref.ARN)})
+			if err != nil {
+				return fmt.Errorf("%s_ARN: read %s: %w", r.name, r.ref.ARN, err)
+			}
+			v := aws.ToString(out.SecretString)
+			if v == "" {
+				return fmt.Errorf("%s_ARN: secret %s has no string value yet: put one in", r.name, r.ref.ARN)
+			}
+			r.ref.Value = config.Secret(unwrap(v))
+		case r.ref.SSM != "":
+			out, err := ps.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(r.ref.SSM), WithDecryption: aws.Bool(true)})
+			if err != nil {
+				return fmt.Errorf("%s_SSM: read %s: %w", r.name, r.ref.SSM, err)
+			}
+			r.ref.Value = config.Secret(aws.ToString(out.Parameter.Value))
+		}
+	}
+	return nil
+}
+
+// unwrap accepts a secret stored as plain text or as a one-key JSON object ({"token": "..."}),
+// the console's default shape.
+func unwrap(v string) string {
+	if !strings.HasPrefix(strings.TrimSpace(v), "{") {
+		return v
+	}
+	var m map[string]string
+	if json.Unmarshal([]byte(v), &m) == nil && len(m) == 1 {
+		for _, x := range m {
+			return x
+		}
+	}
+	return v
+}
