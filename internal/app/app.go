@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		}
 		notifiers = append(notifiers, slack.New(token, cfg.SlackChannel, so...))
 	case token != "" || cfg.SlackChannel != "":
-		return nil, errors.New("Slack needs both MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL")
+		return nil, errors.New("posting to Slack needs both MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL")
 	}
 	if len(notifiers) == 0 && opts.Console != nil {
 		notifiers = append(notifiers, console.New(opts.Console))
