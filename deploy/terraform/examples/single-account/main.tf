@@ -25,6 +25,12 @@ variable "cluster_arns" {
   default     = []
 }
 
+variable "pagerduty_enabled" {
+  description = "Page through PagerDuty (fill the routing key secret first)."
+  type        = bool
+  default     = false
+}
+
 variable "slack_channel" {
   description = "Slack channel for incidents."
   type        = string
@@ -44,13 +50,14 @@ variable "alarm_actions" {
 }
 
 module "ecs_medic" {
-  source        = "../../modules/ecs-medic"
-  package_dir   = "${path.module}/../../../../build"
-  cluster_arns  = var.cluster_arns
-  slack_channel = var.slack_channel
-  autofix       = var.autofix
-  alarm_actions = var.alarm_actions
-  tags          = { app = "ecs-medic" }
+  source            = "../../modules/ecs-medic"
+  package_dir       = "${path.module}/../../../../build"
+  cluster_arns      = var.cluster_arns
+  slack_channel     = var.slack_channel
+  pagerduty_enabled = var.pagerduty_enabled
+  autofix           = var.autofix
+  alarm_actions     = var.alarm_actions
+  tags              = { app = "ecs-medic" }
 }
 
 output "ecs_medic" {

@@ -36,10 +36,11 @@ locals {
       MEDIC_AUTOFIX   = var.autofix
       MEDIC_DRY_RUN   = tostring(var.dry_run)
     },
-    {
-      MEDIC_PAGERDUTY_ROUTING_KEY_ARN = aws_secretsmanager_secret.pagerduty_routing_key.arn
-      MEDIC_SLACK_BOT_TOKEN_ARN       = aws_secretsmanager_secret.slack_bot_token.arn
-      MEDIC_SLACK_SIGNING_SECRET_ARN  = aws_secretsmanager_secret.slack_signing_secret.arn
+    # A secret is passed only when its receiver is on: a function refuses to start on an empty one.
+    var.pagerduty_enabled ? { MEDIC_PAGERDUTY_ROUTING_KEY_ARN = aws_secretsmanager_secret.pagerduty_routing_key.arn } : {},
+    var.slack_channel == "" ? {} : {
+      MEDIC_SLACK_BOT_TOKEN_ARN      = aws_secretsmanager_secret.slack_bot_token.arn
+      MEDIC_SLACK_SIGNING_SECRET_ARN = aws_secretsmanager_secret.slack_signing_secret.arn
     },
     var.slack_channel == "" ? {} : { MEDIC_SLACK_CHANNEL = var.slack_channel },
   )

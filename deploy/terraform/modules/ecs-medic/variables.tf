@@ -49,8 +49,14 @@ variable "dry_run" {
   default     = false
 }
 
+variable "pagerduty_enabled" {
+  description = "Page through PagerDuty: put the integration key in the pagerduty-routing-key secret first."
+  type        = bool
+  default     = false
+}
+
 variable "slack_channel" {
-  description = "MEDIC_SLACK_CHANNEL: where incidents are posted (empty: no Slack)."
+  description = "MEDIC_SLACK_CHANNEL: where incidents are posted (empty: no Slack). Put the bot token and signing secret in their secrets first."
   type        = string
   default     = ""
 }
