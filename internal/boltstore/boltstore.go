@@ -26,6 +26,7 @@ var (
 	bucketIncidents = []byte("incidents") // id → incident JSON
 	bucketActive    = []byte("active")    // scope key \x00 cause → id
 	bucketMarks     = []byte("marks")     // idempotency mark → expiry (unix seconds, big endian)
+	bucketSilences  = []byte("silences")  // scope key → silence JSON
 )
 
 // DefaultMarkTTL is how long an event id is remembered. EventBridge retries a delivery for up to
@@ -61,7 +62,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// Batch commits whatever queued within 2 ms together.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks} {
+		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks, bucketSilences} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -321,4 +322,33 @@ func (s *Store) Sweep(retain time.Duration) (int, error) {
 		return nil
 	})
 	return removed, err
+}
+
+// PutSilence implements incident.Store.
+func (s *Store) PutSilence(_ context.Context, sil incident.Silence) error {
+	raw, err := json.Marshal(sil)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSilences).Put([]byte(sil.Scope.Key()), raw)
+	})
+}
+
+// Silences implements incident.Store.
+func (s *Store) Silences(_ context.Context, now time.Time) ([]incident.Silence, error) {
+	var out []incident.Silence
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSilences).ForEach(func(_, v []byte) error {
+			var sil incident.Silence
+			if err := json.Unmarshal(v, &sil); err != nil {
+				return err
+			}
+			if sil.Until.After(now) {
+				out = append(out, sil)
+			}
+			return nil
+		})
+	})
+	return out, err
 }

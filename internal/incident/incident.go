@@ -216,3 +216,13 @@ func (o *Occurrences) add(at time.Time, task, evidence string) {
 		o.Evidence = append(o.Evidence, evidence)
 	}
 }
+
+// Silence mutes notifications for a scope until it expires (SPEC §7 `/medic silence`). Incidents
+// still open and count; what is not sent is recorded as suppressed, with the silence's reason.
+type Silence struct {
+	Scope   Scope     `json:"scope"`
+	Until   time.Time `json:"until"`
+	By      string    `json:"by"`
+	Reason  string    `json:"reason,omitempty"`
+	Created time.Time `json:"created"`
+}

@@ -40,6 +40,10 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Incident, error)
 	// List returns incidents newest first.
 	List(ctx context.Context, f Filter) ([]*Incident, error)
+	// PutSilence records a silence, replacing any for the same scope.
+	PutSilence(ctx context.Context, s Silence) error
+	// Silences returns the silences that have not expired at now.
+	Silences(ctx context.Context, now time.Time) ([]Silence, error)
 }
 
 // Filter narrows List.
@@ -336,6 +340,37 @@ func (m *Manager) AttachLogs(ctx context.Context, id, group, stream string, line
 		return true
 	})
 }
+
+// Silence mutes a scope's notifications for d. It always expires: d must be positive and at
+// most a week.
+func (m *Manager) Silence(ctx context.Context, scope Scope, d time.Duration, by, reason string) (Silence, error) {
+	if d <= 0 || d > 7*24*time.Hour {
+		return Silence{}, fmt.Errorf("a silence lasts between a minute and 7 days, not %s", d)
+	}
+	now := m.now()
+	s := Silence{Scope: scope, Until: now.Add(d), By: by, Reason: reason, Created: now}
+	if err := m.store.PutSilence(ctx, s); err != nil {
+		return Silence{}, fmt.Errorf("silence %s: %w", scope.Name(), err)
+	}
+	return s, nil
+}
+
+// Silenced returns the silence covering scope now, or nil.
+func (m *Manager) Silenced(ctx context.Context, scope Scope) (*Silence, error) {
+	ss, err := m.store.Silences(ctx, m.now())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ss {
+		if s.Scope.Key() == scope.Key() {
+			return &s, nil
+		}
+	}
+	return nil, nil
+}
+
+// Now is the manager's clock.
+func (m *Manager) Now() time.Time { return m.now() }
 
 // Acknowledge moves an open incident to acknowledged. Acknowledging twice changes nothing.
 func (m *Manager) Acknowledge(ctx context.Context, id, actor string) (*Incident, bool, error) {

@@ -191,21 +191,39 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Recorder keeps receivers' outcomes on an incident (incident.Manager).
+// Recorder keeps receivers' outcomes on an incident and knows the silences (incident.Manager).
 type Recorder interface {
 	Delivered(ctx context.Context, id string, ds []incident.Delivery) (*incident.Incident, error)
+	Silenced(ctx context.Context, scope incident.Scope) (*incident.Silence, error)
 }
 
 // Sender delivers a notification to every receiver, or only to those named (Fanout).
 type Sender interface {
 	Send(ctx context.Context, n Notification, only ...string) []Result
+	Names() []string
 }
 
 // Announce sends a notification and keeps each receiver's outcome on the incident — a timeline
 // entry, the receiver's handle, a pending re-send after a failure — so "was anyone told?" is
 // answered by the incident itself. only narrows the receivers (a re-send). It returns the outcomes.
 func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident, only ...string) []Result {
-	results := s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
+	var results []Result
+	if sil, err := rec.Silenced(ctx, inc.Scope); err != nil {
+		log.Warn("read silences", zap.Error(err)) // a page beats a silence we cannot read
+	} else if sil != nil {
+		reason := fmt.Sprintf("silenced by %s until %s", sil.By, sil.Until.UTC().Format(time.RFC3339))
+		if sil.Reason != "" {
+			reason += ": " + sil.Reason
+		}
+		for _, name := range s.Names() {
+			if len(only) == 0 || slices.Contains(only, name) {
+				results = append(results, Result{Notifier: name, Skipped: reason})
+			}
+		}
+	}
+	if results == nil {
+		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
+	}
 	ds := make([]incident.Delivery, 0, len(results))
 	for _, r := range results {
 		if r.Err != nil {

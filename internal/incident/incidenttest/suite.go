@@ -338,6 +338,29 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		}
 	})
 
+	t.Run("silences expire", func(t *testing.T) {
+		m, _, clk := setup(t)
+		if _, err := m.Silence(ctx, Scope, 0, "alice", ""); err == nil {
+			t.Fatal("a silence without an end was accepted")
+		}
+		if _, err := m.Silence(ctx, Scope, 30*time.Minute, "alice", "deploying"); err != nil {
+			t.Fatal(err)
+		}
+		s, err := m.Silenced(ctx, Scope)
+		if err != nil || s == nil || s.By != "alice" || s.Reason != "deploying" {
+			t.Fatalf("%+v %v", s, err)
+		}
+		other := Scope
+		other.Service = "payments"
+		if s, _ := m.Silenced(ctx, other); s != nil {
+			t.Fatal("a silence covered another service")
+		}
+		clk.Advance(31 * time.Minute)
+		if s, _ := m.Silenced(ctx, Scope); s != nil {
+			t.Fatal("an expired silence still holds")
+		}
+	})
+
 	t.Run("missing incident", func(t *testing.T) {
 		m, st, _ := setup(t)
 		if _, err := st.Get(ctx, "inc-nope"); err == nil {
