@@ -57,6 +57,7 @@ type Server struct {
 	mu       sync.Mutex
 	services map[string]*Service        // key cluster/name
 	taskDefs map[string]json.RawMessage // "family:revision" → taskDefinition JSON
+	stopped  []stoppedTask
 	calls    []Call
 	delay    time.Duration
 	throttle int // answer this many requests with ThrottlingException
@@ -149,6 +150,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.describeServices(w, body)
 	case "DescribeTaskDefinition":
 		s.describeTaskDefinition(w, body)
+	case "ListTasks":
+		s.listTasks(w, body)
+	case "DescribeTasks":
+		s.describeTasks(w, body)
 	case "ListClusters":
 		s.listClusters(w)
 	case "ListServices":
@@ -224,6 +229,60 @@ func (s *Server) describeTaskDefinition(w http.ResponseWriter, body map[string]a
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(map[string]any{"taskDefinition": def})
+}
+
+type stoppedTask struct {
+	cluster, service, arn string
+	task                  json.RawMessage
+}
+
+// PutStoppedTask adds a stopped task of a service (the JSON of one DescribeTasks "tasks" entry,
+// which must carry its taskArn).
+func (s *Server) PutStoppedTask(cluster, service string, task json.RawMessage) {
+	var t struct {
+		TaskArn string `json:"taskArn"`
+	}
+	_ = json.Unmarshal(task, &t)
+	s.mu.Lock()
+	s.stopped = append(s.stopped, stoppedTask{cluster: cluster, service: service, arn: t.TaskArn, task: task})
+	s.mu.Unlock()
+}
+
+func (s *Server) listTasks(w http.ResponseWriter, body map[string]any) {
+	cluster := clusterName(body)
+	service, _ := body["serviceName"].(string)
+	s.mu.Lock()
+	arns := []string{}
+	for _, t := range s.stopped {
+		if t.cluster == cluster && (service == "" || t.service == service) {
+			arns = append(arns, t.arn)
+		}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"taskArns": arns})
+}
+
+func (s *Server) describeTasks(w http.ResponseWriter, body map[string]any) {
+	want, _ := body["tasks"].([]any)
+	s.mu.Lock()
+	tasks, failures := []json.RawMessage{}, []any{}
+	for _, x := range want {
+		id, _ := x.(string)
+		found := false
+		for _, t := range s.stopped {
+			if t.arn == id || strings.HasSuffix(t.arn, "/"+id) {
+				tasks, found = append(tasks, t.task), true
+				break
+			}
+		}
+		if !found {
+			failures = append(failures, map[string]any{"arn": id, "reason": "MISSING"})
+		}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"tasks": tasks, "failures": failures})
 }
 
 func clusterName(body map[string]any) string {

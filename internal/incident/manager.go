@@ -362,11 +362,19 @@ func (m *Manager) Silenced(ctx context.Context, scope Scope) (*Silence, error) {
 		return nil, err
 	}
 	for _, s := range ss {
-		if s.Scope.Key() == scope.Key() {
+		if covers(s.Scope, scope) {
 			return &s, nil
 		}
 	}
 	return nil, nil
+}
+
+// covers reports whether a silence's scope covers an incident's. A silence set from Slack names
+// only cluster/service (or an alarm): it covers that service in every account and region.
+func covers(silence, scope Scope) bool {
+	return (silence.Account == "" || silence.Account == scope.Account) &&
+		(silence.Region == "" || silence.Region == scope.Region) &&
+		silence.Cluster == scope.Cluster && silence.Service == scope.Service && silence.Alarm == scope.Alarm
 }
 
 // Now is the manager's clock.

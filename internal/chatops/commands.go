@@ -1,0 +1,472 @@
+package chatops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/event"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
+)
+
+// Help is the answer to `/medic help` and to anything not understood.
+const Help = "*ecs-medic* — `/medic <command>`\n" +
+	"• `incidents` — open incidents, newest first, and active silences\n" +
+	"• `status <cluster>/<service>` — desired/running/pending, deployments, last stopped tasks and their causes\n" +
+	"• `why <task-id>` — the diagnosis, its evidence and the last log lines\n" +
+	"• `logs <task-id>` — the task's last log lines\n" +
+	"• `runbook <cause>` — what SOP-002 says to do\n" +
+	"Changing commands, for allowed users:\n" +
+	"• `ack <incident>` · `resolve <incident>`\n" +
+	"• `silence <cluster>/<service> <duration> [reason]` — mute its notifications, e.g. `silence prod/web 30m deploying`\n" +
+	"• `fix <incident>` · `rollback <cluster>/<service>` · `scale <cluster>/<service> <n>`"
+
+func (h *Handler) command(ctx context.Context, form url.Values) Reply {
+	c := caller{id: form.Get("user_id"), name: form.Get("user_name")}
+	fields := strings.Fields(form.Get("text"))
+	if len(fields) == 0 {
+		return Reply{Text: Help}
+	}
+	verb, args := strings.ToLower(fields[0]), fields[1:]
+	log := h.Log.With(zap.String("user", c.id), zap.String("command", verb))
+	switch verb {
+	case "help":
+		return Reply{Text: Help}
+	case "incidents":
+		return h.incidents(ctx)
+	case "why":
+		return h.why(ctx, args)
+	case "logs":
+		return h.logs(ctx, args, form.Get("response_url"))
+	case "runbook":
+		return runbook(args)
+	case "status":
+		if len(args) != 1 || !strings.Contains(args[0], "/") {
+			return Reply{Text: "Usage: `/medic status <cluster>/<service>`"}
+		}
+		if h.ECS == nil {
+			return Reply{Text: "ECS cannot be reached from here (no AWS region or credentials), so there is no live status. `/medic incidents` shows what ecs-medic knows."}
+		}
+		h.defer_(ctx, Job{Kind: "status", Args: args, User: c.id, ResponseURL: form.Get("response_url")})
+		return Reply{Text: "Reading `" + args[0] + "` from ECS…"}
+	case "ack", "resolve", "silence", "fix", "rollback", "scale":
+		log.Info("changing command")
+		return h.change(ctx, c, verb, args)
+	default:
+		return Reply{Text: fmt.Sprintf("I don't know `%s`.\n%s", verb, Help)}
+	}
+}
+
+// change runs a changing command, after checking the caller may.
+func (h *Handler) change(ctx context.Context, c caller, verb string, args []string) Reply {
+	if !h.allowed(ctx, c) {
+		h.Log.Warn("changing command refused", zap.String("user", c.id), zap.String("user_name", c.name), zap.String("command", verb), zap.Strings("args", args))
+		if (verb == "ack" || verb == "resolve" || verb == "fix") && len(args) == 1 {
+			_, _ = h.Manager.Record(ctx, args[0], incident.Entry{Actor: "slack:" + c.String(), Kind: "refused",
+				Message: fmt.Sprintf("%s tried to %s but is not an allowed user", c, verb)})
+		}
+		return Reply{Text: fmt.Sprintf(":no_entry: You are not allowed to `%s`. Changing commands are for users or groups in MEDIC_SLACK_ALLOWED_USERS / MEDIC_SLACK_ALLOWED_GROUPS; the attempt was recorded.", verb)}
+	}
+	switch verb {
+	case "ack", "resolve":
+		if len(args) != 1 {
+			return Reply{Text: fmt.Sprintf("Usage: `/medic %s <incident>`", verb)}
+		}
+		var (
+			inc     *incident.Incident
+			changed bool
+			err     error
+			kind    notify.Kind
+		)
+		if verb == "ack" {
+			inc, changed, err = h.Manager.Acknowledge(ctx, args[0], "slack:"+c.String())
+			kind = notify.Acknowledged
+		} else {
+			inc, changed, err = h.Manager.Resolve(ctx, args[0], "slack:"+c.String(), "resolved by "+c.String()+" in Slack")
+			kind = notify.Resolved
+		}
+		switch {
+		case errors.Is(err, incident.ErrNotFound):
+			return Reply{Text: fmt.Sprintf("No incident `%s`. `/medic incidents` lists the open ones.", args[0])}
+		case err != nil:
+			h.Log.Error("slack "+verb, zap.String("incident", args[0]), zap.Error(err))
+			return Reply{Text: fmt.Sprintf("Could not %s `%s`: %v", verb, args[0], err)}
+		case !changed:
+			return Reply{Text: fmt.Sprintf("`%s` is already %s; nothing changed.", inc.ID, inc.State)}
+		}
+		h.defer_(ctx, Job{Kind: "announce", Incident: inc.ID, Notice: string(kind)})
+		past := map[string]string{"ack": "Acknowledged", "resolve": "Resolved"}[verb]
+		return Reply{ResponseType: "in_channel", Text: fmt.Sprintf("%s `%s` (%s — %s).", past, inc.ID, notify.Subject(inc), notify.CauseWords(inc))}
+	case "silence":
+		return h.silence(ctx, c, args)
+	default: // fix, rollback, scale
+		return Reply{Text: fmt.Sprintf("`%s` needs ecs-medic's remediation actions, which this installation does not have. "+
+			"Do it by hand: roll back with `aws ecs update-service --cluster <c> --service <s> --task-definition <previous revision>` (SOP-001), "+
+			"scale with `aws ecs update-service --cluster <c> --service <s> --desired-count <n>`.", verb)}
+	}
+}
+
+func (h *Handler) silence(ctx context.Context, c caller, args []string) Reply {
+	if len(args) < 2 || !strings.Contains(args[0], "/") {
+		return Reply{Text: "Usage: `/medic silence <cluster>/<service> <duration> [reason]`, e.g. `silence prod/web 30m deploying`. A silence always expires (at most 7d)."}
+	}
+	d, err := parseDuration(args[1])
+	if err != nil {
+		return Reply{Text: fmt.Sprintf("`%s` is not a duration: use 30m, 2h or 1d.", args[1])}
+	}
+	cluster, service, _ := strings.Cut(args[0], "/")
+	s, err := h.Manager.Silence(ctx, incident.Scope{Cluster: cluster, Service: service}, d, "slack:"+c.String(), strings.Join(args[2:], " "))
+	if err != nil {
+		return Reply{Text: "Not silenced: " + err.Error()}
+	}
+	return Reply{ResponseType: "in_channel", Text: fmt.Sprintf(":no_bell: `%s` silenced by %s until %s%s. Incidents still open and are counted; notifications are recorded as suppressed.",
+		args[0], s.By, s.Until.UTC().Format("Jan 2 15:04 UTC"), reasonSuffix(s.Reason))}
+}
+
+func reasonSuffix(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+var marks = map[severity.Level]string{severity.P1: ":red_circle:", severity.P2: ":large_orange_circle:", severity.P3: ":large_yellow_circle:"}
+
+func (h *Handler) incidents(ctx context.Context) Reply {
+	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 50})
+	if err != nil {
+		return Reply{Text: "Could not read incidents: " + err.Error()}
+	}
+	now := h.now()
+	var b strings.Builder
+	if len(incs) == 0 {
+		b.WriteString(":white_check_mark: No open incidents.")
+	}
+	for _, inc := range incs {
+		due := "respond by " + inc.SLADeadline.UTC().Format("15:04 UTC")
+		if now.After(inc.SLADeadline) {
+			due = "*overdue* by " + now.Sub(inc.SLADeadline).Round(time.Minute).String()
+		}
+		state := ""
+		if inc.State == incident.Acknowledged {
+			state = " · acknowledged by " + inc.AcknowledgedBy
+			due = "SLA met"
+		}
+		fmt.Fprintf(&b, "%s *%s* `%s` %s — %s · %d occurrence(s) · open %s · %s%s\n", marks[inc.Severity], inc.Severity, inc.ID,
+			notify.Subject(inc), notify.CauseWords(inc), inc.Occurrences.Count, age(now.Sub(inc.OpenedAt)), due, state)
+	}
+	sils, err := h.Manager.Store().Silences(ctx, now)
+	if err == nil && len(sils) > 0 {
+		b.WriteString("\n*Silenced*\n")
+		for _, s := range sils {
+			fmt.Fprintf(&b, ":no_bell: `%s` by %s until %s%s\n", s.Scope.Name(), s.By, s.Until.UTC().Format("Jan 2 15:04 UTC"), reasonSuffix(s.Reason))
+		}
+	}
+	return Reply{Text: strings.TrimRight(b.String(), "\n")}
+}
+
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		return fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+}
+
+// findTask finds the incident that saw a task (by id or ARN, or an unambiguous prefix of 8+).
+func (h *Handler) findTask(ctx context.Context, q string) (*incident.Incident, string, error) {
+	q = strings.ToLower(event.TaskID(q))
+	if len(q) < 8 {
+		return nil, "", fmt.Errorf("give at least 8 characters of the task id")
+	}
+	incs, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
+	if err != nil {
+		return nil, "", err
+	}
+	active, _ := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
+	for _, inc := range append(active, incs...) {
+		ids := append([]string{event.TaskID(inc.Facts.TaskArn)}, inc.Occurrences.Tasks...)
+		for _, id := range ids {
+			if id != "" && strings.HasPrefix(strings.ToLower(id), q) {
+				return inc, id, nil
+			}
+		}
+	}
+	return nil, "", nil
+}
+
+func (h *Handler) why(ctx context.Context, args []string) Reply {
+	if len(args) != 1 {
+		return Reply{Text: "Usage: `/medic why <task-id>`"}
+	}
+	inc, id, err := h.findTask(ctx, args[0])
+	switch {
+	case err != nil:
+		return Reply{Text: "Could not look the task up: " + err.Error()}
+	case inc == nil:
+		return Reply{Text: fmt.Sprintf("No incident mentions task `%s` (expected stops open none). ECS keeps stopped tasks about an hour: `/medic status <cluster>/<service>` shows the recent ones.", args[0])}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "*Task `%s`* — %s, %s\n", id, notify.CauseWords(inc), inc.Confidence)
+	if item := inc.Cause.SOPItem(); item != "" {
+		fmt.Fprintf(&b, "SOP-002: %s\n", item)
+	}
+	if d := inc.Diagnosis; d != nil && d.Container != "" {
+		fmt.Fprintf(&b, "Container `%s`", d.Container)
+		if d.ExitCode != nil {
+			fmt.Fprintf(&b, " exited %d", *d.ExitCode)
+		}
+		b.WriteString("\n")
+	}
+	if d := inc.Diagnosis; d != nil && len(d.Evidence) > 0 {
+		b.WriteString("*Evidence*\n")
+		for _, e := range d.Evidence {
+			fmt.Fprintf(&b, "• %s: `%s`\n", e.Field, e.Value)
+		}
+	}
+	if event.TaskID(inc.Facts.TaskArn) == id && len(inc.LogLines) > 0 {
+		b.WriteString("*Last log lines*\n```" + strings.Join(inc.LogLines, "\n") + "```\n")
+	}
+	fmt.Fprintf(&b, "Incident `%s` (%s, %s, %d occurrence(s))", inc.ID, inc.Severity, inc.State, inc.Occurrences.Count)
+	return Reply{Text: b.String()}
+}
+
+func (h *Handler) logs(ctx context.Context, args []string, responseURL string) Reply {
+	if len(args) != 2 && len(args) != 1 {
+		return Reply{Text: "Usage: `/medic logs <task-id>` (or `/medic logs <cluster> <task-id>` for a task no incident saw)"}
+	}
+	if len(args) == 1 {
+		inc, id, err := h.findTask(ctx, args[0])
+		if err != nil {
+			return Reply{Text: "Could not look the task up: " + err.Error()}
+		}
+		if inc != nil && event.TaskID(inc.Facts.TaskArn) == id {
+			if len(inc.LogLines) == 0 {
+				return Reply{Text: fmt.Sprintf("No log lines were kept for `%s`: %s", id, inc.LogError)}
+			}
+			return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", id, inc.Facts.LogStream, strings.Join(inc.LogLines, "\n"))}
+		}
+		if inc == nil {
+			return Reply{Text: fmt.Sprintf("No incident saw task `%s`. Name its cluster to read it from ECS: `/medic logs <cluster> %s`.", args[0], args[0])}
+		}
+		args = []string{inc.Scope.Cluster, id}
+	}
+	if h.ECS == nil || h.Logs == nil {
+		return Reply{Text: "ECS and CloudWatch Logs cannot be reached from here (no AWS region or credentials)."}
+	}
+	h.defer_(ctx, Job{Kind: "logs", Args: args, ResponseURL: responseURL})
+	return Reply{Text: "Reading the logs of `" + args[1] + "`…"}
+}
+
+func (h *Handler) logsFromECS(ctx context.Context, args []string) Reply {
+	out, err := h.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(args[0]), Tasks: []string{args[1]}})
+	if err != nil {
+		return Reply{Text: "Could not describe the task: " + err.Error()}
+	}
+	if len(out.Tasks) == 0 {
+		return Reply{Text: fmt.Sprintf("ECS does not know task `%s` in `%s` (it forgets stopped tasks after about an hour).", args[1], args[0])}
+	}
+	t := out.Tasks[0]
+	d := classify.Task(taskDetail(t))
+	tail, err := h.Logs.Last(ctx, tasklogs.Task{Region: h.Region, TaskDefinition: aws.ToString(t.TaskDefinitionArn), TaskID: event.TaskID(aws.ToString(t.TaskArn)), Container: d.Container})
+	if err != nil {
+		return Reply{Text: "No log lines: " + err.Error()}
+	}
+	return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", args[1], tail.Stream, strings.Join(tail.Lines, "\n"))}
+}
+
+// status reads a service from ECS: counts, deployments, and its last stopped tasks, classified.
+func (h *Handler) status(ctx context.Context, args []string) Reply {
+	cluster, service, _ := strings.Cut(args[0], "/")
+	out, err := h.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
+	if err != nil {
+		return Reply{Text: fmt.Sprintf("Could not read `%s`: %v", args[0], err)}
+	}
+	if len(out.Services) == 0 {
+		msg := fmt.Sprintf("There is no service `%s` in cluster `%s`.", service, cluster)
+		if s := h.closest(ctx, cluster, service); s != "" {
+			msg += fmt.Sprintf(" Did you mean `%s/%s`?", cluster, s)
+		}
+		return Reply{Text: msg}
+	}
+	svc := out.Services[0]
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%s/%s* — %d desired, %d running, %d pending (%s)\n", cluster, service, svc.DesiredCount, svc.RunningCount, svc.PendingCount, aws.ToString(svc.Status))
+	b.WriteString("*Deployments*\n")
+	for _, d := range svc.Deployments {
+		fmt.Fprintf(&b, "• %s `%s` %s — %d/%d running", aws.ToString(d.Status), revision(aws.ToString(d.TaskDefinition)), d.RolloutState, d.RunningCount, d.DesiredCount)
+		if d.FailedTasks > 0 {
+			fmt.Fprintf(&b, ", %d failed", d.FailedTasks)
+		}
+		if r := aws.ToString(d.RolloutStateReason); r != "" {
+			fmt.Fprintf(&b, " — %s", r)
+		}
+		b.WriteString("\n")
+	}
+	list, err := h.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service),
+		DesiredStatus: ecstypes.DesiredStatusStopped, MaxResults: aws.Int32(5)})
+	if err == nil && len(list.TaskArns) > 0 {
+		tasks, err := h.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: list.TaskArns})
+		if err == nil {
+			sort.Slice(tasks.Tasks, func(i, j int) bool {
+				return aws.ToTime(tasks.Tasks[i].StoppedAt).After(aws.ToTime(tasks.Tasks[j].StoppedAt))
+			})
+			b.WriteString("*Last stopped tasks*\n")
+			for _, t := range tasks.Tasks {
+				d := classify.Task(taskDetail(t))
+				fmt.Fprintf(&b, "• `%s` %s — %s (`%s`)", event.TaskID(aws.ToString(t.TaskArn)), aws.ToTime(t.StoppedAt).UTC().Format("15:04 UTC"), d.Cause.Title(), d.Cause)
+				if d.Container != "" {
+					fmt.Fprintf(&b, ", container `%s`", d.Container)
+				}
+				if p := d.Primary(); p != "" {
+					fmt.Fprintf(&b, ": %s", truncate(p, 160))
+				}
+				b.WriteString("\n")
+			}
+		}
+	}
+	if incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 100}); err == nil {
+		for _, inc := range incs {
+			if inc.Scope.Cluster == cluster && inc.Scope.Service == service {
+				fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", marks[inc.Severity], inc.ID, inc.Severity, notify.CauseWords(inc))
+			}
+		}
+	}
+	return Reply{Text: strings.TrimRight(b.String(), "\n")}
+}
+
+func revision(taskDef string) string {
+	if i := strings.LastIndexByte(taskDef, '/'); i >= 0 {
+		return taskDef[i+1:]
+	}
+	return taskDef
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// taskDetail turns DescribeTasks' task into the event's shape, to classify it the same way.
+func taskDetail(t ecstypes.Task) *event.TaskDetail {
+	td := &event.TaskDetail{TaskArn: aws.ToString(t.TaskArn), ClusterArn: aws.ToString(t.ClusterArn), LastStatus: aws.ToString(t.LastStatus),
+		StopCode: string(t.StopCode), StoppedReason: aws.ToString(t.StoppedReason), TaskDefinitionArn: aws.ToString(t.TaskDefinitionArn), Group: aws.ToString(t.Group)}
+	for _, c := range t.Containers {
+		var code *int
+		if c.ExitCode != nil {
+			v := int(*c.ExitCode)
+			code = &v
+		}
+		td.Containers = append(td.Containers, event.Container{Name: aws.ToString(c.Name), Reason: aws.ToString(c.Reason), ExitCode: code, RuntimeID: aws.ToString(c.RuntimeId)})
+	}
+	return td
+}
+
+// closest suggests the service name nearest to a mistyped one.
+func (h *Handler) closest(ctx context.Context, cluster, name string) string {
+	var names []string
+	p := ecs.NewListServicesPaginator(h.ECS, &ecs.ListServicesInput{Cluster: aws.String(cluster)})
+	for p.HasMorePages() && len(names) < 1000 {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return ""
+		}
+		for _, arn := range page.ServiceArns {
+			names = append(names, arn[strings.LastIndexByte(arn, '/')+1:])
+		}
+	}
+	best, bestD := "", len(name)/2+2
+	for _, n := range names {
+		if d := distance(strings.ToLower(n), strings.ToLower(name)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein edit distance.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// runbook answers with what SOP-002 says for a cause.
+func runbook(args []string) Reply {
+	if len(args) != 1 {
+		return Reply{Text: "Usage: `/medic runbook <cause>`, one of: " + causeList()}
+	}
+	steps := map[classify.Cause]string{
+		classify.OOMKilled:        "The task ran out of memory. SOP-002: increase the task's memory (task definition `memory`, or the container's hard limit), register a new revision and update the service. Check the last log lines for a leak first.",
+		classify.EssentialExit:    "The application crashed. SOP-002: read the application logs (`/medic logs <task>`), fix the root cause, redeploy; roll back (SOP-001) if a deploy caused it.",
+		classify.ResourceInit:     "The task could not set up its resources. SOP-002: fix the execution role's permissions (secrets, registry auth, log group), or the network path to them (NAT or VPC endpoints).",
+		classify.ImagePull:        "The image could not be pulled. SOP-002: fix registry auth (execution role `ecr:*` permissions, repository policy) or the image reference (tag, digest, platform); check the network path to the registry.",
+		classify.HealthCheck:      "Tasks fail health checks. Check the target group's health check path and grace period, the security group from the load balancer, and the application's start time.",
+		classify.StartFailure:     "The container could not start. Read the reason: port conflicts, a bad entrypoint or architecture, a full disk on EC2 hosts.",
+		classify.SpotInterruption: "Spot capacity was reclaimed. Usually self-healing; keep some on-demand capacity in the capacity provider strategy.",
+		classify.HostLost:         "The host went away. Usually self-healing; check the Auto Scaling group and the instance's events.",
+		classify.Unknown:          "The stop reason is one ecs-medic does not know. Read it with `/medic why <task>` and the logs; add the message to the classification corpus.",
+	}
+	c := classify.Cause(strings.ToLower(args[0]))
+	text, ok := steps[c]
+	if !ok {
+		return Reply{Text: fmt.Sprintf("No runbook for `%s`. Causes: %s", args[0], causeList())}
+	}
+	return Reply{Text: fmt.Sprintf("*%s* (`%s`)\n%s", c.Title(), c, text)}
+}
+
+func causeList() string {
+	var cs []string
+	for _, c := range classify.Causes {
+		if c != classify.Expected {
+			cs = append(cs, "`"+string(c)+"`")
+		}
+	}
+	return strings.Join(cs, ", ")
+}

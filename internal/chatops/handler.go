@@ -1,0 +1,304 @@
+// Package chatops is ecs-medic's Slack face: the `/medic` slash command and the buttons of
+// incident messages (SPEC §7). One http.Handler serves both, in `medic serve` and behind the
+// Slack Lambda's Function URL. Every request's signature is checked before anything else is
+// read; changing commands need an allowed user; anything that calls AWS or a receiver runs after
+// the 3-second acknowledgement and answers through response_url.
+package chatops
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	slackapi "github.com/slack-go/slack"
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
+)
+
+// MaxBody bounds a Slack request. Slash commands and button payloads are a few KB.
+const MaxBody = 64 << 10
+
+// ECS is the part of *ecs.Client the read-only commands call.
+type ECS interface {
+	DescribeServices(ctx context.Context, in *ecs.DescribeServicesInput, optFns ...func(*ecs.Options)) (*ecs.DescribeServicesOutput, error)
+	ListServices(ctx context.Context, in *ecs.ListServicesInput, optFns ...func(*ecs.Options)) (*ecs.ListServicesOutput, error)
+	ListTasks(ctx context.Context, in *ecs.ListTasksInput, optFns ...func(*ecs.Options)) (*ecs.ListTasksOutput, error)
+	DescribeTasks(ctx context.Context, in *ecs.DescribeTasksInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
+}
+
+// Groups reads Slack user group members (*slack.Client), for MEDIC_SLACK_ALLOWED_GROUPS.
+type Groups interface {
+	GetUserGroupMembersContext(ctx context.Context, group string, options ...slackapi.GetUserGroupMembersOption) ([]string, error)
+}
+
+// LogTailer reads a container's last log lines (tasklogs.Reader).
+type LogTailer interface {
+	Last(ctx context.Context, t tasklogs.Task) (tasklogs.Tail, error)
+}
+
+// Job is work done after the acknowledgement: it answers through ResponseURL.
+type Job struct {
+	Kind        string   `json:"kind"` // "status", "logs", "announce", "reply"
+	Args        []string `json:"args,omitempty"`
+	User        string   `json:"user,omitempty"`
+	ResponseURL string   `json:"response_url,omitempty"`
+	Incident    string   `json:"incident,omitempty"`
+	Notice      string   `json:"notice,omitempty"`
+	Text        string   `json:"text,omitempty"`
+}
+
+// Deferrer runs a job after the request has been answered: a goroutine in `medic serve`, an
+// asynchronous invocation of the Slack function itself in Lambda (which freezes once it answers).
+type Deferrer func(ctx context.Context, j Job) error
+
+// Handler serves Slack requests.
+type Handler struct {
+	SigningSecret config.Secret
+	AllowedUsers  []string
+	AllowedGroups []string
+	Manager       *incident.Manager
+	Sender        notify.Sender
+	ECS           ECS       // nil: status and logs say ECS cannot be reached
+	Logs          LogTailer // nil: logs come only from incidents
+	Groups        Groups    // nil: group membership cannot be checked
+	Region        string
+	Defer         Deferrer
+	Log           *zap.Logger
+	Now           func() time.Time
+	HTTP          *http.Client // for response_url
+
+	groupMu    sync.Mutex
+	groupCache map[string]groupEntry
+}
+
+type groupEntry struct {
+	members []string
+	at      time.Time
+}
+
+// Reply is a slash command answer (or a response_url message).
+type Reply struct {
+	ResponseType    string `json:"response_type,omitempty"` // "ephemeral" (default) or "in_channel"
+	Text            string `json:"text"`
+	ReplaceOriginal bool   `json:"replace_original,omitempty"`
+}
+
+func (h *Handler) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// ServeHTTP routes POST /slack/commands and POST /slack/interactions.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	if len(body) > MaxBody {
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err := verify(r.Header, body, h.SigningSecret.Reveal(), h.now()); err != nil {
+		// 401 and nothing else: a caller without the secret learns nothing.
+		h.Log.Warn("slack request refused", zap.String("reason", err.Error()), zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/commands"):
+		writeReply(w, h.command(r.Context(), form))
+	case strings.HasSuffix(r.URL.Path, "/interactions"):
+		h.interaction(r.Context(), form)
+		w.WriteHeader(http.StatusOK)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+func writeReply(w http.ResponseWriter, rep Reply) {
+	if rep.ResponseType == "" {
+		rep.ResponseType = "ephemeral"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(rep)
+}
+
+// caller is who sent a request.
+type caller struct{ id, name string }
+
+func (c caller) String() string {
+	if c.name != "" {
+		return c.name
+	}
+	return c.id
+}
+
+// allowed reports whether the user may run changing commands. With no allow-list configured,
+// nobody may: changing commands are off until someone is granted them.
+func (h *Handler) allowed(ctx context.Context, c caller) bool {
+	if slices.Contains(h.AllowedUsers, c.id) || (c.name != "" && slices.Contains(h.AllowedUsers, c.name)) {
+		return true
+	}
+	if h.Groups == nil {
+		return false
+	}
+	for _, g := range h.AllowedGroups {
+		if slices.Contains(h.members(ctx, g), c.id) {
+			return true
+		}
+	}
+	return false
+}
+
+// members reads a user group's members, cached for five minutes.
+func (h *Handler) members(ctx context.Context, group string) []string {
+	h.groupMu.Lock()
+	if h.groupCache == nil {
+		h.groupCache = map[string]groupEntry{}
+	}
+	e, ok := h.groupCache[group]
+	h.groupMu.Unlock()
+	if ok && h.now().Sub(e.at) < 5*time.Minute {
+		return e.members
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	m, err := h.Groups.GetUserGroupMembersContext(ctx, group)
+	if err != nil {
+		h.Log.Warn("read Slack user group", zap.String("group", group), zap.Error(err))
+		return nil
+	}
+	h.groupMu.Lock()
+	h.groupCache[group] = groupEntry{members: m, at: h.now()}
+	h.groupMu.Unlock()
+	return m
+}
+
+func (h *Handler) defer_(ctx context.Context, j Job) {
+	if h.Defer == nil {
+		return
+	}
+	if err := h.Defer(ctx, j); err != nil {
+		h.Log.Error("defer slack job", zap.String("kind", j.Kind), zap.Error(err))
+	}
+}
+
+// interaction handles a button click on an incident message.
+func (h *Handler) interaction(ctx context.Context, form url.Values) {
+	var cb slackapi.InteractionCallback
+	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil || cb.Type != slackapi.InteractionTypeBlockActions {
+		return
+	}
+	c := caller{id: cb.User.ID, name: cb.User.Name}
+	for _, a := range cb.ActionCallback.BlockActions {
+		var verb string
+		switch a.ActionID {
+		case "medic_ack":
+			verb = "ack"
+		case "medic_resolve":
+			verb = "resolve"
+		case "medic_rollback":
+			verb = "rollback"
+		case "medic_fix":
+			verb = "fix"
+		default:
+			continue
+		}
+		rep := h.change(ctx, c, verb, []string{a.Value})
+		if rep.Text != "" && cb.ResponseURL != "" {
+			h.defer_(ctx, Job{Kind: "reply", ResponseURL: cb.ResponseURL, Text: rep.Text})
+		}
+	}
+}
+
+// Run does a deferred job: read ECS, read logs, announce a change, or reply.
+func (h *Handler) Run(ctx context.Context, j Job) error {
+	var rep Reply
+	switch j.Kind {
+	case "status":
+		rep = h.status(ctx, j.Args)
+	case "logs":
+		rep = h.logsFromECS(ctx, j.Args)
+	case "announce":
+		inc, err := h.Manager.Store().Get(ctx, j.Incident)
+		if err != nil {
+			return err
+		}
+		notify.Announce(ctx, h.Sender, h.Manager, h.Log, notify.Kind(j.Notice), inc)
+		return nil
+	case "reply":
+		rep = Reply{Text: j.Text}
+	default:
+		return fmt.Errorf("unknown job %q", j.Kind)
+	}
+	return h.respond(ctx, j.ResponseURL, rep)
+}
+
+// respond posts to a response_url (valid 30 minutes, up to 5 times).
+// https://api.slack.com/interactivity/handling#message_responses
+func (h *Handler) respond(ctx context.Context, responseURL string, rep Reply) error {
+	if responseURL == "" {
+		return nil
+	}
+	if rep.ResponseType == "" {
+		rep.ResponseType = "ephemeral"
+	}
+	b, _ := json.Marshal(rep)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := h.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post to response_url: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("post to response_url: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// Goroutines is the Deferrer of `medic serve`: the job runs in the background, bounded in time.
+func Goroutines(h *Handler) Deferrer {
+	return func(_ context.Context, j Job) error {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			if err := h.Run(ctx, j); err != nil {
+				h.Log.Warn("slack job", zap.String("kind", j.Kind), zap.Error(err))
+			}
+		}()
+		return nil
+	}
+}
