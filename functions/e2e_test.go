@@ -91,7 +91,9 @@ func freePort(t testing.TB) int {
 
 // fn is one function running under the emulator.
 type fn struct {
-	url    string
+	// the emulator crashes on a second invocation while one runs: one at a time
+	invokeMu sync.Mutex
+	url      string
 	cmd    *exec.Cmd
 	mu     sync.Mutex
 	log    bytes.Buffer
@@ -146,11 +148,18 @@ func startFn(t testing.TB, bootstrap string, env map[string]string) *fn {
 	return nil
 }
 
+// post sends one invocation, waiting for the emulator to be free.
+func (f *fn) post(payload []byte) (*http.Response, error) {
+	f.invokeMu.Lock()
+	defer f.invokeMu.Unlock()
+	return http.Post(f.url, "application/json", bytes.NewReader(payload))
+}
+
 func (f *fn) invoke(t testing.TB, payload []byte, out any) {
 	t.Helper()
-	resp, err := http.Post(f.url, "application/json", bytes.NewReader(payload))
+	resp, err := f.post(payload)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, f.logs())
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -173,6 +182,7 @@ type world struct {
 	env    map[string]string
 	store  *dynamostore.Store
 	dynamo *recorder
+	lambda *fakeLambda
 }
 
 // recorder forwards to dynalite and notes each DynamoDB operation called (X-Amz-Target).
@@ -212,6 +222,13 @@ func (w *world) calls() map[string]bool {
 	}
 	for _, op := range w.logs.Calls() {
 		out["logs:"+op] = true
+	}
+	if w.lambda != nil {
+		w.lambda.mu.Lock()
+		if w.lambda.calls > 0 {
+			out["lambda:InvokeFunction"] = true
+		}
+		w.lambda.mu.Unlock()
 	}
 	return out
 }

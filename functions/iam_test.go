@@ -94,6 +94,7 @@ func TestIAMGrantsEveryCallAndNoMore(t *testing.T) {
 	docs := policies(t, iamFile)
 	scenarios := map[string]func(*testing.T) *world{
 		"ecs-events": scenarioECSEvents, "alarm-events": scenarioAlarmEvents, "reconciler": scenarioReconciler,
+		"slack": scenarioSlack,
 	}
 	for fn, run := range scenarios {
 		t.Run(fn, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
+	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/logging"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
@@ -64,7 +65,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return 1
 	}
 	srv := &http.Server{
-		Handler:           server.New(a.Pipeline, store, a.Metrics, log),
+		Handler:           server.New(a.Pipeline, store, a.Metrics, log, slackHandler(a)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -101,6 +102,16 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 	}
 	return 0
+}
+
+// slackHandler is the /medic handler when a signing secret is configured; its deferred work runs
+// in goroutines.
+func slackHandler(a *app.App) http.Handler {
+	h := a.Slack(chatops.Goroutines)
+	if h == nil {
+		return nil
+	}
+	return h
 }
 
 // reconcileEvery runs the reconciler as the scheduled Lambda does in AWS.

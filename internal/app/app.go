@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,8 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	slackapi "github.com/slack-go/slack"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -46,6 +49,8 @@ type App struct {
 	Fanout   *notify.Fanout
 	Manager  *incident.Manager
 	Pipeline *pipeline.Pipeline
+	Logs     *tasklogs.Reader // nil when ECS is unreachable
+	Region   string
 }
 
 // Options are the parts an entry point chooses.
@@ -113,12 +118,46 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	}
 	a.Fanout = notify.NewFanout(notifiers)
 	a.Manager = incident.NewManager(opts.Store)
+	a.Region = awsCfg.Region
 	var po []pipeline.Option
 	if a.ECS != nil {
-		po = append(po, pipeline.WithLogs(tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)))
+		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
+		po = append(po, pipeline.WithLogs(a.Logs))
 	}
 	a.Pipeline = pipeline.New(a.Manager, a.States, a.Fanout, log, a.Metrics, po...)
 	return a, nil
+}
+
+// Slack returns the handler of Slack's requests, or nil when MEDIC_SLACK_SIGNING_SECRET is not
+// set: without it no request can be verified, so none is served.
+func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.Handler {
+	if a.Config.SlackSigningSecret.Value == "" {
+		return nil
+	}
+	h := &chatops.Handler{
+		SigningSecret: a.Config.SlackSigningSecret.Value,
+		AllowedUsers:  a.Config.SlackAllowedUsers,
+		AllowedGroups: a.Config.SlackAllowedGroups,
+		Manager:       a.Manager,
+		Sender:        a.Fanout,
+		Region:        a.Region,
+		Log:           a.Log,
+	}
+	if a.ECS != nil {
+		h.ECS = a.ECS
+	}
+	if a.Logs != nil {
+		h.Logs = a.Logs
+	}
+	if token := a.Config.SlackBotToken.Value; token != "" && len(a.Config.SlackAllowedGroups) > 0 {
+		var so []slackapi.Option
+		if a.Config.SlackAPIURL != "" {
+			so = append(so, slackapi.OptionAPIURL(strings.TrimSuffix(a.Config.SlackAPIURL, "/")+"/"))
+		}
+		h.Groups = slackapi.New(token.Reveal(), so...)
+	}
+	h.Defer = deferrer(h)
+	return h
 }
 
 // loadAWS returns the AWS configuration, or why there is none usable.

@@ -53,7 +53,11 @@ func (r *recorder) Notify(_ context.Context, n notify.Notification) (bool, error
 	r.mu.Unlock()
 	return false, nil
 }
-func (r *recorder) sent() []notify.Kind { r.mu.Lock(); defer r.mu.Unlock(); return append([]notify.Kind(nil), r.kinds...) }
+func (r *recorder) sent() []notify.Kind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]notify.Kind(nil), r.kinds...)
+}
 
 type rig struct {
 	h       *chatops.Handler

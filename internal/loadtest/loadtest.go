@@ -91,7 +91,7 @@ func Run(ctx context.Context, s Storm) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: server.New(a.Pipeline, store, a.Metrics, zap.NewNop()), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: server.New(a.Pipeline, store, a.Metrics, zap.NewNop(), nil), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 	url := "http://" + ln.Addr().String() + "/events"

@@ -21,10 +21,18 @@ import (
 // before it is read into memory.
 const MaxBody = 8 << 20
 
-// New returns the HTTP handler of `medic serve`.
-func New(p *pipeline.Pipeline, store incident.Store, m *metrics.Metrics, log *zap.Logger) http.Handler {
+// New returns the HTTP handler of `medic serve`. slack serves Slack's signed requests; nil (no
+// signing secret configured) makes those endpoints say so.
+func New(p *pipeline.Pipeline, store incident.Store, m *metrics.Metrics, log *zap.Logger, slack http.Handler) http.Handler {
 	s := &server{p: p, store: store, log: log}
 	mux := http.NewServeMux()
+	if slack == nil {
+		slack = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "Slack requests are not served: MEDIC_SLACK_SIGNING_SECRET is not set"})
+		})
+	}
+	mux.Handle("POST /slack/commands", slack)
+	mux.Handle("POST /slack/interactions", slack)
 	mux.HandleFunc("POST /events", s.events)
 	mux.HandleFunc("GET /incidents", s.list)
 	mux.HandleFunc("GET /incidents/{id}", s.get)

@@ -32,7 +32,7 @@ func newServer(t *testing.T) *httptest.Server {
 	t.Cleanup(func() { _ = st.Close() })
 	m := metrics.New()
 	p := pipeline.New(incident.NewManager(st), servicestate.Unavailable{Reason: "no AWS in tests"}, notify.NewFanout(nil), zap.NewNop(), m)
-	srv := httptest.NewServer(server.New(p, st, m, zap.NewNop()))
+	srv := httptest.NewServer(server.New(p, st, m, zap.NewNop(), nil))
 	t.Cleanup(srv.Close)
 	return srv
 }

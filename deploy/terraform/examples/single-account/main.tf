@@ -37,6 +37,12 @@ variable "slack_channel" {
   default     = ""
 }
 
+variable "slack_allowed_users" {
+  description = "Slack user ids allowed to run changing /medic commands."
+  type        = list(string)
+  default     = []
+}
+
 variable "autofix" {
   description = "off, suggest or auto."
   type        = string
@@ -50,14 +56,15 @@ variable "alarm_actions" {
 }
 
 module "ecs_medic" {
-  source            = "../../modules/ecs-medic"
-  package_dir       = "${path.module}/../../../../build"
-  cluster_arns      = var.cluster_arns
-  slack_channel     = var.slack_channel
-  pagerduty_enabled = var.pagerduty_enabled
-  autofix           = var.autofix
-  alarm_actions     = var.alarm_actions
-  tags              = { app = "ecs-medic" }
+  source              = "../../modules/ecs-medic"
+  package_dir         = "${path.module}/../../../../build"
+  cluster_arns        = var.cluster_arns
+  slack_channel       = var.slack_channel
+  pagerduty_enabled   = var.pagerduty_enabled
+  slack_allowed_users = var.slack_allowed_users
+  autofix             = var.autofix
+  alarm_actions       = var.alarm_actions
+  tags                = { app = "ecs-medic" }
 }
 
 output "ecs_medic" {

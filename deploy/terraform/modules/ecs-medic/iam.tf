@@ -17,6 +17,7 @@ locals {
     ecs-events   = data.aws_iam_policy_document.ecs_events.json
     alarm-events = data.aws_iam_policy_document.alarm_events.json
     reconciler   = data.aws_iam_policy_document.reconciler.json
+    slack        = data.aws_iam_policy_document.slack.json
   }
 }
 
@@ -127,6 +128,46 @@ data "aws_iam_policy_document" "reconciler" {
     sid       = "FindLostFailures"
     actions   = ["ecs:ListClusters", "ecs:ListServices"]
     resources = ["*"]
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.secret_arns
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+}
+
+data "aws_iam_policy_document" "slack" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["slack"].arn}:*"]
+  }
+  statement {
+    sid       = "Incidents"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = local.table_arns
+  }
+  statement {
+    # /medic status: the service, its deployments and its last stopped tasks.
+    sid       = "ReadServices"
+    actions   = ["ecs:DescribeServices", "ecs:ListServices", "ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ContainerLogs"
+    actions   = ["logs:GetLogEvents"]
+    resources = [for g in var.container_log_groups : "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${g}:log-stream:*"]
+  }
+  statement {
+    # Work after Slack's 3-second acknowledgement runs in an asynchronous invocation of itself.
+    sid       = "DeferToItself"
+    actions   = ["lambda:InvokeFunction"]
+    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-slack"]
   }
   statement {
     sid       = "Secrets"

@@ -27,6 +27,12 @@ locals {
       memory      = 256
       concurrency = 1 # one pass at a time
     }
+    slack = {
+      description = "Slack's /medic command and incident buttons, behind a Function URL"
+      timeout     = 30
+      memory      = 256
+      concurrency = 10
+    }
   }
 
   environment = merge(
@@ -42,6 +48,8 @@ locals {
       MEDIC_SLACK_BOT_TOKEN_ARN      = aws_secretsmanager_secret.slack_bot_token.arn
       MEDIC_SLACK_SIGNING_SECRET_ARN = aws_secretsmanager_secret.slack_signing_secret.arn
     },
+    length(var.slack_allowed_users) == 0 ? {} : { MEDIC_SLACK_ALLOWED_USERS = join(",", var.slack_allowed_users) },
+    length(var.slack_allowed_groups) == 0 ? {} : { MEDIC_SLACK_ALLOWED_GROUPS = join(",", var.slack_allowed_groups) },
     var.slack_channel == "" ? {} : { MEDIC_SLACK_CHANNEL = var.slack_channel },
   )
 }
@@ -199,4 +207,23 @@ resource "aws_lambda_function_event_invoke_config" "function" {
       destination = aws_sqs_queue.dead_letters.arn
     }
   }
+}
+
+# ---------------------------------------------------------------- Slack's entry point
+
+# Slack cannot sign requests the AWS way, so the URL is public (auth NONE) and every request is
+# verified by its Slack signature before anything else is read (internal/chatops).
+resource "aws_lambda_function_url" "slack" {
+  count              = var.slack_channel == "" ? 0 : 1
+  function_name      = aws_lambda_function.function["slack"].function_name
+  authorization_type = "NONE"
+}
+
+resource "aws_lambda_permission" "slack_url" {
+  count                  = var.slack_channel == "" ? 0 : 1
+  statement_id           = "slack-function-url"
+  action                 = "lambda:InvokeFunctionUrl"
+  function_name          = aws_lambda_function.function["slack"].function_name
+  principal              = "*"
+  function_url_auth_type = "NONE"
 }

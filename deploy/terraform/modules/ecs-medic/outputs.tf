@@ -21,3 +21,8 @@ output "secret_arns" {
     slack_signing_secret  = aws_secretsmanager_secret.slack_signing_secret.arn
   }
 }
+
+output "slack_request_url" {
+  description = "The URL to give the Slack app for its slash command and interactivity (deploy/slack/manifest.yaml)."
+  value       = var.slack_channel == "" ? null : aws_lambda_function_url.slack[0].function_url
+}

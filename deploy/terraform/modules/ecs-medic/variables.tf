@@ -84,3 +84,15 @@ variable "container_log_groups" {
   type        = list(string)
   default     = ["/ecs/*"]
 }
+
+variable "slack_allowed_users" {
+  description = "MEDIC_SLACK_ALLOWED_USERS: Slack user ids (or names) allowed to run changing commands. Empty, with no groups: nobody may."
+  type        = list(string)
+  default     = []
+}
+
+variable "slack_allowed_groups" {
+  description = "MEDIC_SLACK_ALLOWED_GROUPS: Slack user group ids whose members may run changing commands (needs the usergroups:read scope)."
+  type        = list(string)
+  default     = []
+}
