@@ -94,10 +94,10 @@ type fn struct {
 	// the emulator crashes on a second invocation while one runs: one at a time
 	invokeMu sync.Mutex
 	url      string
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    bytes.Buffer
-	initMs float64
+	cmd      *exec.Cmd
+	mu       sync.Mutex
+	log      bytes.Buffer
+	initMs   float64
 }
 
 var initRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
