@@ -167,3 +167,17 @@ func TestServeHandlesACurlEvent(t *testing.T) {
 		t.Fatal("serve did not stop on cancel")
 	}
 }
+
+func TestRunbooksCheck(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"runbooks", "check"}, nil, &out, &errb, noEnv); code != 0 || !strings.Contains(out.String(), "runbooks OK") {
+		t.Fatalf("built-in: %d\n%s%s", code, out.String(), errb.String())
+	}
+	dir := t.TempDir()
+	_ = os.WriteFile(filepath.Join(dir, "bad.md"), []byte("---\nid: bad\nmatch: { cause: oom }\nfix: { action: reboot }\n---\n# Bad\n"), 0o644)
+	out.Reset()
+	if code := run(context.Background(), []string{"runbooks", "check", dir}, nil, &out, &errb, noEnv); code != 1 ||
+		!strings.Contains(out.String(), `match.cause "oom"`) || !strings.Contains(out.String(), `fix.action "reboot"`) {
+		t.Fatalf("bad runbook: %d\n%s", code, out.String())
+	}
+}

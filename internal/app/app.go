@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -33,9 +34,11 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
+	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
 // App is a wired ecs-medic.
@@ -51,6 +54,7 @@ type App struct {
 	Pipeline *pipeline.Pipeline
 	Logs     *tasklogs.Reader // nil when ECS is unreachable
 	Region   string
+	Runbooks *runbook.Set
 }
 
 // Options are the parts an entry point chooses.
@@ -119,7 +123,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	a.Fanout = notify.NewFanout(notifiers)
 	a.Manager = incident.NewManager(opts.Store)
 	a.Region = awsCfg.Region
-	var po []pipeline.Option
+	rbs, err := LoadRunbooks(cfg.Runbooks)
+	if err != nil {
+		return nil, err
+	}
+	a.Runbooks = rbs
+	po := []pipeline.Option{pipeline.WithRunbooks(rbs)}
 	if a.ECS != nil {
 		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
@@ -158,6 +167,19 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 	}
 	h.Defer = deferrer(h)
 	return h
+}
+
+// LoadRunbooks reads the runbooks from dir (MEDIC_RUNBOOKS), or the ones built into the binary.
+func LoadRunbooks(dir string) (*runbook.Set, error) {
+	fsys := fs.FS(runbooks.FS)
+	if dir != "" {
+		fsys = os.DirFS(dir)
+	}
+	set, err := runbook.Load(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("runbooks: %w", err)
+	}
+	return set, nil
 }
 
 // loadAWS returns the AWS configuration, or why there is none usable.

@@ -67,7 +67,10 @@ type Incident struct {
 	Confidence classify.Confidence `json:"confidence"`
 	Title      string              `json:"title"`
 	Severity   severity.Level      `json:"severity"`
-	State      State               `json:"state"`
+	// Runbook is the id of the runbook for the incident; Page says a P3 of it is paged too.
+	Runbook string `json:"runbook,omitempty"`
+	Page    bool   `json:"page,omitempty"`
+	State   State  `json:"state"`
 
 	OpenedAt       time.Time  `json:"opened_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`

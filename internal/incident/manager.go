@@ -94,6 +94,9 @@ type Signal struct {
 	Evidence string
 	// Message is the timeline text for Corroborate, Note and Recover signals.
 	Message string
+	// Runbook and Page come from the runbook matching the signal.
+	Runbook string
+	Page    bool
 }
 
 // Outcome says what a signal did.
@@ -209,6 +212,8 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		SLADeadline: now.Add(level.SLA()),
 		Diagnosis:   sig.Diagnosis,
 		Facts:       sig.Facts,
+		Runbook:     sig.Runbook,
+		Page:        sig.Page,
 	}
 	inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence)
 	m.refreshState(inc, sig)

@@ -87,6 +87,9 @@ func Links(inc *incident.Incident) []Link {
 	console := fmt.Sprintf("https://%s.console.aws.amazon.com", region)
 	var out []Link
 	if inc.Scope.Alarm != "" {
+		if inc.Runbook != "" {
+			out = append(out, Link{Text: "Runbook", URL: RunbookURL(inc)})
+		}
 		return append(out, Link{Text: "CloudWatch alarm", URL: fmt.Sprintf("%s/cloudwatch/home?region=%s#alarmsV2:alarm/%s", console, region, url.PathEscape(inc.Scope.Alarm))})
 	}
 	if inc.Scope.IsService() {
@@ -98,6 +101,9 @@ func Links(inc *incident.Incident) []Link {
 		out = append(out, Link{Text: "Stopped task", URL: fmt.Sprintf("%s/ecs/v2/clusters/%s/tasks/%s/configuration?region=%s",
 			console, url.PathEscape(inc.Scope.Cluster), id, region)})
 	}
+	if inc.Runbook != "" {
+		out = append(out, Link{Text: "Runbook", URL: RunbookURL(inc)})
+	}
 	if inc.Facts.LogGroup != "" && inc.Facts.LogStream != "" {
 		// The console's own escaping of log group and stream names in its URL fragment.
 		esc := func(s string) string { return strings.ReplaceAll(url.QueryEscape(s), "%", "$25") }
@@ -106,3 +112,9 @@ func Links(inc *incident.Incident) []Link {
 	}
 	return out
 }
+
+// RunbookBase is where the shipped runbooks are rendered (the project's repository).
+const RunbookBase = "https://github.com/ecs-medic/ecs-medic/blob/main/runbooks/"
+
+// RunbookURL links the incident's runbook.
+func RunbookURL(inc *incident.Incident) string { return RunbookBase + inc.Runbook + ".md" }

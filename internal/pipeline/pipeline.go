@@ -15,6 +15,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
@@ -72,6 +73,7 @@ type Pipeline struct {
 	states    StateReader
 	sender    Sender
 	logs      LogTailer
+	runbooks  *runbook.Set
 	log       *zap.Logger
 	metrics   *metrics.Metrics
 }
@@ -82,6 +84,9 @@ type Option func(*Pipeline)
 // WithLogs reads the failed container's last log lines when an incident opens, so the page, the
 // message and the incident carry them.
 func WithLogs(l LogTailer) Option { return func(p *Pipeline) { p.logs = l } }
+
+// WithRunbooks applies the runbooks: their severity floor and paging choice.
+func WithRunbooks(s *runbook.Set) Option { return func(p *Pipeline) { p.runbooks = s } }
 
 // New wires a pipeline.
 func New(incidents *incident.Manager, states StateReader, sender Sender, log *zap.Logger, m *metrics.Metrics, opts ...Option) *Pipeline {
@@ -157,6 +162,12 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 
 	if in.Opens {
 		p.assess(ctx, &sig)
+		if rb := p.runbooks.For(sig.Cause, sig.Sub, sig.Scope.Alarm); rb != nil {
+			sig.Runbook, sig.Page = rb.ID, rb.Page
+			if rb.SeverityFloor.Higher(sig.Severity) {
+				sig.Severity = rb.SeverityFloor // the runbook's floor: e.g. an alarm that is always P2
+			}
+		}
 		res.Severity = sig.Severity.String()
 	}
 

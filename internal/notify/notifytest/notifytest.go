@@ -108,6 +108,10 @@ func Incident(cause classify.Cause) *incident.Incident {
 	}
 	inc.Diagnosis = d
 	inc.Title = inc.Scope.Service + ": " + cause.Title()
+	inc.Runbook = string(cause)
+	if cause == classify.Alarm {
+		inc.Runbook = "cpu-high"
+	}
 	return inc
 }
 

@@ -74,8 +74,8 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 	var action string
 	switch note.Kind {
 	case notify.Opened, notify.Raised:
-		if inc.Severity == severity.P3 && !n.pageP3 {
-			return false, &notify.Skip{Reason: "P3 incidents are not paged (Slack only)"}
+		if inc.Severity == severity.P3 && !n.pageP3 && !inc.Page {
+			return false, &notify.Skip{Reason: "P3 incidents are not paged unless their runbook says page: true"}
 		}
 		action = "trigger"
 	case notify.Escalated:
@@ -174,6 +174,9 @@ func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) 
 	}
 	if inc.Facts.TaskDefinition != "" {
 		details["failed_task_definition"] = inc.Facts.TaskDefinition
+	}
+	if inc.Runbook != "" {
+		details["runbook"] = notify.RunbookURL(inc)
 	}
 	if len(inc.LogLines) > 0 {
 		details["log_tail"] = strings.Join(inc.LogLines, "\n")

@@ -1,0 +1,288 @@
+// Package runbook reads runbooks: Markdown files, one per cause or alarm, whose YAML front
+// matter is the automation and whose body is the human procedure (SPEC §4). Runbooks are data:
+// an action is a name from a fixed registry, never a command, and front matter is parsed strictly
+// so a typo is an error, not a silently ignored key.
+package runbook
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+)
+
+// Action names a remediation the code knows (the registry).
+type Action string
+
+// The actions of SPEC §4.
+const (
+	RaiseMemory        Action = "raise-memory"
+	Rollback           Action = "rollback"
+	ForceNewDeployment Action = "force-new-deployment"
+	ScaleOut           Action = "scale-out"
+	None               Action = "none"
+)
+
+// Mode says how a fix is applied.
+type Mode string
+
+// Modes: off (never), suggest (a human presses Run fix), auto.
+const (
+	Off     Mode = "off"
+	Suggest Mode = "suggest"
+	Auto    Mode = "auto"
+)
+
+// Rank orders modes, to cap one by another.
+func (m Mode) Rank() int { return map[Mode]int{Off: 0, Suggest: 1, Auto: 2}[m] }
+
+// Runbook is one parsed runbook.
+type Runbook struct {
+	ID            string         `yaml:"id"`
+	Match         Match          `yaml:"match"`
+	SeverityFloor severity.Level `yaml:"severity_floor"`
+	Page          bool           `yaml:"page"`
+	Fix           Fix            `yaml:"fix"`
+	// Title is the body's first heading; Body the human steps; File where it came from.
+	Title string `yaml:"-"`
+	Body  string `yaml:"-"`
+	File  string `yaml:"-"`
+}
+
+// Match selects the incidents a runbook is for.
+type Match struct {
+	Cause classify.Cause `yaml:"cause"`
+	Sub   string         `yaml:"sub"`
+	Alarm string         `yaml:"alarm"` // glob on the alarm name
+}
+
+// Fix is a runbook's automation.
+type Fix struct {
+	Action    Action         `yaml:"action"`
+	Mode      Mode           `yaml:"mode"`
+	Params    map[string]any `yaml:"params"`
+	Cooldown  Duration       `yaml:"cooldown"`
+	MaxPerDay int            `yaml:"max_per_day"`
+	Verify    Duration       `yaml:"verify"`
+}
+
+// Duration reads "15m", "1h".
+type Duration struct{ time.Duration }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use 15m, 1h)", n.Line, n.Value)
+	}
+	d.Duration = v
+	return nil
+}
+
+// params each action accepts, and whether it is required.
+var actionParams = map[Action]map[string]bool{
+	RaiseMemory:        {"factor": true, "max_memory_mib": true, "allow_cpu_raise": false},
+	Rollback:           {},
+	ForceNewDeployment: {},
+	ScaleOut:           {"step": false, "max_tasks": true},
+	None:               {},
+}
+
+// Bool reads a boolean parameter.
+func (f Fix) Bool(name string) bool { v, _ := f.Params[name].(bool); return v }
+
+// Float reads a numeric parameter.
+func (f Fix) Float(name string) (float64, bool) {
+	switch v := f.Params[name].(type) {
+	case int:
+		return float64(v), true
+	case float64:
+		return v, true
+	}
+	return 0, false
+}
+
+// Parse reads one runbook file.
+func Parse(name string, data []byte) (*Runbook, error) {
+	rest, ok := bytes.CutPrefix(data, []byte("---\n"))
+	if !ok {
+		return nil, fmt.Errorf("%s: must start with YAML front matter between --- lines", name)
+	}
+	front, body, ok := bytes.Cut(rest, []byte("\n---\n"))
+	if !ok {
+		return nil, fmt.Errorf("%s: front matter is not closed by a --- line", name)
+	}
+	rb := &Runbook{File: name, Body: strings.TrimSpace(string(body))}
+	dec := yaml.NewDecoder(bytes.NewReader(front))
+	dec.KnownFields(true)
+	if err := dec.Decode(rb); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for _, line := range strings.Split(rb.Body, "\n") {
+		if t, ok := strings.CutPrefix(line, "# "); ok {
+			rb.Title = t
+			break
+		}
+	}
+	if err := rb.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rb, nil
+}
+
+func (rb *Runbook) validate() error {
+	var errs []error
+	if rb.ID == "" {
+		errs = append(errs, errors.New("id is required"))
+	}
+	switch {
+	case rb.Match.Cause == "" && rb.Match.Alarm == "":
+		errs = append(errs, errors.New("match needs a cause or an alarm"))
+	case rb.Match.Cause != "" && rb.Match.Alarm != "":
+		errs = append(errs, errors.New("match names a cause or an alarm, not both"))
+	case rb.Match.Cause != "" && !knownCause(rb.Match.Cause):
+		errs = append(errs, fmt.Errorf("match.cause %q is not a cause ecs-medic gives", rb.Match.Cause))
+	}
+	if rb.Match.Alarm != "" {
+		if _, err := path.Match(rb.Match.Alarm, ""); err != nil {
+			errs = append(errs, fmt.Errorf("match.alarm %q is not a valid glob", rb.Match.Alarm))
+		}
+	}
+	if rb.SeverityFloor == 0 {
+		rb.SeverityFloor = severity.P3
+	}
+	if rb.Title == "" {
+		errs = append(errs, errors.New("the body needs a '# ' title: the runbook is for people first"))
+	}
+	f := &rb.Fix
+	if f.Action == "" {
+		f.Action = None
+	}
+	params, ok := actionParams[f.Action]
+	if !ok {
+		errs = append(errs, fmt.Errorf("fix.action %q is not one of raise-memory, rollback, force-new-deployment, scale-out, none", f.Action))
+	}
+	if f.Mode == "" {
+		f.Mode = Off
+	}
+	if f.Mode.Rank() == 0 && f.Mode != Off {
+		errs = append(errs, fmt.Errorf("fix.mode %q is not off, suggest or auto", f.Mode))
+	}
+	for k := range f.Params {
+		if _, ok := params[k]; !ok {
+			errs = append(errs, fmt.Errorf("fix.params.%s is not a parameter of %s", k, f.Action))
+		}
+	}
+	for k, required := range params {
+		if _, ok := f.Params[k]; required && !ok {
+			errs = append(errs, fmt.Errorf("fix.params.%s is required by %s", k, f.Action))
+		}
+	}
+	if f.Action == RaiseMemory {
+		if v, _ := f.Float("factor"); v <= 1 || v > 4 {
+			errs = append(errs, errors.New("fix.params.factor must be above 1 and at most 4"))
+		}
+		if v, _ := f.Float("max_memory_mib"); v < 512 || v > 122880 {
+			errs = append(errs, errors.New("fix.params.max_memory_mib must be between 512 and 122880"))
+		}
+	}
+	if f.Action != None {
+		if f.Cooldown.Duration == 0 {
+			f.Cooldown.Duration = 15 * time.Minute
+		}
+		if f.MaxPerDay == 0 {
+			f.MaxPerDay = 3
+		}
+		if f.Verify.Duration == 0 {
+			f.Verify.Duration = 10 * time.Minute
+		}
+		if f.MaxPerDay < 0 || f.MaxPerDay > 24 {
+			errs = append(errs, errors.New("fix.max_per_day must be between 1 and 24"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func knownCause(c classify.Cause) bool {
+	for _, k := range classify.Causes {
+		if k == c && k != classify.Expected {
+			return true
+		}
+	}
+	switch c {
+	case classify.StartImpaired, classify.PlacementFailure, classify.DeploymentFailed, classify.Degraded:
+		return true
+	}
+	return false
+}
+
+// Set is the runbooks in force.
+type Set struct {
+	Runbooks []*Runbook
+}
+
+// Load reads every *.md runbook of a file system (the embedded ones, or MEDIC_RUNBOOKS). It
+// reports every problem, not the first.
+func Load(fsys fs.FS) (*Set, error) {
+	names, err := fs.Glob(fsys, "*.md")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	set := &Set{}
+	var errs []error
+	ids := map[string]string{}
+	for _, n := range names {
+		if strings.EqualFold(n, "README.md") {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rb, err := Parse(n, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, dup := ids[rb.ID]; dup {
+			errs = append(errs, fmt.Errorf("%s: id %q is also used by %s", n, rb.ID, prev))
+			continue
+		}
+		ids[rb.ID] = n
+		set.Runbooks = append(set.Runbooks, rb)
+	}
+	return set, errors.Join(errs...)
+}
+
+// For returns the runbook for an incident's cause, sub-cause or alarm: the most specific match
+// (a sub-cause beats the cause alone), or nil.
+func (s *Set) For(cause classify.Cause, sub, alarm string) *Runbook {
+	if s == nil {
+		return nil
+	}
+	var best *Runbook
+	for _, rb := range s.Runbooks {
+		switch {
+		case rb.Match.Alarm != "":
+			if ok, _ := path.Match(rb.Match.Alarm, alarm); ok && alarm != "" && best == nil {
+				best = rb
+			}
+		case rb.Match.Cause == cause && rb.Match.Sub == sub && sub != "":
+			return rb
+		case rb.Match.Cause == cause && rb.Match.Sub == "" && best == nil:
+			best = rb
+		}
+	}
+	return best
+}
