@@ -27,6 +27,7 @@ var (
 	bucketActive    = []byte("active")    // scope key \x00 cause → id
 	bucketMarks     = []byte("marks")     // idempotency mark → expiry (unix seconds, big endian)
 	bucketSilences  = []byte("silences")  // scope key → silence JSON
+	bucketGuards    = []byte("guards")    // scope key → remediation guard JSON
 )
 
 // DefaultMarkTTL is how long an event id is remembered. EventBridge retries a delivery for up to
@@ -62,7 +63,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// Batch commits whatever queued within 2 ms together.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks, bucketSilences} {
+		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks, bucketSilences, bucketGuards} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -351,4 +352,28 @@ func (s *Store) Silences(_ context.Context, now time.Time) ([]incident.Silence, 
 		})
 	})
 	return out, err
+}
+
+// UpdateGuard implements incident.Store: one write transaction.
+func (s *Store) UpdateGuard(_ context.Context, scope incident.Scope, fn func(*incident.Guard) error) (incident.Guard, error) {
+	var g incident.Guard
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketGuards)
+		g = incident.Guard{}
+		if raw := b.Get([]byte(scope.Key())); raw != nil {
+			if err := json.Unmarshal(raw, &g); err != nil {
+				return err
+			}
+		}
+		if err := fn(&g); err != nil {
+			return err
+		}
+		g.Version++
+		raw, err := json.Marshal(g)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(scope.Key()), raw)
+	})
+	return g, err
 }

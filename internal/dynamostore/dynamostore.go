@@ -9,6 +9,7 @@
 //	pk = I#<id>     sk = I    an incident: its scope, and once resolved its final record
 //	pk = M#<mark>   sk = M    an idempotency mark: pending (with a lease) or done, and its expiry
 //	pk = Q#<scope>  sk = Q    a silence of the scope, until it expires
+//	pk = G#<scope>  sk = G    the scope's remediation guard: lease, action times, revisions
 //
 // Keeping a scope's active incidents in one item makes "one active incident per scope and cause"
 // and every multi-incident change a single conditional PutItem, without transactions (which
@@ -779,4 +780,47 @@ func (s *Store) Silences(ctx context.Context, now time.Time) ([]incident.Silence
 		return true
 	})
 	return out, err
+}
+
+// UpdateGuard implements incident.Store with optimistic locking on the guard's version.
+func (s *Store) UpdateGuard(ctx context.Context, scope incident.Scope, fn func(*incident.Guard) error) (incident.Guard, error) {
+	for range maxAttempts {
+		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key("G#"+scope.Key(), "G"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return incident.Guard{}, fmt.Errorf("read guard %s: %w", scope.Key(), err)
+		}
+		var g incident.Guard
+		exists := out.Item != nil
+		if exists {
+			if err := json.Unmarshal([]byte(attrS(out.Item, "data")), &g); err != nil {
+				return incident.Guard{}, fmt.Errorf("decode guard %s: %w", scope.Key(), err)
+			}
+		}
+		prev := g.Version
+		if err := fn(&g); err != nil {
+			return g, err
+		}
+		g.Version = prev + 1
+		item := key("G#"+scope.Key(), "G")
+		item["data"] = str(mustJSON(g))
+		item["v"] = num(g.Version)
+		cond := expression.AttributeNotExists(expression.Name("pk"))
+		if exists {
+			cond = expression.Name("v").Equal(expression.Value(prev))
+		}
+		expr, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			return g, err
+		}
+		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		if isConditionFailed(err) {
+			continue
+		}
+		if err != nil {
+			return g, fmt.Errorf("write guard %s: %w", scope.Key(), err)
+		}
+		return g, nil
+	}
+	return incident.Guard{}, fmt.Errorf("guard %s: %w", scope.Key(), incident.ErrConflict)
 }

@@ -29,6 +29,8 @@ type Service struct {
 	TaskDefinition string
 	Deployments    []Deployment
 	Tags           map[string]string
+	// MaxCapacity is the Application Auto Scaling maximum of the service (0: not registered).
+	MaxCapacity int
 }
 
 // Deployment is one deployment of a fake service.
@@ -111,6 +113,9 @@ func (s *Server) Calls(operation string) []Call {
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
+	if scaling, isScaling := strings.CutPrefix(target, "AnyScaleFrontendService."); isScaling {
+		target = targetPrefix + "Scaling" + scaling // Application Auto Scaling, served here too
+	}
 	op, ok := strings.CutPrefix(target, targetPrefix)
 	if !ok || r.Method != http.MethodPost || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-amz-json-1.1") {
 		writeErr(w, http.StatusBadRequest, "UnknownOperationException", "bad target "+target)
@@ -150,6 +155,14 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.describeServices(w, body)
 	case "DescribeTaskDefinition":
 		s.describeTaskDefinition(w, body)
+	case "RegisterTaskDefinition":
+		s.registerTaskDefinition(w, body)
+	case "UpdateService":
+		s.updateService(w, body)
+	case "ListTagsForResource":
+		s.listTags(w, body)
+	case "ScalingDescribeScalableTargets":
+		s.describeScalableTargets(w, body)
 	case "ListTasks":
 		s.listTasks(w, body)
 	case "DescribeTasks":
@@ -213,6 +226,122 @@ func (s *Server) PutTaskDefinition(familyRevision string, def json.RawMessage) {
 	s.mu.Lock()
 	s.taskDefs[familyRevision] = def
 	s.mu.Unlock()
+}
+
+// Mutations returns the calls that change something (RegisterTaskDefinition, UpdateService).
+func (s *Server) Mutations() []Call {
+	var out []Call
+	for _, c := range s.Calls("") {
+		if c.Operation == "RegisterTaskDefinition" || c.Operation == "UpdateService" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Service returns a copy of a service as the fake holds it now.
+func (s *Server) Service(cluster, name string) Service {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if svc, ok := s.services[cluster+"/"+name]; ok {
+		return *svc
+	}
+	return Service{}
+}
+
+func (s *Server) registerTaskDefinition(w http.ResponseWriter, body map[string]any) {
+	family, _ := body["family"].(string)
+	s.mu.Lock()
+	rev := 1
+	for k := range s.taskDefs {
+		if f, r, ok := strings.Cut(k, ":"); ok && f == family {
+			var n int
+			fmt.Sscan(r, &n)
+			if n >= rev {
+				rev = n + 1
+			}
+		}
+	}
+	def := map[string]any{}
+	for k, v := range body {
+		if k != "tags" {
+			def[k] = v
+		}
+	}
+	def["revision"] = rev
+	def["status"] = "ACTIVE"
+	def["taskDefinitionArn"] = fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:task-definition/%s:%d", family, rev)
+	raw, _ := json.Marshal(def)
+	s.taskDefs[fmt.Sprintf("%s:%d", family, rev)] = raw
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"taskDefinition": json.RawMessage(raw), "tags": body["tags"]})
+}
+
+func (s *Server) updateService(w http.ResponseWriter, body map[string]any) {
+	cluster := clusterName(body)
+	name, _ := body["service"].(string)
+	s.mu.Lock()
+	svc, ok := s.services[cluster+"/"+name]
+	if ok {
+		if td, _ := body["taskDefinition"].(string); td != "" {
+			if !strings.HasPrefix(td, "arn:") {
+				td = "arn:aws:ecs:us-east-1:111122223333:task-definition/" + td
+			}
+			svc.TaskDefinition = td
+			svc.Deployments = append([]Deployment{{ID: fmt.Sprintf("ecs-svc/%d", len(svc.Deployments)+100), Status: "PRIMARY",
+				TaskDefinition: td, RolloutState: "IN_PROGRESS", Desired: svc.Desired}}, svc.Deployments...)
+			for i := 1; i < len(svc.Deployments); i++ {
+				svc.Deployments[i].Status = "ACTIVE"
+			}
+		}
+		if d, ok := body["desiredCount"].(float64); ok {
+			svc.Desired = int(d)
+		}
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeErr(w, http.StatusBadRequest, "ServiceNotFoundException", "Service not found.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"service": map[string]any{"serviceName": name, "desiredCount": svc.Desired, "taskDefinition": svc.TaskDefinition}})
+}
+
+func (s *Server) listTags(w http.ResponseWriter, body map[string]any) {
+	arn, _ := body["resourceArn"].(string)
+	parts := strings.Split(arn, "/")
+	tags := []map[string]string{}
+	if len(parts) >= 3 {
+		s.mu.Lock()
+		if svc, ok := s.services[parts[len(parts)-2]+"/"+parts[len(parts)-1]]; ok {
+			for k, v := range svc.Tags {
+				tags = append(tags, map[string]string{"key": k, "value": v})
+			}
+		}
+		s.mu.Unlock()
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"tags": tags})
+}
+
+func (s *Server) describeScalableTargets(w http.ResponseWriter, body map[string]any) {
+	ids, _ := body["ResourceIds"].([]any)
+	targets := []map[string]any{}
+	s.mu.Lock()
+	for _, x := range ids {
+		id, _ := x.(string) // service/<cluster>/<service>
+		parts := strings.Split(id, "/")
+		if len(parts) == 3 {
+			if svc, ok := s.services[parts[1]+"/"+parts[2]]; ok && svc.MaxCapacity > 0 {
+				targets = append(targets, map[string]any{"ServiceNamespace": "ecs", "ResourceId": id,
+					"ScalableDimension": "ecs:service:DesiredCount", "MinCapacity": 1, "MaxCapacity": svc.MaxCapacity})
+			}
+		}
+	}
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	_ = json.NewEncoder(w).Encode(map[string]any{"ScalableTargets": targets})
 }
 
 func (s *Server) describeTaskDefinition(w http.ResponseWriter, body map[string]any) {

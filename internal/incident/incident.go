@@ -70,7 +70,9 @@ type Incident struct {
 	// Runbook is the id of the runbook for the incident; Page says a P3 of it is paged too.
 	Runbook string `json:"runbook,omitempty"`
 	Page    bool   `json:"page,omitempty"`
-	State   State  `json:"state"`
+	// Fix is the runbook's action when a human may run it (mode suggest or auto).
+	Fix   string `json:"fix,omitempty"`
+	State State  `json:"state"`
 
 	OpenedAt       time.Time  `json:"opened_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
@@ -83,6 +85,12 @@ type Incident struct {
 	// RecoveringSince is when the service was first seen back at running = desired; the incident
 	// resolves once that has held for the quiet period.
 	RecoveringSince *time.Time `json:"recovering_since,omitempty"`
+	// ActionAt is when a fix was last applied; VerifyBy when the service must be back by for it
+	// to count as effective.
+	ActionAt *time.Time `json:"action_at,omitempty"`
+	VerifyBy *time.Time `json:"verify_by,omitempty"`
+	// Stopped says why automation is stopped for this incident ("" while it may act).
+	Stopped string `json:"automation_stopped,omitempty"`
 
 	Occurrences Occurrences `json:"occurrences"`
 	// Diagnosis is the first decisive diagnosis; Facts the event fields it came from. They outlive
@@ -119,6 +127,8 @@ type Occurrences struct {
 	Tasks []string `json:"tasks,omitempty"`
 	// Evidence holds distinct decisive evidence texts, first seen first, at most MaxSampleEvidence.
 	Evidence []string `json:"evidence,omitempty"`
+	// TaskDefinitions are the distinct revisions that failed, at most MaxSampleEvidence.
+	TaskDefinitions []string `json:"task_definitions,omitempty"`
 }
 
 // Facts are the decisive fields of the event that opened the incident.
@@ -196,7 +206,10 @@ func (inc *Incident) suppress(reason string) (first bool) {
 	return inc.Suppressed[reason] == 1
 }
 
-func (o *Occurrences) add(at time.Time, task, evidence string) {
+func (o *Occurrences) add(at time.Time, task, evidence, taskDef string) {
+	if taskDef != "" && len(o.TaskDefinitions) < MaxSampleEvidence && !contains(o.TaskDefinitions, taskDef) {
+		o.TaskDefinitions = append(o.TaskDefinitions, taskDef)
+	}
 	o.Count++
 	if o.FirstSeen.IsZero() || at.Before(o.FirstSeen) {
 		o.FirstSeen = at
@@ -228,4 +241,27 @@ type Silence struct {
 	By      string    `json:"by"`
 	Reason  string    `json:"reason,omitempty"`
 	Created time.Time `json:"created"`
+}
+
+// Guard is a service's remediation record, shared by every handler: the lease that lets one
+// action run at a time, when actions ran (cooldown, per-day cap), and the revisions known to be
+// stable or failing (rollback targets).
+type Guard struct {
+	LeaseHolder string      `json:"lease_holder,omitempty"`
+	LeaseUntil  time.Time   `json:"lease_until"`
+	Actions     []time.Time `json:"actions,omitempty"` // the last 24 hours'
+	// StableTaskDefinition is the last revision the service ran at its desired count.
+	StableTaskDefinition string `json:"stable_task_definition,omitempty"`
+	// FailedTaskDefinitions are revisions incidents were opened on, newest last (bounded).
+	FailedTaskDefinitions []string `json:"failed_task_definitions,omitempty"`
+	Version               int64    `json:"version"`
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

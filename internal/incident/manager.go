@@ -40,6 +40,9 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Incident, error)
 	// List returns incidents newest first.
 	List(ctx context.Context, f Filter) ([]*Incident, error)
+	// UpdateGuard atomically applies fn to the scope's remediation guard (zero when new) and
+	// stores it; an error from fn leaves it unchanged and is returned.
+	UpdateGuard(ctx context.Context, scope Scope, fn func(g *Guard) error) (Guard, error)
 	// PutSilence records a silence, replacing any for the same scope.
 	PutSilence(ctx context.Context, s Silence) error
 	// Silences returns the silences that have not expired at now.
@@ -97,6 +100,7 @@ type Signal struct {
 	// Runbook and Page come from the runbook matching the signal.
 	Runbook string
 	Page    bool
+	Fix     string
 }
 
 // Outcome says what a signal did.
@@ -105,7 +109,9 @@ type Outcome struct {
 	Incident *Incident
 	Opened   bool
 	// Raised is set when the incident's severity rose.
-	Raised   bool
+	Raised bool
+	// Relapsed is set when the cause recurred after a fix: automation stops and people are paged.
+	Relapsed bool
 	Resolved bool
 	// Duplicate is set when the event had been handled before: nothing changed.
 	Duplicate bool
@@ -187,10 +193,16 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		if inc.Cause != sig.Cause {
 			continue
 		}
-		inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence)
+		inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence, sig.Facts.TaskDefinition)
 		inc.UpdatedAt = now
 		m.refreshState(inc, sig)
 		out.Raised = raise(inc, sig, now)
+		// A failure well after a fix (tasks started before it may still die) means it did not help.
+		if inc.ActionAt != nil && inc.Stopped == "" && sig.Time.After(inc.ActionAt.Add(time.Minute)) {
+			inc.Stopped = "the cause recurred after the fix"
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "relapse", Message: "the cause recurred after the fix: automation stopped for this incident"})
+			out.Relapsed = true
+		}
 		out.Incident = inc
 		return []*Incident{inc}
 	}
@@ -214,8 +226,9 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		Facts:       sig.Facts,
 		Runbook:     sig.Runbook,
 		Page:        sig.Page,
+		Fix:         sig.Fix,
 	}
-	inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence)
+	inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence, sig.Facts.TaskDefinition)
 	m.refreshState(inc, sig)
 	msg := fmt.Sprintf("opened %s: %s", level, inc.Title)
 	if sig.Evidence != "" {
@@ -384,6 +397,50 @@ func covers(silence, scope Scope) bool {
 
 // Now is the manager's clock.
 func (m *Manager) Now() time.Time { return m.now() }
+
+// ActionTaken records that a fix was applied; the service must be back by now+verify.
+func (m *Manager) ActionTaken(ctx context.Context, id string, verify time.Duration) (*Incident, error) {
+	if verify <= 0 {
+		verify = 10 * time.Minute
+	}
+	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		by := now.Add(verify)
+		inc.ActionAt, inc.VerifyBy = &now, &by
+		return true
+	})
+}
+
+// StopAutomation stops fixes for an incident, with the reason.
+func (m *Manager) StopAutomation(ctx context.Context, id, reason string) (*Incident, error) {
+	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		if inc.Stopped != "" {
+			return false
+		}
+		inc.Stopped = reason
+		inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "automation-stopped", Message: "automation stopped: " + reason})
+		return true
+	})
+}
+
+// Ineffective marks a fix that did not bring the service back by its verification deadline:
+// automation stops and the incident escalates (again if need be). It reports whether it changed.
+func (m *Manager) Ineffective(ctx context.Context, id string) (*Incident, bool, error) {
+	changed := false
+	inc, err := m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		changed = inc.State.Active() && inc.VerifyBy != nil && now.After(*inc.VerifyBy) && inc.RecoveringSince == nil
+		if !changed {
+			return false
+		}
+		inc.VerifyBy = nil
+		if inc.Stopped == "" {
+			inc.Stopped = "the fix did not bring the service back in time"
+		}
+		inc.Escalated, inc.UpdatedAt = true, now
+		inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "escalated", Message: "the fix was not effective: the service is not back at its desired count; automation stopped, escalated"})
+		return true
+	})
+	return inc, changed, err
+}
 
 // Acknowledge moves an open incident to acknowledged. Acknowledging twice changes nothing.
 func (m *Manager) Acknowledge(ctx context.Context, id, actor string) (*Incident, bool, error) {

@@ -26,6 +26,8 @@ const (
 	Escalated    Kind = "escalated"
 	Acknowledged Kind = "acknowledged"
 	Resolved     Kind = "resolved"
+	// Action: a fix was applied, planned, skipped on a human's request, or failed (Slack thread).
+	Action Kind = "action"
 )
 
 // Notification is one thing to tell people about one incident.

@@ -74,6 +74,7 @@ type Pipeline struct {
 	sender    Sender
 	logs      LogTailer
 	runbooks  *runbook.Set
+	remedy    func(ctx context.Context, incidentID string)
 	log       *zap.Logger
 	metrics   *metrics.Metrics
 }
@@ -87,6 +88,12 @@ func WithLogs(l LogTailer) Option { return func(p *Pipeline) { p.logs = l } }
 
 // WithRunbooks applies the runbooks: their severity floor and paging choice.
 func WithRunbooks(s *runbook.Set) Option { return func(p *Pipeline) { p.runbooks = s } }
+
+// WithRemedy asks for the runbook's fix when an incident opens or worsens; the remediator
+// decides, under its guardrails, whether anything happens.
+func WithRemedy(f func(ctx context.Context, incidentID string)) Option {
+	return func(p *Pipeline) { p.remedy = f }
+}
 
 // New wires a pipeline.
 func New(incidents *incident.Manager, states StateReader, sender Sender, log *zap.Logger, m *metrics.Metrics, opts ...Option) *Pipeline {
@@ -164,6 +171,9 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 		p.assess(ctx, &sig)
 		if rb := p.runbooks.For(sig.Cause, sig.Sub, sig.Scope.Alarm); rb != nil {
 			sig.Runbook, sig.Page = rb.ID, rb.Page
+			if rb.Fix.Action != runbook.None && rb.Fix.Mode != runbook.Off {
+				sig.Fix = string(rb.Fix.Action)
+			}
 			if rb.SeverityFloor.Higher(sig.Severity) {
 				sig.Severity = rb.SeverityFloor // the runbook's floor: e.g. an alarm that is always P2
 			}
@@ -212,9 +222,15 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 			inc = p.attachLogs(ctx, log, ev, inc)
 		}
 		p.notify(ctx, log, notify.Opened, inc)
+		if p.remedy != nil && inc.Fix != "" {
+			p.remedy(ctx, inc.ID)
+		}
 	case out.Resolved:
 		log.Info("incident resolved")
 		p.notify(ctx, log, notify.Resolved, out.Incident)
+	case out.Relapsed:
+		log.Warn("the cause recurred after a fix: automation stopped")
+		p.notify(ctx, log, notify.Escalated, out.Incident)
 	case out.Raised:
 		log.Info("incident severity raised")
 		p.notify(ctx, log, notify.Raised, out.Incident)

@@ -286,3 +286,16 @@ func (s *Set) For(cause classify.Cause, sub, alarm string) *Runbook {
 	}
 	return best
 }
+
+// ByID returns the runbook with that id, or nil.
+func (s *Set) ByID(id string) *Runbook {
+	if s == nil || id == "" {
+		return nil
+	}
+	for _, rb := range s.Runbooks {
+		if rb.ID == id {
+			return rb
+		}
+	}
+	return nil
+}

@@ -361,6 +361,39 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		}
 	})
 
+	t.Run("guard: one lease among 16 handlers", func(t *testing.T) {
+		_, st, clk := setup(t)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := st.UpdateGuard(ctx, Scope, func(g *incident.Guard) error {
+					if g.LeaseUntil.After(clk.Now()) {
+						return incident.ErrConflict
+					}
+					g.LeaseHolder, g.LeaseUntil = fmt.Sprint(i), clk.Now().Add(time.Minute)
+					return nil
+				})
+				if err == nil {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("%d handlers took the lease", won)
+		}
+		g, err := st.UpdateGuard(ctx, Scope, func(*incident.Guard) error { return nil })
+		if err != nil || g.LeaseHolder == "" || g.Version != 2 {
+			t.Fatalf("%+v %v", g, err)
+		}
+	})
+
 	t.Run("missing incident", func(t *testing.T) {
 		m, st, _ := setup(t)
 		if _, err := st.Get(ctx, "inc-nope"); err == nil {

@@ -104,6 +104,9 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		if inc.State == incident.Open {
 			buttons = append(buttons, button(ActionAcknowledge, "Acknowledge", inc.ID, ""))
 		}
+		if inc.Fix != "" && inc.Stopped == "" {
+			buttons = append(buttons, button(ActionRunFix, "Run fix: "+inc.Fix, inc.ID, "primary"))
+		}
 		if inc.Scope.IsService() {
 			buttons = append(buttons, button(ActionRollback, "Rollback", inc.ID, ""))
 		}
@@ -149,6 +152,14 @@ func ThreadReply(kind notify.Kind, inc *incident.Incident) string {
 		return fmt.Sprintf(":rotating_light: *Escalated*: not acknowledged within the %s SLA of a %s. Paged again.", inc.Severity.SLA(), inc.Severity)
 	case notify.Acknowledged:
 		return fmt.Sprintf(":eyes: Acknowledged by %s.", inc.AcknowledgedBy)
+	case notify.Action:
+		for i := len(inc.Timeline) - 1; i >= 0; i-- {
+			if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {
+				icon := map[string]string{"action": ":wrench:", "action-planned": ":memo:", "action-skipped": ":no_entry_sign:", "action-failed": ":x:"}[e.Kind]
+				return fmt.Sprintf("%s %s (%s)", icon, e.Message, e.Actor)
+			}
+		}
+		return ""
 	case notify.Resolved:
 		for i := len(inc.Timeline) - 1; i >= 0; i-- {
 			if e := inc.Timeline[i]; e.Kind == "resolved" {

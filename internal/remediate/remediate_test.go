@@ -1,0 +1,370 @@
+package remediate_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/boltstore"
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
+	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/runbooks"
+)
+
+const (
+	td12 = "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12"
+	td13 = "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:13"
+)
+
+type rig struct {
+	r   *remediate.Remediator
+	m   *incident.Manager
+	clk *incidenttest.Clock
+	ecs *fakeecs.Server
+}
+
+// newRig runs the shipped runbooks with the named ones switched to auto.
+func newRig(t *testing.T, svc fakeecs.Service, auto ...string) *rig {
+	t.Helper()
+	fake := fakeecs.New(svc)
+	t.Cleanup(fake.Close)
+	raw, err := os.ReadFile("testdata/taskdef-rich.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.PutTaskDefinition("checkout:12", raw)
+	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")}
+	client := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	scaling := applicationautoscaling.NewFromConfig(cfg, func(o *applicationautoscaling.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	set, err := runbook.Load(runbooks.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range auto {
+		set.ByID(id).Fix.Mode = runbook.Auto
+	}
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Runbooks: set, Cap: config.AutoFixAuto, Log: zap.NewNop()}
+	return &rig{r: r, m: m, clk: clk, ecs: fake}
+}
+
+func checkout(running int) fakeecs.Service {
+	return fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: running, TaskDefinition: td12,
+		Deployments: []fakeecs.Deployment{{ID: "ecs-svc/1", Status: "PRIMARY", TaskDefinition: td12, RolloutState: "COMPLETED", Desired: 4, Running: running}}}
+}
+
+// open opens an incident of cause on checkout, its failing tasks on revision taskDef.
+func (g *rig) open(t *testing.T, cause classify.Cause, runbookID, taskDef string, n int) *incident.Incident {
+	t.Helper()
+	sig := incidenttest.Failure(cause, n, severity.P1)
+	sig.Runbook = runbookID
+	sig.Facts.TaskDefinition = taskDef
+	sig.Time = g.clk.Now()
+	out, err := g.m.Apply(context.Background(), sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Incident
+}
+
+func (g *rig) fix(t *testing.T, id string) remediate.Outcome {
+	t.Helper()
+	out, err := g.r.Handle(context.Background(), remediate.Request{Incident: id, By: "auto"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func registered(t *testing.T, c fakeecs.Call) map[string]any { return c.Body }
+
+func TestOOMLoopRaisesMemoryOnceUnderConcurrency(t *testing.T) {
+	g := newRig(t, checkout(0), "oom-killed")
+	inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+	var wg sync.WaitGroup
+	done := 0
+	var mu sync.Mutex
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "auto"})
+			if err != nil {
+				t.Error(err)
+			}
+			if out.Done {
+				mu.Lock()
+				done++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	muts := g.ecs.Mutations()
+	if done != 1 || len(muts) != 2 || muts[0].Operation != "RegisterTaskDefinition" || muts[1].Operation != "UpdateService" {
+		t.Fatalf("done %d, mutations %v", done, muts)
+	}
+	if got := muts[0].Body["memory"]; got != "1024" {
+		t.Fatalf("memory %v, want 1024 (512 × 1.5 → next Fargate size for 256 CPU)", got)
+	}
+	if muts[1].Body["taskDefinition"] != td13 {
+		t.Fatalf("service updated to %v", muts[1].Body["taskDefinition"])
+	}
+	got, _ := g.m.Store().Get(context.Background(), inc.ID)
+	var action, skipped int
+	for _, e := range got.Timeline {
+		switch e.Kind {
+		case "action":
+			action++
+			if !strings.Contains(e.Message, "512 → 1024") {
+				t.Errorf("action entry lacks before → after: %s", e.Message)
+			}
+		case "action-skipped":
+			skipped++
+		}
+	}
+	if action != 1 || skipped != 15 || got.VerifyBy == nil {
+		t.Fatalf("timeline: %d actions, %d skips recorded, verify by %v", action, skipped, got.VerifyBy)
+	}
+}
+
+func TestSecondOOMAfterCooldownThenTheCap(t *testing.T) {
+	g := newRig(t, checkout(0), "oom-killed")
+	first := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+	if out := g.fix(t, first.ID); !out.Done {
+		t.Fatalf("%+v", out)
+	}
+	// The service recovered and the incident resolved; later, a new OOM incident on revision 13.
+	if _, _, err := g.m.Resolve(context.Background(), first.ID, "ecs-medic", "recovered"); err != nil {
+		t.Fatal(err)
+	}
+	g.clk.Advance(5 * time.Minute)
+	second := g.open(t, classify.OOMKilled, "oom-killed", td13, 2)
+	if out := g.fix(t, second.ID); out.Done || !strings.Contains(out.Skipped, "cooldown") {
+		t.Fatalf("inside the cooldown: %+v", out)
+	}
+	g.clk.Advance(15 * time.Minute)
+	out := g.fix(t, second.ID)
+	muts := g.ecs.Mutations()
+	if !out.Done || muts[len(muts)-2].Body["memory"] != "2048" {
+		t.Fatalf("after the cooldown: %+v %v", out, muts[len(muts)-2].Body["memory"])
+	}
+	// A third time: 2048 × 1.5 = 3072 needs 512 CPU, which the runbook does not allow.
+	_, _, _ = g.m.Resolve(context.Background(), second.ID, "ecs-medic", "recovered")
+	g.clk.Advance(20 * time.Minute)
+	third := g.open(t, classify.OOMKilled, "oom-killed", "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:14", 3)
+	before := len(g.ecs.Mutations())
+	out = g.fix(t, third.ID)
+	if out.Done || !strings.Contains(out.Skipped, "no valid Fargate size") || len(g.ecs.Mutations()) != before {
+		t.Fatalf("at the limit: %+v", out)
+	}
+	got, _ := g.m.Store().Get(context.Background(), third.ID)
+	if !strings.Contains(got.Timeline[len(got.Timeline)-1].Message, "no valid Fargate size") {
+		t.Fatal("the reason is not in the timeline")
+	}
+}
+
+func TestBadDeployRollsBackButNeverLoops(t *testing.T) {
+	svc := checkout(1)
+	svc.TaskDefinition = td13
+	svc.Deployments = []fakeecs.Deployment{
+		{ID: "ecs-svc/2", Status: "PRIMARY", TaskDefinition: td13, RolloutState: "IN_PROGRESS", Desired: 4, Failed: 5},
+		{ID: "ecs-svc/1", Status: "ACTIVE", TaskDefinition: td12, RolloutState: "COMPLETED", Desired: 4, Running: 1},
+	}
+	g := newRig(t, svc, "essential-exit")
+	inc := g.open(t, classify.EssentialExit, "essential-exit", td13, 1)
+	out := g.fix(t, inc.ID)
+	muts := g.ecs.Mutations()
+	if !out.Done || len(muts) != 1 || muts[0].Body["taskDefinition"] != td12 {
+		t.Fatalf("%+v %v", out, muts)
+	}
+	// Now revision 12 fails too: no rollback to anything that failed, no loop.
+	_, _, _ = g.m.Resolve(context.Background(), inc.ID, "ecs-medic", "")
+	g.clk.Advance(time.Hour)
+	again := g.open(t, classify.EssentialExit, "essential-exit", td12, 2)
+	sig := incidenttest.Failure(classify.EssentialExit, 3, severity.P1)
+	sig.Runbook, sig.Facts.TaskDefinition, sig.Time = "essential-exit", td13, g.clk.Now()
+	_, _ = g.m.Apply(context.Background(), sig) // revision 13's failures are on record for this incident too
+	out = g.fix(t, again.ID)
+	if out.Done || len(g.ecs.Mutations()) != 1 {
+		t.Fatalf("rolled back again: %+v", out)
+	}
+}
+
+func TestGuardrailsMeanNoMutation(t *testing.T) {
+	cases := map[string]func(*rig, *fakeecs.Service){
+		"MEDIC_AUTOFIX=off":  func(g *rig, _ *fakeecs.Service) { g.r.Cap = config.AutoFixOff },
+		"dry run":            func(g *rig, _ *fakeecs.Service) { g.r.DryRun = true },
+		"medic:auto-fix=off": func(_ *rig, s *fakeecs.Service) { s.Tags = map[string]string{"medic:auto-fix": "off"} },
+		"suggest only":       func(g *rig, _ *fakeecs.Service) { g.r.Runbooks.ByID("oom-killed").Fix.Mode = runbook.Suggest },
+		"circuit breaker": func(_ *rig, s *fakeecs.Service) {
+			s.Deployments[0].RolloutState, s.Deployments[0].Reason = "IN_PROGRESS", "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/0."
+		},
+		"already recovered": func(_ *rig, s *fakeecs.Service) { s.Running = 4 },
+	}
+	for name, setup := range cases {
+		t.Run(name, func(t *testing.T) {
+			svc := checkout(0)
+			g := newRig(t, svc, "oom-killed")
+			setup(g, &svc)
+			g.ecs.Put(svc)
+			inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+			out := g.fix(t, inc.ID)
+			if out.Done || len(g.ecs.Mutations()) != 0 {
+				t.Fatalf("%+v, %d mutating calls", out, len(g.ecs.Mutations()))
+			}
+			if out.Skipped == "" && !out.DryRun {
+				t.Fatal("no reason given")
+			}
+		})
+	}
+	t.Run("medic:rollback=off", func(t *testing.T) {
+		svc := checkout(1)
+		svc.Tags = map[string]string{"medic:rollback": "off"}
+		g := newRig(t, svc, "essential-exit")
+		out := g.fix(t, g.open(t, classify.EssentialExit, "essential-exit", td12, 1).ID)
+		if out.Done || !strings.Contains(out.Skipped, "medic:rollback=off") {
+			t.Fatalf("%+v", out)
+		}
+	})
+}
+
+func TestScaleOutBoundedByAutoScaling(t *testing.T) {
+	svc := checkout(4)
+	svc.MaxCapacity = 5
+	g := newRig(t, svc, "cpu-high")
+	sig := incident.Signal{Kind: incident.Failure, EventID: "a1", Scope: incident.Scope{Account: "111122223333", Region: "us-east-1", Cluster: "prod", Service: "checkout"},
+		Cause: classify.Alarm, Runbook: "cpu-high", Marks: []string{"evt#a1"}, Time: g.clk.Now()}
+	out, _ := g.m.Apply(context.Background(), sig)
+	res := g.fix(t, out.Incident.ID)
+	muts := g.ecs.Mutations()
+	if !res.Done || len(muts) != 1 || muts[0].Body["desiredCount"] != float64(5) {
+		t.Fatalf("%+v %v", res, muts)
+	}
+}
+
+// The task definition round trip: a rich definition survives raise-memory with only the memory
+// changed.
+func TestTaskDefinitionRoundTrip(t *testing.T) {
+	g := newRig(t, checkout(0), "oom-killed")
+	g.fix(t, g.open(t, classify.OOMKilled, "oom-killed", td12, 1).ID)
+	muts := g.ecs.Mutations()
+	if len(muts) == 0 {
+		t.Fatal("nothing registered")
+	}
+	got := registered(t, muts[0])
+	var orig map[string]any
+	raw, _ := os.ReadFile("testdata/taskdef-rich.json")
+	_ = json.Unmarshal(raw, &orig)
+	// Fields DescribeTaskDefinition returns but RegisterTaskDefinition does not take.
+	for _, k := range []string{"taskDefinitionArn", "revision", "status", "compatibilities", "requiresAttributes", "registeredAt", "registeredBy"} {
+		delete(orig, k)
+	}
+	orig["memory"] = "1024"
+	// A container's "cpu": 0 means "no reservation"; the SDK leaves a zero out, which ECS reads the same.
+	for _, c := range orig["containerDefinitions"].([]any) {
+		if m := c.(map[string]any); m["cpu"] == float64(0) {
+			delete(m, "cpu")
+		}
+	}
+	for k, v := range orig {
+		a, _ := json.Marshal(v)
+		b, _ := json.Marshal(got[k])
+		if string(a) != string(b) {
+			t.Errorf("%s changed:\n was %s\n now %s", k, a, b)
+		}
+	}
+	for k := range got {
+		if _, ok := orig[k]; !ok && k != "tags" {
+			t.Errorf("%s added", k)
+		}
+	}
+}
+
+// Random interleavings of events, redeliveries, clicks and fix requests never exceed one action
+// per cooldown nor max_per_day per service.
+func TestPropertyLimitsHold(t *testing.T) {
+	for seed := range 5 {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			g := newRig(t, checkout(0), "oom-killed")
+			rng := rand.New(rand.NewPCG(uint64(seed), 1))
+			var times []time.Time
+			var tmu sync.Mutex
+			var ids []string
+			for step := range 60 {
+				switch rng.IntN(4) {
+				case 0: // a new incident (the previous one resolved)
+					if len(ids) > 0 {
+						_, _, _ = g.m.Resolve(context.Background(), ids[len(ids)-1], "ecs-medic", "")
+					}
+					ids = append(ids, g.open(t, classify.OOMKilled, "oom-killed", td12, step).ID)
+				case 1, 2: // fix requests, automatic or clicked, some at once
+					if len(ids) == 0 {
+						continue
+					}
+					var wg sync.WaitGroup
+					for range 1 + rng.IntN(4) {
+						wg.Add(1)
+						by := "auto"
+						if rng.IntN(2) == 0 {
+							by = "slack:alice"
+						}
+						go func() {
+							defer wg.Done()
+							out, _ := g.r.Handle(context.Background(), remediate.Request{Incident: ids[len(ids)-1], By: by})
+							if out.Done {
+								tmu.Lock()
+								times = append(times, g.clk.Now())
+								tmu.Unlock()
+							}
+						}()
+					}
+					wg.Wait()
+				case 3:
+					g.clk.Advance(time.Duration(rng.IntN(20)) * time.Minute)
+				}
+			}
+			for i := 1; i < len(times); i++ {
+				if times[i].Sub(times[i-1]) < 15*time.Minute {
+					t.Fatalf("two actions %s apart", times[i].Sub(times[i-1]))
+				}
+			}
+			for i := range times {
+				n := 0
+				for _, u := range times {
+					if !u.Before(times[i]) && u.Sub(times[i]) < 24*time.Hour {
+						n++
+					}
+				}
+				if n > 3 {
+					t.Fatalf("%d actions within 24 h", n)
+				}
+			}
+		})
+	}
+}
