@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -34,6 +35,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
@@ -55,6 +57,9 @@ type App struct {
 	Logs     *tasklogs.Reader // nil when ECS is unreachable
 	Region   string
 	Runbooks *runbook.Set
+	// Remediator changes ECS; nil when ECS is unreachable. Only the remediation function (and
+	// medic serve) may use it: the other Lambdas' roles cannot call ECS's write APIs.
+	Remediator *remediate.Remediator
 }
 
 // Options are the parts an entry point chooses.
@@ -67,6 +72,8 @@ type Options struct {
 	// AWS is the AWS configuration; when nil it is loaded the SDK's standard way (AWS_REGION,
 	// AWS_ENDPOINT_URL_ECS, profiles, roles, ...).
 	AWS *aws.Config
+	// Remedy is called when an incident with a runbook fix opens (pipeline.WithRemedy).
+	Remedy func(ctx context.Context, incidentID string)
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -133,8 +140,30 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
 	}
+	if a.ECS != nil {
+		a.Remediator = &remediate.Remediator{ECS: a.ECS, Scaling: applicationautoscaling.NewFromConfig(awsCfg), Manager: a.Manager,
+			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, Log: log}
+	}
+	if opts.Remedy != nil {
+		po = append(po, pipeline.WithRemedy(opts.Remedy))
+	}
 	a.Pipeline = pipeline.New(a.Manager, a.States, a.Fanout, log, a.Metrics, po...)
 	return a, nil
+}
+
+// RemedyInBackground is the remedy of `medic serve`: the remediator runs in a goroutine, so an
+// event is answered without waiting for ECS.
+func (a *App) RemedyInBackground(ctx context.Context, id string) {
+	if a.Remediator == nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if _, err := a.Remediator.Handle(ctx, remediate.Request{Incident: id, By: "auto"}); err != nil {
+			a.Log.Warn("remediation", zap.String("incident", id), zap.Error(err))
+		}
+	}()
 }
 
 // Slack returns the handler of Slack's requests, or nil when MEDIC_SLACK_SIGNING_SECRET is not
@@ -164,6 +193,9 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 			so = append(so, slackapi.OptionAPIURL(strings.TrimSuffix(a.Config.SlackAPIURL, "/")+"/"))
 		}
 		h.Groups = slackapi.New(token.Reveal(), so...)
+	}
+	if a.Remediator != nil {
+		h.Fix = a.Remediator.Handle
 	}
 	h.Defer = deferrer(h)
 	return h

@@ -28,7 +28,10 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
+	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
 const secret = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -80,6 +83,7 @@ func newRig(t testing.TB) *rig {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	fe := fakeecs.New(fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 1, Pending: 2,
+		TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:13",
 		Deployments: []fakeecs.Deployment{
 			{ID: "ecs-svc/2", Status: "PRIMARY", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:13", RolloutState: "IN_PROGRESS", Desired: 4, Running: 0, Failed: 6},
 			{ID: "ecs-svc/1", Status: "ACTIVE", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12", RolloutState: "COMPLETED", Desired: 4, Running: 1}}},
@@ -105,6 +109,9 @@ func newRig(t testing.TB) *rig {
 	t.Cleanup(responses.Close)
 	h := &chatops.Handler{SigningSecret: config.Secret(secret), AllowedUsers: []string{"U0ALICE"}, Manager: m,
 		Sender: notify.NewFanout([]notify.Notifier{notes}), ECS: client, Region: "us-east-1", Log: zap.NewNop(), Now: clk.Now}
+	set, _ := runbook.Load(runbooks.FS)
+	rem := &remediate.Remediator{ECS: client, Manager: m, Runbooks: set, Cap: config.AutoFixSuggest, Log: zap.NewNop()}
+	h.Fix = rem.Handle
 	h.Defer = chatops.Goroutines(h)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
@@ -314,6 +321,13 @@ func TestCommandAnswers(t *testing.T) {
 			notifytest.Golden(t, "answers/"+tc.name+".txt", []byte(answer+"\n"))
 		})
 	}
+	t.Run("rollback-done", func(t *testing.T) {
+		notifytest.Golden(t, "answers/rollback-done.txt", []byte(g.deferred(t)+"\n"))
+		muts := g.ecs.Mutations()
+		if len(muts) != 1 || muts[0].Body["taskDefinition"] != "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12" {
+			t.Fatalf("%v", muts)
+		}
+	})
 	t.Run("status", func(t *testing.T) {
 		_, now := g.command(t, "U0BOB", "status prod/checkout")
 		if !strings.Contains(now, "Reading") {

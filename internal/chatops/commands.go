@@ -19,6 +19,8 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
@@ -53,7 +55,7 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 	case "logs":
 		return h.logs(ctx, args, form.Get("response_url"))
 	case "runbook":
-		return runbook(args)
+		return runbookAnswer(args)
 	case "status":
 		if len(args) != 1 || !strings.Contains(args[0], "/") {
 			return Reply{Text: "Usage: `/medic status <cluster>/<service>`"}
@@ -65,7 +67,7 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 		return Reply{Text: "Reading `" + args[0] + "` from ECS…"}
 	case "ack", "resolve", "silence", "fix", "rollback", "scale":
 		log.Info("changing command")
-		return h.change(ctx, c, verb, args)
+		return h.change(withResponseURL(ctx, form.Get("response_url")), c, verb, args)
 	default:
 		return Reply{Text: fmt.Sprintf("I don't know `%s`.\n%s", verb, Help)}
 	}
@@ -114,10 +116,66 @@ func (h *Handler) change(ctx context.Context, c caller, verb string, args []stri
 	case "silence":
 		return h.silence(ctx, c, args)
 	default: // fix, rollback, scale
-		return Reply{Text: fmt.Sprintf("`%s` needs ecs-medic's remediation actions, which this installation does not have. "+
+		return h.fix(ctx, c, verb, args)
+	}
+}
+
+// fix runs a remediation for a human: `fix <incident> [force]`, `rollback <cluster>/<service>`,
+// `scale <cluster>/<service> <n>`. The same actions and guardrails as automation; a human may
+// override the cooldown only with an explicit `force`, which is recorded.
+func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string) Reply {
+	if h.Fix == nil {
+		return Reply{Text: fmt.Sprintf("`%s` needs ecs-medic's remediation, which cannot reach ECS here. "+
 			"Do it by hand: roll back with `aws ecs update-service --cluster <c> --service <s> --task-definition <previous revision>` (SOP-001), "+
 			"scale with `aws ecs update-service --cluster <c> --service <s> --desired-count <n>`.", verb)}
 	}
+	req := remediate.Request{By: "slack:" + c.String()}
+	switch verb {
+	case "fix":
+		if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[1] != "force") {
+			return Reply{Text: "Usage: `/medic fix <incident> [force]` (force overrides the cooldown, and is recorded)"}
+		}
+		req.Incident, req.Force = args[0], len(args) == 2
+	case "rollback", "scale":
+		button := len(args) == 1 && strings.HasPrefix(args[0], "inc-") // the Rollback button names the incident
+		if !button && (len(args) < 1 || !strings.Contains(args[0], "/") || (verb == "scale" && len(args) != 2)) {
+			return Reply{Text: fmt.Sprintf("Usage: `/medic %s <cluster>/<service>%s`", verb, map[string]string{"rollback": "", "scale": " <n>"}[verb])}
+		}
+		if button {
+			req.Incident = args[0]
+		} else {
+			inc, err := h.openIncident(ctx, args[0])
+			if err != nil || inc == nil {
+				return Reply{Text: fmt.Sprintf("No open incident on `%s`: ecs-medic acts on services with an incident, so every action has its record.", args[0])}
+			}
+			req.Incident = inc.ID
+		}
+		req.Action = runbook.Rollback
+		if verb == "scale" {
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 1 {
+				return Reply{Text: fmt.Sprintf("`%s` is not a task count.", args[1])}
+			}
+			req.Action, req.Desired = runbook.ScaleOut, n
+		}
+	}
+	h.defer_(ctx, Job{Kind: "fix", Fix: &req, ResponseURL: responseURLFrom(ctx)})
+	return Reply{Text: fmt.Sprintf("Checking the guardrails for `%s`…", strings.Join(append([]string{verb}, args...), " "))}
+}
+
+// openIncident finds the newest active incident on cluster/service.
+func (h *Handler) openIncident(ctx context.Context, name string) (*incident.Incident, error) {
+	cluster, service, _ := strings.Cut(name, "/")
+	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	for _, inc := range incs {
+		if inc.Scope.Cluster == cluster && inc.Scope.Service == service {
+			return inc, nil
+		}
+	}
+	return nil, nil
 }
 
 func (h *Handler) silence(ctx context.Context, c caller, args []string) Reply {
@@ -437,8 +495,8 @@ func distance(a, b string) int {
 	return prev[len(b)]
 }
 
-// runbook answers with what SOP-002 says for a cause.
-func runbook(args []string) Reply {
+// runbookAnswer answers with what SOP-002 says for a cause.
+func runbookAnswer(args []string) Reply {
 	if len(args) != 1 {
 		return Reply{Text: "Usage: `/medic runbook <cause>`, one of: " + causeList()}
 	}
@@ -469,4 +527,15 @@ func causeList() string {
 		}
 	}
 	return strings.Join(cs, ", ")
+}
+
+type responseURLKey struct{}
+
+func withResponseURL(ctx context.Context, u string) context.Context {
+	return context.WithValue(ctx, responseURLKey{}, u)
+}
+
+func responseURLFrom(ctx context.Context) string {
+	u, _ := ctx.Value(responseURLKey{}).(string)
+	return u
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
 
@@ -51,13 +53,14 @@ type LogTailer interface {
 
 // Job is work done after the acknowledgement: it answers through ResponseURL.
 type Job struct {
-	Kind        string   `json:"kind"` // "status", "logs", "announce", "reply"
-	Args        []string `json:"args,omitempty"`
-	User        string   `json:"user,omitempty"`
-	ResponseURL string   `json:"response_url,omitempty"`
-	Incident    string   `json:"incident,omitempty"`
-	Notice      string   `json:"notice,omitempty"`
-	Text        string   `json:"text,omitempty"`
+	Kind        string             `json:"kind"` // "status", "logs", "announce", "reply", "fix"
+	Fix         *remediate.Request `json:"fix,omitempty"`
+	Args        []string           `json:"args,omitempty"`
+	User        string             `json:"user,omitempty"`
+	ResponseURL string             `json:"response_url,omitempty"`
+	Incident    string             `json:"incident,omitempty"`
+	Notice      string             `json:"notice,omitempty"`
+	Text        string             `json:"text,omitempty"`
 }
 
 // Deferrer runs a job after the request has been answered: a goroutine in `medic serve`, an
@@ -75,10 +78,13 @@ type Handler struct {
 	Logs          LogTailer // nil: logs come only from incidents
 	Groups        Groups    // nil: group membership cannot be checked
 	Region        string
-	Defer         Deferrer
-	Log           *zap.Logger
-	Now           func() time.Time
-	HTTP          *http.Client // for response_url
+	// Fix carries out a fix (remediate.Remediator.Handle, or an invocation of the remediation
+	// function); nil: fixes are not available here.
+	Fix   func(ctx context.Context, req remediate.Request) (remediate.Outcome, error)
+	Defer Deferrer
+	Log   *zap.Logger
+	Now   func() time.Time
+	HTTP  *http.Client // for response_url
 
 	groupMu    sync.Mutex
 	groupCache map[string]groupEntry
@@ -229,7 +235,7 @@ func (h *Handler) interaction(ctx context.Context, form url.Values) {
 		default:
 			continue
 		}
-		rep := h.change(ctx, c, verb, []string{a.Value})
+		rep := h.change(withResponseURL(ctx, cb.ResponseURL), c, verb, []string{a.Value})
 		if rep.Text != "" && cb.ResponseURL != "" {
 			h.defer_(ctx, Job{Kind: "reply", ResponseURL: cb.ResponseURL, Text: rep.Text})
 		}
@@ -253,6 +259,21 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 		return nil
 	case "reply":
 		rep = Reply{Text: j.Text}
+	case "fix":
+		if h.Fix == nil || j.Fix == nil {
+			return errors.New("no remediation here")
+		}
+		out, err := h.Fix(ctx, *j.Fix)
+		switch {
+		case err != nil:
+			rep = Reply{Text: fmt.Sprintf(":x: %s failed: %v. Automation is stopped for the incident.", out.Action, err)}
+		case out.Skipped != "":
+			rep = Reply{Text: fmt.Sprintf(":no_entry_sign: %s not done: %s", out.Action, out.Skipped)}
+		case out.DryRun:
+			rep = Reply{Text: ":memo: Dry run (MEDIC_DRY_RUN): would " + out.Plan}
+		default:
+			rep = Reply{ResponseType: "in_channel", Text: ":wrench: Done: " + out.Plan}
+		}
 	default:
 		return fmt.Errorf("unknown job %q", j.Kind)
 	}
