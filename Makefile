@@ -44,7 +44,7 @@ bench: testenv package
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 5x ./functions/
 	$(GO) run ./cmd/medic-load -events 10000 -services 20 -redelivered 0.05 -clients 16
 
-FUNCTIONS := ecs-events alarm-events reconciler slack
+FUNCTIONS := ecs-events alarm-events reconciler slack remediate
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'
 
 ## package: every Lambda function as build/<name>.zip (bootstrap for provided.al2023, arm64)

@@ -276,6 +276,8 @@ func TestECSEventsFunction(t *testing.T) { observe("ecs-events", scenarioECSEven
 func scenarioECSEvents(t *testing.T) *world {
 	w := newWorld(t, fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 0})
 	w.logs.Put("/ecs/checkout", "ecs/app/"+eventgen.TaskID(1), "starting", "java.lang.OutOfMemoryError: Java heap space")
+	w.lambda = newFakeLambda(t) // the remediation function, asked to consider the OOM's fix
+	w.env["AWS_ENDPOINT_URL_LAMBDA"], w.env["MEDIC_REMEDIATE_FUNCTION"] = w.lambda.URL, "ecs-medic-remediate"
 	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/ecs-events", "lambda.norpc"), w.env)
 
 	var first result
@@ -324,6 +326,12 @@ func scenarioECSEvents(t *testing.T) *world {
 	}
 	if len(inc.LogLines) != 2 || inc.Facts.LogStream != "ecs/app/"+eventgen.TaskID(1) {
 		t.Fatalf("log lines not kept: %v %q", inc.LogLines, inc.LogError)
+	}
+	w.lambda.mu.Lock()
+	asked := w.lambda.calls
+	w.lambda.mu.Unlock()
+	if asked != 1 {
+		t.Fatalf("the remediation function was asked %d times for one OOM incident, want 1", asked)
 	}
 	if n := len(w.ecs.Calls("DescribeServices")); n < 1 || n > 2 {
 		t.Fatalf("%d DescribeServices calls", n)

@@ -53,7 +53,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return 1
 	}
 	defer store.Close()
-	a, err := app.New(ctx, cfg, log, app.Options{Store: store, Console: stdout, ProbeCredentials: true})
+	var a *app.App
+	remedy := func(ctx context.Context, id string) { a.RemedyInBackground(ctx, id) }
+	a, err = app.New(ctx, cfg, log, app.Options{Store: store, Console: stdout, ProbeCredentials: true, Remedy: remedy})
 	if err != nil {
 		fmt.Fprintf(stderr, "medic serve: %v\n", err)
 		return 1

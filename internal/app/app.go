@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	slackapi "github.com/slack-go/slack"
@@ -60,6 +61,8 @@ type App struct {
 	// Remediator changes ECS; nil when ECS is unreachable. Only the remediation function (and
 	// medic serve) may use it: the other Lambdas' roles cannot call ECS's write APIs.
 	Remediator *remediate.Remediator
+	// FixVia runs a human's fix elsewhere (the remediation function), when set.
+	FixVia func(context.Context, remediate.Request) (remediate.Outcome, error)
 }
 
 // Options are the parts an entry point chooses.
@@ -194,7 +197,10 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 		}
 		h.Groups = slackapi.New(token.Reveal(), so...)
 	}
-	if a.Remediator != nil {
+	switch {
+	case a.FixVia != nil:
+		h.Fix = a.FixVia
+	case a.Remediator != nil:
 		h.Fix = a.Remediator.Handle
 	}
 	h.Defer = deferrer(h)
@@ -271,9 +277,16 @@ func ForLambda(ctx context.Context, getenv func(string) string) (*App, *dynamost
 		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
-	a, err := New(ctx, cfg, log, Options{Store: store, AWS: &awsCfg, Console: os.Stdout})
+	opts := Options{Store: store, AWS: &awsCfg, Console: os.Stdout}
+	if fn := getenv("MEDIC_REMEDIATE_FUNCTION"); fn != "" {
+		opts.Remedy = remedyVia(awslambdasvc.NewFromConfig(awsCfg), fn, log)
+	}
+	a, err := New(ctx, cfg, log, opts)
 	if err != nil {
 		return nil, nil, err
+	}
+	if fn := getenv("MEDIC_REMEDIATE_FUNCTION"); fn != "" {
+		a.FixVia = fixVia(awslambdasvc.NewFromConfig(awsCfg), fn)
 	}
 	return a, store, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+	"github.com/ecs-medic/ecs-medic/internal/remediate"
 )
 
 // maxLoggedEvent bounds how much of a rejected event is kept in the log.
@@ -168,4 +169,9 @@ func Slack(h http.Handler, run func(context.Context, chatops.Job) error) func(co
 		}
 		return serve(ctx, req)
 	}
+}
+
+// Remediate is the remediation function's handler.
+func Remediate(r *remediate.Remediator) func(context.Context, remediate.Request) (remediate.Outcome, error) {
+	return r.Handle
 }

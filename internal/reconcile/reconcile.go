@@ -99,10 +99,25 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 					rep.Resolved++
 					log.Info("incident resolved: service recovered")
 					r.notify(ctx, log, notify.Resolved, res)
+					// The revision it recovered on ran stably: a rollback target.
+					if snap.TaskDefinition != "" {
+						_, _ = r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
+							g.StableTaskDefinition = snap.TaskDefinition
+							return nil
+						})
+					}
 					continue
 				case res.RecoveringSince != nil:
 					rep.Recovering++
 				}
+			}
+		}
+		if inc.VerifyBy != nil {
+			if res, changed, err := r.Manager.Ineffective(ctx, inc.ID); err == nil && changed {
+				rep.Escalated++
+				log.Warn("the fix was not effective: escalated")
+				r.notify(ctx, log, notify.Escalated, res)
+				continue
 			}
 		}
 		res, escalated, err := r.Manager.Escalate(ctx, inc.ID)

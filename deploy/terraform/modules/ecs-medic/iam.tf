@@ -1,7 +1,7 @@
 # One role per function, least privilege. The policy documents are named after the functions:
 # functions/iam_test.go parses this file and checks each grants every AWS call its function made
 # in the end-to-end tests, and nothing that changes anything beyond them. No function here may
-# change ECS: only the remediation function (issue #6) will hold ECS write permissions.
+# change ECS but the remediation function.
 
 locals {
   table_arns = [aws_dynamodb_table.incidents.arn, "${aws_dynamodb_table.incidents.arn}/index/*"]
@@ -18,7 +18,9 @@ locals {
     alarm-events = data.aws_iam_policy_document.alarm_events.json
     reconciler   = data.aws_iam_policy_document.reconciler.json
     slack        = data.aws_iam_policy_document.slack.json
+    remediate    = data.aws_iam_policy_document.remediate.json
   }
+  remediate_arn = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-remediate"
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -46,6 +48,11 @@ resource "aws_iam_role_policy" "function" {
 }
 
 data "aws_iam_policy_document" "ecs_events" {
+  statement {
+    sid       = "AskForFixes"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [local.remediate_arn]
+  }
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -165,9 +172,57 @@ data "aws_iam_policy_document" "slack" {
   }
   statement {
     # Work after Slack's 3-second acknowledgement runs in an asynchronous invocation of itself.
-    sid       = "DeferToItself"
+    sid       = "DeferToItselfAndFixes"
     actions   = ["lambda:InvokeFunction"]
-    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-slack"]
+    resources = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-slack", local.remediate_arn]
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.secret_arns
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+}
+
+data "aws_iam_policy_document" "remediate" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function["remediate"].arn}:*"]
+  }
+  statement {
+    sid       = "Incidents"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = local.table_arns
+  }
+  statement {
+    sid       = "ReadServices"
+    actions   = ["ecs:DescribeServices", "ecs:ListTagsForResource", "ecs:DescribeTaskDefinition", "application-autoscaling:DescribeScalableTargets"]
+    resources = ["*"]
+  }
+  statement {
+    # The only ECS write permissions of ecs-medic: new revisions (raise-memory; tags are copied,
+    # which needs TagResource) and service updates (every action), on the watched services.
+    sid       = "Fix"
+    actions   = ["ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:UpdateService"]
+    resources = concat(local.service_arns, ["arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/*"])
+  }
+  dynamic "statement" {
+    for_each = length(var.pass_role_arns) == 0 ? [] : [1]
+    content {
+      sid       = "PassTaskRoles"
+      actions   = ["iam:PassRole"]
+      resources = var.pass_role_arns
+      condition {
+        test     = "StringEquals"
+        variable = "iam:PassedToService"
+        values   = ["ecs-tasks.amazonaws.com"]
+      }
+    }
   }
   statement {
     sid       = "Secrets"

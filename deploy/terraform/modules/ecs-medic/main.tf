@@ -27,6 +27,12 @@ locals {
       memory      = 256
       concurrency = 1 # one pass at a time
     }
+    remediate = {
+      description = "The only function that may change ECS: runbook fixes under guardrails"
+      timeout     = 60
+      memory      = 256
+      concurrency = 5
+    }
     slack = {
       description = "Slack's /medic command and incident buttons, behind a Function URL"
       timeout     = 30
@@ -41,6 +47,8 @@ locals {
       MEDIC_LOG_LEVEL = var.log_level
       MEDIC_AUTOFIX   = var.autofix
       MEDIC_DRY_RUN   = tostring(var.dry_run)
+      # Where the events and Slack functions send fixes (their roles cannot change ECS).
+      MEDIC_REMEDIATE_FUNCTION = "${var.name}-remediate"
     },
     # A secret is passed only when its receiver is on: a function refuses to start on an empty one.
     var.pagerduty_enabled ? { MEDIC_PAGERDUTY_ROUTING_KEY_ARN = aws_secretsmanager_secret.pagerduty_routing_key.arn } : {},

@@ -96,3 +96,9 @@ variable "slack_allowed_groups" {
   type        = list(string)
   default     = []
 }
+
+variable "pass_role_arns" {
+  description = "Task and execution roles the remediation function may pass to ECS when it registers a new task definition revision (raise-memory). Empty: raise-memory fails for tasks with roles."
+  type        = list(string)
+  default     = []
+}
