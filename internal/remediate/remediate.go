@@ -426,7 +426,6 @@ func RegisterInput(td *ecstypes.TaskDefinition, tags []ecstypes.Tag) *ecs.Regist
 		RequiresCompatibilities: td.RequiresCompatibilities,
 		RuntimePlatform:         td.RuntimePlatform,
 		ProxyConfiguration:      td.ProxyConfiguration,
-		InferenceAccelerators:   td.InferenceAccelerators,
 		IpcMode:                 td.IpcMode,
 		PidMode:                 td.PidMode,
 		EphemeralStorage:        td.EphemeralStorage,
