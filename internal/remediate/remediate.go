@@ -118,7 +118,9 @@ func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Req
 		r.Log.Warn("record remediation", zap.Error(err))
 		return
 	}
-	if r.Sender != nil && (kind == "action" || kind == "action-failed" || (kind == "action-skipped" && req.human())) {
+	announce := kind == "action" || kind == "action-failed" || kind == "action-planned" ||
+		(kind == "action-skipped" && (req.human() || !strings.Contains(msg, "suggested, waiting")))
+	if r.Sender != nil && announce {
 		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Action, updated, "slack")
 	}
 }
@@ -154,12 +156,10 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	if capMode := runbook.Mode(r.Cap); capMode.Rank() < mode.Rank() {
 		mode = capMode
 	}
-	switch {
-	case mode == runbook.Off:
+	if mode == runbook.Off {
 		return skip("automatic fixes are off (runbook mode %s, MEDIC_AUTOFIX=%s)", modeOf(rb), r.Cap)
-	case mode == runbook.Suggest && !req.human():
-		return skip("suggested, waiting for a human: Run fix in Slack or /medic fix %s", inc.ID)
 	}
+	suggestOnly := mode == runbook.Suggest && !req.human()
 	if inc.Stopped != "" && !req.human() {
 		return skip("automation is stopped for this incident: %s", inc.Stopped)
 	}
@@ -191,6 +191,18 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	if rb != nil && rb.Fix.Action == action {
 		fix = rb.Fix
 	}
+	if suggestOnly {
+		// Suggest mode: say exactly what the fix would do; a human presses Run fix.
+		plan, _, err := r.plan(ctx, action, inc, svc, fix, req.Desired)
+		if errors.Is(err, ErrRefused) {
+			return skip("%s", strings.TrimSuffix(err.Error(), ": "+ErrRefused.Error()))
+		}
+		if err != nil {
+			return out, err
+		}
+		out.Plan = plan
+		return skip("suggested, waiting for a human (Run fix in Slack, or /medic fix %s): would %s", inc.ID, plan)
+	}
 	holder := inc.ID + "/" + nonce()
 	if reason, err := r.lease(ctx, inc, holder, fix, req.Force && req.human()); err != nil || reason != "" {
 		if err != nil {
@@ -201,21 +213,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	defer r.release(ctx, inc, holder)
 
 	var apply func(context.Context) error
-	switch action {
-	case runbook.RaiseMemory:
-		out.Plan, apply, err = r.planRaiseMemory(ctx, inc, svc, fix)
-	case runbook.Rollback:
-		out.Plan, apply, err = r.planRollback(ctx, inc, svc)
-	case runbook.ForceNewDeployment:
-		out.Plan = fmt.Sprintf("force a new deployment of %s on %s", inc.Scope.Name(), revision(aws.ToString(svc.TaskDefinition)))
-		apply = func(ctx context.Context) error {
-			return r.update(ctx, inc, &ecs.UpdateServiceInput{ForceNewDeployment: true})
-		}
-	case runbook.ScaleOut:
-		out.Plan, apply, err = r.planScaleOut(ctx, inc, svc, fix, req.Desired)
-	default:
-		return skip("unknown action %q", action)
-	}
+	out.Plan, apply, err = r.plan(ctx, action, inc, svc, fix, req.Desired)
 	if errors.Is(err, ErrRefused) {
 		return skip("%s", strings.TrimSuffix(err.Error(), ": "+ErrRefused.Error()))
 	}
@@ -251,6 +249,24 @@ func nonce() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// plan says what an action would change (before → after) and how to do it.
+func (r *Remediator) plan(ctx context.Context, action runbook.Action, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, desired int) (string, func(context.Context) error, error) {
+	switch action {
+	case runbook.RaiseMemory:
+		return r.planRaiseMemory(ctx, inc, svc, fix)
+	case runbook.Rollback:
+		return r.planRollback(ctx, inc, svc)
+	case runbook.ForceNewDeployment:
+		plan := fmt.Sprintf("force a new deployment of %s on %s", inc.Scope.Name(), revision(aws.ToString(svc.TaskDefinition)))
+		return plan, func(ctx context.Context) error {
+			return r.update(ctx, inc, &ecs.UpdateServiceInput{ForceNewDeployment: true})
+		}, nil
+	case runbook.ScaleOut:
+		return r.planScaleOut(ctx, inc, svc, fix, desired)
+	}
+	return "", nil, fmt.Errorf("unknown action %q: %w", action, ErrRefused)
 }
 
 func modeOf(rb *runbook.Runbook) runbook.Mode {

@@ -368,3 +368,21 @@ func TestPropertyLimitsHold(t *testing.T) {
 		})
 	}
 }
+
+// Suggest mode shows the plan a human would approve, and changes nothing.
+func TestSuggestShowsThePlan(t *testing.T) {
+	g := newRig(t, checkout(0))
+	inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+	out := g.fix(t, inc.ID)
+	if out.Done || !strings.Contains(out.Skipped, "would raise memory of prod/checkout") || !strings.Contains(out.Skipped, "512 → 1024 MiB") {
+		t.Fatalf("%+v", out)
+	}
+	if len(g.ecs.Mutations()) != 0 {
+		t.Fatal("a suggestion changed ECS")
+	}
+	// The human's click carries it out.
+	res, err := g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "slack:alice"})
+	if err != nil || !res.Done {
+		t.Fatalf("%+v %v", res, err)
+	}
+}

@@ -5,7 +5,7 @@ variable "name" {
 }
 
 variable "package_dir" {
-  description = "Folder holding the zips `make package` builds (ecs-events.zip, alarm-events.zip, reconciler.zip)."
+  description = "Folder holding the zips `make package` builds (ecs-events, alarm-events, reconciler, slack, remediate)."
   type        = string
 }
 
