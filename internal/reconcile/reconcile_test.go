@@ -167,3 +167,45 @@ func TestDeletedServiceResolves(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 }
+
+// A fix that does not bring the service back within its verify window stops automation and
+// escalates; the cause recurring after a fix does too.
+func TestIneffectiveFixAndRelapse(t *testing.T) {
+	g := newRig(t, fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 0, Pending: 4})
+	ctx := context.Background()
+	out, err := g.m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 1, severity.P1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.m.Acknowledge(ctx, out.Incident.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.m.ActionTaken(ctx, out.Incident.ID, 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	g.clk.Advance(5 * time.Minute)
+	if rep := g.run(t); rep.Escalated != 0 {
+		t.Fatalf("escalated inside the verify window: %+v", rep)
+	}
+	g.clk.Advance(6 * time.Minute)
+	if rep := g.run(t); rep.Escalated != 1 {
+		t.Fatalf("%+v", rep)
+	}
+	inc, _ := g.store.Get(ctx, out.Incident.ID)
+	if inc.Stopped == "" || !inc.Escalated || !strings.Contains(g.out.String(), "ESCALATED") {
+		t.Fatalf("not stopped or escalated: %+v", inc)
+	}
+
+	// Relapse: a new failure well after a fix.
+	sig := incidenttest.Failure(classify.ImagePull, 2, severity.P2)
+	sig.Time = g.clk.Now()
+	o2, _ := g.m.Apply(ctx, sig)
+	_, _ = g.m.ActionTaken(ctx, o2.Incident.ID, 10*time.Minute)
+	g.clk.Advance(3 * time.Minute)
+	sig = incidenttest.Failure(classify.ImagePull, 3, severity.P2)
+	sig.Time = g.clk.Now()
+	o3, err := g.m.Apply(ctx, sig)
+	if err != nil || !o3.Relapsed || o3.Incident.Stopped == "" {
+		t.Fatalf("relapse not noticed: %+v %v", o3, err)
+	}
+}
