@@ -408,12 +408,15 @@ func scenarioReconciler(t *testing.T) *world {
 // REPORT" the runtime prints), beside a hello-world Go Lambda built the same way.
 func BenchmarkColdStart(b *testing.B) {
 	w := &world{env: map[string]string{"MEDIC_TABLE": "medic-bench", "AWS_REGION": "us-east-1",
-		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "MEDIC_LOG_LEVEL": "error"}}
+		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "MEDIC_LOG_LEVEL": "error",
+		"MEDIC_SLACK_SIGNING_SECRET": "bench", "AWS_LAMBDA_FUNCTION_NAME": "ecs-medic-slack"}}
 	for _, pkg := range []string{
 		"github.com/ecs-medic/ecs-medic/internal/awslambda/testdata/hello",
 		"github.com/ecs-medic/ecs-medic/functions/ecs-events",
 		"github.com/ecs-medic/ecs-medic/functions/alarm-events",
 		"github.com/ecs-medic/ecs-medic/functions/reconciler",
+		"github.com/ecs-medic/ecs-medic/functions/slack",
+		"github.com/ecs-medic/ecs-medic/functions/remediate",
 	} {
 		b.Run(filepath.Base(pkg), func(b *testing.B) {
 			bin := build(b, pkg, "lambda.norpc")
