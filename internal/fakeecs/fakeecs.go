@@ -62,7 +62,8 @@ type Server struct {
 	stopped  []stoppedTask
 	calls    []Call
 	delay    time.Duration
-	throttle int // answer this many requests with ThrottlingException
+	throttle int            // answer this many requests with ThrottlingException
+	failOps  map[string]int // answer this many calls of an operation with a server error
 }
 
 // New starts a fake ECS with the given services. Close it when done.
@@ -94,6 +95,16 @@ func (s *Server) SetCounts(cluster, name string, desired, running int) {
 
 // SetDelay makes every answer wait d.
 func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
+
+// FailNext makes the next n calls of op fail with a ServerException (HTTP 500).
+func (s *Server) FailNext(op string, n int) {
+	s.mu.Lock()
+	if s.failOps == nil {
+		s.failOps = map[string]int{}
+	}
+	s.failOps[op] = n
+	s.mu.Unlock()
+}
 
 // Throttle makes the next n requests fail with ThrottlingException.
 func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
@@ -138,7 +149,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if throttled {
 		s.throttle--
 	}
+	failed := s.failOps[op] > 0
+	if failed {
+		s.failOps[op]--
+	}
 	s.mu.Unlock()
+	if failed {
+		writeErr(w, http.StatusInternalServerError, "ServerException", "injected failure")
+		return
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):

@@ -215,27 +215,24 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	var apply func(context.Context) error
 	out.Plan, apply, err = r.plan(ctx, action, inc, svc, fix, req.Desired)
 	if errors.Is(err, ErrRefused) {
+		r.unclaim(ctx, inc)
 		return skip("%s", strings.TrimSuffix(err.Error(), ": "+ErrRefused.Error()))
 	}
 	if err != nil {
+		r.unclaim(ctx, inc)
 		return out, err
 	}
 	if req.Force && req.human() {
 		out.Plan += " (cooldown overridden by " + req.By + ")"
 	}
 	if r.DryRun {
+		r.unclaim(ctx, inc)
 		out.DryRun = true
 		return out, nil
 	}
 	if err := apply(ctx); err != nil {
 		_, _ = r.Manager.StopAutomation(ctx, inc.ID, fmt.Sprintf("%s failed: %v", action, err))
 		return out, err
-	}
-	if _, err := r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
-		g.Actions = append(g.Actions, r.Manager.Now())
-		return nil
-	}); err != nil {
-		r.Log.Warn("record action time", zap.Error(err))
 	}
 	if _, err := r.Manager.ActionTaken(ctx, inc.ID, fix.Verify.Duration); err != nil {
 		r.Log.Warn("record verification window", zap.Error(err))
@@ -301,6 +298,9 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 			return errSkip
 		}
 		g.LeaseHolder, g.LeaseUntil = holder, now.Add(2*time.Minute)
+		// The action is counted when it is about to start, not when it ends: a handler killed
+		// mid-action leaves the cooldown in force, so a retry cannot act a second time.
+		g.Actions = append(g.Actions, now)
 		return nil
 	})
 	if errors.Is(err, errSkip) {
@@ -310,6 +310,17 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 }
 
 var errSkip = errors.New("skip")
+
+// unclaim takes back the action counted at the lease when nothing was changed after all
+// (planning refused, dry run).
+func (r *Remediator) unclaim(ctx context.Context, inc *incident.Incident) {
+	_, _ = r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
+		if len(g.Actions) > 0 {
+			g.Actions = g.Actions[:len(g.Actions)-1]
+		}
+		return nil
+	})
+}
 
 func (r *Remediator) release(ctx context.Context, inc *incident.Incident, holder string) {
 	_, _ = r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {

@@ -386,3 +386,35 @@ func TestSuggestShowsThePlan(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 }
+
+// A handler killed mid-action (the new revision registered, the service not yet updated) and
+// restarted never acts a second time: the action was counted before it started.
+func TestKilledMidActionNoSecondAction(t *testing.T) {
+	g := newRig(t, checkout(0), "oom-killed")
+	inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+	g.r.ECS = ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")},
+		func(o *ecs.Options) { o.BaseEndpoint = aws.String(g.ecs.URL) })
+	g.ecs.FailNext("UpdateService", 1)
+	if _, err := g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "auto"}); err == nil {
+		t.Fatal("the failed update was hidden")
+	}
+	registered := 0
+	for _, c := range g.ecs.Calls("RegisterTaskDefinition") {
+		_ = c
+		registered++
+	}
+	// Restarted: the automation retries, and a human clicks without force.
+	for _, by := range []string{"auto", "slack:alice"} {
+		out, err := g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: by})
+		if err != nil || out.Done {
+			t.Fatalf("%s: %+v %v", by, out, err)
+		}
+	}
+	if n := len(g.ecs.Calls("RegisterTaskDefinition")); n != registered || registered != 1 {
+		t.Fatalf("%d registrations after the restart, want 1", n)
+	}
+	got, _ := g.m.Store().Get(context.Background(), inc.ID)
+	if got.Stopped == "" {
+		t.Fatal("automation not stopped after the failed action")
+	}
+}
