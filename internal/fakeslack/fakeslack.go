@@ -58,6 +58,9 @@ func (s *Server) Fail(f ...Failure) {
 	s.mu.Unlock()
 }
 
+// Clear drops every scripted failure: Slack is back.
+func (s *Server) Clear() { s.mu.Lock(); s.failures = nil; s.mu.Unlock() }
+
 // Calls returns the calls received (successful or not), optionally of one method.
 func (s *Server) Calls(method string) []Call {
 	s.mu.Lock()

@@ -62,11 +62,14 @@ func (r Request) human() bool { return r.By != "" && r.By != "auto" }
 
 // Outcome is what a request did.
 type Outcome struct {
-	Action  runbook.Action `json:"action"`
-	Done    bool           `json:"done"`
-	DryRun  bool           `json:"dry_run,omitempty"`
-	Plan    string         `json:"plan,omitempty"`
-	Skipped string         `json:"skipped,omitempty"`
+	// announce: worth a Slack thread reply (an automatic fix a guardrail stopped, or a human's
+	// request); a suggest-mode skip stays in the timeline.
+	announce bool
+	Action   runbook.Action `json:"action"`
+	Done     bool           `json:"done"`
+	DryRun   bool           `json:"dry_run,omitempty"`
+	Plan     string         `json:"plan,omitempty"`
+	Skipped  string         `json:"skipped,omitempty"`
 }
 
 // Remediator carries out fixes.
@@ -98,7 +101,11 @@ func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
 		log.Error("remediation failed", zap.String("action", string(out.Action)), zap.Error(err))
 	case out.Skipped != "":
 		log.Info("remediation skipped", zap.String("action", string(out.Action)), zap.String("reason", out.Skipped))
-		r.record(ctx, inc, req, "action-skipped", fmt.Sprintf("%s not done: %s", out.Action, out.Skipped))
+		kind := "action-skipped"
+		if !out.announce {
+			kind = "action-considered" // recorded, not announced
+		}
+		r.record(ctx, inc, req, kind, fmt.Sprintf("%s not done: %s", out.Action, out.Skipped))
 	case out.DryRun:
 		r.record(ctx, inc, req, "action-planned", "dry run, nothing changed: would "+out.Plan)
 	case out.Done:
@@ -118,8 +125,7 @@ func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Req
 		r.Log.Warn("record remediation", zap.Error(err))
 		return
 	}
-	announce := kind == "action" || kind == "action-failed" || kind == "action-planned" ||
-		(kind == "action-skipped" && (req.human() || !strings.Contains(msg, "suggested, waiting")))
+	announce := kind == "action" || kind == "action-failed" || kind == "action-planned" || kind == "action-skipped"
 	if r.Sender != nil && announce {
 		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Action, updated, "slack")
 	}
@@ -160,6 +166,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return skip("automatic fixes are off (runbook mode %s, MEDIC_AUTOFIX=%s)", modeOf(rb), r.Cap)
 	}
 	suggestOnly := mode == runbook.Suggest && !req.human()
+	out.announce = !suggestOnly
 	if inc.Stopped != "" && !req.human() {
 		return skip("automation is stopped for this incident: %s", inc.Stopped)
 	}

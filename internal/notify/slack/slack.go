@@ -68,16 +68,41 @@ func New(token config.Secret, channel string, opts ...Option) *Notifier {
 // Name implements notify.Notifier.
 func (*Notifier) Name() string { return Name }
 
+// maxWait bounds how long a notification waits for its turn in a channel: in a storm across many
+// services a handler must not sit for minutes behind other incidents' messages. Past it the
+// message is left pending and the reconciler posts it a minute later.
+const maxWait = 3 * time.Second
+
+// burst lets a few messages go at once, as Slack itself tolerates short bursts.
+const burst = 5
+
 func (n *Notifier) wait(ctx context.Context, channel string) error {
 	n.mu.Lock()
 	l, ok := n.limiters[channel]
 	if !ok {
-		l = rate.NewLimiter(rate.Every(n.every), 1)
+		l = rate.NewLimiter(rate.Every(n.every), burst)
 		n.limiters[channel] = l
 	}
 	n.mu.Unlock()
-	return l.Wait(ctx)
+	r := l.Reserve()
+	if d := r.Delay(); d > maxWait {
+		r.Cancel()
+		return errHeldBack
+	} else if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			r.Cancel()
+			return ctx.Err()
+		}
+	}
+	return nil
 }
+
+// errHeldBack: ecs-medic's own per-channel pacing would make this message wait too long.
+var errHeldBack = errors.New("held back by the per-channel message pacing (about one message a second); the reconciler will post it")
 
 // Notify implements notify.Notifier: the first notification posts the incident's message, later
 // ones update it in place and, for escalation, acknowledgement and resolution, reply in its thread.

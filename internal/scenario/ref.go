@@ -1,0 +1,10 @@
+package scenario
+
+import (
+	"github.com/ecs-medic/ecs-medic/internal/eventgen"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+)
+
+func stateRef(service string) servicestate.Ref {
+	return servicestate.Ref{Region: eventgen.Region, Cluster: "prod", Service: service}
+}
