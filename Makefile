@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
 
-.PHONY: run demo test testenv fuzz lint bench build package clean
+.PHONY: run demo test testenv fuzz lint bench chaos build package clean
 
 ## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed
 run:
@@ -43,6 +43,11 @@ bench: testenv package
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 5x ./functions/
 	$(GO) run ./cmd/medic-load -events 10000 -services 20 -redelivered 0.05 -clients 16
+	$(GO) run ./cmd/medic-load -scenarios -write docs/benchmarks.md
+
+## chaos: the storm and fault scenarios in full (docs/benchmarks.md keeps their figures)
+chaos:
+	$(GO) run ./cmd/medic-load -scenarios
 
 FUNCTIONS := ecs-events alarm-events reconciler slack remediate
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags '-s -w'

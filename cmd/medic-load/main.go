@@ -7,8 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/ecs-medic/ecs-medic/internal/loadtest"
+	"github.com/ecs-medic/ecs-medic/internal/scenario"
 )
 
 func main() {
@@ -18,7 +20,12 @@ func main() {
 	flag.Float64Var(&s.Redelivered, "redelivered", 0.05, "fraction of events delivered twice")
 	flag.IntVar(&s.Clients, "clients", 16, "concurrent senders")
 	flag.Uint64Var(&s.Seed, "seed", 1, "shuffle seed")
+	scenarios := flag.Bool("scenarios", false, "run the storm and fault scenarios in full instead")
+	write := flag.String("write", "", "with -scenarios: write the figures into this Markdown file between its scenario markers")
 	flag.Parse()
+	if *scenarios {
+		os.Exit(runScenarios(*write))
+	}
 	r, err := loadtest.Run(context.Background(), s)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
@@ -29,4 +36,53 @@ func main() {
 		fmt.Fprintf(os.Stderr, "medic-load: %d incidents and %d occurrences, want %d and %d\n", r.Incidents, r.Occurrences, s.Services, s.Events)
 		os.Exit(1)
 	}
+}
+
+const (
+	beginMark = "<!-- scenarios:begin (written by `make bench`) -->"
+	endMark   = "<!-- scenarios:end -->"
+)
+
+// runScenarios runs every scenario in full, prints a table, and optionally writes it into a
+// Markdown file between the markers.
+func runScenarios(file string) int {
+	var b strings.Builder
+	b.WriteString("| scenario | result | figures |\n|---|---|---|\n")
+	failed := false
+	for _, sc := range scenario.All {
+		fmt.Fprintf(os.Stderr, "running %s…\n", sc.Name)
+		r := sc.Run(context.Background(), scenario.Full)
+		status := "pass"
+		if !r.Passed() {
+			status, failed = "FAIL: "+strings.Join(r.Problems, "; "), true
+		}
+		var figs []string
+		for _, f := range r.Figures {
+			figs = append(figs, f[0]+": **"+f[1]+"**")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", r.Name, status, strings.Join(figs, "<br>"))
+	}
+	fmt.Print(b.String())
+	if file != "" {
+		doc, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "medic-load:", err)
+			return 1
+		}
+		before, rest, ok1 := strings.Cut(string(doc), beginMark)
+		_, after, ok2 := strings.Cut(rest, endMark)
+		if !ok1 || !ok2 {
+			fmt.Fprintf(os.Stderr, "medic-load: %s has no %q … %q markers\n", file, beginMark, endMark)
+			return 1
+		}
+		out := before + beginMark + "\n" + b.String() + endMark + after
+		if err := os.WriteFile(file, []byte(out), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "medic-load:", err)
+			return 1
+		}
+	}
+	if failed {
+		return 1
+	}
+	return 0
 }
