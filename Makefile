@@ -39,11 +39,16 @@ lint:
 
 ## bench: decode+classify per event, Lambda cold starts under the emulator, package sizes, then
 ## the 10,000-event storm through the medic serve stack
-bench: testenv package
+bench: testenv package alertmanager
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	$(GO) test -run '^$$' -bench ColdStart -benchtime 5x ./functions/
 	$(GO) run ./cmd/medic-load -events 10000 -services 20 -redelivered 0.05 -clients 16
 	$(GO) run ./cmd/medic-load -scenarios -write docs/benchmarks.md
+
+## alertmanager: Debian's Prometheus Alertmanager, for the side-by-side storm in make bench (pinned)
+ALERTMANAGER_VERSION := 0.25.0-1+b4
+alertmanager:
+	@test -x /usr/bin/prometheus-alertmanager || { apt-get update -qq && apt-get install -y -qq prometheus-alertmanager=$(ALERTMANAGER_VERSION); } || echo "alertmanager not installed: the comparison will be skipped"
 
 ## chaos: the storm and fault scenarios in full (docs/benchmarks.md keeps their figures)
 chaos:

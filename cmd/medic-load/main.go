@@ -62,6 +62,20 @@ func runScenarios(file string) int {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", r.Name, status, strings.Join(figs, "<br>"))
 	}
+	fmt.Fprintln(os.Stderr, "running Prometheus Alertmanager with the same storm…")
+	if am, err := scenario.Alertmanager(context.Background(), scenario.Full); err != nil {
+		fmt.Fprintf(&b, "| Prometheus Alertmanager, same storm | not run: %v | |\n", err)
+	} else {
+		var figs []string
+		for _, f := range am.Figures {
+			figs = append(figs, f[0]+": **"+f[1]+"**")
+		}
+		status := "pass"
+		if !am.Passed() {
+			status = "counts differ: " + strings.Join(am.Problems, "; ")
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", am.Name, status, strings.Join(figs, "<br>"))
+	}
 	fmt.Print(b.String())
 	if file != "" {
 		doc, err := os.ReadFile(file)
