@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ecs-medic/ecs-medic/internal/dynalite"
 	"github.com/ecs-medic/ecs-medic/internal/loadtest"
 	"github.com/ecs-medic/ecs-medic/internal/scenario"
 )
@@ -46,6 +47,12 @@ const (
 // runScenarios runs every scenario in full, prints a table, and optionally writes it into a
 // Markdown file between the markers.
 func runScenarios(file string) int {
+	if srv, err := dynalite.Start(); err == nil {
+		defer srv.Stop()
+		scenario.DynamoURL = srv.URL
+	} else {
+		fmt.Fprintln(os.Stderr, "medic-load: no dynalite, the DynamoDB storm is skipped:", err)
+	}
 	var b strings.Builder
 	b.WriteString("| scenario | result | figures |\n|---|---|---|\n")
 	failed := false

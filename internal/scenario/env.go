@@ -21,17 +21,21 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/dynalite"
+	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/fakepagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/server"
@@ -50,12 +54,15 @@ type Env struct {
 	Slack *fakeslack.Server
 	Logs  *fakelogs.Server
 	App   *app.App
-	Store *boltstore.Store
+	Store incident.Store
 	URL   string
-	Rec   *reconcile.Reconciler
+	// Writes counts the store's write transactions.
+	Writes func() int64
+	Rec    *reconcile.Reconciler
 
-	srv *http.Server
-	dir string
+	srv        *http.Server
+	dir        string
+	closeStore func() error
 }
 
 // Options shape an Env.
@@ -64,6 +71,9 @@ type Options struct {
 	AutoFix  config.AutoFix
 	// Auto lists runbooks switched to mode auto.
 	Auto []string
+	// Dynamo, when set, is a DynamoDB endpoint (dynalite) to keep incidents in instead of bbolt,
+	// as the Lambda functions do.
+	Dynamo string
 }
 
 // NewEnv starts a stack.
@@ -78,9 +88,26 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	e.dir = dir
-	e.Store, err = boltstore.Open(filepath.Join(dir, "medic.db"))
-	if err != nil {
-		return nil, err
+	if o.Dynamo != "" {
+		table := fmt.Sprintf("medic-scenario-%d", time.Now().UnixNano())
+		client := dynalite.Client(o.Dynamo, 5)
+		if err := dynamostore.CreateTable(ctx, client, table); err != nil {
+			return nil, err
+		}
+		if err := dynamodb.NewTableExistsWaiter(client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 10*time.Second,
+			func(o *dynamodb.TableExistsWaiterOptions) {
+				o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
+			}); err != nil {
+			return nil, err
+		}
+		ds := dynamostore.New(client, table)
+		e.Store, e.Writes = ds, ds.Writes
+	} else {
+		bs, err := boltstore.Open(filepath.Join(dir, "medic.db"))
+		if err != nil {
+			return nil, err
+		}
+		e.Store, e.Writes, e.closeStore = bs, bs.Writes, bs.Close
 	}
 	cfg, _ := config.Load(func(k string) string {
 		return map[string]string{
@@ -121,7 +148,9 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 // Close stops everything.
 func (e *Env) Close() {
 	_ = e.srv.Close()
-	_ = e.Store.Close()
+	if e.closeStore != nil {
+		_ = e.closeStore()
+	}
 	e.ECS.Close()
 	e.PD.Close()
 	e.Slack.Close()

@@ -2,13 +2,22 @@ package scenario_test
 
 import (
 	"context"
+	"os"
 	"testing"
 
+	"github.com/ecs-medic/ecs-medic/internal/dynalite"
 	"github.com/ecs-medic/ecs-medic/internal/scenario"
 )
 
+var db *dynalite.Server
+
+func TestMain(m *testing.M) {
+	os.Exit(dynalite.Main(m, &db))
+}
+
 // TestScenarios runs every scenario in its short form; the counts must hold exactly.
 func TestScenarios(t *testing.T) {
+	scenario.DynamoURL = db.URL
 	for _, sc := range scenario.All {
 		t.Run(sc.Name, func(t *testing.T) {
 			r := sc.Run(context.Background(), scenario.Short)

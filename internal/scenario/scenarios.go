@@ -66,6 +66,8 @@ var All = []Scenario{
 	{"Slack down", SlackDown},
 	{"ECS throttling and slow", ECSThrottling},
 	{"hostile input mixed in", Hostile},
+	{"killed mid-storm and restarted", Restart},
+	{"crash-loop storm on DynamoDB", DynamoStorm},
 }
 
 func down(name string) fakeecs.Service {
@@ -158,7 +160,47 @@ func Storm(ctx context.Context, s Scale) Result {
 	}
 	r.figure("per incident: ECS calls / PagerDuty events / Slack calls / store writes", "%.1f / %.1f / %.1f / %.0f",
 		float64(ecsCalls)/float64(want), float64(len(e.PD.Events("")))/float64(want), float64(len(e.Slack.Calls("")))/float64(want),
-		float64(e.Store.Writes())/float64(want))
+		float64(e.Writes())/float64(want))
+	return r
+}
+
+// DynamoURL is the DynamoDB endpoint the DynamoDB storm uses (set by the caller that started
+// dynalite); empty skips it.
+var DynamoURL string
+
+// DynamoStorm is the crash-loop storm with incidents in DynamoDB (dynalite), as the Lambda
+// functions keep them: the same counts under many concurrent conditional writes.
+func DynamoStorm(ctx context.Context, s Scale) Result {
+	r := Result{Name: "crash-loop storm on DynamoDB"}
+	if DynamoURL == "" {
+		r.figure("skipped", "no DynamoDB endpoint")
+		return r
+	}
+	e, err := NewEnv(ctx, Options{Services: services(s.Services), Dynamo: DynamoURL})
+	if err != nil {
+		r.expect(false, "%v", err)
+		return r
+	}
+	defer e.Close()
+	bodies, dups := stormEvents(s.Events/2, s.Services, 7)
+	sent, err := e.Send(ctx, bodies, s.Clients)
+	r.expect(err == nil, "send: %v", err)
+	e.settle(ctx)
+	incs := e.incidents(ctx)
+	occ, dupSeen := 0, 0
+	for _, inc := range incs {
+		occ += inc.Occurrences.Count
+		dupSeen += inc.Suppressed["duplicate"]
+	}
+	want := s.Services * 3
+	r.expect(len(incs) == want, "%d incidents, want %d", len(incs), want)
+	r.expect(occ == s.Events/2, "%d occurrences, want %d", occ, s.Events/2)
+	r.expect(dupSeen == dups, "%d redeliveries recognised, %d sent", dupSeen, dups)
+	r.expect(len(e.PD.Events("trigger")) == want, "%d pages, want %d", len(e.PD.Events("trigger")), want)
+	r.figure("events / concurrent senders", "%d / %d", sent.Requests, s.Clients)
+	r.figure("throughput", "%.0f events/s", float64(sent.Requests)/sent.Elapsed.Seconds())
+	r.figure("decision latency p50 / p99", "%s / %s", sent.Percentile(0.5).Round(time.Microsecond), sent.Percentile(0.99).Round(time.Microsecond))
+	r.figure("incidents / pages / DynamoDB writes per incident", "%d / %d / %.0f", len(incs), len(e.PD.Events("trigger")), float64(e.Writes())/float64(want))
 	return r
 }
 
