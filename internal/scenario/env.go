@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
+	"github.com/ecs-medic/ecs-medic/internal/awslambda"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
@@ -225,4 +226,39 @@ func (s Sent) Percentile(p float64) time.Duration {
 		return 0
 	}
 	return s.Latencies[int(float64(len(s.Latencies)-1)*p)]
+}
+
+// Invoke calls the ecs-events Lambda handler (awslambda.Events) directly, from `clients`
+// concurrent callers, as concurrent Lambda invocations of the function would.
+func (e *Env) Invoke(ctx context.Context, bodies [][]byte, clients int) (Sent, error) {
+	h := awslambda.Events(e.App.Pipeline, zap.NewNop())
+	s := Sent{Requests: len(bodies), Latencies: make([]time.Duration, len(bodies))}
+	work := make(chan int)
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	s.First = time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				t0 := time.Now()
+				if _, err := h(ctx, bodies[i]); err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+				}
+				s.Latencies[i] = time.Since(t0)
+			}
+		}()
+	}
+	for i := range bodies {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	s.Elapsed = time.Since(s.First)
+	slices.Sort(s.Latencies)
+	return s, firstErr
 }
