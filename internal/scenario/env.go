@@ -171,7 +171,42 @@ type Sent struct {
 // Send posts bodies to POST /events from `clients` concurrent senders.
 func (e *Env) Send(ctx context.Context, bodies [][]byte, clients int) (Sent, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second}
-	s := Sent{Requests: len(bodies), Latencies: make([]time.Duration, len(bodies))}
+	var mu sync.Mutex
+	rejected := 0
+	s, err := drive(ctx, len(bodies), clients, func(i int) error {
+		resp, err := client.Post(e.URL+"/events", "application/json", bytes.NewReader(bodies[i]))
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode >= 400 && resp.StatusCode < 500:
+			mu.Lock()
+			rejected++
+			mu.Unlock()
+		case resp.StatusCode != http.StatusOK:
+			return fmt.Errorf("event %d: HTTP %d", i, resp.StatusCode)
+		}
+		return nil
+	})
+	s.Rejected = rejected
+	return s, err
+}
+
+// Invoke calls the ecs-events Lambda handler (awslambda.Events) directly, from `clients`
+// concurrent callers, as concurrent Lambda invocations of the function would.
+func (e *Env) Invoke(ctx context.Context, bodies [][]byte, clients int) (Sent, error) {
+	h := awslambda.Events(e.App.Pipeline, zap.NewNop())
+	return drive(ctx, len(bodies), clients, func(i int) error {
+		_, err := h(ctx, bodies[i])
+		return err
+	})
+}
+
+// drive runs call(0..n-1) from `clients` workers and measures each call.
+func drive(ctx context.Context, n, clients int, call func(i int) error) (Sent, error) {
+	s := Sent{Requests: n, Latencies: make([]time.Duration, n)}
 	work := make(chan int)
 	var mu sync.Mutex
 	var firstErr error
@@ -183,34 +218,24 @@ func (e *Env) Send(ctx context.Context, bodies [][]byte, clients int) (Sent, err
 			defer wg.Done()
 			for i := range work {
 				t0 := time.Now()
-				resp, err := client.Post(e.URL+"/events", "application/json", bytes.NewReader(bodies[i]))
-				if err != nil {
+				if err := call(i); err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()
-					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				switch {
-				case resp.StatusCode >= 400 && resp.StatusCode < 500:
-					s.Rejected++
-				case resp.StatusCode != http.StatusOK:
-					firstErr = fmt.Errorf("event %d: HTTP %d", i, resp.StatusCode)
-				}
-				mu.Unlock()
 				s.Latencies[i] = time.Since(t0)
 			}
 		}()
 	}
-	for i := range bodies {
+feed:
+	for i := range n {
 		select {
 		case work <- i:
 		case <-ctx.Done():
-			close(work)
-			wg.Wait()
-			return s, ctx.Err()
+			mu.Lock()
+			firstErr = ctx.Err()
+			mu.Unlock()
+			break feed
 		}
 	}
 	close(work)
@@ -226,39 +251,4 @@ func (s Sent) Percentile(p float64) time.Duration {
 		return 0
 	}
 	return s.Latencies[int(float64(len(s.Latencies)-1)*p)]
-}
-
-// Invoke calls the ecs-events Lambda handler (awslambda.Events) directly, from `clients`
-// concurrent callers, as concurrent Lambda invocations of the function would.
-func (e *Env) Invoke(ctx context.Context, bodies [][]byte, clients int) (Sent, error) {
-	h := awslambda.Events(e.App.Pipeline, zap.NewNop())
-	s := Sent{Requests: len(bodies), Latencies: make([]time.Duration, len(bodies))}
-	work := make(chan int)
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	s.First = time.Now()
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				t0 := time.Now()
-				if _, err := h(ctx, bodies[i]); err != nil {
-					mu.Lock()
-					firstErr = err
-					mu.Unlock()
-				}
-				s.Latencies[i] = time.Since(t0)
-			}
-		}()
-	}
-	for i := range bodies {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	s.Elapsed = time.Since(s.First)
-	slices.Sort(s.Latencies)
-	return s, firstErr
 }
