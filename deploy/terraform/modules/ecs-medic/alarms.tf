@@ -1,31 +1,20 @@
-# ecs-medic watching itself: a responder that fails silently is worse than none.
+# ecs-medic watching itself.
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each            = local.functions
-  alarm_name          = "${var.name}-${each.key}-errors"
-  alarm_description   = "ecs-medic ${each.key} is failing invocations: events may be retried into the dead-letter queue."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.function[each.key].function_name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 5
-  datapoints_to_alarm = 3
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = var.alarm_actions
-  ok_actions          = var.alarm_actions
-  tags                = var.tags
+locals {
+  # Each function's failures and throttles: a responder that fails silently is worse than none.
+  function_alarms = merge([for fn in keys(local.functions) : {
+    "${fn}-errors"    = { function = fn, metric = "Errors", what = "is failing invocations: events may be retried into the dead-letter queue" }
+    "${fn}-throttles" = { function = fn, metric = "Throttles", what = "is throttled by its reserved concurrency: events are delayed" }
+  }]...)
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each            = local.functions
-  alarm_name          = "${var.name}-${each.key}-throttles"
-  alarm_description   = "ecs-medic ${each.key} is throttled by its reserved concurrency: events are delayed."
+resource "aws_cloudwatch_metric_alarm" "function" {
+  for_each            = local.function_alarms
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "ecs-medic ${each.value.function} ${each.value.what}."
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = aws_lambda_function.function[each.key].function_name }
+  metric_name         = each.value.metric
+  dimensions          = { FunctionName = aws_lambda_function.function[each.value.function].function_name }
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = 5
