@@ -127,7 +127,7 @@ func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Req
 	}
 	announce := kind == "action" || kind == "action-failed" || kind == "action-planned" || kind == "action-skipped"
 	if r.Sender != nil && announce {
-		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Action, updated, "slack")
+		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Action, updated)
 	}
 }
 

@@ -90,6 +90,13 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 			return false, &notify.Skip{Reason: "never paged"}
 		}
 		action = "resolve"
+	case notify.Action:
+		// A fix applied, refused by a guardrail, or failed: the open alert carries why. Same
+		// dedup_key, so PagerDuty updates the alert and pages nobody again.
+		if !paged {
+			return false, &notify.Skip{Reason: "never paged"}
+		}
+		action = "trigger"
 	default:
 		return false, &notify.Skip{Reason: "not a paging event"}
 	}
@@ -97,7 +104,7 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 	if _, err := n.client.ManageEventWithContext(ctx, ev); err != nil {
 		return retryable(err), fmt.Errorf("pagerduty %s %s: %w", action, inc.ID, err)
 	}
-	if action == "trigger" {
+	if action == "trigger" && note.Kind != notify.Action {
 		note.SetRef(inc.ID)
 	}
 	return false, nil
@@ -185,6 +192,15 @@ func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) 
 	}
 	if kind == notify.Escalated {
 		details["escalated"] = "not acknowledged within the " + inc.Severity.SLA().String() + " SLA"
+	}
+	for i := len(inc.Timeline) - 1; i >= 0; i-- {
+		if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {
+			details["automation"] = e.Message + " (" + e.Actor + ")"
+			break
+		}
+	}
+	if inc.Stopped != "" {
+		details["automation_stopped"] = inc.Stopped
 	}
 	component, group := inc.Scope.Service, inc.Scope.Cluster
 	if inc.Scope.Alarm != "" {

@@ -147,3 +147,27 @@ func mustMap(t *testing.T, b []byte, key string) map[string]any {
 	m["routing_key"] = key
 	return m
 }
+
+// A fix refused at the cap updates the open alert with the reason, without a new page.
+func TestActionUpdatesTheAlert(t *testing.T) {
+	f := newFakePD(t)
+	fan := fanout(newNotifier(f))
+	inc := notifytest.Incident(classify.OOMKilled)
+	if r := fan.Send(context.Background(), notify.Notification{Kind: notify.Action, Incident: inc}); r[0].Skipped == "" {
+		t.Fatalf("an unpaged incident's action was sent: %+v", r[0])
+	}
+	inc.Notices = map[string]*incident.Notice{"pagerduty": {Ref: inc.ID}}
+	inc.Timeline = append(inc.Timeline, incident.Entry{Actor: "ecs-medic", Kind: "action-skipped",
+		Message: "raise-memory not done: memory is 8192 MiB, already at the runbook's cap max_memory_mib 8192"})
+	if r := fan.Send(context.Background(), notify.Notification{Kind: notify.Action, Incident: inc}); r[0].Err != nil {
+		t.Fatal(r[0].Err)
+	}
+	evs := f.Events("trigger")
+	if len(evs) != 1 || evs[0]["dedup_key"] != inc.ID {
+		t.Fatalf("%v", evs)
+	}
+	details := evs[0]["payload"].(map[string]any)["custom_details"].(map[string]any)
+	if !strings.Contains(details["automation"].(string), "already at the runbook's cap") {
+		t.Fatalf("the alert does not say why: %v", details)
+	}
+}
