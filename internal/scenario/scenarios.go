@@ -124,8 +124,8 @@ func Storm(ctx context.Context, s Scale) Result {
 		return r
 	}
 	defer e.Close()
-	bodies, dups := stormEvents(s.Events, s.Services, 1)
 	before := heapNow(true)
+	bodies, dups := stormEvents(s.Events, s.Services, 1)
 	heap := watchHeap(20 * time.Millisecond)
 	sent, err := e.Send(ctx, bodies, s.Clients)
 	peak := heap.Stop()
@@ -164,7 +164,7 @@ func Storm(ctx context.Context, s Scale) Result {
 	r.figure("per incident: ECS calls / PagerDuty events / Slack calls / store writes", "%.1f / %.1f / %.1f / %.0f",
 		float64(ecsCalls)/float64(want), float64(len(e.PD.Events("")))/float64(want), float64(len(e.Slack.Calls("")))/float64(want),
 		float64(e.Writes())/float64(want))
-	r.figure("Go heap, whole process: before / peak / after (GC'd)", "%.1f / %.1f / %.1f MiB",
+	r.figure("Go heap, whole process (load generator included): before / peak / after (GC'd)", "%.1f / %.1f / %.1f MiB",
 		mib(before), mib(peak), mib(heapNow(true)))
 	return r
 }
