@@ -14,7 +14,7 @@ import (
 )
 
 func main() {
-	a, _, err := app.ForLambda(context.Background(), os.Getenv)
+	a, err := app.ForLambda(context.Background(), os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "alarm-events:", err)
 		os.Exit(1)

@@ -17,13 +17,13 @@ import (
 )
 
 func main() {
-	a, _, err := app.ForLambda(context.Background(), os.Getenv)
+	a, err := app.ForLambda(context.Background(), os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "reconciler:", err)
 		os.Exit(1)
 	}
 	r := &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 5 * time.Minute,
-		Region: os.Getenv("AWS_REGION"), Log: a.Log}
+		Region: a.Region, Log: a.Log}
 	if a.ECS != nil {
 		r.Lister = a.ECS
 	}

@@ -9,8 +9,6 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
@@ -18,18 +16,12 @@ import (
 )
 
 func main() {
-	ctx := context.Background()
-	a, _, err := app.ForLambda(ctx, os.Getenv)
+	a, err := app.ForLambda(context.Background(), os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "slack:", err)
 		os.Exit(1)
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "slack:", err)
-		os.Exit(1)
-	}
-	self := awslambda.SelfInvoke(awslambdasvc.NewFromConfig(awsCfg), os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	self := awslambda.SelfInvoke(a.Lambda, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	h := a.Slack(func(*chatops.Handler) chatops.Deferrer { return self })
 	if h == nil {
 		fmt.Fprintln(os.Stderr, "slack: MEDIC_SLACK_SIGNING_SECRET (or _ARN, _SSM) is required: every Slack request is verified")

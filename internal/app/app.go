@@ -63,6 +63,9 @@ type App struct {
 	Remediator *remediate.Remediator
 	// FixVia runs a human's fix elsewhere (the remediation function), when set.
 	FixVia func(context.Context, remediate.Request) (remediate.Outcome, error)
+	// Lambda invokes functions (the remediation function, the Slack function's deferred work);
+	// set by ForLambda only.
+	Lambda *awslambdasvc.Client
 }
 
 // Options are the parts an entry point chooses.
@@ -142,8 +145,6 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	if a.ECS != nil {
 		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
-	}
-	if a.ECS != nil {
 		a.Remediator = &remediate.Remediator{ECS: a.ECS, Scaling: applicationautoscaling.NewFromConfig(awsCfg), Manager: a.Manager,
 			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, Log: log}
 	}
@@ -259,34 +260,37 @@ func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason stri
 
 // ForLambda wires an App the way every Lambda function needs it: configuration from the
 // environment, JSON logs, the SDK's default AWS configuration, and the DynamoDB store on
-// MEDIC_TABLE. Cold-start work is done here, once per execution environment.
-func ForLambda(ctx context.Context, getenv func(string) string) (*App, *dynamostore.Store, error) {
+// MEDIC_TABLE. Cold-start work is done here, once per execution environment: the AWS
+// configuration is loaded once and its clients are shared.
+func ForLambda(ctx context.Context, getenv func(string) string) (*App, error) {
 	cfg, err := config.Load(getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if cfg.Table == "" {
-		return nil, nil, errors.New("MEDIC_TABLE is not set: the Lambda functions keep incidents in DynamoDB")
+		return nil, errors.New("MEDIC_TABLE is not set: the Lambda functions keep incidents in DynamoDB")
 	}
 	log, err := logging.New(cfg.LogLevel)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load AWS configuration: %w", err)
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	store := dynamostore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table)
-	opts := Options{Store: store, AWS: &awsCfg, Console: os.Stdout}
-	if fn := getenv("MEDIC_REMEDIATE_FUNCTION"); fn != "" {
-		opts.Remedy = remedyVia(awslambdasvc.NewFromConfig(awsCfg), fn, log)
+	invoker := awslambdasvc.NewFromConfig(awsCfg)
+	opts := Options{Store: dynamostore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table), AWS: &awsCfg, Console: os.Stdout}
+	fn := getenv("MEDIC_REMEDIATE_FUNCTION")
+	if fn != "" {
+		opts.Remedy = remedyVia(invoker, fn, log)
 	}
 	a, err := New(ctx, cfg, log, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if fn := getenv("MEDIC_REMEDIATE_FUNCTION"); fn != "" {
-		a.FixVia = fixVia(awslambdasvc.NewFromConfig(awsCfg), fn)
+	a.Lambda = invoker
+	if fn != "" {
+		a.FixVia = fixVia(invoker, fn)
 	}
-	return a, store, nil
+	return a, nil
 }
