@@ -15,7 +15,8 @@ import (
 const iamFile = "../deploy/terraform/modules/ecs-medic/iam.tf"
 
 // policies reads the aws_iam_policy_document blocks of a Terraform file: document name → the
-// actions its Allow statements grant.
+// actions its Allow statements grant, with those of the documents it names in
+// source_policy_documents.
 func policies(t *testing.T, path string) map[string]map[string]bool {
 	t.Helper()
 	src, err := os.ReadFile(path)
@@ -27,11 +28,23 @@ func policies(t *testing.T, path string) map[string]map[string]bool {
 		t.Fatalf("parse %s: %s", path, diags)
 	}
 	out := map[string]map[string]bool{}
+	sources := map[string][]string{}
 	for _, b := range f.Body.(*hclsyntax.Body).Blocks {
 		if b.Type != "data" || len(b.Labels) != 2 || b.Labels[0] != "aws_iam_policy_document" {
 			continue
 		}
 		actions := map[string]bool{}
+		if attr, ok := b.Body.Attributes["source_policy_documents"]; ok {
+			for _, tr := range attr.Expr.Variables() {
+				// data.aws_iam_policy_document.<name>[...].json
+				if tr.RootName() != "data" || len(tr) < 3 {
+					continue
+				}
+				if doc, ok := tr[2].(hcl.TraverseAttr); ok {
+					sources[b.Labels[1]] = append(sources[b.Labels[1]], doc.Name)
+				}
+			}
+		}
 		var statements []*hclsyntax.Block
 		for _, st := range b.Body.Blocks {
 			switch {
@@ -65,6 +78,16 @@ func policies(t *testing.T, path string) map[string]map[string]bool {
 			}
 		}
 		out[b.Labels[1]] = actions
+	}
+	for doc, srcs := range sources {
+		for _, src := range srcs {
+			if out[src] == nil {
+				t.Fatalf("%s: %s sources unknown policy document %q", path, doc, src)
+			}
+			for a := range out[src] {
+				out[doc][a] = true
+			}
+		}
 	}
 	return out
 }

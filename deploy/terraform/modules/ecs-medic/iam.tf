@@ -47,16 +47,33 @@ resource "aws_iam_role_policy" "function" {
   policy   = local.policies[each.key]
 }
 
+# What every function's role holds: its own log streams, the receivers' secrets, and the
+# dead-letter queue (the Lambda service writes logs and dead letters with the function's role).
+data "aws_iam_policy_document" "common" {
+  for_each = local.functions
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+  statement {
+    sid       = "Secrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = local.secret_arns
+  }
+  statement {
+    sid       = "DeadLetter"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.dead_letters.arn]
+  }
+}
+
 data "aws_iam_policy_document" "ecs_events" {
+  source_policy_documents = [data.aws_iam_policy_document.common["ecs-events"].json]
   statement {
     sid       = "AskForFixes"
     actions   = ["lambda:InvokeFunction"]
     resources = [local.remediate_arn]
-  }
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["ecs-events"].arn}:*"]
   }
   statement {
     # The failed container's log settings. DescribeTaskDefinition has no resource-level permissions.
@@ -79,47 +96,19 @@ data "aws_iam_policy_document" "ecs_events" {
     actions   = ["ecs:DescribeServices"]
     resources = local.service_arns
   }
-  statement {
-    sid       = "Secrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.secret_arns
-  }
-  statement {
-    sid       = "DeadLetter"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letters.arn]
-  }
 }
 
 data "aws_iam_policy_document" "alarm_events" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["alarm-events"].arn}:*"]
-  }
+  source_policy_documents = [data.aws_iam_policy_document.common["alarm-events"].json]
   statement {
     sid       = "Incidents"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns
   }
-  statement {
-    sid       = "Secrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.secret_arns
-  }
-  statement {
-    sid       = "DeadLetter"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letters.arn]
-  }
 }
 
 data "aws_iam_policy_document" "reconciler" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["reconciler"].arn}:*"]
-  }
+  source_policy_documents = [data.aws_iam_policy_document.common["reconciler"].json]
   statement {
     sid       = "Incidents"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
@@ -136,24 +125,10 @@ data "aws_iam_policy_document" "reconciler" {
     actions   = ["ecs:ListClusters", "ecs:ListServices"]
     resources = ["*"]
   }
-  statement {
-    sid       = "Secrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.secret_arns
-  }
-  statement {
-    sid       = "DeadLetter"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letters.arn]
-  }
 }
 
 data "aws_iam_policy_document" "slack" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["slack"].arn}:*"]
-  }
+  source_policy_documents = [data.aws_iam_policy_document.common["slack"].json]
   statement {
     sid       = "Incidents"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
@@ -176,24 +151,10 @@ data "aws_iam_policy_document" "slack" {
     actions   = ["lambda:InvokeFunction"]
     resources = ["arn:${local.partition}:lambda:${local.region}:${local.account}:function:${var.name}-slack", local.remediate_arn]
   }
-  statement {
-    sid       = "Secrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.secret_arns
-  }
-  statement {
-    sid       = "DeadLetter"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letters.arn]
-  }
 }
 
 data "aws_iam_policy_document" "remediate" {
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["remediate"].arn}:*"]
-  }
+  source_policy_documents = [data.aws_iam_policy_document.common["remediate"].json]
   statement {
     sid       = "Incidents"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
@@ -223,15 +184,5 @@ data "aws_iam_policy_document" "remediate" {
         values   = ["ecs-tasks.amazonaws.com"]
       }
     }
-  }
-  statement {
-    sid       = "Secrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.secret_arns
-  }
-  statement {
-    sid       = "DeadLetter"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.dead_letters.arn]
   }
 }
