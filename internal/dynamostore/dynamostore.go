@@ -185,8 +185,9 @@ func (s *Store) writeScope(ctx context.Context, pk, scopeKey string, prev scopeI
 	return nil
 }
 
-// putIncident writes an incident's own item: its scope always, its full record once resolved.
-func (s *Store) putIncident(ctx context.Context, inc *incident.Incident) error {
+// incidentItem is an incident's own item: its scope always, its full record (kept for Retain)
+// once resolved.
+func (s *Store) incidentItem(inc *incident.Incident) (map[string]types.AttributeValue, error) {
 	item := key("I#"+inc.ID, "I")
 	item["scope"] = str(inc.Scope.Key())
 	item["scopeJSON"] = str(mustJSON(inc.Scope))
@@ -196,12 +197,21 @@ func (s *Store) putIncident(ctx context.Context, inc *incident.Incident) error {
 	if !inc.State.Active() {
 		blob, err := zipJSON(inc)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		item["data"] = &types.AttributeValueMemberB{Value: blob}
 		item["ttl"] = num(s.now().Add(Retain).Unix())
 	}
-	_, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item})
+	return item, nil
+}
+
+// putIncident writes an incident's own item.
+func (s *Store) putIncident(ctx context.Context, inc *incident.Incident) error {
+	item, err := s.incidentItem(inc)
+	if err != nil {
+		return err
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item})
 	if err != nil {
 		return fmt.Errorf("write incident %s: %w", inc.ID, err)
 	}
@@ -524,7 +534,7 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 func (s *Store) putResolvedIfVersion(ctx context.Context, inc *incident.Incident) error {
 	prev := inc.Version
 	inc.Version++
-	blob, err := zipJSON(inc)
+	item, err := s.incidentItem(inc)
 	if err != nil {
 		return err
 	}
@@ -532,14 +542,6 @@ func (s *Store) putResolvedIfVersion(ctx context.Context, inc *incident.Incident
 	if err != nil {
 		return err
 	}
-	item := key("I#"+inc.ID, "I")
-	item["scope"] = str(inc.Scope.Key())
-	item["scopeJSON"] = str(mustJSON(inc.Scope))
-	item["state"] = str(string(inc.State))
-	item["gsi1pk"], item["gsi1sk"] = str("INC"), str(inc.ID)
-	item["v"] = num(inc.Version)
-	item["data"] = &types.AttributeValueMemberB{Value: blob}
-	item["ttl"] = num(s.now().Add(Retain).Unix())
 	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
 	if isConditionFailed(err) {
