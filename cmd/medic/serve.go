@@ -80,12 +80,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 `, url, cfg.DB, url, url)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("db", cfg.DB))
 
-	go sweep(ctx, store, log)
-	rec := &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 5 * time.Minute, Log: log}
-	if a.ECS != nil {
-		rec.Lister = a.ECS
-	}
-	go reconcileEvery(ctx, time.Minute, rec, log)
+	go every(ctx, time.Hour, func() { sweep(store, log) })
+	rec := a.Reconciler()
+	go every(ctx, time.Minute, func() { reconcileOnce(ctx, rec, log) })
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -116,42 +113,38 @@ func slackHandler(a *app.App) http.Handler {
 	return h
 }
 
-// reconcileEvery runs the reconciler as the scheduled Lambda does in AWS.
-func reconcileEvery(ctx context.Context, every time.Duration, r *reconcile.Reconciler, log *zap.Logger) {
-	t := time.NewTicker(every)
+// every calls fn each interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			rep, err := r.Run(ctx)
-			if err != nil {
-				log.Warn("reconcile", zap.Error(err))
-				continue
-			}
-			if rep.Resolved+rep.Escalated+rep.Found+rep.Errors > 0 {
-				log.Info("reconciled", zap.Int("checked", rep.Checked), zap.Int("resolved", rep.Resolved),
-					zap.Int("escalated", rep.Escalated), zap.Int("found", rep.Found), zap.Int("errors", rep.Errors))
-			}
+			fn()
 		}
 	}
 }
 
-// sweep drops expired idempotency marks and old resolved incidents every hour.
-func sweep(ctx context.Context, store *boltstore.Store, log *zap.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := store.Sweep(retainResolved); err != nil {
-				log.Warn("sweep store", zap.Error(err))
-			} else if n > 0 {
-				log.Info("swept store", zap.Int("removed", n))
-			}
-		}
+// reconcileOnce runs the reconciler once, as the scheduled Lambda does in AWS every minute.
+func reconcileOnce(ctx context.Context, r *reconcile.Reconciler, log *zap.Logger) {
+	rep, err := r.Run(ctx)
+	if err != nil {
+		log.Warn("reconcile", zap.Error(err))
+		return
+	}
+	if rep.Resolved+rep.Escalated+rep.Found+rep.Errors > 0 {
+		log.Info("reconciled", zap.Int("checked", rep.Checked), zap.Int("resolved", rep.Resolved),
+			zap.Int("escalated", rep.Escalated), zap.Int("found", rep.Found), zap.Int("errors", rep.Errors))
+	}
+}
+
+// sweep drops expired idempotency marks and old resolved incidents.
+func sweep(store *boltstore.Store, log *zap.Logger) {
+	if n, err := store.Sweep(retainResolved); err != nil {
+		log.Warn("sweep store", zap.Error(err))
+	} else if n > 0 {
+		log.Info("swept store", zap.Int("removed", n))
 	}
 }

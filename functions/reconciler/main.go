@@ -7,13 +7,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
-	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 )
 
 func main() {
@@ -22,10 +20,5 @@ func main() {
 		fmt.Fprintln(os.Stderr, "reconciler:", err)
 		os.Exit(1)
 	}
-	r := &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 5 * time.Minute,
-		Region: a.Region, Log: a.Log}
-	if a.ECS != nil {
-		r.Lister = a.ECS
-	}
-	lambda.Start(awslambda.Reconcile(r, a.Log))
+	lambda.Start(awslambda.Reconcile(a.Reconciler(), a.Log))
 }

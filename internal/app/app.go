@@ -36,6 +36,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
@@ -153,6 +154,17 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	}
 	a.Pipeline = pipeline.New(a.Manager, a.States, a.Fanout, log, a.Metrics, po...)
 	return a, nil
+}
+
+// Reconciler is the reconciler the scheduled function and `medic serve` run every minute: a
+// service resolves after 5 quiet minutes at running = desired.
+func (a *App) Reconciler() *reconcile.Reconciler {
+	r := &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 5 * time.Minute,
+		Region: a.Region, Log: a.Log}
+	if a.ECS != nil { // a nil *ecs.Client in the interface would not read as "no lister"
+		r.Lister = a.ECS
+	}
+	return r
 }
 
 // RemedyInBackground is the remedy of `medic serve`: the remediator runs in a goroutine, so an
