@@ -175,6 +175,19 @@ func (f *fn) invoke(t testing.TB, payload []byte, out any) {
 
 func (f *fn) logs() string { f.mu.Lock(); defer f.mu.Unlock(); return f.log.String() }
 
+// logged reports whether the function has logged s. Its output reaches us through the emulator's
+// pipe, which can trail the invocation's answer, so this waits for up to five seconds.
+func (f *fn) logged(s string) bool {
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(f.logs(), s) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
 type world struct {
 	table  string
 	ecs    *fakeecs.Server
@@ -308,7 +321,7 @@ func scenarioECSEvents(t *testing.T) *world {
 	}
 	var bad result
 	f.invoke(t, []byte(`{"id":"broken-1","detail-type":"ECS Task State Change","detail":{"taskArn":5}}`), &bad)
-	if bad.Outcome != "error" || bad.ID != "broken-1" || !strings.Contains(f.logs(), "event rejected, not retried") {
+	if bad.Outcome != "error" || bad.ID != "broken-1" || !f.logged("event rejected, not retried") {
 		t.Fatalf("malformed: %+v\n%s", bad, f.logs())
 	}
 
