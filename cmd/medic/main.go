@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 const usage = `medic — ecs-medic, an incident responder for Amazon ECS
@@ -18,6 +19,8 @@ Usage:
   medic replay [--json] [FILE ...]   run events through the whole pipeline, print the incidents
   medic serve [--addr A] [--db F]    the local daemon: POST /events, GET /incidents, /healthz, /metrics
   medic runbooks check [DIR]         validate runbooks (default: the ones built in, or MEDIC_RUNBOOKS)
+  medic report [--since 7d] [--json] per service: incidents by cause and severity, MTTA/MTTR, SLA, fixes
+  medic postmortem ID                a Markdown postmortem draft of one incident
 
 Input is a JSON event, a JSON array of events or JSON lines; stdin when no FILE is given.
 Configuration comes from the environment (MEDIC_*, AWS_*); see README.md.
@@ -45,6 +48,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serveCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "runbooks":
 		return runbooksCmd(args[1:], stdout, stderr, getenv)
+	case "report":
+		return reportCmd(ctx, args[1:], stdout, stderr, getenv, time.Now())
+	case "postmortem":
+		return postmortemCmd(ctx, args[1:], stdout, stderr, getenv, time.Now())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

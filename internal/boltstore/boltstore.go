@@ -12,7 +12,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -53,6 +55,26 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // WithMarkTTL sets how long idempotency marks are kept.
 func WithMarkTTL(d time.Duration) Option { return func(s *Store) { s.markTTL = d } }
+
+// OpenReadOnly opens an existing store file to read it (reports, postmortems) without taking the
+// writer's lock from anyone: it fails at once, rather than waiting, when a running `medic serve`
+// holds the file.
+func OpenReadOnly(path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 200 * time.Millisecond})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open store %s: another process (a running medic serve?) holds it: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return &Store{db: db, now: time.Now, markTTL: DefaultMarkTTL}, nil
+}
+
+// ErrLocked says another process holds the store file.
+var ErrLocked = errors.New("store file locked by another process")
 
 // Open opens (creating if needed) the store file at path.
 func Open(path string, opts ...Option) (*Store, error) {
@@ -263,7 +285,9 @@ func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident
 				if err != nil {
 					return err
 				}
-				out = append(out, inc)
+				if !inc.OpenedAt.Before(f.Since) {
+					out = append(out, inc)
+				}
 			}
 			sortNewestFirst(out)
 			if len(out) > limit {
@@ -276,6 +300,9 @@ func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident
 			inc, err := decode(v)
 			if err != nil {
 				return fmt.Errorf("incident %s: %w", k, err)
+			}
+			if inc.OpenedAt.Before(f.Since) {
+				break
 			}
 			out = append(out, inc)
 		}

@@ -615,7 +615,11 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 			}
 			var incs []*incident.Incident
 			if unzipJSON(b.Value, &incs) == nil {
-				out = append(out, incs...)
+				for _, inc := range incs {
+					if !inc.OpenedAt.Before(f.Since) {
+						out = append(out, inc)
+					}
+				}
 			}
 			return true
 		})
@@ -627,14 +631,21 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 	}
 	err := s.query(ctx, "INC", false, func(item map[string]types.AttributeValue) bool {
 		id := attrS(item, "gsi1sk")
+		var inc *incident.Incident
 		if b, ok := item["data"].(*types.AttributeValueMemberB); ok {
-			var inc incident.Incident
-			if unzipJSON(b.Value, &inc) == nil {
-				out = append(out, &inc)
+			inc = &incident.Incident{}
+			if unzipJSON(b.Value, inc) != nil {
+				return true
 			}
-		} else if inc, err := s.Get(ctx, id); err == nil {
-			out = append(out, inc)
+		} else if got, err := s.Get(ctx, id); err == nil {
+			inc = got
+		} else {
+			return true
 		}
+		if inc.OpenedAt.Before(f.Since) {
+			return false // newest first: every further one is older
+		}
+		out = append(out, inc)
 		return len(out) < limit
 	})
 	return out, err

@@ -55,6 +55,9 @@ type Filter struct {
 	Active bool
 	// Limit caps the answer; 0 means 100.
 	Limit int
+	// Since keeps only incidents opened at or after it (zero: all). Ids sort by creation time, so
+	// a store walking newest first stops at the first older one.
+	Since time.Time
 }
 
 // Kind says what a signal may do to incidents.

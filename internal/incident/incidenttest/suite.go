@@ -403,4 +403,42 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 			t.Fatal("ack of a missing incident succeeded")
 		}
 	})
+	t.Run("list since", func(t *testing.T) {
+		// Three incidents a day apart, the middle one resolved: Since keeps exactly those opened at
+		// or after it, active or not, newest first.
+		m, st, clk := setup(t)
+		var ids []string
+		for i, cause := range []classify.Cause{classify.OOMKilled, classify.ImagePull, classify.HealthCheck} {
+			out, err := m.Apply(ctx, Failure(cause, 100+i, severity.P3))
+			if err != nil || !out.Opened {
+				t.Fatalf("open %s: %+v %v", cause, out, err)
+			}
+			ids = append(ids, out.Incident.ID)
+			clk.Advance(24 * time.Hour)
+		}
+		if _, _, err := m.Resolve(ctx, ids[1], "alice", "fixed"); err != nil {
+			t.Fatal(err)
+		}
+		since := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC) // the second incident's opening
+		all, err := st.List(ctx, incident.Filter{Since: since, Limit: 50})
+		if err != nil || len(all) != 2 || all[0].ID != ids[2] || all[1].ID != ids[1] {
+			t.Fatalf("since %s: got %d incidents %v, want [%s %s]", since, len(all), idsOf(all), ids[2], ids[1])
+		}
+		active, err := st.List(ctx, incident.Filter{Active: true, Since: since})
+		if err != nil || len(active) != 1 || active[0].ID != ids[2] {
+			t.Fatalf("active since: %v %v", idsOf(active), err)
+		}
+		every, err := st.List(ctx, incident.Filter{Limit: 50})
+		if err != nil || len(every) != 3 {
+			t.Fatalf("no since: %v %v", idsOf(every), err)
+		}
+	})
+}
+
+func idsOf(incs []*incident.Incident) []string {
+	out := make([]string, len(incs))
+	for i, inc := range incs {
+		out[i] = inc.ID
+	}
+	return out
 }
