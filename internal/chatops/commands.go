@@ -32,6 +32,8 @@ const Help = "*ecs-medic* — `/medic <command>`\n" +
 	"• `why <task-id>` — the diagnosis, its evidence and the last log lines\n" +
 	"• `logs <task-id>` — the task's last log lines\n" +
 	"• `runbook <cause>` — what SOP-002 says to do\n" +
+	"• `report [since]` — per service: incidents, time to acknowledge and resolve, SLA, fixes (default 7d)\n" +
+	"• `postmortem <incident>` — a Markdown postmortem draft\n" +
 	"Changing commands, for allowed users:\n" +
 	"• `ack <incident>` · `resolve <incident>`\n" +
 	"• `silence <cluster>/<service> <duration> [reason]` — mute its notifications, e.g. `silence prod/web 30m deploying`\n" +
@@ -56,6 +58,8 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 		return h.logs(ctx, args, form.Get("response_url"))
 	case "runbook":
 		return runbookAnswer(args)
+	case "report", "postmortem":
+		return h.reviewCommand(ctx, verb, args, form.Get("response_url"))
 	case "status":
 		if len(args) != 1 || !strings.Contains(args[0], "/") {
 			return Reply{Text: "Usage: `/medic status <cluster>/<service>`"}

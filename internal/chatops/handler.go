@@ -53,7 +53,7 @@ type LogTailer interface {
 
 // Job is work done after the acknowledgement: it answers through ResponseURL.
 type Job struct {
-	Kind        string             `json:"kind"` // "status", "logs", "announce", "reply", "fix"
+	Kind        string             `json:"kind"` // "status", "logs", "report", "postmortem", "announce", "reply", "fix"
 	Fix         *remediate.Request `json:"fix,omitempty"`
 	Args        []string           `json:"args,omitempty"`
 	User        string             `json:"user,omitempty"`
@@ -250,6 +250,13 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 		rep = h.status(ctx, j.Args)
 	case "logs":
 		rep = h.logsFromECS(ctx, j.Args)
+	case "report":
+		rep = h.periodReport(ctx, j.Args)
+	case "postmortem":
+		if len(j.Args) != 1 {
+			return errors.New("postmortem job without an incident")
+		}
+		rep = h.postmortem(ctx, j.Args)
 	case "announce":
 		inc, err := h.Manager.Store().Get(ctx, j.Incident)
 		if err != nil {

@@ -17,7 +17,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
 
-// Period is the report over the incidents opened in [From, To).
+// Period is the report over the incidents opened from From to To, both included.
 type Period struct {
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
@@ -157,7 +157,7 @@ func actionOutcome(e incident.Entry) string {
 	return ""
 }
 
-// Build reports the incidents opened in [from, to). now decides which open incidents are past
+// Build reports the incidents opened from from to to, both included. now decides which open incidents are past
 // their deadline (usually to, or the current time).
 func Build(incs []*incident.Incident, from, to, now time.Time) Period {
 	p := Period{From: from, To: to}
@@ -167,7 +167,7 @@ func Build(incs []*incident.Incident, from, to, now time.Time) Period {
 	recur := map[[2]string]int{}
 	unknown := map[string]*UnknownText{}
 	for _, inc := range incs {
-		if inc.OpenedAt.Before(from) || !inc.OpenedAt.Before(to) {
+		if inc.OpenedAt.Before(from) || inc.OpenedAt.After(to) {
 			continue
 		}
 		key := inc.Scope.Key()
