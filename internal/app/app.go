@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/digest"
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/logging"
@@ -67,6 +68,9 @@ type App struct {
 	// Lambda invokes functions (the remediation function, the Slack function's deferred work);
 	// set by ForLambda only.
 	Lambda *awslambdasvc.Client
+
+	// digest posts the weekly report; nil when MEDIC_DIGEST_SCHEDULE is unset.
+	digest *digest.Digest
 }
 
 // Options are the parts an entry point chooses.
@@ -121,18 +125,30 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	} else {
 		log.Info("MEDIC_PAGERDUTY_ROUTING_KEY is not set: no paging")
 	}
+	var slackNotifier *slack.Notifier
 	switch token := cfg.SlackBotToken.Value; {
 	case token != "" && cfg.SlackChannel != "":
 		var so []slack.Option
 		if cfg.SlackAPIURL != "" {
 			so = append(so, slack.WithAPIURL(cfg.SlackAPIURL))
 		}
-		notifiers = append(notifiers, slack.New(token, cfg.SlackChannel, so...))
+		slackNotifier = slack.New(token, cfg.SlackChannel, so...)
+		notifiers = append(notifiers, slackNotifier)
 	case token != "" || cfg.SlackChannel != "":
 		return nil, errors.New("posting to Slack needs both MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL")
 	}
 	if len(notifiers) == 0 && opts.Console != nil {
 		notifiers = append(notifiers, console.New(opts.Console))
+	}
+	if cfg.DigestSchedule != "" {
+		sched, err := digest.ParseSchedule(cfg.DigestSchedule)
+		if err != nil {
+			return nil, fmt.Errorf("MEDIC_DIGEST_SCHEDULE: %w", err)
+		}
+		if slackNotifier == nil {
+			return nil, errors.New("MEDIC_DIGEST_SCHEDULE posts the weekly digest to Slack: set MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL, or unset it")
+		}
+		a.digest = &digest.Digest{Schedule: sched, Channel: cfg.DigestChannel, Store: opts.Store, Poster: slackNotifier}
 	}
 	a.Fanout = notify.NewFanout(notifiers)
 	a.Manager = incident.NewManager(opts.Store)
@@ -163,6 +179,9 @@ func (a *App) Reconciler() *reconcile.Reconciler {
 		Region: a.Region, Log: a.Log}
 	if a.ECS != nil { // a nil *ecs.Client in the interface would not read as "no lister"
 		r.Lister = a.ECS
+	}
+	if a.digest != nil {
+		r.Digest = a.digest
 	}
 	return r
 }

@@ -9,12 +9,9 @@ import (
 	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/report"
 )
-
-// maxReviewText keeps a report or postmortem answer under Slack's 40,000-character message limit
-// with room for the framing. https://api.slack.com/changelog/2018-04-truncating-really-long-messages
-const maxReviewText = 35000
 
 // reportIncidents bounds the incidents one Slack report reads.
 const reportIncidents = 5000
@@ -59,7 +56,7 @@ func (h *Handler) periodReport(ctx context.Context, args []string) Reply {
 	}
 	var b strings.Builder
 	_ = report.WriteText(&b, report.Build(incs, now.Add(-d), now, now))
-	return Reply{Text: codeBlock(b.String(), "`medic report --since "+since+"`")}
+	return Reply{Text: slack.CodeBlock(b.String(), "`medic report --since "+since+"`")}
 }
 
 // postmortem is the deferred `postmortem` job.
@@ -74,22 +71,7 @@ func (h *Handler) postmortem(ctx context.Context, args []string) Reply {
 	var b strings.Builder
 	_ = report.WritePostmortem(&b, inc, h.now())
 	return Reply{Text: fmt.Sprintf("Postmortem draft of `%s` (Markdown, to paste into your review document):\n", inc.ID) +
-		codeBlock(b.String(), "`medic postmortem "+inc.ID+"`")}
-}
-
-// codeBlock frames text as a Slack code block, escaped (event text may hold <!channel> or links)
-// and cut to what one message can carry, saying where the rest is.
-func codeBlock(text, whole string) string {
-	text = escape(text)
-	cut := ""
-	if len(text) > maxReviewText {
-		i := strings.LastIndexByte(text[:maxReviewText], '\n')
-		if i < 0 {
-			i = maxReviewText
-		}
-		text, cut = text[:i], "\n… cut to fit a Slack message: "+whole+" prints all of it."
-	}
-	return "```\n" + strings.ReplaceAll(text, "```", "'''") + "\n```" + cut
+		slack.CodeBlock(b.String(), "`medic postmortem "+inc.ID+"`")}
 }
 
 // escape makes text safe to show in Slack: &, < and > escaped, so no mention, channel ping or

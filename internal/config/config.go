@@ -62,6 +62,10 @@ type Config struct {
 	LogLevel            string
 	DB                  string
 	Addr                string
+	// DigestSchedule ("mon 09:00", UTC) posts the weekly report to DigestChannel (default
+	// SlackChannel); "" turns the digest off.
+	DigestSchedule string
+	DigestChannel  string
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -81,6 +85,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:            getenv("MEDIC_LOG_LEVEL"),
 		DB:                  getenv("MEDIC_DB"),
 		Addr:                getenv("MEDIC_ADDR"),
+		DigestSchedule:      strings.TrimSpace(getenv("MEDIC_DIGEST_SCHEDULE")),
+		DigestChannel:       getenv("MEDIC_DIGEST_CHANNEL"),
 	}
 	var errs []error
 	switch c.AutoFix {

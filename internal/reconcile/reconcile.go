@@ -48,7 +48,14 @@ type Reconciler struct {
 	Quiet time.Duration
 	// MaxServices bounds the sweep's DescribeServices work per pass.
 	MaxServices int
+	// Digest posts the weekly report when it is due; nil: no digest.
+	Digest Digest
 	Log         *zap.Logger
+}
+
+// Digest is the weekly report to Slack (digest.Digest), asked once a pass.
+type Digest interface {
+	Run(ctx context.Context, now time.Time) (sent bool, err error)
 }
 
 // Report counts what a pass did.
@@ -60,6 +67,7 @@ type Report struct {
 	Found      int `json:"found"`  // incidents opened for services whose events were lost
 	Resent     int `json:"resent"` // notifications delivered late, after failing earlier
 	Errors     int `json:"errors"`
+	Digests    int `json:"digests,omitempty"` // weekly digests posted
 }
 
 // Run does one pass. It goes on past individual failures (counted and logged) and returns an
@@ -136,6 +144,16 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		r.sweep(ctx, scopes, &rep)
 	}
 	r.resend(ctx, &rep)
+	if r.Digest != nil {
+		sent, err := r.Digest.Run(ctx, r.Manager.Now())
+		if err != nil {
+			rep.Errors++
+			r.Log.Warn("weekly digest", zap.Error(err))
+		}
+		if sent {
+			rep.Digests++
+		}
+	}
 	return rep, nil
 }
 
