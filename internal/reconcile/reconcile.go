@@ -50,7 +50,7 @@ type Reconciler struct {
 	MaxServices int
 	// Digest posts the weekly report when it is due; nil: no digest.
 	Digest Digest
-	Log         *zap.Logger
+	Log    *zap.Logger
 }
 
 // Digest is the weekly report to Slack (digest.Digest), asked once a pass.
