@@ -9,9 +9,15 @@ BIN   := bin
 run:
 	$(GO) run ./cmd/medic serve
 
-## demo: replay a recorded 3 a.m. incident (OOM loop, bad deploy, scaling noise) through the pipeline
-demo:
-	$(GO) run ./cmd/medic replay testdata/scenarios/demo.json
+## demo: replay a recorded 3 a.m. incident (OOM loop, bad deploy, scaling noise) through the pipeline,
+## then the report of the night and the postmortem draft of its worst incident
+DEMO_DB := $(BIN)/demo.db
+demo: build
+	@rm -f $(DEMO_DB)
+	$(BIN)/medic replay --db $(DEMO_DB) testdata/scenarios/demo.json
+	$(BIN)/medic report --db $(DEMO_DB) --since 1d
+	@id=$$($(BIN)/medic report --db $(DEMO_DB) --since 1d --json | grep -o '"inc-[a-z0-9]*"' | head -1 | tr -d '"'); \
+	  echo "\$$ medic postmortem --db $(DEMO_DB) $$id"; $(BIN)/medic postmortem --db $(DEMO_DB) $$id
 
 ## testenv: test services from the npm registry, pinned by testenv/package-lock.json (dynalite)
 testenv: testenv/node_modules/dynalite/cli.js

@@ -78,7 +78,11 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 		fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", Duration(below))
 	}
 	if s := inc.ServiceState; s != nil {
-		fmt.Fprintf(b, "- Last state read: %d/%d running, %d pending, on %s (read %s UTC)\n", s.Running, s.Desired, s.Pending, revision(s.TaskDefinition), ts(s.ReadAt))
+		fmt.Fprintf(b, "- Last state read: %d/%d running, %d pending, on %s", s.Running, s.Desired, s.Pending, revision(s.TaskDefinition))
+		if !s.ReadAt.IsZero() {
+			fmt.Fprintf(b, " (read %s UTC)", ts(s.ReadAt))
+		}
+		b.WriteString("\n")
 	} else if inc.StateError != "" {
 		fmt.Fprintf(b, "- The service's state could not be read: %s\n", mdText(inc.StateError))
 	}
@@ -98,12 +102,14 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 
 	b.WriteString("## Evidence\n\n")
 	f := inc.Facts
+	shown := map[string]bool{}
 	for _, kv := range [][2]string{
 		{"Stopped reason", f.StoppedReason}, {"Stop code", f.StopCode}, {"Reason", f.Reason},
 		{"Task", f.TaskArn}, {"Task definition", f.TaskDefinition}, {"Launch type", f.LaunchType},
 	} {
 		if kv[1] != "" {
 			fmt.Fprintf(b, "- %s: `%s`\n", kv[0], mdCode(kv[1]))
+			shown[kv[1]] = true
 		}
 	}
 	if f.CPU != "" || f.Memory != "" {
@@ -111,12 +117,21 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	}
 	if d := inc.Diagnosis; d != nil {
 		for _, e := range d.Evidence {
-			fmt.Fprintf(b, "- `%s`: `%s`\n", mdCode(e.Field), mdCode(e.Value))
+			if !shown[e.Value] {
+				fmt.Fprintf(b, "- `%s`: `%s`\n", mdCode(e.Field), mdCode(e.Value))
+				shown[e.Value] = true
+			}
 		}
 	}
-	if len(inc.Occurrences.Evidence) > 1 {
+	var others []string
+	for _, e := range inc.Occurrences.Evidence {
+		if !shown[e] {
+			others = append(others, e)
+		}
+	}
+	if len(others) > 0 {
 		b.WriteString("- Other texts seen in this incident:\n")
-		for _, e := range inc.Occurrences.Evidence[1:] {
+		for _, e := range others {
 			fmt.Fprintf(b, "  - `%s`\n", mdCode(e))
 		}
 	}
@@ -364,10 +379,11 @@ func orDash(s string) string {
 }
 
 // mdText keeps event text from acting as Markdown structure in the draft: line breaks, headings,
-// links and HTML from a container reason stay literal text.
+// links, emphasis and HTML from a container reason stay literal text. (Underscores stay: inside
+// words, as in SERVICE_TASK_START_IMPAIRED, Markdown reads them literally.)
 func mdText(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	r := strings.NewReplacer("<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`, "*", `\*`, "_", `\_`, "`", "'")
+	r := strings.NewReplacer("<", "&lt;", ">", "&gt;", "[", `\[`, "]", `\]`, "*", `\*`, "`", "'")
 	return r.Replace(s)
 }
 
