@@ -162,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	if a.ECS != nil {
 		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
+		po = append(po, pipeline.WithDeployments(a.ECS))
 		a.Remediator = &remediate.Remediator{ECS: a.ECS, Scaling: applicationautoscaling.NewFromConfig(awsCfg), Manager: a.Manager,
 			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, Log: log}
 	}

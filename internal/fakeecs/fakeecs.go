@@ -5,6 +5,7 @@
 package fakeecs
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -31,6 +32,8 @@ type Service struct {
 	Tags           map[string]string
 	// MaxCapacity is the Application Auto Scaling maximum of the service (0: not registered).
 	MaxCapacity int
+	// Controller is the deployment controller type ("" answers ECS, as ECS does).
+	Controller string
 }
 
 // Deployment is one deployment of a fake service.
@@ -224,15 +227,16 @@ func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
 			})
 		}
 		out["services"] = append(out["services"].([]any), map[string]any{
-			"serviceName":    svc.Name,
-			"serviceArn":     fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, svc.Name),
-			"clusterArn":     "arn:aws:ecs:us-east-1:111122223333:cluster/" + cluster,
-			"status":         "ACTIVE",
-			"desiredCount":   svc.Desired,
-			"runningCount":   svc.Running,
-			"pendingCount":   svc.Pending,
-			"taskDefinition": svc.TaskDefinition,
-			"deployments":    deps,
+			"serviceName":          svc.Name,
+			"serviceArn":           fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, svc.Name),
+			"clusterArn":           "arn:aws:ecs:us-east-1:111122223333:cluster/" + cluster,
+			"status":               "ACTIVE",
+			"desiredCount":         svc.Desired,
+			"runningCount":         svc.Running,
+			"pendingCount":         svc.Pending,
+			"taskDefinition":       svc.TaskDefinition,
+			"deployments":          deps,
+			"deploymentController": map[string]any{"type": cmp.Or(svc.Controller, "ECS")},
 		})
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")

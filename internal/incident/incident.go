@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
@@ -97,6 +98,8 @@ type Incident struct {
 	// ECS, which forgets stopped tasks after about an hour.
 	Diagnosis *classify.Diagnosis `json:"diagnosis,omitempty"`
 	Facts     Facts               `json:"facts"`
+	// Deployment is the deployment the failures most likely come from, and what it changed.
+	Deployment *deployment.Link `json:"deployment,omitempty"`
 	// ServiceState is the last state read from ECS; StateError says why it could not be read.
 	ServiceState *servicestate.Snapshot `json:"service_state,omitempty"`
 	StateError   string                 `json:"state_error,omitempty"`

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
@@ -350,6 +351,19 @@ func (m *Manager) Delivered(ctx context.Context, id string, ds []Delivery) (*Inc
 			}
 		}
 		return len(ds) > 0
+	})
+}
+
+// LinkDeployment records the deployment an incident's failures most likely come from, once; the
+// timeline says so, since it changes what a responder does first (roll back).
+func (m *Manager) LinkDeployment(ctx context.Context, id string, l *deployment.Link) (*Incident, error) {
+	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		if inc.Deployment != nil || l == nil {
+			return false
+		}
+		inc.Deployment = l
+		inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "deployment", Message: l.Summary()})
+		return true
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
@@ -73,6 +74,7 @@ type Pipeline struct {
 	states    StateReader
 	sender    Sender
 	logs      LogTailer
+	deploys   deployment.ECS
 	runbooks  *runbook.Set
 	remedy    func(ctx context.Context, incidentID string)
 	log       *zap.Logger
@@ -85,6 +87,10 @@ type Option func(*Pipeline)
 // WithLogs reads the failed container's last log lines when an incident opens, so the page, the
 // message and the incident carry them.
 func WithLogs(l LogTailer) Option { return func(p *Pipeline) { p.logs = l } }
+
+// WithDeployments links a new incident of a service to the deployment its failures most likely
+// come from, comparing the two task definitions it reads through api.
+func WithDeployments(api deployment.ECS) Option { return func(p *Pipeline) { p.deploys = api } }
 
 // WithRunbooks applies the runbooks: their severity floor and paging choice.
 func WithRunbooks(s *runbook.Set) Option { return func(p *Pipeline) { p.runbooks = s } }
@@ -221,6 +227,9 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 		if ev.Task != nil && p.logs != nil {
 			inc = p.attachLogs(ctx, log, ev, inc)
 		}
+		if p.deploys != nil && inc.Scope.IsService() {
+			inc = p.linkDeployment(ctx, log, inc)
+		}
 		p.notify(ctx, log, notify.Opened, inc)
 		if p.remedy != nil && inc.Fix != "" {
 			p.remedy(ctx, inc.ID)
@@ -279,6 +288,31 @@ func (p *Pipeline) attachLogs(ctx context.Context, log *zap.Logger, ev *event.Ev
 		log.Warn("attach log lines", zap.Error(err))
 		return inc
 	}
+	return updated
+}
+
+// linkDeployment blames a new incident on the service's deployment when its failures started on
+// the new revision within minutes of it, and says what that deployment changed. A comparison
+// that cannot be read is said in the link; it never fails the event.
+func (p *Pipeline) linkDeployment(ctx context.Context, log *zap.Logger, inc *incident.Incident) *incident.Incident {
+	first := inc.Occurrences.FirstSeen
+	if first.IsZero() {
+		first = inc.OpenedAt
+	}
+	l := deployment.Suspect(inc.ServiceState, inc.Facts.TaskDefinition, first, "")
+	if l == nil {
+		return inc
+	}
+	if err := deployment.Compare(ctx, p.deploys, inc.Scope.Region, l); err != nil {
+		log.Info("deployment comparison unavailable", zap.Error(err))
+		l.Changes = []string{"not compared: " + err.Error()}
+	}
+	updated, err := p.incidents.LinkDeployment(ctx, inc.ID, l)
+	if err != nil {
+		log.Warn("link deployment", zap.Error(err))
+		return inc
+	}
+	log.Info("incident linked to a deployment", zap.String("deployment", l.DeploymentID), zap.String("revision", l.To))
 	return updated
 }
 

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
@@ -184,6 +185,13 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	}
 	if action == runbook.Rollback && tags["medic:rollback"] == "off" {
 		return skip("the service is tagged medic:rollback=off")
+	}
+	if action != runbook.ScaleOut && svc.DeploymentController != nil {
+		// Only ECS-controlled services take a new task definition or a forced deployment through
+		// UpdateService; CodeDeploy and external controllers refuse it, so never try.
+		if ok, help := deployment.CanRollBack(string(svc.DeploymentController.Type)); !ok {
+			return skip("%s", help)
+		}
 	}
 	for _, d := range svc.Deployments {
 		if d.RolloutState == ecstypes.DeploymentRolloutStateInProgress && strings.Contains(strings.ToLower(aws.ToString(d.RolloutStateReason)), "circuit breaker") {

@@ -150,8 +150,14 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	b.WriteString("\n")
 
 	b.WriteString("## Deployments in the window\n\n")
+	if d := inc.Deployment; d != nil {
+		fmt.Fprintf(b, "**%s.**\n\n", mdText(strings.ToUpper(d.Summary()[:1])+d.Summary()[1:]))
+		if !d.Rollback {
+			fmt.Fprintf(b, "Rollback through ECS was not possible: %s.\n\n", mdText(d.RollbackHelp))
+		}
+	}
 	deps := deployments(inc, end)
-	if len(deps) == 0 {
+	if len(deps) == 0 && inc.Deployment == nil {
 		b.WriteString("None recorded from 30 minutes before the incident opened to its end.\n")
 	}
 	for _, d := range deps {
@@ -335,8 +341,8 @@ func questions(inc *incident.Incident, sla string, fixed, deployed bool) []strin
 	case classify.Unknown:
 		q = append(q, "What was the cause? Add a classification rule for the text above so the next one is diagnosed.")
 	}
-	if deployed {
-		q = append(q, "Did the deployment in the window cause this, and why did the deployment checks not stop it?")
+	if deployed || inc.Deployment != nil {
+		q = append(q, "Did the deployment in the window cause this, and why did the deployment checks (health checks, circuit breaker, canary) not stop it?")
 	}
 	switch sla {
 	case SLAMissed:

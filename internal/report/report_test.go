@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
@@ -129,6 +130,12 @@ func build(t *testing.T) *week {
 	w.resolve(t, c2, start.Add(2*day+4*time.Hour), "slack:U0ALICE")
 
 	p := w.open(t, "payments", start.Add(day+10*time.Hour), "payments", classify.ImagePull, severity.P2, "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref 111122223333.dkr.ecr.us-east-1.amazonaws.com/payments:v31: not found", 1)
+	w.clk.T = start.Add(day + 10*time.Hour)
+	if _, err := w.m.LinkDeployment(context.Background(), p, &deployment.Link{DeploymentID: "ecs-svc/31", StartedAt: start.Add(day + 9*time.Hour + 57*time.Minute),
+		From: "arn:aws:ecs:us-east-1:111122223333:task-definition/payments:30", To: "arn:aws:ecs:us-east-1:111122223333:task-definition/payments:31",
+		After: 3 * time.Minute, Rollback: true, Changes: []string{"api image v30 → v31"}}); err != nil {
+		t.Fatal(err)
+	}
 	w.resolve(t, p, start.Add(day+10*time.Hour+25*time.Minute), "ecs-medic")
 
 	w.open(t, "search", start.Add(4*day+12*time.Hour), "search", classify.Unknown, severity.P3, "Task stopped: the frobnicator declined", 4)
@@ -257,7 +264,7 @@ func TestReportGolden(t *testing.T) {
 
 func TestPostmortemGolden(t *testing.T) {
 	w := build(t)
-	for _, name := range []string{"checkout-2", "search"} {
+	for _, name := range []string{"checkout-2", "search", "payments"} {
 		inc, err := w.store.Get(context.Background(), w.ids[name])
 		if err != nil {
 			t.Fatal(err)

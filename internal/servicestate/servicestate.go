@@ -37,15 +37,19 @@ func (r Ref) String() string { return r.Region + "/" + r.Cluster + "/" + r.Servi
 
 // Snapshot is a service's state at one moment.
 type Snapshot struct {
-	Cluster        string       `json:"cluster"`
-	Service        string       `json:"service"`
-	Status         string       `json:"status"`
-	Desired        int          `json:"desired"`
-	Running        int          `json:"running"`
-	Pending        int          `json:"pending"`
-	TaskDefinition string       `json:"task_definition"`
-	Deployments    []Deployment `json:"deployments,omitempty"`
-	ReadAt         time.Time    `json:"read_at"`
+	Cluster        string `json:"cluster"`
+	Service        string `json:"service"`
+	Status         string `json:"status"`
+	Desired        int    `json:"desired"`
+	Running        int    `json:"running"`
+	Pending        int    `json:"pending"`
+	TaskDefinition string `json:"task_definition"`
+	// Controller is the service's deployment controller: ECS (the default, also when ECS does
+	// not say), CODE_DEPLOY or EXTERNAL. Only ECS-controlled services can be rolled back or get
+	// a new task definition through UpdateService.
+	Controller  string       `json:"deployment_controller,omitempty"`
+	Deployments []Deployment `json:"deployments,omitempty"`
+	ReadAt      time.Time    `json:"read_at"`
 }
 
 // Deployment is one of the service's deployments as ECS reports it.
@@ -166,6 +170,9 @@ func (s *Source) describe(ctx context.Context, ref Ref) (*Snapshot, error) {
 		Pending:        int(svc.PendingCount),
 		TaskDefinition: aws.ToString(svc.TaskDefinition),
 		ReadAt:         s.now(),
+	}
+	if c := svc.DeploymentController; c != nil {
+		snap.Controller = string(c.Type)
 	}
 	for _, d := range svc.Deployments {
 		snap.Deployments = append(snap.Deployments, Deployment{

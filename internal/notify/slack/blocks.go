@@ -6,7 +6,9 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackutilsx"
 
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
@@ -85,6 +87,22 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	if len(inc.Occurrences.Evidence) > 0 {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+truncate(strings.Join(inc.Occurrences.Evidence, "\n"), 2800)+"```"), nil, nil))
 	}
+	if d := inc.Deployment; d != nil {
+		what := deployment.Revision(d.From) + " → " + deployment.Revision(d.To)
+		if d.From == "" {
+			what = deployment.Revision(d.To) + " (the revision before it is not known)"
+		}
+		text := "*Likely bad deploy*\n" + slackutilsx.EscapeMessage(fmt.Sprintf("%s, started %s before the first failure", what, d.After.Round(time.Second)))
+		for _, c := range d.Changes {
+			text += "\n• " + slackutilsx.EscapeMessage(c)
+		}
+		if d.Rollback {
+			text += "\nRollback returns the service to " + deployment.Revision(d.From) + "."
+		} else {
+			text += "\n:warning: " + slackutilsx.EscapeMessage(d.RollbackHelp)
+		}
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate(text, 2900)), nil, nil))
+	}
 	switch {
 	case len(inc.LogLines) > 0:
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Last log lines*\n```"+truncate(strings.Join(inc.LogLines, "\n"), 2800)+"```"), nil, nil))
@@ -107,7 +125,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		if inc.Fix != "" && inc.Stopped == "" {
 			buttons = append(buttons, button(ActionRunFix, "Run fix: "+inc.Fix, inc.ID, "primary"))
 		}
-		if inc.Scope.IsService() {
+		if inc.Scope.IsService() && (inc.Deployment == nil || inc.Deployment.Rollback) {
 			buttons = append(buttons, button(ActionRollback, "Rollback", inc.ID, ""))
 		}
 		buttons = append(buttons, button(ActionResolve, "Resolve", inc.ID, ""))

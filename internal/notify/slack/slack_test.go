@@ -10,6 +10,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -115,6 +116,26 @@ func TestGoldenBlocks(t *testing.T) {
 		inc.State, inc.ResolvedAt = incident.Resolved, &at
 		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
 		notifytest.Golden(t, "slack/resolved.json", append(b, '\n'))
+	})
+	t.Run("bad-deploy", func(t *testing.T) {
+		inc := notifytest.Incident(classify.EssentialExit)
+		inc.Deployment = &deployment.Link{DeploymentID: "ecs-svc/13", StartedAt: inc.OpenedAt.Add(-2 * time.Minute),
+			From: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12", To: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:13",
+			After: 2 * time.Minute, Rollback: true, Changes: []string{"api image v12 → v13", "api environment added <!channel>"}}
+		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
+		notifytest.Golden(t, "slack/bad-deploy.json", append(b, '\n'))
+	})
+	t.Run("bad-deploy-blue-green", func(t *testing.T) {
+		inc := notifytest.Incident(classify.EssentialExit)
+		ok, help := deployment.CanRollBack("CODE_DEPLOY")
+		inc.Deployment = &deployment.Link{DeploymentID: "ecs-svc/13", To: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:13",
+			After: 4 * time.Minute, Rollback: ok, RollbackHelp: help}
+		blocks := slack.Blocks(inc)
+		b, _ := json.MarshalIndent(blocks, "", "  ")
+		notifytest.Golden(t, "slack/bad-deploy-blue-green.json", append(b, '\n'))
+		if strings.Contains(string(b), slack.ActionRollback) {
+			t.Error("a blue/green service's message offers a Rollback button medic cannot carry out")
+		}
 	})
 	t.Run("acknowledged-escalated", func(t *testing.T) {
 		inc := notifytest.Incident(classify.ImagePull)
