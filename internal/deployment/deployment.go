@@ -301,7 +301,7 @@ func words(ws []string) string {
 	}
 	s := []rune(strings.Join(ws, " "))
 	if len(s) > maxWords {
-		return strconv.Quote(string(s[:maxWords])+"…")
+		return strconv.Quote(string(s[:maxWords]) + "…")
 	}
 	return strconv.Quote(string(s))
 }
@@ -337,4 +337,3 @@ func Revision(arn string) string {
 	}
 	return lastSegment(arn)
 }
-
