@@ -4,6 +4,7 @@
 package incident
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
@@ -90,6 +91,12 @@ type Incident struct {
 	// to count as effective.
 	ActionAt *time.Time `json:"action_at,omitempty"`
 	VerifyBy *time.Time `json:"verify_by,omitempty"`
+	// Flaps counts relapses: the service seen back at its desired count, then failing again.
+	// From FlapThreshold on, the incident is flapping: it resolves only after FlapWindow at the
+	// desired count (zero thresholds and windows take DefaultFlapThreshold, DefaultFlapWindow).
+	Flaps         int           `json:"flaps,omitempty"`
+	FlapThreshold int           `json:"flap_threshold,omitempty"`
+	FlapWindow    time.Duration `json:"flap_window,omitempty"`
 	// Stopped says why automation is stopped for this incident ("" while it may act).
 	Stopped string `json:"automation_stopped,omitempty"`
 
@@ -183,6 +190,26 @@ type Entry struct {
 	Actor   string    `json:"actor"`
 	Kind    string    `json:"kind"`
 	Message string    `json:"message"`
+}
+
+// Flap awareness defaults, for incidents whose runbook says nothing.
+const (
+	DefaultFlapThreshold = 3
+	DefaultFlapWindow    = 30 * time.Minute
+)
+
+// Flapping reports whether the incident has relapsed often enough to count as flapping.
+func (inc *Incident) Flapping() bool {
+	return inc.Flaps >= cmp.Or(inc.FlapThreshold, DefaultFlapThreshold)
+}
+
+// quietFor is how long the service must stay at its desired count before the incident resolves:
+// the usual quiet period, or the flap window once it is flapping.
+func (inc *Incident) quietFor(quiet time.Duration) time.Duration {
+	if inc.Flapping() {
+		return max(quiet, cmp.Or(inc.FlapWindow, DefaultFlapWindow))
+	}
+	return quiet
 }
 
 // Bounds that keep an incident record small however long a storm lasts.

@@ -1,6 +1,7 @@
 package incident
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -105,6 +106,9 @@ type Signal struct {
 	Runbook string
 	Page    bool
 	Fix     string
+	// FlapThreshold and FlapWindow come from the runbook too (zero: the defaults).
+	FlapThreshold int
+	FlapWindow    time.Duration
 }
 
 // Outcome says what a signal did.
@@ -201,6 +205,12 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		inc.UpdatedAt = now
 		m.refreshState(inc, sig)
 		out.Raised = raise(inc, sig, now)
+		if inc.RecoveringSince != nil {
+			// A failure is the opposite of quiet: the quiet period starts again from the next
+			// time the service is seen at its desired count.
+			inc.RecoveringSince = nil
+			relapse(inc, now, "a task failed again before the quiet period ended")
+		}
 		// A failure well after a fix (tasks started before it may still die) means it did not help.
 		if inc.ActionAt != nil && inc.Stopped == "" && sig.Time.After(inc.ActionAt.Add(time.Minute)) {
 			inc.Stopped = "the cause recurred after the fix"
@@ -231,6 +241,9 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		Runbook:     sig.Runbook,
 		Page:        sig.Page,
 		Fix:         sig.Fix,
+
+		FlapThreshold: sig.FlapThreshold,
+		FlapWindow:    sig.FlapWindow,
 	}
 	inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence, sig.Facts.TaskDefinition)
 	m.refreshState(inc, sig)
@@ -503,16 +516,17 @@ func (m *Manager) Observe(ctx context.Context, id string, snap *servicestate.Sna
 		if snap.Running < snap.Desired {
 			if inc.RecoveringSince != nil {
 				inc.RecoveringSince = nil
-				inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "relapse", Message: fmt.Sprintf("service fell back to %d/%d running before the quiet period ended", snap.Running, snap.Desired)})
+				relapse(inc, now, fmt.Sprintf("service fell back to %d/%d running before the quiet period ended", snap.Running, snap.Desired))
 			}
 			return true
 		}
+		need := inc.quietFor(quiet)
 		if inc.RecoveringSince == nil {
 			inc.RecoveringSince = &now
-			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "recovering", Message: fmt.Sprintf("service back to %d/%d running; resolving after %s of quiet", snap.Running, snap.Desired, quiet)})
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "recovering", Message: fmt.Sprintf("service back to %d/%d running; resolving after %s of quiet", snap.Running, snap.Desired, need)})
 			return true
 		}
-		if now.Sub(*inc.RecoveringSince) < quiet {
+		if now.Sub(*inc.RecoveringSince) < need {
 			return true
 		}
 		resolve(inc, now, actorMedic, fmt.Sprintf("service at %d/%d running for %s", snap.Running, snap.Desired, now.Sub(*inc.RecoveringSince).Round(time.Second)))
@@ -520,6 +534,19 @@ func (m *Manager) Observe(ctx context.Context, id string, snap *servicestate.Sna
 		return true
 	})
 	return inc, resolved, err
+}
+
+// relapse records that a recovering service failed again, and says so once when that makes the
+// incident flapping: from then on it stays open until the flap window passes quietly, so the
+// cycles are counted here instead of paging again each time.
+func relapse(inc *Incident, now time.Time, why string) {
+	inc.Flaps++
+	inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "relapse", Message: why})
+	if inc.Flaps == cmp.Or(inc.FlapThreshold, DefaultFlapThreshold) {
+		inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "flapping", Message: fmt.Sprintf(
+			"flapping: %d relapses since %s; it resolves only after %s at the desired count", inc.Flaps,
+			inc.OpenedAt.UTC().Format("15:04 UTC"), inc.quietFor(0))})
+	}
 }
 
 // Escalate marks an open incident whose response deadline has passed as escalated. It happens

@@ -177,6 +177,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 		p.assess(ctx, &sig)
 		if rb := p.runbooks.For(sig.Cause, sig.Sub, sig.Scope.Alarm); rb != nil {
 			sig.Runbook, sig.Page = rb.ID, rb.Page
+			sig.FlapThreshold, sig.FlapWindow = rb.Flap.Threshold, rb.Flap.Window.Duration
 			if rb.Fix.Action != runbook.None && rb.Fix.Mode != runbook.Off {
 				sig.Fix = string(rb.Fix.Action)
 			}

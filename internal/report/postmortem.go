@@ -74,6 +74,9 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	} else {
 		fmt.Fprintf(b, "- Signals: %d event(s) reported it\n", inc.Occurrences.Count)
 	}
+	if inc.Flaps > 0 {
+		fmt.Fprintf(b, "- Flapping: the service recovered and failed again %d time(s) within this incident\n", inc.Flaps)
+	}
 	if below, ok := belowDesired(inc, now); ok {
 		fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", Duration(below))
 	}

@@ -71,7 +71,9 @@ type Stats struct {
 	Actions        int            `json:"actions"`
 	ActionOutcomes map[string]int `json:"action_outcomes"`
 	// TasksLost counts the stopped tasks the incidents recorded.
-	TasksLost   int      `json:"tasks_lost"`
+	TasksLost int `json:"tasks_lost"`
+	// Flaps counts the times a service recovered and failed again within an incident.
+	Flaps       int      `json:"flaps"`
 	IncidentIDs []string `json:"incident_ids"`
 
 	ackSum, resolveSum time.Duration
@@ -286,6 +288,7 @@ func (s *Stats) add(inc *incident.Incident, now time.Time) {
 	if isTaskCause(inc.Cause) {
 		s.TasksLost += inc.Occurrences.Count
 	}
+	s.Flaps += inc.Flaps
 }
 
 func (s *Stats) finish() {

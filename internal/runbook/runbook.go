@@ -52,6 +52,8 @@ type Runbook struct {
 	SeverityFloor severity.Level `yaml:"severity_floor"`
 	Page          bool           `yaml:"page"`
 	Fix           Fix            `yaml:"fix"`
+	// Flap says when a service that keeps recovering and failing again counts as flapping.
+	Flap Flap `yaml:"flap"`
 	// Title is the body's first heading; Body the human steps; File where it came from.
 	Title string `yaml:"-"`
 	Body  string `yaml:"-"`
@@ -74,6 +76,18 @@ type Fix struct {
 	MaxPerDay int            `yaml:"max_per_day"`
 	Verify    Duration       `yaml:"verify"`
 }
+
+// Flap tunes flap awareness: after Threshold relapses (the service back at its desired count,
+// then failing again) an incident is flapping, and it resolves only after Window at the desired
+// count instead of the usual quiet period, so one incident counts the cycles instead of a new page
+// per cycle. Zero values take the incident defaults (3 relapses, 30 minutes).
+type Flap struct {
+	Threshold int      `yaml:"threshold"`
+	Window    Duration `yaml:"window"`
+}
+
+// maxFlapWindow bounds how long a flapping incident may wait to resolve.
+const maxFlapWindow = 24 * time.Hour
 
 // Duration reads "15m", "1h".
 type Duration struct{ time.Duration }
@@ -162,6 +176,12 @@ func (rb *Runbook) validate() error {
 	}
 	if rb.Title == "" {
 		errs = append(errs, errors.New("the body needs a '# ' title: the runbook is for people first"))
+	}
+	if t := rb.Flap.Threshold; t != 0 && (t < 2 || t > 100) {
+		errs = append(errs, fmt.Errorf("flap.threshold %d: must be between 2 and 100 relapses", t))
+	}
+	if w := rb.Flap.Window.Duration; w != 0 && (w < 5*time.Minute || w > maxFlapWindow) {
+		errs = append(errs, fmt.Errorf("flap.window %s: must be between 5m and 24h", w))
 	}
 	f := &rb.Fix
 	if f.Action == "" {

@@ -53,6 +53,10 @@ func TestStrictParsing(t *testing.T) {
 		{"bad duration", strings.Replace(good, "mode: auto", "mode: auto\n  cooldown: soon", 1), "duration"},
 		{"no title", strings.Replace(good, "# Title", "Title", 1), "title"},
 		{"bad severity", strings.Replace(good, "id: x", "id: x\nseverity_floor: P5", 1), "P5"},
+		{"flap threshold of one", strings.Replace(good, "id: x", "id: x\nflap: { threshold: 1 }", 1), "flap.threshold"},
+		{"flap window too short", strings.Replace(good, "id: x", "id: x\nflap: { window: 1m }", 1), "flap.window"},
+		{"flap window too long", strings.Replace(good, "id: x", "id: x\nflap: { window: 48h }", 1), "flap.window"},
+		{"flap unknown key", strings.Replace(good, "id: x", "id: x\nflap: { count: 3 }", 1), "count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := runbook.Parse("x.md", []byte(tc.text))
@@ -60,6 +64,10 @@ func TestStrictParsing(t *testing.T) {
 				t.Fatalf("%v, want an error naming %q", err, tc.says)
 			}
 		})
+	}
+	flap, err := runbook.Parse("x.md", []byte(strings.Replace(good, "id: x", "id: x\nflap: { threshold: 4, window: 45m }", 1)))
+	if err != nil || flap.Flap.Threshold != 4 || flap.Flap.Window.Minutes() != 45 {
+		t.Fatalf("flap: %+v %v", flap, err)
 	}
 	rb, err := runbook.Parse("x.md", []byte(good))
 	if err != nil || rb.SeverityFloor != severity.P3 || rb.Fix.Cooldown.Minutes() != 15 || rb.Fix.MaxPerDay != 3 {

@@ -403,6 +403,101 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 			t.Fatal("ack of a missing incident succeeded")
 		}
 	})
+	t.Run("a failure during the quiet period starts it again", func(t *testing.T) {
+		m, _, clk := setup(t)
+		out, err := m.Apply(ctx, Failure(classify.OOMKilled, 1, severity.P1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := out.Incident.ID
+		up := &servicestate.Snapshot{Cluster: "prod", Service: "checkout", Desired: 4, Running: 4}
+		observe := func() bool {
+			_, resolved, err := m.Observe(ctx, id, up, 5*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resolved
+		}
+		observe() // recovering from now
+		clk.Advance(4 * time.Minute)
+		if _, err := m.Apply(ctx, Failure(classify.OOMKilled, 2, severity.P1)); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(2 * time.Minute) // 6 minutes after the first recovery, 2 after the failure
+		if observe() {
+			t.Fatal("resolved although a task failed inside the quiet period")
+		}
+		clk.Advance(5 * time.Minute)
+		if !observe() {
+			t.Fatal("not resolved after a full quiet period")
+		}
+	})
+
+	t.Run("a flapping service is one incident until the flap window passes", func(t *testing.T) {
+		m, st, clk := setup(t)
+		sig := Failure(classify.EssentialExit, 1, severity.P2)
+		sig.FlapThreshold, sig.FlapWindow = 3, 20*time.Minute
+		out, err := m.Apply(ctx, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := out.Incident.ID
+		up := &servicestate.Snapshot{Cluster: "prod", Service: "checkout", Desired: 4, Running: 4}
+		down := &servicestate.Snapshot{Cluster: "prod", Service: "checkout", Desired: 4, Running: 1}
+		observe := func(s *servicestate.Snapshot) bool {
+			_, resolved, err := m.Observe(ctx, id, s, 5*time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resolved
+		}
+		// Three cycles of: back at desired for 3 minutes, then down again (by the reconciler's
+		// read twice, by a failure event once).
+		for cycle := range 3 {
+			observe(up)
+			clk.Advance(3 * time.Minute)
+			if cycle == 1 {
+				s := Failure(classify.EssentialExit, 10+cycle, severity.P2)
+				if o, err := m.Apply(ctx, s); err != nil || o.Opened {
+					t.Fatalf("cycle %d: a new incident (%+v, %v)", cycle, o, err)
+				}
+			} else {
+				observe(down)
+			}
+			clk.Advance(time.Minute)
+		}
+		inc, err := st.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.Flaps != 3 || !inc.Flapping() {
+			t.Fatalf("flaps %d, flapping %v", inc.Flaps, inc.Flapping())
+		}
+		flapping := 0
+		for _, e := range inc.Timeline {
+			if e.Kind == "flapping" {
+				flapping++
+			}
+		}
+		if flapping != 1 {
+			t.Errorf("%d flapping entries, want exactly 1", flapping)
+		}
+		// Now the usual 5 quiet minutes are not enough: the flap window is.
+		observe(up)
+		clk.Advance(10 * time.Minute)
+		if observe(up) {
+			t.Fatal("a flapping incident resolved after the usual quiet period")
+		}
+		clk.Advance(10 * time.Minute)
+		if !observe(up) {
+			t.Fatal("not resolved after the flap window")
+		}
+		active, err := st.List(ctx, incident.Filter{Active: true})
+		if err != nil || len(active) != 0 {
+			t.Fatalf("active after resolve: %v %v", idsOf(active), err)
+		}
+	})
+
 	t.Run("list since", func(t *testing.T) {
 		// Three incidents a day apart, the middle one resolved: Since keeps exactly those opened at
 		// or after it, active or not, newest first.

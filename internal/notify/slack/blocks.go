@@ -81,7 +81,11 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		}
 		fields = append(fields, mrkdwn(c))
 	}
-	fields = append(fields, mrkdwn(fmt.Sprintf("*Occurrences*\n%d since %s (last %s)", inc.Occurrences.Count, clock(inc.Occurrences.FirstSeen), clock(inc.Occurrences.LastSeen))))
+	occ := fmt.Sprintf("*Occurrences*\n%d since %s (last %s)", inc.Occurrences.Count, clock(inc.Occurrences.FirstSeen), clock(inc.Occurrences.LastSeen))
+	if inc.Flapping() {
+		occ += fmt.Sprintf("\n*flapping*: recovered and failed again %d times", inc.Flaps)
+	}
+	fields = append(fields, mrkdwn(occ))
 	blocks = append(blocks, slackapi.NewSectionBlock(nil, fields, nil))
 
 	if len(inc.Occurrences.Evidence) > 0 {
