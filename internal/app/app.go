@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/cost"
 	"github.com/ecs-medic/ecs-medic/internal/digest"
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -163,8 +164,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
 		po = append(po, pipeline.WithDeployments(a.ECS))
+		prices, err := cost.Load(cfg.Prices)
+		if err != nil {
+			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
+		}
 		a.Remediator = &remediate.Remediator{ECS: a.ECS, Scaling: applicationautoscaling.NewFromConfig(awsCfg), Manager: a.Manager,
-			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, Log: log}
+			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, Prices: prices, Log: log}
 	}
 	if opts.Remedy != nil {
 		po = append(po, pipeline.WithRemedy(opts.Remedy))

@@ -66,6 +66,8 @@ type Config struct {
 	// SlackChannel); "" turns the digest off.
 	DigestSchedule string
 	DigestChannel  string
+	// Prices is the operator's price table for fix cost estimates ("" = the built-in one).
+	Prices string
 }
 
 // Load reads the configuration through getenv (os.Getenv in production).
@@ -87,6 +89,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Addr:                getenv("MEDIC_ADDR"),
 		DigestSchedule:      strings.TrimSpace(getenv("MEDIC_DIGEST_SCHEDULE")),
 		DigestChannel:       getenv("MEDIC_DIGEST_CHANNEL"),
+		Prices:              getenv("MEDIC_PRICES"),
 	}
 	var errs []error
 	switch c.AutoFix {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -34,6 +35,8 @@ type Service struct {
 	MaxCapacity int
 	// Controller is the deployment controller type ("" answers ECS, as ECS does).
 	Controller string
+	// Spot runs the service on the FARGATE_SPOT capacity provider instead of the FARGATE launch type.
+	Spot bool
 }
 
 // Deployment is one deployment of a fake service.
@@ -226,7 +229,11 @@ func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
 				"createdAt": float64(d.CreatedAt.UnixMilli()) / 1000,
 			})
 		}
-		out["services"] = append(out["services"].([]any), map[string]any{
+		placement := map[string]any{"launchType": "FARGATE"}
+		if svc.Spot {
+			placement = map[string]any{"capacityProviderStrategy": []any{map[string]any{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}}}
+		}
+		entry := map[string]any{
 			"serviceName":          svc.Name,
 			"serviceArn":           fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, svc.Name),
 			"clusterArn":           "arn:aws:ecs:us-east-1:111122223333:cluster/" + cluster,
@@ -237,7 +244,9 @@ func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
 			"taskDefinition":       svc.TaskDefinition,
 			"deployments":          deps,
 			"deploymentController": map[string]any{"type": cmp.Or(svc.Controller, "ECS")},
-		})
+		}
+		maps.Copy(entry, placement)
+		out["services"] = append(out["services"].([]any), entry)
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)

@@ -190,6 +190,8 @@ type Entry struct {
 	Actor   string    `json:"actor"`
 	Kind    string    `json:"kind"`
 	Message string    `json:"message"`
+	// CostUSD is the monthly cost change of a fix this entry records, when it could be priced.
+	CostUSD *float64 `json:"cost_usd_month,omitempty"`
 }
 
 // Flap awareness defaults, for incidents whose runbook says nothing.

@@ -28,6 +28,8 @@ const (
 	Resolved     Kind = "resolved"
 	// Action: a fix was applied, planned, skipped on a human's request, or failed (Slack thread).
 	Action Kind = "action"
+	// Suggested: a fix waits for a human; the incident's message shows what it would do and cost.
+	Suggested Kind = "suggested"
 )
 
 // Notification is one thing to tell people about one incident.

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/cost"
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -71,6 +72,8 @@ type Outcome struct {
 	DryRun   bool           `json:"dry_run,omitempty"`
 	Plan     string         `json:"plan,omitempty"`
 	Skipped  string         `json:"skipped,omitempty"`
+	// CostUSD is the fix's monthly cost change, when it could be priced (the plan says it too).
+	CostUSD *float64 `json:"cost_usd_month,omitempty"`
 }
 
 // Remediator carries out fixes.
@@ -82,7 +85,9 @@ type Remediator struct {
 	Sender   notify.Sender
 	Cap      config.AutoFix
 	DryRun   bool
-	Log      *zap.Logger
+	// Prices estimates what raise-memory and scale-out cost; nil: no estimate.
+	Prices *cost.Table
+	Log    *zap.Logger
 }
 
 // ErrRefused wraps every guardrail refusal, for callers that branch on it.
@@ -98,7 +103,7 @@ func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
 	out, err := r.handle(ctx, req, inc)
 	switch {
 	case err != nil:
-		r.record(ctx, inc, req, "action-failed", fmt.Sprintf("%s failed: %v; automation stopped for this incident", out.Action, err))
+		r.record(ctx, inc, req, "action-failed", fmt.Sprintf("%s failed: %v; automation stopped for this incident", out.Action, err), nil)
 		log.Error("remediation failed", zap.String("action", string(out.Action)), zap.Error(err))
 	case out.Skipped != "":
 		log.Info("remediation skipped", zap.String("action", string(out.Action)), zap.String("reason", out.Skipped))
@@ -106,29 +111,38 @@ func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
 		if !out.announce {
 			kind = "action-considered" // recorded, not announced
 		}
-		r.record(ctx, inc, req, kind, fmt.Sprintf("%s not done: %s", out.Action, out.Skipped))
+		var costUSD *float64
+		if out.Plan != "" {
+			costUSD = out.CostUSD // a suggestion: what Run fix would do, and what it would cost
+		}
+		r.record(ctx, inc, req, kind, fmt.Sprintf("%s not done: %s", out.Action, out.Skipped), costUSD)
 	case out.DryRun:
-		r.record(ctx, inc, req, "action-planned", "dry run, nothing changed: would "+out.Plan)
+		r.record(ctx, inc, req, "action-planned", "dry run, nothing changed: would "+out.Plan, out.CostUSD)
 	case out.Done:
 		log.Info("remediation done", zap.String("action", string(out.Action)), zap.String("plan", out.Plan))
-		r.record(ctx, inc, req, "action", out.Plan)
+		r.record(ctx, inc, req, "action", out.Plan, out.CostUSD)
 	}
 	return out, err
 }
 
-func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Request, kind, msg string) {
+func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Request, kind, msg string, costUSD *float64) {
 	actor := "ecs-medic"
 	if req.human() {
 		actor = req.By
 	}
-	updated, err := r.Manager.Record(ctx, inc.ID, incident.Entry{Actor: actor, Kind: kind, Message: msg})
+	updated, err := r.Manager.Record(ctx, inc.ID, incident.Entry{Actor: actor, Kind: kind, Message: msg, CostUSD: costUSD})
 	if err != nil {
 		r.Log.Warn("record remediation", zap.Error(err))
 		return
 	}
 	announce := kind == "action" || kind == "action-failed" || kind == "action-planned" || kind == "action-skipped"
-	if r.Sender != nil && announce {
+	switch {
+	case r.Sender == nil:
+	case announce:
 		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Action, updated)
+	case kind == "action-considered" && strings.Contains(msg, ": would "):
+		// A suggestion: the incident's message shows the plan and its cost beside Run fix.
+		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Suggested, updated)
 	}
 }
 
@@ -208,7 +222,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	}
 	if suggestOnly {
 		// Suggest mode: say exactly what the fix would do; a human presses Run fix.
-		plan, _, err := r.plan(ctx, action, inc, svc, fix, req.Desired)
+		plan, _, err := r.plan(ctx, action, inc, svc, fix, req.Desired, &out)
 		if errors.Is(err, ErrRefused) {
 			return skip("%s", strings.TrimSuffix(err.Error(), ": "+ErrRefused.Error()))
 		}
@@ -228,7 +242,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	defer r.release(ctx, inc, holder)
 
 	var apply func(context.Context) error
-	out.Plan, apply, err = r.plan(ctx, action, inc, svc, fix, req.Desired)
+	out.Plan, apply, err = r.plan(ctx, action, inc, svc, fix, req.Desired, &out)
 	if errors.Is(err, ErrRefused) {
 		r.unclaim(ctx, inc)
 		return skip("%s", strings.TrimSuffix(err.Error(), ": "+ErrRefused.Error()))
@@ -264,10 +278,14 @@ func nonce() string {
 }
 
 // plan says what an action would change (before → after) and how to do it.
-func (r *Remediator) plan(ctx context.Context, action runbook.Action, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, desired int) (string, func(context.Context) error, error) {
+// The monthly cost change of raise-memory and scale-out goes into the plan's words and into
+// out.CostUSD.
+func (r *Remediator) plan(ctx context.Context, action runbook.Action, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, desired int, out *Outcome) (string, func(context.Context) error, error) {
+	var p priced
+	defer func() { out.CostUSD = p.usd }()
 	switch action {
 	case runbook.RaiseMemory:
-		return r.planRaiseMemory(ctx, inc, svc, fix)
+		return r.planRaiseMemory(ctx, inc, svc, fix, &p)
 	case runbook.Rollback:
 		return r.planRollback(ctx, inc, svc)
 	case runbook.ForceNewDeployment:
@@ -276,7 +294,7 @@ func (r *Remediator) plan(ctx context.Context, action runbook.Action, inc *incid
 			return r.update(ctx, inc, &ecs.UpdateServiceInput{ForceNewDeployment: true})
 		}, nil
 	case runbook.ScaleOut:
-		return r.planScaleOut(ctx, inc, svc, fix, desired)
+		return r.planScaleOut(ctx, inc, svc, fix, desired, &p)
 	}
 	return "", nil, fmt.Errorf("unknown action %q: %w", action, ErrRefused)
 }
@@ -386,7 +404,7 @@ func revision(taskDef string) string {
 }
 
 // planRaiseMemory registers a copy of the service's task definition with more memory.
-func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix) (string, func(context.Context) error, error) {
+func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, p *priced) (string, func(context.Context) error, error) {
 	out, err := r.ECS.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: svc.TaskDefinition,
 		Include: []ecstypes.TaskDefinitionField{ecstypes.TaskDefinitionFieldTags}}, func(o *ecs.Options) { o.Region = inc.Scope.Region })
 	if err != nil {
@@ -420,6 +438,8 @@ func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident
 			in.Cpu = aws.String(strconv.Itoa(newCPU))
 			what += fmt.Sprintf(", CPU %d → %d (the size needs it)", cpu, newCPU)
 		}
+		n := int(svc.DesiredCount)
+		*p = r.price(svc, td, inc.Scope.Region, size{cpu, mem}, n, size{newCPU, newMem}, n)
 	} else {
 		// EC2: raise the failing container's hard limit.
 		name := ""
@@ -440,8 +460,14 @@ func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident
 		}
 		in.ContainerDefinitions[i].Memory = aws.Int32(int32(newMem))
 		what = fmt.Sprintf("container %s memory %d → %d MiB", name, mem, newMem)
+		if r.Prices != nil {
+			p.text = "cost: no direct cost on EC2 (instances are paid whatever the tasks use; check the cluster has room)"
+		}
 	}
 	plan := fmt.Sprintf("raise memory of %s: register a new revision of %s with %s, and update the service to it", inc.Scope.Name(), before, what)
+	if p.text != "" {
+		plan += "; " + p.text
+	}
 	apply := func(ctx context.Context) error {
 		reg, err := r.ECS.RegisterTaskDefinition(ctx, in, func(o *ecs.Options) { o.Region = inc.Scope.Region })
 		if err != nil {
@@ -527,7 +553,7 @@ func (r *Remediator) planRollback(ctx context.Context, inc *incident.Incident, s
 
 // planScaleOut raises desired count by the runbook's step (or to a human's count), never past
 // the service's auto-scaling maximum or the runbook's max_tasks.
-func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, desired int) (string, func(context.Context) error, error) {
+func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, desired int, p *priced) (string, func(context.Context) error, error) {
 	step := 1
 	if v, ok := fix.Float("step"); ok && v >= 1 {
 		step = int(v)
@@ -560,6 +586,15 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 		return "", nil, fmt.Errorf("desired count %d is already at the maximum %d: %w", from, limit, ErrRefused)
 	}
 	plan := fmt.Sprintf("scale %s from %d to %d tasks (maximum %d)", inc.Scope.Name(), from, to, limit)
+	if r.Prices != nil {
+		if td, err := r.taskDefinition(ctx, inc.Scope.Region, svc); err == nil {
+			sz := taskSize(td)
+			*p = r.price(svc, td, inc.Scope.Region, sz, from, sz, to)
+		} else {
+			p.text = "cost: not estimated (" + err.Error() + ")"
+		}
+		plan += "; " + p.text
+	}
 	return plan, func(ctx context.Context) error {
 		return r.update(ctx, inc, &ecs.UpdateServiceInput{DesiredCount: aws.Int32(int32(to))})
 	}, nil

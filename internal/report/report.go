@@ -72,6 +72,8 @@ type Stats struct {
 	ActionOutcomes map[string]int `json:"action_outcomes"`
 	// TasksLost counts the stopped tasks the incidents recorded.
 	TasksLost int `json:"tasks_lost"`
+	// CostUSD is the monthly cost change of the fixes applied, where they could be priced.
+	CostUSD float64 `json:"cost_change_usd_month"`
 	// Flaps counts the times a service recovered and failed again within an incident.
 	Flaps       int      `json:"flaps"`
 	IncidentIDs []string `json:"incident_ids"`
@@ -282,6 +284,9 @@ func (s *Stats) add(inc *incident.Incident, now time.Time) {
 			s.ActionOutcomes[o]++
 			if o == ActionApplied {
 				s.Actions++
+				if e.CostUSD != nil {
+					s.CostUSD += *e.CostUSD
+				}
 			}
 		}
 	}

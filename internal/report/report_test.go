@@ -96,10 +96,14 @@ func (w *week) resolve(t *testing.T, id string, at time.Time, actor string) {
 	}
 }
 
-func (w *week) record(t *testing.T, id string, at time.Time, kind, msg string) {
+func (w *week) record(t *testing.T, id string, at time.Time, kind, msg string, costUSD ...float64) {
 	t.Helper()
 	w.clk.T = at
-	if _, err := w.m.Record(context.Background(), id, incident.Entry{Actor: "ecs-medic", Kind: kind, Message: msg}); err != nil {
+	e := incident.Entry{Actor: "ecs-medic", Kind: kind, Message: msg}
+	if len(costUSD) == 1 {
+		e.CostUSD = &costUSD[0]
+	}
+	if _, err := w.m.Record(context.Background(), id, e); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -121,7 +125,7 @@ func build(t *testing.T) *week {
 
 	c1 := w.open(t, "checkout-1", start.Add(3*time.Hour), "checkout", classify.OOMKilled, severity.P1, "OutOfMemoryError: Container killed due to memory usage", 3)
 	w.ack(t, c1, start.Add(3*time.Hour+5*time.Minute))
-	w.record(t, c1, start.Add(3*time.Hour+6*time.Minute), "action", "raise memory of prod/checkout: register a new revision of checkout:7 with memory 512 → 1024 MiB, and update the service to it")
+	w.record(t, c1, start.Add(3*time.Hour+6*time.Minute), "action", "raise memory of prod/checkout: register a new revision of checkout:7 with memory 512 → 1024 MiB, and update the service to it; cost: +$6.49/month for 4 task(s) on Fargate in us-east-1", 6.49)
 	w.resolve(t, c1, start.Add(3*time.Hour+40*time.Minute), "ecs-medic")
 
 	c2 := w.open(t, "checkout-2", start.Add(2*day+3*time.Hour), "checkout", classify.OOMKilled, severity.P1, "OutOfMemoryError: Container killed due to memory usage", 2)
@@ -167,6 +171,9 @@ func TestWeekFigures(t *testing.T) {
 	}
 	if tot.Actions != 1 || tot.ActionOutcomes[report.ActionRefused] != 1 {
 		t.Errorf("actions %d outcomes %v, want 1 applied and 1 refused", tot.Actions, tot.ActionOutcomes)
+	}
+	if tot.CostUSD != 6.49 {
+		t.Errorf("cost change %v, want the applied fix's 6.49 USD/month", tot.CostUSD)
 	}
 	if tot.TasksLost != 3+2+1+4+1 {
 		t.Errorf("tasks lost %d, want 11", tot.TasksLost)

@@ -23,14 +23,14 @@ func WriteText(w io.Writer, p Period) error {
 	fmt.Fprintf(b, "\n%d incident(s) in %d service(s): %s\n", t.Incidents, len(p.Services), counts(t.BySeverity))
 	fmt.Fprintf(b, "  MTTA %s over %d acknowledged · MTTR %s over %d resolved · SLA met %d, missed %d\n",
 		seconds(t.MTTASeconds), t.Acknowledged, seconds(t.MTTRSeconds), t.Resolved, t.SLAMet, t.SLAMissed)
-	fmt.Fprintf(b, "  fixes applied %d%s · tasks lost %d%s\n", t.Actions, outcomes(t.ActionOutcomes), t.TasksLost, flaps(t.Flaps))
+	fmt.Fprintf(b, "  fixes applied %d%s%s · tasks lost %d%s\n", t.Actions, outcomes(t.ActionOutcomes), costOf(t.CostUSD), t.TasksLost, flaps(t.Flaps))
 
 	fmt.Fprintln(b, "\nBy service")
 	for _, s := range p.Services {
 		fmt.Fprintf(b, "\n  %s  (%s, %s)\n", s.Name(), s.Account, s.Region)
 		fmt.Fprintf(b, "    incidents %d: %s; %s\n", s.Incidents, counts(s.ByCause), counts(s.BySeverity))
-		fmt.Fprintf(b, "    MTTA %s · MTTR %s · SLA met %d, missed %d · fixes applied %d%s · tasks lost %d%s\n",
-			seconds(s.MTTASeconds), seconds(s.MTTRSeconds), s.SLAMet, s.SLAMissed, s.Actions, outcomes(s.ActionOutcomes), s.TasksLost, flaps(s.Flaps))
+		fmt.Fprintf(b, "    MTTA %s · MTTR %s · SLA met %d, missed %d · fixes applied %d%s%s · tasks lost %d%s\n",
+			seconds(s.MTTASeconds), seconds(s.MTTRSeconds), s.SLAMet, s.SLAMissed, s.Actions, outcomes(s.ActionOutcomes), costOf(s.CostUSD), s.TasksLost, flaps(s.Flaps))
 		fmt.Fprintf(b, "    %s\n", strings.Join(s.IncidentIDs, " "))
 	}
 	if len(p.TopCauses) > 0 {
@@ -79,6 +79,13 @@ func outcomes(m map[string]int) string {
 		return ""
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+func costOf(usd float64) string {
+	if usd == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" · fixes cost %+.2f USD/month", usd)
 }
 
 func flaps(n int) string {

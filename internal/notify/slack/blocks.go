@@ -91,6 +91,9 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	if len(inc.Occurrences.Evidence) > 0 {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+truncate(strings.Join(inc.Occurrences.Evidence, "\n"), 2800)+"```"), nil, nil))
 	}
+	if plan := suggestion(inc); plan != "" && inc.State.Active() {
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate("*Suggested fix*\n"+slackutilsx.EscapeMessage(plan), 2900)), nil, nil))
+	}
 	if d := inc.Deployment; d != nil {
 		what := deployment.Revision(d.From) + " → " + deployment.Revision(d.To)
 		if d.From == "" {
@@ -136,6 +139,26 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		blocks = append(blocks, slackapi.NewActionBlock("medic_actions", buttons...))
 	}
 	return blocks
+}
+
+// suggestion is the plan of the last fix medic suggested (runbook mode suggest) and no one ran
+// yet: what Run fix would do, and what it costs.
+func suggestion(inc *incident.Incident) string {
+	if inc.Fix == "" || inc.Stopped != "" {
+		return ""
+	}
+	for i := len(inc.Timeline) - 1; i >= 0; i-- {
+		switch e := inc.Timeline[i]; e.Kind {
+		case "action", "action-failed":
+			return ""
+		case "action-considered":
+			if _, plan, ok := strings.Cut(e.Message, ": would "); ok {
+				return plan
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 func button(action, text, value, style string) *slackapi.ButtonBlockElement {

@@ -117,6 +117,18 @@ func TestGoldenBlocks(t *testing.T) {
 		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
 		notifytest.Golden(t, "slack/resolved.json", append(b, '\n'))
 	})
+	t.Run("suggested-fix", func(t *testing.T) {
+		inc := notifytest.Incident(classify.OOMKilled)
+		inc.Fix = "raise-memory"
+		inc.Timeline = append(inc.Timeline, incident.Entry{At: inc.OpenedAt, Actor: "ecs-medic", Kind: "action-considered",
+			Message: "raise-memory not done: suggested, waiting for a human (Run fix in Slack, or /medic fix inc-d23r12s3kqjbj): would raise memory of prod/checkout: " +
+				"register a new revision of checkout:12 with memory 512 → 1024 MiB, and update the service to it; cost: +$6.49/month for 4 task(s) on Fargate in us-east-1"})
+		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
+		notifytest.Golden(t, "slack/suggested-fix.json", append(b, '\n'))
+		if !strings.Contains(string(b), "+$6.49/month") {
+			t.Error("the suggested fix's cost is not in the message")
+		}
+	})
 	t.Run("bad-deploy", func(t *testing.T) {
 		inc := notifytest.Incident(classify.EssentialExit)
 		inc.Deployment = &deployment.Link{DeploymentID: "ecs-svc/13", StartedAt: inc.OpenedAt.Add(-2 * time.Minute),
