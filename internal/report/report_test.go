@@ -58,18 +58,27 @@ func (w *week) open(t *testing.T, name string, at time.Time, service string, cau
 	w.clk.T = at
 	scope := incident.Scope{Account: "111122223333", Region: "us-east-1", Cluster: "prod", Service: service}
 	var id string
+	revision := map[string]int{"checkout": 12, "payments": 31, "search": 4, "api": 9, "billing": 2}[service]
+	taskDef := fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:task-definition/%s:%d", service, revision)
+	var exit *int
+	switch cause {
+	case classify.OOMKilled:
+		exit = new(int)
+		*exit = 137
+	case classify.EssentialExit:
+		exit = new(int)
+		*exit = 1
+	}
 	for range tasks {
 		w.n++
 		task := fmt.Sprintf("%032d", w.n)
-		exit := 137
 		sig := incident.Signal{Kind: incident.Failure, EventID: "evt-" + task, Time: at, Scope: scope, Cause: cause,
 			Confidence: classify.Confirmed, Severity: level, Marks: []string{"evt#evt-" + task}, TaskID: task, Evidence: evidence,
-			Diagnosis: &classify.Diagnosis{Cause: cause, Confidence: classify.Confirmed, Container: "app", ExitCode: &exit,
-				Evidence: []classify.Evidence{{Field: "containers[app].reason", Value: evidence}}, Rule: "test"},
+			Diagnosis: &classify.Diagnosis{Cause: cause, Confidence: classify.Confirmed, Container: "app", ExitCode: exit,
+				Evidence: []classify.Evidence{{Field: "containers[app].reason", Value: evidence}}, Rule: string(cause)},
 			Facts: incident.Facts{TaskArn: "arn:aws:ecs:us-east-1:111122223333:task/prod/" + task,
-				TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/" + service + ":7", StoppedReason: evidence,
-				LaunchType: "FARGATE", CPU: "256", Memory: "512", LogGroup: "/ecs/" + service},
-			State: &servicestate.Snapshot{Cluster: "prod", Service: service, Desired: 4, Running: 0, TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/" + service + ":7", ReadAt: at}}
+				TaskDefinition: taskDef, StoppedReason: evidence, LaunchType: "FARGATE", CPU: "256", Memory: "512", LogGroup: "/ecs/" + service},
+			State: &servicestate.Snapshot{Cluster: "prod", Service: service, Desired: 4, Running: 0, TaskDefinition: taskDef, ReadAt: at}}
 		out, err := w.m.Apply(context.Background(), sig)
 		if err != nil {
 			t.Fatal(err)
