@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -324,6 +325,24 @@ func TestParseSince(t *testing.T) {
 	for _, bad := range []string{"", "x", "30s", "400d", "-1d", "d", "1.5d"} {
 		if _, err := report.ParseSince(bad); err == nil {
 			t.Errorf("ParseSince(%q) accepted", bad)
+		}
+	}
+}
+
+// The examples in docs/insight.md are this package's golden outputs: when the output changes, the
+// documentation must follow.
+func TestDocumentedExamplesAreCurrent(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/insight.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, golden := range []string{"week.txt", "postmortem-payments.md"} {
+		want, err := os.ReadFile(filepath.Join("testdata", "golden", golden))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(doc), string(want)) {
+			t.Errorf("docs/insight.md does not show the current %s: paste testdata/golden/%s into it", golden, golden)
 		}
 	}
 }
