@@ -144,7 +144,7 @@ func TestStormPagesOnceAndResolves(t *testing.T) {
 	}
 
 	p.ecs.SetCounts("prod", "checkout", 4, 4)
-	p.app.Source.Forget(servicestate.Ref{Region: "us-east-1", Cluster: "prod", Service: "checkout"})
+	p.app.Source.Forget(servicestate.Ref{Account: eventgen.Account, Region: "us-east-1", Cluster: "prod", Service: "checkout"})
 	p.reconcile(t) // recovering
 	if rep := p.reconcile(t); rep.Resolved != 1 {
 		t.Fatalf("%+v", rep)
