@@ -84,6 +84,8 @@ type Options struct {
 	AWS *aws.Config
 	// Remedy is called when an incident with a runbook fix opens (pipeline.WithRemedy).
 	Remedy func(ctx context.Context, incidentID string)
+	// Now is the clock of the per-account clients and the state cache (tests); default time.Now.
+	Now func() time.Time
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -94,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	a := &App{Config: cfg, Log: log, States: opts.States}
 	awsCfg, awsReason := loadAWS(ctx, opts)
 	if a.States == nil {
-		a.States, a.Source, a.ECS, a.Accounts = ecsStates(ctx, log, awsCfg, awsReason, opts.ProbeCredentials, cfg)
+		a.States, a.Source, a.ECS, a.Accounts = ecsStates(ctx, log, awsCfg, awsReason, opts, cfg)
 	}
 	if a.Source != nil {
 		src := a.Source
@@ -240,12 +242,12 @@ func loadAWS(ctx context.Context, opts Options) (aws.Config, string) {
 	return cfg, ""
 }
 
-func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason string, probe bool, c config.Config) (pipeline.StateReader, *servicestate.Source, *ecs.Client, *accounts.Provider) {
+func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason string, opts Options, c config.Config) (pipeline.StateReader, *servicestate.Source, *ecs.Client, *accounts.Provider) {
 	if reason != "" {
 		log.Warn("service state unavailable, severity falls back to P3: " + reason)
 		return servicestate.Unavailable{Reason: reason}, nil, nil, nil
 	}
-	if probe {
+	if opts.ProbeCredentials {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := errors.New("no credential provider")
 		if cfg.Credentials != nil {
@@ -258,11 +260,16 @@ func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason stri
 		}
 	}
 	// Every service is read and changed with its own account's credentials (SPEC §2, §8).
-	prov := accounts.New(cfg, accounts.WithHome(c.HomeAccount), accounts.WithMemberRole(c.MemberRoleARN))
+	ao := []accounts.Option{accounts.WithHome(c.HomeAccount), accounts.WithMemberRole(c.MemberRoleARN)}
+	var so []servicestate.Option
+	if opts.Now != nil {
+		ao, so = append(ao, accounts.WithClock(opts.Now)), append(so, servicestate.WithClock(opts.Now))
+	}
+	prov := accounts.New(cfg, ao...)
 	if c.MemberRoleARN == "" {
 		log.Info("MEDIC_MEMBER_ROLE_ARN is not set: services of accounts other than the home account are never read or changed")
 	}
-	src := servicestate.PerAccount(prov)
+	src := servicestate.PerAccount(prov, so...)
 	return src, src, ecs.NewFromConfig(cfg), prov
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/fakests"
 	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
@@ -50,12 +51,13 @@ func newPaging(t *testing.T) *paging {
 	fl.Put("/ecs/checkout", "ecs/app/"+eventgen.TaskID(1), "loading price cache", "java.lang.OutOfMemoryError: Java heap space")
 	pd := fakepagerduty.New(routingKey)
 	sl := fakeslack.New(botToken)
-	for _, c := range []interface{ Close() }{fe, fl, pd, sl} {
+	st := fakests.New(map[string]string{"AKIDEXAMPLE": eventgen.Account}) // the home account, asked of STS
+	for _, c := range []interface{ Close() }{fe, fl, pd, sl, st} {
 		t.Cleanup(c.Close)
 	}
 	env := map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_ENDPOINT_URL_ECS": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fl.URL,
+		"AWS_ENDPOINT_URL_ECS": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fl.URL, "AWS_ENDPOINT_URL_STS": st.URL,
 		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
 	}
 	for k, v := range env {
