@@ -33,8 +33,8 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
-	"github.com/ecs-medic/ecs-medic/internal/route"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/route"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
@@ -44,11 +44,11 @@ import (
 
 // App is a wired ecs-medic.
 type App struct {
-	Config   config.Config
-	Log      *zap.Logger
-	Metrics  *metrics.Metrics
-	States   pipeline.StateReader
-	Source   *servicestate.Source // nil when ECS is unreachable
+	Config  config.Config
+	Log     *zap.Logger
+	Metrics *metrics.Metrics
+	States  pipeline.StateReader
+	Source  *servicestate.Source // nil when ECS is unreachable
 	// ECS is the home account's client (default credentials), for the reconciler's sweep of the
 	// home account; nil when ECS is unreachable. Everything about a given service goes through
 	// Accounts instead, with that service's own account's credentials.

@@ -41,7 +41,11 @@ func New(routingKey string, more ...string) *Server {
 }
 
 // SetDownKey makes every event for one integration key fail with 503 until SetDownKey(key, false).
-func (s *Server) SetDownKey(key string, down bool) { s.mu.Lock(); s.downKeys[key] = down; s.mu.Unlock() }
+func (s *Server) SetDownKey(key string, down bool) {
+	s.mu.Lock()
+	s.downKeys[key] = down
+	s.mu.Unlock()
+}
 
 // Hold makes events for key wait, unanswered, until release is called: a receiver that hangs.
 // Events for other keys are answered meanwhile.

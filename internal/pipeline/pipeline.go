@@ -65,7 +65,7 @@ const (
 	OutcomeIgnored    Outcome = "ignored"
 	// OutcomeRefused: the event's account is not in MEDIC_ACCOUNTS; nothing was done.
 	OutcomeRefused Outcome = "refused"
-	OutcomeError      Outcome = "error"
+	OutcomeError   Outcome = "error"
 )
 
 // LogTailer reads the last lines of a stopped task's container (tasklogs.Reader).
