@@ -10,7 +10,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"regexp"
 	"path"
 	"slices"
 	"strconv"
@@ -109,8 +111,20 @@ func Parse(name string, raw []byte) (*File, error) {
 	f := &File{Path: name}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
-	if err := dec.Decode(f); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		errs := make([]error, 0, len(te.Errors))
+		for _, e := range te.Errors {
+			// "line 3: field slack_chanel not found in type route.Route" → "line 3: unknown key slack_chanel"
+			if m := unknownRE.FindStringSubmatch(e); m != nil {
+				e = m[1] + "unknown key " + m[2]
+			}
+			errs = append(errs, fmt.Errorf("%s: %s", name, e))
+		}
+		return nil, errors.Join(errs...)
 	}
 	if errs := f.check(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -122,6 +136,8 @@ func Parse(name string, raw []byte) (*File, error) {
 	}
 	return f, nil
 }
+
+var unknownRE = regexp.MustCompile(`^(line \d+: )field (\S+) not found in type`)
 
 // check lists every problem of the file, one error each, naming the file and the route.
 func (f *File) check() []error {
