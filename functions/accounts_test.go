@@ -85,6 +85,20 @@ func TestMemberAccountFunctions(t *testing.T) {
 		t.Fatalf("the denied account's incident does not say why: %+v", d)
 	}
 
+	// The alarm function: the member service's CPU alarm takes the service's scope (read in the
+	// member account); a target-tracking alarm opens nothing.
+	alarms := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/alarm-events", "lambda.norpc"), w.env)
+	var cpu, tt result
+	at := time.Now().UTC()
+	alarms.invoke(t, eventgen.InAccount(eventgen.ServiceAlarm("cpu-1", "checkout-cpu-high", "AWS/ECS", "CPUUtilization", "prod", "checkout", "OK", "ALARM", "Threshold Crossed", at), memberAccount), &cpu)
+	alarms.invoke(t, eventgen.InAccount(eventgen.ServiceAlarm("tt-1", "TargetTracking-service/prod/checkout-AlarmHigh-1a2b", "AWS/ECS", "CPUUtilization", "prod", "checkout", "OK", "ALARM", "Threshold Crossed", at), memberAccount), &tt)
+	if cpu.Outcome != "opened" || cpu.Cause != "alarm" || tt.Outcome != "ignored" || tt.Incident != "" {
+		t.Fatalf("alarms: %+v %+v\n%s", cpu, tt, alarms.logs())
+	}
+	if a, _ := w.store.Get(context.Background(), cpu.Incident); a == nil || a.Scope.Key() != memberAccount+"/us-east-1/prod/checkout" || a.Fix != "scale-out" || a.ServiceState == nil {
+		t.Fatalf("the alarm's incident: %+v", a)
+	}
+
 	// A human's scale, in the remediation function: the member's service only.
 	fix := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/remediate", "lambda.norpc"), w.env)
 	var out remediate.Outcome
@@ -110,21 +124,21 @@ func TestMemberAccountFunctions(t *testing.T) {
 	if len(mECS.Mutations()) != 1 || len(mECS.Calls("DescribeServices")) == 0 {
 		t.Fatalf("member calls: %v", mECS.Calls(""))
 	}
-	// ecs-events: the near-expiry credentials, then fresh ones; remediate: its own.
+	// ecs-events: the near-expiry credentials, then fresh ones; alarm-events and remediate: their own.
 	assumed := 0
 	for _, c := range w.sts.Calls("AssumeRole") {
 		if strings.Contains(c.RoleArn, memberAccount) {
 			assumed++
 		}
 	}
-	if assumed != 3 || len(keys) != 2 {
+	if assumed != 4 || len(keys) != 3 {
 		t.Fatalf("%d AssumeRole calls for the member, ECS signed with %d keys", assumed, len(keys))
 	}
 	if u := w.sts.Unrouted(); len(u) != 0 {
 		t.Fatalf("requests signed by keys no account owns: %v", u)
 	}
 	incs, _ := w.store.List(ctx, incident.Filter{})
-	if len(incs) != 2 {
+	if len(incs) != 3 {
 		t.Fatalf("%d incidents", len(incs))
 	}
 }

@@ -80,7 +80,7 @@ func TestServiceAlarmsJoinTheServiceScope(t *testing.T) {
 	}
 	// Target tracking: ignored, and says so.
 	tt, _ := p.HandleRaw(ctx, eventgen.ServiceAlarm("a3", "TargetTracking-service/prod/api-AlarmHigh-1b2c", "AWS/ECS", "CPUUtilization", "prod", "api", "OK", "ALARM", "Threshold Crossed", at))
-	if tt.Outcome != pipeline.OutcomeIgnored || tt.Incident != "" || !strings.Contains(tt.Error, "scaling signal") {
+	if tt.Outcome != pipeline.OutcomeIgnored || tt.Incident != "" || !strings.Contains(tt.Why, "scaling signal") || tt.Error != "" {
 		t.Fatalf("target tracking: %+v", tt)
 	}
 	// The service runs every task: the reconciler resolves nothing of an alarm still in ALARM.

@@ -48,7 +48,9 @@ type Result struct {
 	Incident   string   `json:"incident,omitempty"`
 	Outcome    Outcome  `json:"outcome"`
 	Actions    []string `json:"actions"`
-	Error      string   `json:"error,omitempty"`
+	// Why says why an event opened nothing when that is not obvious (a scaling alarm).
+	Why   string `json:"why,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Outcome names what an event did.
@@ -182,7 +184,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 			res.Outcome = OutcomeExpected
 			p.metrics.Suppressed.WithLabelValues("expected").Inc()
 		case sig.Alarm != "":
-			res.Error = in.Why // says why no incident: a scaling alarm
+			res.Why = in.Why // a scaling alarm
 			p.metrics.Suppressed.WithLabelValues("scaling-alarm").Inc()
 		}
 		p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
