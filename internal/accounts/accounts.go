@@ -176,6 +176,10 @@ func (p *Provider) For(ctx context.Context, account, region string) (*Clients, e
 		region = p.cfg.Region
 	}
 	home := account == ""
+	if !home && !isAccountID(account) {
+		// Events come from outside; an id that is not one never reaches an ARN or STS.
+		return nil, &AccessError{Account: account, Err: errors.New("not an AWS account id (12 digits)")}
+	}
 	if !home {
 		h, err := p.Home(ctx)
 		if err != nil {
@@ -237,6 +241,18 @@ func (p *Provider) build(account, region string, home bool) (*Clients, error) {
 		Logs:    cloudwatchlogs.NewFromConfig(cfg),
 		Scaling: applicationautoscaling.NewFromConfig(cfg),
 	}, nil
+}
+
+func isAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Allowed is the MEDIC_ACCOUNTS allow-list: the accounts whose events are accepted. The zero

@@ -201,6 +201,19 @@ func TestClientSetsAreBounded(t *testing.T) {
 	}
 }
 
+func TestNotAnAccountIDIsRefusedBeforeSTS(t *testing.T) {
+	w := newWorld(t)
+	p := w.provider(t, accounts.WithHome(home), accounts.WithMemberRole(role))
+	for _, bad := range []string{"12345", "2222333344445", "arn:aws:iam::1:role/x", "22223333444a"} {
+		if _, err := p.For(context.Background(), bad, "us-east-1"); err == nil || !strings.Contains(err.Error(), "not an AWS account id") {
+			t.Fatalf("%q: %v", bad, err)
+		}
+	}
+	if n := len(w.sts.Calls("")); n != 0 {
+		t.Fatalf("%d STS calls", n)
+	}
+}
+
 func TestAllowed(t *testing.T) {
 	if !(accounts.Allowed(nil)).Permits("1") || (accounts.Allowed{"2"}).Permits("1") || !(accounts.Allowed{"1", "2"}).Permits("2") {
 		t.Fatal("allow-list")
