@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +51,7 @@ type teams struct {
 }
 
 // newTeams runs two teams' services and one nobody claimed, each down, with a routes file.
-func newTeams(t *testing.T) *teams {
+func newTeams(t *testing.T, routesYAML string, extraEnv ...string) *teams {
 	t.Helper()
 	var services []fakeecs.Service
 	for i := 1; i <= 3; i++ {
@@ -73,7 +75,10 @@ func newTeams(t *testing.T) *teams {
 		t.Setenv(k, v)
 	}
 	file := filepath.Join(t.TempDir(), "routes.yaml")
-	if err := os.WriteFile(file, []byte(teamsRoutes), 0o600); err != nil {
+	for i := 0; i+1 < len(extraEnv); i += 2 {
+		t.Setenv(extraEnv[i], extraEnv[i+1])
+	}
+	if err := os.WriteFile(file, []byte(routesYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := config.Load(func(k string) string {
@@ -108,7 +113,7 @@ func component(ev map[string]any) string {
 // service nobody claimed goes to the default; acknowledgement, escalation and resolution follow
 // each incident to its team.
 func TestStormAcrossTwoTeams(t *testing.T) {
-	g := newTeams(t)
+	g := newTeams(t, teamsRoutes)
 	events := make(chan []byte)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -221,7 +226,7 @@ func TestStormAcrossTwoTeams(t *testing.T) {
 // One team's PagerDuty integration hangs: the other team's page goes out meanwhile. The held
 // page is still delivered once its receiver answers.
 func TestAFailingRouteDoesNotHoldUpAnother(t *testing.T) {
-	g := newTeams(t)
+	g := newTeams(t, teamsRoutes)
 	release := g.pd.Hold(paymentsKey)
 	done := make(chan error, 1)
 	go func() {
@@ -259,5 +264,39 @@ func TestAFailingRouteDoesNotHoldUpAnother(t *testing.T) {
 		if inc.Scope.Service == "pay-2" && (inc.Notices["pagerduty"] == nil || inc.Notices["pagerduty"].Pending == "") {
 			t.Fatalf("payments' failed page is not pending: %+v", inc.Notices)
 		}
+	}
+}
+
+// A route whose PagerDuty key cannot be read at start (the secret is gone): ecs-medic starts, that
+// route's incidents say why they were not paged, and the other route pages.
+func TestARouteWhoseKeyCannotBeReadDoesNotStopTheOthers(t *testing.T) {
+	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"__type":"ResourceNotFoundException","message":"Secrets Manager can't find the specified secret."}`)
+	}))
+	t.Cleanup(sm.Close)
+	routes := strings.Replace(teamsRoutes, "pagerduty_routing_key: "+paymentsKey,
+		"pagerduty_routing_key_arn: arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-payments", 1)
+	g := newTeams(t, routes, "AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL, "AWS_MAX_ATTEMPTS", "1")
+	pay, err := g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("payments-prod", "pay-1", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "idx-1", 2)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(g.pd.EventsFor(searchKey, "trigger")); n != 1 {
+		t.Fatalf("search paged %d times", n)
+	}
+	inc, _ := g.store.Get(context.Background(), pay.Incident)
+	said := false
+	for _, e := range inc.Timeline {
+		if e.Kind == "notify-failed" && strings.Contains(e.Message, "pd-payments") && strings.Contains(e.Message, "ResourceNotFoundException") {
+			said = true
+		}
+	}
+	if !said || len(g.slack.Calls("chat.postMessage")) != 2 {
+		t.Fatalf("the payments incident does not say why it was not paged: %+v", inc.Timeline)
 	}
 }
