@@ -114,12 +114,12 @@ func TestMemberAccountFunctions(t *testing.T) {
 	if n := len(w.logs.Calls()); n != 0 {
 		t.Fatalf("the central account's logs were read %d times", n)
 	}
-	keys := map[string]bool{}
+	signers := map[string]bool{}
 	for _, c := range mECS.Calls("") {
 		if w.sts.AccountOf(c.AccessKey) != memberAccount || !strings.HasPrefix(c.AccessKey, "ASIA") {
 			t.Fatalf("%s in the member account signed by %s", c.Operation, c.AccessKey)
 		}
-		keys[c.AccessKey] = true
+		signers[c.AccessKey] = true
 	}
 	if len(mECS.Mutations()) != 1 || len(mECS.Calls("DescribeServices")) == 0 {
 		t.Fatalf("member calls: %v", mECS.Calls(""))
@@ -131,8 +131,8 @@ func TestMemberAccountFunctions(t *testing.T) {
 			assumed++
 		}
 	}
-	if assumed != 4 || len(keys) != 3 {
-		t.Fatalf("%d AssumeRole calls for the member, ECS signed with %d keys", assumed, len(keys))
+	if assumed != 4 || len(signers) != 3 {
+		t.Fatalf("%d AssumeRole calls for the member, ECS signed with %d keys", assumed, len(signers))
 	}
 	if u := w.sts.Unrouted(); len(u) != 0 {
 		t.Fatalf("requests signed by keys no account owns: %v", u)
@@ -141,4 +141,22 @@ func TestMemberAccountFunctions(t *testing.T) {
 	if len(incs) != 3 {
 		t.Fatalf("%d incidents", len(incs))
 	}
+	// What the member role was used for, as IAM names the actions: the member module's policy
+	// (read-only, plus the fixes behind allow_fixes) must grant these.
+	member := map[string]bool{}
+	for _, c := range mECS.Calls("") {
+		op, scaling := strings.CutPrefix(c.Operation, "Scaling")
+		if scaling {
+			member["application-autoscaling:"+op] = true
+		} else {
+			member["ecs:"+c.Operation] = true
+		}
+	}
+	for _, op := range mLogs.Calls() {
+		member["logs:"+op] = true
+	}
+	observedMu.Lock()
+	observed["member-role"] = member
+	observedMu.Unlock()
+	t.Logf("member role used for %v", keys(member))
 }

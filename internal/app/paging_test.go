@@ -48,7 +48,11 @@ func newPaging(t *testing.T) *paging {
 	fe.PutTaskDefinition("checkout:1", json.RawMessage(`{"family":"checkout","revision":1,"containerDefinitions":[
 		{"name":"app","logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/ecs/checkout","awslogs-stream-prefix":"ecs"}}}]}`))
 	fl := fakelogs.New()
-	fl.Put("/ecs/checkout", "ecs/app/"+eventgen.TaskID(1), "loading price cache", "java.lang.OutOfMemoryError: Java heap space")
+	// Under a storm any of the first events may be the one that opens the incident: every task
+	// logged the same last lines.
+	for i := 1; i <= 1000; i++ {
+		fl.Put("/ecs/checkout", "ecs/app/"+eventgen.TaskID(i), "loading price cache", "java.lang.OutOfMemoryError: Java heap space")
+	}
 	pd := fakepagerduty.New(routingKey)
 	sl := fakeslack.New(botToken)
 	st := fakests.New(map[string]string{"AKIDEXAMPLE": eventgen.Account}) // the home account, asked of STS
