@@ -236,4 +236,11 @@ func TestRoutesCheckAndTest(t *testing.T) {
 			t.Fatal("the routing key was printed")
 		}
 	}
+	out.Reset()
+	run(context.Background(), []string{"routes", "test", "--routes", good, ev}, nil, &out, &errs, func(k string) string {
+		return map[string]string{"MEDIC_ACCOUNTS": "222233334444"}[k]
+	})
+	if !strings.Contains(out.String(), "refused: account 111122223333 is not in MEDIC_ACCOUNTS") {
+		t.Fatalf("an account not allowed: %s", out.String())
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/route"
@@ -123,6 +124,10 @@ func routesTest(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 			if err != nil {
 				fmt.Fprintln(stdout, "✗", err)
 				code = 1
+				continue
+			}
+			if allowed := accounts.Allowed(strings.FieldsFunc(getenv("MEDIC_ACCOUNTS"), func(r rune) bool { return r == ',' || r == ' ' })); !allowed.Permits(ev.Account) {
+				fmt.Fprintf(stdout, "event %s: refused: account %s is not in MEDIC_ACCOUNTS\n", ev.ID, ev.Account)
 				continue
 			}
 			in := pipeline.Interpret(ev)
