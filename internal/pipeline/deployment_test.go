@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -53,7 +54,7 @@ func deployRig(t *testing.T, controller string) (*pipeline.Pipeline, *boltstore.
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	p := pipeline.New(incident.NewManager(st), servicestate.New(client), notify.NewFanout(nil), zap.NewNop(), metrics.New(),
-		pipeline.WithDeployments(client))
+		pipeline.WithDeployments(func(context.Context, string, string) (deployment.ECS, error) { return client, nil }))
 	return p, st, fake
 }
 
