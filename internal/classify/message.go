@@ -63,7 +63,7 @@ const (
 // (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html),
 // lower-cased.
 var errorCodes = []string{
-	"cannotpullcontainererror", "cannotpullecrcontainererror", "resourceinitializationerror",
+	"cannotpullcontainererror", "cannotpullecrcontainererror", "cannotpullimagemanifesterror", "resourceinitializationerror",
 	"cannotstartcontainererror", "cannotcreatecontainererror", "cannotinspectcontainererror",
 	"cannotstopcontainererror", "cannotremovecontainererror", "cannotcreatevolumeerror",
 	"containerruntimeerror", "containerruntimetimeouterror", "dockertimeouterror",
@@ -85,6 +85,13 @@ func parse(field string, container int, raw string) msg {
 	} else if isCode(s) {
 		m.code, body = s, ""
 	}
+	// "TaskFailedToStart: CannotPullContainerError: …": the stop code repeated as a wrapper; the
+	// code inside is the one that names the failure.
+	if m.code == "taskfailedtostart" {
+		if i := strings.IndexByte(body, ':'); i > 0 && isCode(body[:i]) {
+			m.code, body = body[:i], strings.TrimSpace(body[i+1:])
+		}
+	}
 	for _, c := range errorCodes {
 		if c != m.code && strings.Contains(body, c) {
 			m.inner = c
@@ -102,10 +109,21 @@ func parse(field string, container int, raw string) msg {
 		}
 		m.tail = strings.TrimSpace(rest)
 	}
-	m.svc = serviceOf(s)
-	m.how = failureOf(m.tail, s)
+	// ECS wraps every failure to fetch a task's resources in "unable to pull secrets or registry
+	// auth": it names both, so it names neither; the service is read from what follows.
+	named := s
+	for _, w := range wrapperPhrases {
+		if strings.Contains(named, w) {
+			named = strings.Replace(named, w, "", 1)
+		}
+	}
+	m.svc = serviceOf(named)
+	m.how = failureOf(m.tail, named)
 	return m
 }
+
+// wrapperPhrases are ECS's generic wrappers around a resource failure.
+var wrapperPhrases = []string{"unable to pull secrets or registry auth", "execution resource retrieval failed"}
 
 // isCode reports whether s is one of the known error codes.
 func isCode(s string) bool {
@@ -144,10 +162,9 @@ func serviceOf(s string) service {
 		return svcSecrets
 	case containsAny(s, []string{"env file", "envfile", "environmentfile", "environment file"}):
 		return svcEnvFile
-	case containsAny(s, []string{"eni", "network interface", "elastic network"}):
-		if containsAny(s, []string{"failed to configure eni", "eni ", "eni:", "network interface"}) {
-			return svcENI
-		}
+	case containsAny(s, []string{"failed to configure eni", "network interface", "eni plugin", "cni setup",
+		"network namespace", "setup regular eni", "setup trunk eni", "branch eni"}) || hasWord(s, "eni"):
+		return svcENI
 	}
 	return svcNone
 }
@@ -194,14 +211,15 @@ var (
 	notFoundWords = []string{"not found", "notfound", "does not exist", "manifest unknown", "(404)", "no such image",
 		"can't find", "cannot find", "could not find", "invalid reference format", "does not contain descriptor matching platform",
 		"no matching manifest", "name unknown", "doesn't exist", "invalidparameter", "is not valid", "invalid character",
-		"unmarshal", "malformed"}
+		"unmarshal", "malformed", "validationexception", "invalid name", "invalidrequestexception",
+		"invalidparameterexception"}
 	networkWords = []string{"i/o timeout", "context deadline exceeded", "context canceled", "request canceled",
 		"requestcanceled", "network configuration", "connection issue", "dial tcp", "no such host", "connection refused",
 		"connection reset", "tls handshake timeout", "client.timeout exceeded", "could not reach", "timeout exceeded",
 		"signal: killed", "timed out", "connection timed out", "network is unreachable", "no route to host",
 		"temporary failure in name resolution", "eof", "api error (500)", "api error (502)", "api error (503)",
 		"status code 500", "status code 502", "status code 503", "internal server error", "service unavailable",
-		"bad gateway", "unexpected status code", "failed open", "send request failed", "net/http"}
+		"bad gateway", "unexpected status code", "failed open", "send request failed", "net/http", "api error (5", "api error\""}
 )
 
 // failureOf says how the innermost cause failed. The tail decides first (the words after the

@@ -141,7 +141,7 @@ func matchStartContainer(m *msg) (string, string, bool) {
 // resourcePhrases name the fetches a task does before its containers start.
 var resourcePhrases = []string{
 	"unable to pull secrets or registry auth", "execution resource retrieval failed", "failed to download env files",
-	"failed to configure eni", "network interface provisioning", "retrieve the secret", "retrieve secret",
+	"failed to configure eni", "network interface", "eni plugin", "cni setup", "network namespace", "retrieve the secret", "retrieve secret",
 	"fetch secret", "unable to retrieve", "secrets manager", "secretsmanager:getsecretvalue", "ssm:getparameter",
 	"parameternotfound", "parameter store", "failed to get registry auth", "registry auth", "env file",
 	"failed to fetch", "retrieve the parameter",
@@ -190,7 +190,7 @@ func resourceSub(m *msg) string {
 		return "network"
 	}
 	switch m.svc {
-	case svcSecrets, svcEnvFile:
+	case svcSecrets:
 		return "secrets"
 	case svcECRAuth:
 		return "registry-auth"
@@ -203,12 +203,12 @@ var pullPhrases = []string{
 	"pull access denied", "toomanyrequests", "pull rate limit", "error pulling image", "pull image manifest",
 	"ref pull has been retried", "failed to resolve ref", "manifest unknown", "failed to pull and unpack",
 	"inspect image has been retried", "no matching manifest", "image pull", "pulling image", "failed to pull image",
-	"pull image", "image manifest", "docker login",
+	"pull image", "image manifest", "docker login", "image reference",
 }
 
 func matchImagePull(m *msg) (string, string, bool) {
 	p := ""
-	if m.code == "cannotpullcontainererror" || m.code == "cannotpullecrcontainererror" {
+	if m.code == "cannotpullcontainererror" || m.code == "cannotpullecrcontainererror" || m.code == "cannotpullimagemanifesterror" {
 		p = m.code
 	} else if p = firstOf(m.norm, pullPhrases); p == "" {
 		return "", "", false
@@ -216,12 +216,20 @@ func matchImagePull(m *msg) (string, string, bool) {
 	return pullSub(m), p, true
 }
 
-// pullSub: throttled, denied, missing or unreachable. A reference that names no image Docker can
-// find ("repository does not exist or may require 'docker login'") is most often a wrong name:
-// not-found wins over the "access denied" Docker adds to it.
+// pullSub: throttled, denied, missing or unreachable. Docker answers "pull access denied …,
+// repository does not exist or may require 'docker login'" both for an image that does not exist
+// and for one the caller may not read: alone, that names no sub-cause. An explicit denial of a
+// principal (IAM's "is not authorized to perform", a 403) makes it auth; "not found" makes it
+// not-found.
 func pullSub(m *msg) string {
-	if strings.Contains(m.norm, "repository does not exist") || strings.Contains(m.norm, "does not exist or no pull access") {
-		return "not-found"
+	if containsAny(m.norm, ambiguousPull) && m.how != howRateLimit {
+		switch {
+		case containsAny(m.norm, explicitDenial):
+			return "auth"
+		case containsAny(m.norm, imageMissing):
+			return "not-found"
+		}
+		return ""
 	}
 	switch m.how {
 	case howRateLimit:
@@ -235,6 +243,21 @@ func pullSub(m *msg) string {
 	}
 	return ""
 }
+
+var ambiguousPull = []string{"repository does not exist or may require", "check if image exists and role has permissions",
+	"does not exist or no pull access", "insufficient_scope"}
+
+// explicitDenial names a principal that was refused; the ECS agent reads "is not authorized to
+// perform: ecr:BatchGetImage" as missing pull permissions.
+var explicitDenial = []string{"is not authorized to perform", "accessdenied", "403 forbidden", "(403)",
+	"status code 403", "role has the permissions to pull", "no basic auth credentials", "authentication required",
+	"unauthorized"}
+
+// imageMissing: the ECS agent reads Docker's "denied: requested access to the resource is denied"
+// after "repository does not exist" as an image that does not exist (agent/api/errormessages),
+// and says so: "Check whether the image exists".
+var imageMissing = []string{"requested access to the resource is denied", "check whether the image exists",
+	"not found", "manifest unknown", "(404)", "no such image"}
 
 var spotPhrases = []string{"spot task was interrupted", "spot interruption", "spotinterruption", "fargate spot",
 	"spot instance interruption", "spot capacity"}
@@ -277,6 +300,7 @@ var startPhrases = []string{
 	"dockertimeouterror", "cannotcreatevolumeerror", "cannotremovecontainererror", "dockerclientconfigerror",
 	"task failed to start", "taskfailedtostart", "could not transition to", "failed to start", "can't start",
 	"cannot start", "unable to start", "no space left on device", "port is already allocated", "address already in use",
+	"not compatible with",
 }
 
 func matchStartFailure(m *msg) (string, string, bool) {
