@@ -200,16 +200,15 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 			}
 		}
 	}
+	stop := stopCodeFinding(t.StopCode)
 	if all != nil {
 		sortFindings(*all)
+		if stop.Rule != "" {
+			*all = append(*all, stop)
+		}
 	}
 	if found {
 		return d, decided
-	}
-
-	stop := stopCodeFinding(t.StopCode)
-	if all != nil && stop.Rule != "" {
-		*all = append(*all, stop)
 	}
 
 	if best >= 0 {

@@ -31,8 +31,9 @@ type msg struct {
 	tail string
 	// svc is the AWS resource the text names.
 	svc service
-	// how the innermost cause failed.
-	how failure
+	// how the innermost cause failed, and the words that said so.
+	how     failure
+	howWord string
 }
 
 // service is the AWS resource a message names.
@@ -118,7 +119,7 @@ func parse(field string, container int, raw string) msg {
 		}
 	}
 	m.svc = serviceOf(named)
-	m.how = failureOf(m.tail, named)
+	m.how, m.howWord = failureOf(m.tail, named)
 	return m
 }
 
@@ -224,20 +225,18 @@ var (
 
 // failureOf says how the innermost cause failed. The tail decides first (the words after the
 // retry wrapper are the cause); the whole text is the fallback for messages without a wrapper.
-func failureOf(tail, whole string) failure {
+func failureOf(tail, whole string) (failure, string) {
 	for _, s := range [2]string{tail, whole} {
-		switch {
-		case containsAny(s, rateLimitWords):
-			return howRateLimit
-		case containsAny(s, deniedWords):
-			return howDenied
-		case containsAny(s, notFoundWords):
-			return howNotFound
-		case containsAny(s, networkWords):
-			return howNetwork
+		for _, k := range [...]struct {
+			how   failure
+			words []string
+		}{{howRateLimit, rateLimitWords}, {howDenied, deniedWords}, {howNotFound, notFoundWords}, {howNetwork, networkWords}} {
+			if w := firstOf(s, k.words); w != "" {
+				return k.how, w
+			}
 		}
 	}
-	return howNone
+	return howNone, ""
 }
 
 func containsAny(s string, subs []string) bool {

@@ -170,7 +170,16 @@ func matchResourceInit(m *msg) (string, string, bool) {
 			return "", "", false
 		}
 	}
-	return resourceSub(m), p, true
+	return resourceSub(m), because(p, m), true
+}
+
+// because is the phrase that named the family, with the words of the innermost cause that named
+// the sub-cause, for --explain.
+func because(p string, m *msg) string {
+	if m.howWord != "" && m.howWord != p {
+		return p + " … " + m.howWord
+	}
+	return p
 }
 
 // resourceSub picks the sub-cause of a resource-init message. The resource named decides, except
@@ -213,7 +222,7 @@ func matchImagePull(m *msg) (string, string, bool) {
 	} else if p = firstOf(m.norm, pullPhrases); p == "" {
 		return "", "", false
 	}
-	return pullSub(m), p, true
+	return pullSub(m), because(p, m), true
 }
 
 // pullSub: throttled, denied, missing or unreachable. Docker answers "pull access denied …,

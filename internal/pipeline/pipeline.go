@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
@@ -137,7 +138,11 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	start := time.Now()
 	defer func() { p.metrics.Duration.WithLabelValues(ev.DetailType).Observe(time.Since(start).Seconds()) }()
 
-	in := Interpret(ev)
+	var cl *classify.Classifier
+	if p.runbooks != nil {
+		cl = p.runbooks.Classifier
+	}
+	in := InterpretWith(ev, cl)
 	sig := in.Signal
 	res := Result{
 		ID: ev.ID, DetailType: ev.DetailType, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service,
@@ -161,6 +166,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 		if in.Diagnosis != nil {
 			res.Outcome = OutcomeExpected
 			p.metrics.Suppressed.WithLabelValues("expected").Inc()
+			p.metrics.Diagnoses.WithLabelValues(string(in.Diagnosis.Cause)).Inc()
 		}
 		p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
 		log.Debug("event needs no incident", zap.String("why", in.Why))
@@ -212,6 +218,10 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 			zap.String("severity", out.Incident.Severity.String()))
 	}
 	p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
+	if in.Diagnosis != nil && !out.Duplicate {
+		// Counted once per stopped task, not per delivery: a redelivery is no new diagnosis.
+		p.metrics.Diagnoses.WithLabelValues(string(in.Diagnosis.Cause)).Inc()
+	}
 
 	switch {
 	case out.Opened:
