@@ -20,20 +20,37 @@ type msg struct {
 	norm      string // lower-cased, typographic apostrophes folded
 	// code is the leading error code ("cannotpullcontainererror"), "" for a plain-English text.
 	code string
-	// inner is the first further error code inside the text ("resourceinitializationerror" in
-	// "CannotStartContainerError: ResourceInitializationError: …"), "" when none.
-	inner string
 	// op is what was being retried ("ref pull", "service call", "create stream"), "" without a
 	// retry wrapper.
 	op string
 	// tail is the cause chain after the last retry wrapper (the whole text after the code when
 	// there is none): the words that say how it failed.
 	tail string
-	// svc is the AWS resource the text names.
-	svc service
-	// how the innermost cause failed, and the words that said so.
-	how     failure
-	howWord string
+	// named is the text without ECS's generic wrappers, where the service is looked for.
+	named string
+	// The service named and how the innermost cause failed (with the words that said so) are
+	// worked out when a rule first asks: most texts are decided before any rule needs them.
+	svc              service
+	how              failure
+	howWord          string
+	svcDone, howDone bool
+}
+
+// service is the AWS resource the text names.
+func (m *msg) service() service {
+	if !m.svcDone {
+		m.svc, m.svcDone = serviceOf(m.named), true
+	}
+	return m.svc
+}
+
+// failure is how the innermost cause failed.
+func (m *msg) failure() failure {
+	if !m.howDone {
+		m.how, m.howWord = failureOf(m.tail, m.named)
+		m.howDone = true
+	}
+	return m.how
 }
 
 // service is the AWS resource a message names.
@@ -93,12 +110,6 @@ func parse(field string, container int, raw string) msg {
 			m.code, body = body[:i], strings.TrimSpace(body[i+1:])
 		}
 	}
-	for _, c := range errorCodes {
-		if c != m.code && strings.Contains(body, c) {
-			m.inner = c
-			break
-		}
-	}
 	m.tail = body
 	if i := strings.LastIndex(body, "has been retried"); i >= 0 {
 		m.op = lastWords(body[:i])
@@ -112,14 +123,12 @@ func parse(field string, container int, raw string) msg {
 	}
 	// ECS wraps every failure to fetch a task's resources in "unable to pull secrets or registry
 	// auth": it names both, so it names neither; the service is read from what follows.
-	named := s
+	m.named = s
 	for _, w := range wrapperPhrases {
-		if strings.Contains(named, w) {
-			named = strings.Replace(named, w, "", 1)
+		if strings.Contains(m.named, w) {
+			m.named = strings.Replace(m.named, w, "", 1)
 		}
 	}
-	m.svc = serviceOf(named)
-	m.how, m.howWord = failureOf(m.tail, named)
 	return m
 }
 
@@ -149,12 +158,13 @@ func lastWords(s string) string {
 // two: a private registry's credentials live in Secrets Manager, so "registry auth" wins over
 // "asm"; an EFS mount names the network too.
 func serviceOf(s string) service {
+	// Each family is first gated by a word all its phrases share: most texts name no service.
 	switch {
-	case containsAny(s, logPhrases):
+	case containsAny(s, logGate) && containsAny(s, logPhrases):
 		return svcLogs
-	case containsAny(s, efsPhrases) || hasWord(s, "efs"):
+	case containsAny(s, efsGate) && (containsAny(s, efsPhrases) || hasWord(s, "efs")):
 		return svcEFS
-	case containsAny(s, []string{"ecr registry auth", "registry auth from", "private registry", "repositorycredentials",
+	case containsAny(s, authGate) && containsAny(s, []string{"ecr registry auth", "registry auth from", "private registry", "repositorycredentials",
 		"repository credentials", "registry credentials", "ecr:getauthorizationtoken", "getauthorizationtoken",
 		"asm auth", "asmauth"}):
 		return svcECRAuth
@@ -169,6 +179,12 @@ func serviceOf(s string) service {
 	}
 	return svcNone
 }
+
+var (
+	logGate  = []string{"log", "fluent", "firelens", "create stream"}
+	efsGate  = []string{"efs", "nfs", "volume", "elasticfilesystem"}
+	authGate = []string{"auth", "registry", "credential"}
+)
 
 var logPhrases = []string{
 	"failed to initialize logging driver", "failed to validate logger args", "logging driver",

@@ -98,14 +98,14 @@ func matchPlacement(m *msg) (string, string, bool) {
 }
 
 func matchLogging(m *msg) (string, string, bool) {
-	if m.svc == svcLogs {
+	if m.service() == svcLogs {
 		return "logging", firstOf(m.norm, logPhrases), true
 	}
 	return "", "", false
 }
 
 func matchEFS(m *msg) (string, string, bool) {
-	if m.svc != svcEFS {
+	if m.service() != svcEFS {
 		return "", "", false
 	}
 	if p := firstOf(m.norm, efsPhrases); p != "" {
@@ -125,7 +125,7 @@ var runtimePhrases = []string{
 // a port in use, a full disk), even when the message carries "ResourceInitializationError" as
 // Fargate's runtime wraps it — unless the text is about a resource fetched before the start.
 func matchStartContainer(m *msg) (string, string, bool) {
-	switch m.svc {
+	switch m.service() {
 	case svcSecrets, svcECRAuth, svcEnvFile, svcENI:
 		return "", "", false
 	}
@@ -152,17 +152,17 @@ func matchResourceInit(m *msg) (string, string, bool) {
 	switch {
 	case m.code == "resourceinitializationerror":
 		p = m.code
-	case m.inner == "resourceinitializationerror":
-		p = m.inner
+	case strings.Contains(m.norm, "resourceinitializationerror"):
+		p = "resourceinitializationerror"
 	default:
 		p = firstOf(m.norm, resourcePhrases)
 		if p == "unable to retrieve" || p == "failed to fetch" {
 			// generic words: only with a resource named
-			if m.svc != svcSecrets && m.svc != svcECRAuth && m.svc != svcEnvFile {
+			if m.service() != svcSecrets && m.service() != svcECRAuth && m.service() != svcEnvFile {
 				p = ""
 			}
 		}
-		if p == "" && m.svc == svcSecrets && m.how != howNone && (m.code == "" || m.code == "taskfailedtostart") {
+		if p == "" && m.service() == svcSecrets && m.failure() != howNone && (m.code == "" || m.code == "taskfailedtostart") {
 			// a raw Secrets Manager or SSM error body, without the wrapper
 			p = firstOf(m.norm, []string{"secretsmanager", "secret", "ssm", "parameter", "kms"})
 		}
@@ -176,7 +176,7 @@ func matchResourceInit(m *msg) (string, string, bool) {
 // because is the phrase that named the family, with the words of the innermost cause that named
 // the sub-cause, for --explain.
 func because(p string, m *msg) string {
-	if m.howWord != "" && m.howWord != p {
+	if m.failure(); m.howWord != "" && m.howWord != p {
 		return p + " … " + m.howWord
 	}
 	return p
@@ -187,7 +187,7 @@ func because(p string, m *msg) string {
 // network path (NAT, VPC endpoints), whichever resource was being fetched. A denial or a
 // missing secret is the resource's own problem even if the text also advises checking the network.
 func resourceSub(m *msg) string {
-	switch m.svc {
+	switch m.service() {
 	case svcLogs:
 		return "logging"
 	case svcEFS:
@@ -195,10 +195,10 @@ func resourceSub(m *msg) string {
 	case svcENI:
 		return "network"
 	}
-	if m.how == howNetwork {
+	if m.failure() == howNetwork {
 		return "network"
 	}
-	switch m.svc {
+	switch m.service() {
 	case svcSecrets:
 		return "secrets"
 	case svcECRAuth:
@@ -231,7 +231,7 @@ func matchImagePull(m *msg) (string, string, bool) {
 // principal (IAM's "is not authorized to perform", a 403) makes it auth; "not found" makes it
 // not-found.
 func pullSub(m *msg) string {
-	if containsAny(m.norm, ambiguousPull) && m.how != howRateLimit {
+	if containsAny(m.norm, ambiguousPull) && m.failure() != howRateLimit {
 		switch {
 		case containsAny(m.norm, explicitDenial):
 			return "auth"
@@ -240,7 +240,7 @@ func pullSub(m *msg) string {
 		}
 		return ""
 	}
-	switch m.how {
+	switch m.failure() {
 	case howRateLimit:
 		return "rate-limit"
 	case howDenied:
