@@ -2,6 +2,7 @@ package classify
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/ecs-medic/ecs-medic/internal/event"
 )
@@ -94,9 +95,11 @@ func (c *Classifier) Explain(t *event.TaskDetail) Explanation {
 	d, decided := c.classify(t, &all)
 	ex := Explanation{Diagnosis: d, Decided: decided}
 	for _, f := range all {
-		if f != decided {
-			ex.Also = append(ex.Also, f)
+		// The decisive finding, perhaps refined by an exit code ("essential-exit+exit-137").
+		if f.Field == decided.Field && f.Text == decided.Text && (f.Rule == decided.Rule || strings.HasPrefix(decided.Rule, f.Rule+"+")) {
+			continue
 		}
+		ex.Also = append(ex.Also, f)
 	}
 	return ex
 }
@@ -170,8 +173,19 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 	// by the earliest rule decides, a failed container's text before the task's reason on a tie.
 	best, bestRule := -1, len(rules)
 	var bestSub, bestPhrase string
+	// A container that exited 0 decides only when no container failed: a sidecar's odd reason
+	// must not outrank the exit of the essential container that did.
+	someFailed := false
+	for i := range t.Containers {
+		if c := &t.Containers[i]; c.ExitCode != nil && *c.ExitCode != 0 {
+			someFailed = true
+		}
+	}
 	for _, want := range [2]int{tierFailed, tierClean} {
 		mayDecide := best < 0 || rules[bestRule].generic()
+		if want == tierClean && someFailed {
+			mayDecide = false
+		}
 		if !mayDecide && all == nil {
 			break
 		}
@@ -228,7 +242,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 				Evidence: []Evidence{{Field: "stopCode", Value: t.StopCode}}}
 			return withContext(t, d, ci, "stopCode"), decided
 		case r.generic():
-			return exitRefine(t, d, ci, decided, all)
+			return exitRefine(t, d, ci, decided)
 		}
 		return withContext(t, d, ci, m.field), decided
 	}
@@ -240,7 +254,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 			Evidence: []Evidence{{Field: "stopCode", Value: t.StopCode}}}
 		switch stop.Cause {
 		case EssentialExit:
-			return exitRefine(t, d, ci, decided, all)
+			return exitRefine(t, d, ci, decided)
 		case Expected:
 			return withContext(t, d, ci, "stopCode"), decided
 		}
@@ -252,7 +266,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 		d = Diagnosis{Cause: EssentialExit, Confidence: Suspected, Rule: "exit-code"}
 		decided = Finding{Rule: "exit-code", Cause: EssentialExit, Field: "containers[" + t.Containers[ci].Name + "].exitCode",
 			Text: strconv.Itoa(*t.Containers[ci].ExitCode)}
-		return exitRefine(t, d, ci, decided, all)
+		return exitRefine(t, d, ci, decided)
 	}
 
 	d = Diagnosis{Cause: Unknown, Confidence: Suspected, Rule: "none"}
@@ -273,7 +287,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 //   - 143 (SIGTERM) under a scheduler or user stop is the stop itself (expected);
 //   - 126/127 (not executable / command not found) is a start failure;
 //   - 139 (SIGSEGV) and anything else is the application's own exit.
-func exitRefine(t *event.TaskDetail, d Diagnosis, ci int, decided Finding, all *[]Finding) (Diagnosis, Finding) {
+func exitRefine(t *event.TaskDetail, d Diagnosis, ci int, decided Finding) (Diagnosis, Finding) {
 	used := ""
 	if len(d.Evidence) > 0 {
 		used = d.Evidence[0].Field
@@ -296,10 +310,6 @@ func exitRefine(t *event.TaskDetail, d Diagnosis, ci int, decided Finding, all *
 		to, conf = EssentialExit, d.Confidence
 	default:
 		return withContext(t, d, ci, used), decided
-	}
-	f := Finding{Rule: "exit-" + strconv.Itoa(code), Cause: to, Field: "containers[" + t.Containers[ci].Name + "].exitCode", Text: strconv.Itoa(code)}
-	if all != nil {
-		*all = append(*all, f)
 	}
 	d.Cause, d.Confidence, d.Rule = to, conf, d.Rule+"+exit-"+strconv.Itoa(code)
 	decided.Rule, decided.Cause = d.Rule, to

@@ -85,6 +85,14 @@ func ParseRules(name string, data []byte) ([]OperatorRule, error) {
 		if errors.Is(err, io.EOF) || strings.TrimSpace(string(data)) == "" {
 			return nil, nil
 		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			var errs []error
+			for _, e := range te.Errors {
+				errs = append(errs, fmt.Errorf("%s: %s", name, e))
+			}
+			return nil, errors.Join(errs...)
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var errs []error
