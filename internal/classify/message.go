@@ -228,7 +228,7 @@ var (
 	notFoundWords = []string{"not found", "notfound", "does not exist", "manifest unknown", "(404)", "no such image",
 		"can't find", "cannot find", "could not find", "invalid reference format", "does not contain descriptor matching platform",
 		"no matching manifest", "name unknown", "doesn't exist", "invalidparameter", "is not valid", "invalid character",
-		"unmarshal", "malformed", "validationexception", "invalid name", "invalidrequestexception",
+		"unmarshal", "malformed", "normalize image reference", "validationexception", "invalid name", "invalidrequestexception",
 		"invalidparameterexception"}
 	networkWords = []string{"i/o timeout", "context deadline exceeded", "context canceled", "request canceled",
 		"requestcanceled", "network configuration", "connection issue", "dial tcp", "no such host", "connection refused",

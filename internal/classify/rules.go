@@ -264,9 +264,10 @@ var explicitDenial = []string{"is not authorized to perform", "accessdenied", "4
 
 // imageMissing: the ECS agent reads Docker's "denied: requested access to the resource is denied"
 // after "repository does not exist" as an image that does not exist (agent/api/errormessages),
-// and says so: "Check whether the image exists".
+// and says so: "Check whether the image exists". Docker Hub's "insufficient_scope: authorization
+// failed" is its wording of the same answer for a repository it does not have.
 var imageMissing = []string{"requested access to the resource is denied", "check whether the image exists",
-	"not found", "manifest unknown", "(404)", "no such image"}
+	"not found", "manifest unknown", "(404)", "no such image", "insufficient_scope"}
 
 var spotPhrases = []string{"spot task was interrupted", "spot interruption", "spotinterruption", "fargate spot",
 	"spot instance interruption", "spot capacity"}
