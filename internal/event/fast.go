@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"encoding/binary"
 	"time"
 	"unicode/utf8"
 
@@ -24,7 +25,11 @@ func decodeFast(raw []byte) (ev *Event, ok bool) {
 	if bytes.Contains(raw, []byte(`\u`)) || !utf8.Valid(raw) {
 		return nil, false
 	}
-	if fastjson.ValidateBytes(raw) != nil {
+	// fastjson's parser is lenient where the strict decoder is not (control characters and bad
+	// escapes in strings, loose numbers). Events as EventBridge delivers them are compact JSON with
+	// no control byte, where only the escapes need a look and the numbers are checked below;
+	// anything else goes through fastjson's full validation first.
+	if !plainJSONText(raw) && fastjson.ValidateBytes(raw) != nil {
 		return nil, false
 	}
 	p := parsers.Get()
@@ -64,13 +69,91 @@ func decodeFast(raw []byte) (ev *Event, ok bool) {
 // parsed value outlives decodeFast (strings are copied out).
 var parsers fastjson.ParserPool
 
+// plainJSONText reports whether raw has no control byte and no escape but the simple ones
+// (\" \\ \/ \b \f \n \r \t): then the only thing fastjson's parser does not check that the
+// strict decoder does is number syntax, which uniqueNames checks. Eight bytes are tested at a time.
+func plainJSONText(raw []byte) bool {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	for i := 0; i < len(raw); {
+		if i+8 <= len(raw) {
+			x := binary.LittleEndian.Uint64(raw[i:])
+			y := x ^ (ones * '\\')
+			// no byte below 0x20 and no backslash among these eight
+			if (x-ones*0x20)&^x&highs == 0 && (y-ones)&^y&highs == 0 {
+				i += 8
+				continue
+			}
+		}
+		switch c := raw[i]; {
+		case c < 0x20:
+			return false
+		case c == '\\':
+			if i+1 == len(raw) {
+				return false
+			}
+			switch raw[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
+			default:
+				return false
+			}
+		}
+		i++
+	}
+	return true
+}
+
+// jsonNumber reports whether lit is a number as JSON writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(lit []byte) bool {
+	i := 0
+	if i < len(lit) && lit[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	switch {
+	case i < len(lit) && lit[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(lit) && lit[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(lit) && (lit[i] == 'e' || lit[i] == 'E') {
+		i++
+		if i < len(lit) && (lit[i] == '+' || lit[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(lit)
+}
+
 // uniqueNames reports whether no object in the tree repeats a name (the strict decoder refuses
-// duplicates, wherever they are).
+// duplicates, wherever they are) and every number is a JSON number.
 func uniqueNames(v *fastjson.Value, depth int) bool {
 	if depth > 64 {
 		return false // leave pathological nesting to the strict decoder
 	}
 	switch v.Type() {
+	case fastjson.TypeNumber:
+		var buf [64]byte
+		return jsonNumber(v.MarshalTo(buf[:0]))
 	case fastjson.TypeObject:
 		o, _ := v.Object()
 		var keys [32][]byte

@@ -76,6 +76,12 @@ func TestFastMatchesStrict(t *testing.T) {
 		{"control char", "\"stoppedReason\":\"a\x01b\"", false},
 		{"invalid escape", `"stoppedReason":"a\qb"`, false},
 		{"object for array", `"containers":{}`, false},
+		{"leading zero elsewhere", `"overrides":{"n":01}`, false},
+		{"bare minus elsewhere", `"overrides":{"n":-}`, false},
+		{"dot without digits elsewhere", `"overrides":{"n":1.}`, false},
+		{"plus sign elsewhere", `"overrides":{"n":+1}`, false},
+		{"numbers elsewhere", `"overrides":{"a":-0,"b":1.5e-3,"c":[0,10,2E+2]}`, true},
+		{"escapes", `"stoppedReason":"a\/b\\c\td\"e"`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := []byte(strings.Replace(task, "%s", tc.extra, 1))
