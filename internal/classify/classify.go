@@ -110,6 +110,7 @@ func (c *Classifier) Explain(t *event.TaskDetail) Explanation {
 const (
 	tierFailed = iota
 	tierClean
+	tierUser
 )
 
 // classify is the whole decision. When all is not nil every finding is appended to it, in
@@ -135,6 +136,11 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 	if t.StoppedReason != "" {
 		msgs = append(msgs, parse("stoppedReason", -1, t.StoppedReason))
 		tier = append(tier, tierFailed)
+		if t.StopCode == "UserInitiated" {
+			// The reason of a StopTask call is the caller's own words ("redeploy after the
+			// health check fix"): only the operator's rules and the expected rule read it.
+			tier[len(tier)-1] = tierUser
+		}
 	}
 
 	// 1. The operator's rules, in file order.
@@ -181,7 +187,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 			someFailed = true
 		}
 	}
-	for _, want := range [2]int{tierFailed, tierClean} {
+	for _, want := range [3]int{tierFailed, tierUser, tierClean} {
 		mayDecide := best < 0 || rules[bestRule].generic()
 		if want == tierClean && someFailed {
 			mayDecide = false
@@ -197,6 +203,9 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 			for ri := range rules {
 				if ri >= bestRule && all == nil {
 					break
+				}
+				if tier[mi] == tierUser && rules[ri].cause != Expected {
+					continue
 				}
 				sub, phrase, ok := rules[ri].match(m)
 				if !ok {

@@ -192,3 +192,25 @@ func FuzzTask(f *testing.F) {
 		}
 	})
 }
+
+// A StopTask call's reason is the caller's words: under UserInitiated it is an expected stop
+// whatever it says, unless the operator's rules say otherwise; a container's own reason still
+// counts.
+func TestUserStopReasonIsTheCallersWords(t *testing.T) {
+	exit := func(n int) *int { return &n }
+	for _, tc := range []struct {
+		task event.TaskDetail
+		want Cause
+	}{
+		{event.TaskDetail{StopCode: "UserInitiated", StoppedReason: "redeploying after the health check fix",
+			Containers: []event.Container{{Name: "app", ExitCode: exit(137)}}}, Expected},
+		{event.TaskDetail{StopCode: "UserInitiated", StoppedReason: "Task killed by the user"}, Expected},
+		{event.TaskDetail{StopCode: "UserInitiated", StoppedReason: "cleanup",
+			Containers: []event.Container{{Name: "app", Reason: "OutOfMemoryError: Container killed due to memory usage", ExitCode: exit(137)}}}, OOMKilled},
+		{event.TaskDetail{StopCode: "ServiceSchedulerInitiated", StoppedReason: "Task failed container health checks"}, HealthCheck},
+	} {
+		if got := Task(&tc.task); got.Cause != tc.want {
+			t.Errorf("%+v: %s (%s), want %s", tc.task, got.Cause, got.Rule, tc.want)
+		}
+	}
+}

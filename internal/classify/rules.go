@@ -321,7 +321,8 @@ func matchStartFailure(m *msg) (string, string, bool) {
 }
 
 var expectedPhrases = []string{
-	"scaling activity initiated by", "stopped by user", "task stopped by user", "user initiated", "userinitiated",
+	"scaling activity initiated by", "stopped by user", "task stopped by user", "by user", "by the user",
+	"user initiated", "userinitiated",
 	"initiated by user", "requested by user", "stopped by the user", "manually stopped", "stopped manually",
 	"deployment completed", "replaced by a new deployment", "service deleted", "service was deleted",
 	"service is being deleted", "deleting service", "deleted the service", "task was stopped by the scheduler",
