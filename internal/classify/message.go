@@ -181,7 +181,7 @@ func serviceOf(s string) service {
 }
 
 var (
-	logGate  = []string{"log", "fluent", "firelens", "create stream"}
+	logGate  = []string{"log", "fluent", "firelens", "create stream", "cloudwatch"}
 	efsGate  = []string{"efs", "nfs", "volume", "elasticfilesystem"}
 	authGate = []string{"auth", "registry", "credential"}
 )
@@ -190,7 +190,8 @@ var logPhrases = []string{
 	"failed to initialize logging driver", "failed to validate logger args", "logging driver",
 	"log driver", "log-driver", "failed to create cloudwatch log stream", "failed to create cloudwatch log group",
 	"cannot find the amazon cloudwatch log group", "logs:createlogstream", "logs:createloggroup",
-	"create stream has been retried", "awslogs", "fluent.sock", "log router", "firelens",
+	"create stream has been retried", "awslogs", "fluent.sock", "log router", "firelens", "log group", "log stream",
+	"and amazon cloudwatch", "cloudwatch logs",
 }
 
 var efsPhrases = []string{

@@ -212,7 +212,7 @@ var pullPhrases = []string{
 	"pull access denied", "toomanyrequests", "pull rate limit", "error pulling image", "pull image manifest",
 	"ref pull has been retried", "failed to resolve ref", "manifest unknown", "failed to pull and unpack",
 	"inspect image has been retried", "no matching manifest", "image pull", "pulling image", "failed to pull image",
-	"pull image", "image manifest", "docker login", "image reference",
+	"pull image", "image manifest", "docker login", "image reference", "between the task and amazon ecr",
 }
 
 func matchImagePull(m *msg) (string, string, bool) {
@@ -284,12 +284,22 @@ var hostPhrases = []string{
 	"draining", "was drained",
 }
 
+// instanceFates are what can happen to an instance that takes its tasks with it, in any
+// wording ("EC2 instance (i-…) was terminated", "container instance is draining").
+var instanceFates = []string{"terminated", "terminating", "was stopped", ") stopped", "is stopping", "shut down",
+	"shutting down", "retire", "drain", "deregist", "disconnected", "is lost", "was lost", "unreachable"}
+
 func matchHostLost(m *msg) (string, string, bool) {
 	if m.code == "taskfailedtostart" && strings.Contains(m.norm, "agent") {
 		return "", "taskfailedtostart: agent", true
 	}
 	if p := firstOf(m.norm, hostPhrases); p != "" {
 		return "", p, true
+	}
+	if hasWord(m.norm, "instance") {
+		if p := firstOf(m.norm, instanceFates); p != "" {
+			return "", "instance … " + p, true
+		}
 	}
 	return "", "", false
 }
