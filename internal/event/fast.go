@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -29,7 +30,7 @@ func decodeFast(raw []byte) (ev *Event, ok bool) {
 	// escapes in strings, loose numbers). Events as EventBridge delivers them are compact JSON with
 	// no control byte, where only the escapes need a look and the numbers are checked below;
 	// anything else goes through fastjson's full validation first.
-	if !plainJSONText(raw) && fastjson.ValidateBytes(raw) != nil {
+	if !plainJSONText(raw) && (fastjson.ValidateBytes(raw) != nil || !noControlInStrings(raw)) {
 		return nil, false
 	}
 	p := parsers.Get()
@@ -38,7 +39,7 @@ func decodeFast(raw []byte) (ev *Event, ok bool) {
 	if err != nil || root.Type() != fastjson.TypeObject || !uniqueNames(root, 0) {
 		return nil, false
 	}
-	r := reader{ok: true}
+	r := reader{ok: true, text: make([]byte, 0, len(raw))}
 	ev = &Event{}
 	detail := r.envelope(root, ev)
 	if !r.ok || ev.ID == "" || ev.DetailType == "" || detail == nil || detail.Type() != fastjson.TypeObject {
@@ -102,6 +103,23 @@ func plainJSONText(raw []byte) bool {
 			}
 		}
 		i++
+	}
+	return true
+}
+
+// noControlInStrings reports whether no string in raw (valid JSON) holds a raw control byte: the
+// one check fastjson's validation skips in strings that have escapes.
+func noControlInStrings(raw []byte) bool {
+	in := false
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '"':
+			in = !in
+		case c == '\\' && in:
+			i++
+		case c < 0x20 && in:
+			return false
+		}
 	}
 	return true
 }
@@ -186,7 +204,12 @@ func uniqueNames(v *fastjson.Value, depth int) bool {
 
 // reader takes typed values out of the parsed tree; the first value of an unexpected JSON type
 // clears ok. Objects are read in one pass over their members (names are unique, checked before).
-type reader struct{ ok bool }
+type reader struct {
+	ok bool
+	// text holds the bytes of every string read, one allocation per event instead of one per
+	// field; it is never grown past its capacity, so the strings made over it stay valid.
+	text []byte
+}
 
 // members calls fn for each member of an object; absent or null is no member, another type is
 // an error.
@@ -212,7 +235,20 @@ func (r *reader) str(v *fastjson.Value) string {
 		r.ok = false
 		return ""
 	}
-	return string(b)
+	return r.keep(b)
+}
+
+// keep copies b into the event's text block and returns it as a string.
+func (r *reader) keep(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(r.text)+len(b) > cap(r.text) {
+		return string(b) // cannot happen (no string is longer than its JSON), but never grow
+	}
+	start := len(r.text)
+	r.text = append(r.text, b...)
+	return unsafe.String(&r.text[start], len(b))
 }
 
 // strs reads an array of strings; null is nil.
@@ -266,23 +302,27 @@ func (r *reader) intPtr(v *fastjson.Value) *int {
 	return &i
 }
 
-// time reads an RFC 3339 time the way the strict decoder does (time.Time's UnmarshalText); null
-// is nil.
-func (r *reader) time(v *fastjson.Value) *time.Time {
+// time reads an RFC 3339 time the way the strict decoder does (time.Time's UnmarshalText, and
+// the strict decoder's extra checks); null is absent (false).
+func (r *reader) time(v *fastjson.Value) (time.Time, bool) {
+	var t time.Time
 	if v.Type() == fastjson.TypeNull {
-		return nil
+		return t, false
 	}
 	b, err := v.StringBytes()
-	if err != nil {
+	if err != nil || !plainRFC3339(b) || t.UnmarshalText(b) != nil {
 		r.ok = false
-		return nil
+		return t, false
 	}
-	var t time.Time
-	if !plainRFC3339(b) || t.UnmarshalText(b) != nil {
-		r.ok = false
-		return nil
+	return t, true
+}
+
+// timePtr is time for an optional field.
+func (r *reader) timePtr(v *fastjson.Value) *time.Time {
+	if t, ok := r.time(v); ok {
+		return &t
 	}
-	return &t
+	return nil
 }
 
 // plainRFC3339 reports whether b has the shape 2006-01-02T15:04:05[.000]Z07:00 exactly, with a
@@ -339,8 +379,8 @@ func (r *reader) envelope(root *fastjson.Value, ev *Event) (detail *fastjson.Val
 		case "resources":
 			ev.Resources = r.strs(v)
 		case "time":
-			if t := r.time(v); t != nil {
-				ev.Time = *t
+			if t, ok := r.time(v); ok {
+				ev.Time = t
 			}
 		case "detail":
 			detail = v
@@ -350,7 +390,20 @@ func (r *reader) envelope(root *fastjson.Value, ev *Event) (detail *fastjson.Val
 }
 
 func (r *reader) task(d *fastjson.Value) *TaskDetail {
-	t := &TaskDetail{}
+	// The task and its times in one allocation.
+	block := &struct {
+		task  TaskDetail
+		times [5]time.Time
+	}{}
+	t := &block.task
+	at := func(i int, v *fastjson.Value) *time.Time {
+		tm, ok := r.time(v)
+		if !ok {
+			return nil
+		}
+		block.times[i] = tm
+		return &block.times[i]
+	}
 	r.members(d, func(k []byte, v *fastjson.Value) {
 		switch string(k) {
 		case "clusterArn":
@@ -386,15 +439,15 @@ func (r *reader) task(d *fastjson.Value) *TaskDetail {
 		case "containerInstanceArn":
 			t.ContainerInstance = r.str(v)
 		case "createdAt":
-			t.CreatedAt = r.time(v)
+			t.CreatedAt = at(0, v)
 		case "startedAt":
-			t.StartedAt = r.time(v)
+			t.StartedAt = at(1, v)
 		case "stoppingAt":
-			t.StoppingAt = r.time(v)
+			t.StoppingAt = at(2, v)
 		case "stoppedAt":
-			t.StoppedAt = r.time(v)
+			t.StoppedAt = at(3, v)
 		case "updatedAt":
-			t.UpdatedAt = r.time(v)
+			t.UpdatedAt = at(4, v)
 		case "version":
 			if n := r.integer(v); n != nil {
 				t.Version = *n
@@ -459,7 +512,7 @@ func (r *reader) service(d *fastjson.Value) *ServiceActionDetail {
 		case "taskArns":
 			s.TaskArns = r.strs(v)
 		case "createdAt":
-			s.CreatedAt = r.time(v)
+			s.CreatedAt = r.timePtr(v)
 		}
 	})
 	return s
@@ -478,7 +531,7 @@ func (r *reader) deployment(d *fastjson.Value) *DeploymentDetail {
 		case "reason":
 			dd.Reason = r.str(v)
 		case "updatedAt":
-			dd.UpdatedAt = r.time(v)
+			dd.UpdatedAt = r.timePtr(v)
 		}
 	})
 	return dd

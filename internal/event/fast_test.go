@@ -74,6 +74,7 @@ func TestFastMatchesStrict(t *testing.T) {
 		{"number for string", `"stopCode":3`, false},
 		{"bad time", `"stoppedAt":"yesterday"`, false},
 		{"control char", "\"stoppedReason\":\"a\x01b\"", false},
+		{"newline in a string with an escape", "\"stoppedReason\":\"a\n\\tb\"", false},
 		{"invalid escape", `"stoppedReason":"a\qb"`, false},
 		{"object for array", `"containers":{}`, false},
 		{"leading zero elsewhere", `"overrides":{"n":01}`, false},
