@@ -165,41 +165,79 @@ func jsonNumber(lit []byte) bool {
 // uniqueNames reports whether no object in the tree repeats a name (the strict decoder refuses
 // duplicates, wherever they are) and every number is a JSON number.
 func uniqueNames(v *fastjson.Value, depth int) bool {
-	if depth > 64 {
-		return false // leave pathological nesting to the strict decoder
-	}
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		var buf [64]byte
-		return jsonNumber(v.MarshalTo(buf[:0]))
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		var keys [32][]byte
-		seen := keys[:0]
-		ok := true
-		o.Visit(func(k []byte, child *fastjson.Value) {
-			if !ok {
+	w := &walker{ok: true, depth: depth}
+	w.names, w.bases = w.nameStack[:0], w.baseStack[:0]
+	w.visit = func(k []byte, child *fastjson.Value) {
+		if !w.ok {
+			return
+		}
+		h := nameHash(k)
+		for _, seen := range w.names[w.bases[len(w.bases)-1]:] {
+			if seen == h {
+				w.ok = false
 				return
 			}
-			for _, s := range seen {
-				if bytes.Equal(s, k) {
-					ok = false
-					return
-				}
-			}
-			seen = append(seen, k)
-			ok = uniqueNames(child, depth+1)
-		})
-		return ok
+		}
+		w.names = append(w.names, h)
+		w.walk(child)
+	}
+	w.walk(v)
+	return w.ok
+}
+
+// walker checks a parsed tree. The names of the objects being walked are kept as 64-bit hashes
+// on one stack (no pointers, so no write barriers, and one visitor for the whole walk, so no
+// allocation per object); two names with the same hash count as a duplicate, which at worst sends
+// a valid event to the strict decoder.
+type walker struct {
+	ok        bool
+	depth     int
+	names     []uint64 // the names of the objects being walked, innermost last
+	bases     []int    // where each object's names start in names
+	visit     func(k []byte, child *fastjson.Value)
+	buf       [64]byte
+	nameStack [64]uint64
+	baseStack [16]int
+}
+
+func (w *walker) walk(v *fastjson.Value) {
+	if w.depth > 64 {
+		w.ok = false // leave pathological nesting to the strict decoder
+		return
+	}
+	w.depth++
+	w.check(v)
+	w.depth--
+}
+
+func (w *walker) check(v *fastjson.Value) {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		w.ok = w.ok && jsonNumber(v.MarshalTo(w.buf[:0]))
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		w.bases = append(w.bases, len(w.names))
+		o.Visit(w.visit)
+		w.names = w.names[:w.bases[len(w.bases)-1]]
+		w.bases = w.bases[:len(w.bases)-1]
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		for _, child := range a {
-			if !uniqueNames(child, depth+1) {
-				return false
+			if w.walk(child); !w.ok {
+				return
 			}
 		}
 	}
-	return true
+}
+
+// nameHash is FNV-1a, 64 bits.
+func nameHash(k []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range k {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
 }
 
 // reader takes typed values out of the parsed tree; the first value of an unexpected JSON type
