@@ -125,9 +125,7 @@ func parse(field string, container int, raw string) msg {
 	// auth": it names both, so it names neither; the service is read from what follows.
 	m.named = s
 	for _, w := range wrapperPhrases {
-		if strings.Contains(m.named, w) {
-			m.named = strings.Replace(m.named, w, "", 1)
-		}
+		m.named = strings.Replace(m.named, w, "", 1) // no copy when absent
 	}
 	return m
 }
