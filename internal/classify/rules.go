@@ -237,6 +237,10 @@ func pullSub(m *msg) string {
 			return "auth"
 		case containsAny(m.norm, imageMissing):
 			return "not-found"
+		case strings.Contains(m.norm, ".dkr.ecr."):
+			// ECR names a missing repository or tag ("not found", "name unknown"); its bare
+			// "may require 'docker login'" is a credential the host did not have or that expired.
+			return "auth"
 		}
 		return ""
 	}
@@ -316,7 +320,7 @@ func matchHealthCheck(m *msg) (string, string, bool) {
 }
 
 var startPhrases = []string{
-	"cannotinspectcontainererror", "containerruntimeerror", "containerruntimetimeouterror", "cannotstopcontainererror",
+	"cannotinspectcontainererror", "containerruntimeerror", "containerruntimetimeouterror",
 	"dockertimeouterror", "cannotcreatevolumeerror", "cannotremovecontainererror", "dockerclientconfigerror",
 	"task failed to start", "taskfailedtostart", "could not transition to", "failed to start", "can't start",
 	"cannot start", "unable to start", "no space left on device", "port is already allocated", "address already in use",
