@@ -294,3 +294,15 @@ func TestExpectedOpensNoIncident(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCorpus classifies every message of the corpus in turn (ns/op is per task).
+func BenchmarkCorpus(b *testing.B) {
+	var tasks []*event.TaskDetail
+	for _, c := range loadCases(b) {
+		tasks = append(tasks, c.task())
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = Task(tasks[i%len(tasks)])
+	}
+}

@@ -2,6 +2,7 @@ package classify
 
 import (
 	"strings"
+	"unicode"
 )
 
 // msg is one verbatim reason text read for its structure. ECS reasons have a shape:
@@ -20,14 +21,16 @@ type msg struct {
 	norm      string // lower-cased, typographic apostrophes folded
 	// code is the leading error code ("cannotpullcontainererror"), "" for a plain-English text.
 	code string
-	// op is what was being retried ("ref pull", "service call", "create stream"), "" without a
-	// retry wrapper.
-	op string
-	// tail is the cause chain after the last retry wrapper (the whole text after the code when
-	// there is none): the words that say how it failed.
-	tail string
-	// named is the text without ECS's generic wrappers, where the service is looked for.
-	named string
+	// tailStart is where the cause chain after the last retry wrapper starts in norm (where the
+	// text after the code starts when there is no wrapper): the words that say how it failed.
+	tailStart int
+	// hits are the phrases of the rules found in norm (phrases.go), seen the same as a set;
+	// wrappers are the spans of ECS's generic wrappers, where no service is looked for.
+	hits     []hit
+	hitBuf   [48]hit
+	seen     bitset
+	wrappers [][2]int32
+	wrapBuf  [2][2]int32
 	// The service named and how the innermost cause failed (with the words that said so) are
 	// worked out when a rule first asks: most texts are decided before any rule needs them.
 	svc              service
@@ -39,7 +42,7 @@ type msg struct {
 // service is the AWS resource the text names.
 func (m *msg) service() service {
 	if !m.svcDone {
-		m.svc, m.svcDone = serviceOf(m.named), true
+		m.svc, m.svcDone = m.serviceOf(), true
 	}
 	return m.svc
 }
@@ -47,7 +50,7 @@ func (m *msg) service() service {
 // failure is how the innermost cause failed.
 func (m *msg) failure() failure {
 	if !m.howDone {
-		m.how, m.howWord = failureOf(m.tail, m.named)
+		m.how, m.howWord = m.failureOf()
 		m.howDone = true
 	}
 	return m.how
@@ -90,10 +93,10 @@ var errorCodes = []string{
 	"essentialcontainerexited", "serviceschedulerinitiated", "userinitiated",
 }
 
-// parse reads a reason's structure. It is cheap: a handful of scans of a string of at most a few
-// hundred bytes.
+// parse reads a reason's structure: one scan of the text for every phrase, then a few cuts.
 func parse(field string, container int, raw string) msg {
 	m := msg{field: field, container: container, raw: raw, norm: normalize(raw)}
+	m.scan(m.norm)
 	s := strings.TrimSpace(m.norm)
 	body := s
 	if i := strings.IndexByte(s, ':'); i > 0 && i < 45 {
@@ -110,28 +113,34 @@ func parse(field string, container int, raw string) msg {
 			m.code, body = body[:i], strings.TrimSpace(body[i+1:])
 		}
 	}
-	m.tail = body
+	tail := body
 	if i := strings.LastIndex(body, "has been retried"); i >= 0 {
-		m.op = lastWords(body[:i])
 		rest := body[i+len("has been retried"):]
 		if j := strings.IndexByte(rest, ':'); j >= 0 {
 			rest = rest[j+1:]
 		} else {
 			rest = ""
 		}
-		m.tail = strings.TrimSpace(rest)
+		tail = strings.TrimSpace(rest)
 	}
+	// tail ends where the trimmed text ends.
+	m.tailStart = len(strings.TrimRightFunc(m.norm, unicode.IsSpace)) - len(tail)
 	// ECS wraps every failure to fetch a task's resources in "unable to pull secrets or registry
 	// auth": it names both, so it names neither; the service is read from what follows.
-	m.named = s
-	for _, w := range wrapperPhrases {
-		m.named = strings.Replace(m.named, w, "", 1) // no copy when absent
+	m.wrappers = m.wrapBuf[:0]
+	for i, id := range wrapperPhrases.ids {
+		for _, h := range m.hits {
+			if h.id == id {
+				m.wrappers = append(m.wrappers, [2]int32{h.pos, h.pos + int32(len(wrapperPhrases.words[i]))})
+				break
+			}
+		}
 	}
 	return m
 }
 
 // wrapperPhrases are ECS's generic wrappers around a resource failure.
-var wrapperPhrases = []string{"unable to pull secrets or registry auth", "execution resource retrieval failed"}
+var wrapperPhrases = words("unable to pull secrets or registry auth", "execution resource retrieval failed")
 
 // isCode reports whether s is one of the known error codes.
 func isCode(s string) bool {
@@ -143,59 +152,50 @@ func isCode(s string) bool {
 	return false
 }
 
-// lastWords is the operation before a retry wrapper: "ref pull" in "…: ref pull has been retried".
-func lastWords(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, ':'); i >= 0 {
-		s = strings.TrimSpace(s[i+1:])
-	}
-	return s
-}
-
 // serviceOf names the AWS resource a message is about. The order matters where a message names
 // two: a private registry's credentials live in Secrets Manager, so "registry auth" wins over
 // "asm"; an EFS mount names the network too.
-func serviceOf(s string) service {
-	// Each family is first gated by a word all its phrases share: most texts name no service.
+func (m *msg) serviceOf() service {
 	switch {
-	case containsAny(s, logGate) && containsAny(s, logPhrases):
+	case m.firstIn(logPhrases, 0) != "":
 		return svcLogs
-	case containsAny(s, efsGate) && (containsAny(s, efsPhrases) || hasWord(s, "efs")):
+	case m.firstIn(efsPhrases, 0) != "" || hasWord(m.norm, "efs"):
 		return svcEFS
-	case containsAny(s, authGate) && containsAny(s, []string{"ecr registry auth", "registry auth from", "private registry", "repositorycredentials",
-		"repository credentials", "registry credentials", "ecr:getauthorizationtoken", "getauthorizationtoken",
-		"asm auth", "asmauth"}):
+	case m.firstIn(authPhrases, 0) != "":
 		return svcECRAuth
-	case containsAny(s, []string{"secret", "from asm", "asm:", "ssm", "parameter store", "parameternotfound",
-		"getparameters", "kms"}):
+	case m.firstIn(secretPhrases, 0) != "":
 		return svcSecrets
-	case containsAny(s, []string{"env file", "envfile", "environmentfile", "environment file"}):
+	case m.firstIn(envFilePhrases, 0) != "":
 		return svcEnvFile
-	case containsAny(s, []string{"failed to configure eni", "network interface", "eni plugin", "cni setup",
-		"network namespace", "setup regular eni", "setup trunk eni", "branch eni"}) || hasWord(s, "eni"):
+	case m.firstIn(eniPhrases, 0) != "" || hasWord(m.norm, "eni"):
 		return svcENI
 	}
 	return svcNone
 }
 
 var (
-	logGate  = []string{"log", "fluent", "firelens", "create stream", "cloudwatch"}
-	efsGate  = []string{"efs", "nfs", "volume", "elasticfilesystem"}
-	authGate = []string{"auth", "registry", "credential"}
+	authPhrases = words("ecr registry auth", "registry auth from", "private registry", "repositorycredentials",
+		"repository credentials", "registry credentials", "ecr:getauthorizationtoken", "getauthorizationtoken",
+		"asm auth", "asmauth")
+	secretPhrases = words("secret", "from asm", "asm:", "ssm", "parameter store", "parameternotfound",
+		"getparameters", "kms")
+	envFilePhrases = words("env file", "envfile", "environmentfile", "environment file")
+	eniPhrases     = words("failed to configure eni", "network interface", "eni plugin", "cni setup",
+		"network namespace", "setup regular eni", "setup trunk eni", "branch eni")
 )
 
-var logPhrases = []string{
+var logPhrases = words(
 	"failed to initialize logging driver", "failed to validate logger args", "logging driver",
 	"log driver", "log-driver", "failed to create cloudwatch log stream", "failed to create cloudwatch log group",
 	"cannot find the amazon cloudwatch log group", "logs:createlogstream", "logs:createloggroup",
 	"create stream has been retried", "awslogs", "fluent.sock", "log router", "firelens", "log group", "log stream",
 	"and amazon cloudwatch", "cloudwatch logs",
-}
+)
 
-var efsPhrases = []string{
+var efsPhrases = words(
 	"efs utils", "efs-utils", "efs volume", ".efs.", "amazon-efs", "mount.nfs", "volumedriver.create",
 	"elasticfilesystem", "efs mount", "efs access point", "efs file system", "mounting volume failed",
-}
+)
 
 // hasWord reports whether w occurs in s as a word (not inside "refs").
 func hasWord(s, w string) bool {
@@ -218,59 +218,40 @@ func isAlnum(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' 
 
 // Words of the innermost cause, by how it failed.
 var (
-	rateLimitWords = []string{"toomanyrequests", "too many requests", "rate limit", "rate exceeded", "throttl",
-		"status code 429", "(429)", " 429 "}
-	deniedWords = []string{"accessdenied", "access denied", "not authorized", "unauthorized", "forbidden", "(403)",
+	rateLimitWords = words("toomanyrequests", "too many requests", "rate limit", "rate exceeded", "throttl",
+		"status code 429", "(429)", " 429 ")
+	deniedWords = words("accessdenied", "access denied", "not authorized", "unauthorized", "forbidden", "(403)",
 		"status code 403", "(401)", "no basic auth credentials", "permission", "denied:", "pull access denied",
 		"is not allowed", "invalid security token", "unrecognizedclient", "expiredtoken", "kms", "decrypt",
-		"authorization token has expired", "requested access to the resource is denied"}
-	notFoundWords = []string{"not found", "notfound", "does not exist", "manifest unknown", "(404)", "no such image",
+		"authorization token has expired", "requested access to the resource is denied")
+	notFoundWords = words("not found", "notfound", "does not exist", "manifest unknown", "(404)", "no such image",
 		"can't find", "cannot find", "could not find", "invalid reference format", "does not contain descriptor matching platform",
 		"no matching manifest", "name unknown", "doesn't exist", "invalidparameter", "is not valid", "invalid character",
 		"unmarshal", "malformed", "normalize image reference", "validationexception", "invalid name", "invalidrequestexception",
-		"invalidparameterexception"}
-	networkWords = []string{"i/o timeout", "context deadline exceeded", "context canceled", "request canceled",
+		"invalidparameterexception")
+	networkWords = words("i/o timeout", "context deadline exceeded", "context canceled", "request canceled",
 		"requestcanceled", "network configuration", "connection issue", "dial tcp", "no such host", "connection refused",
 		"connection reset", "tls handshake timeout", "client.timeout exceeded", "could not reach", "timeout exceeded",
 		"signal: killed", "timed out", "connection timed out", "network is unreachable", "no route to host",
 		"temporary failure in name resolution", "eof", "api error (500)", "api error (502)", "api error (503)",
 		"status code 500", "status code 502", "status code 503", "internal server error", "service unavailable",
-		"bad gateway", "unexpected status code", "failed open", "send request failed", "net/http", "api error (5", "api error\""}
+		"bad gateway", "unexpected status code", "failed open", "send request failed", "net/http", "api error (5", "api error\"")
 )
 
 // failureOf says how the innermost cause failed. The tail decides first (the words after the
 // retry wrapper are the cause); the whole text is the fallback for messages without a wrapper.
-func failureOf(tail, whole string) (failure, string) {
-	for _, s := range [2]string{tail, whole} {
+func (m *msg) failureOf() (failure, string) {
+	for _, from := range [2]int{m.tailStart, 0} {
 		for _, k := range [...]struct {
 			how   failure
-			words []string
+			words *phrases
 		}{{howRateLimit, rateLimitWords}, {howDenied, deniedWords}, {howNotFound, notFoundWords}, {howNetwork, networkWords}} {
-			if w := firstOf(s, k.words); w != "" {
+			if w := m.firstIn(k.words, from); w != "" {
 				return k.how, w
 			}
 		}
 	}
 	return howNone, ""
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
-
-// firstOf returns the first of subs that s contains, or "".
-func firstOf(s string, subs []string) string {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return sub
-		}
-	}
-	return ""
 }
 
 // normalize lower-cases and folds the typographic apostrophe AWS's newer messages use

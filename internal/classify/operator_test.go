@@ -128,7 +128,7 @@ func TestExplain(t *testing.T) {
 		StoppedReason: "Essential container in task exited",
 		StopCode:      "EssentialContainerExited",
 		Containers: []event.Container{
-			{Name: "envoy", ExitCode: exit(0), Reason: "CannotStopContainerError: sidecar oddity"},
+			{Name: "envoy", ExitCode: exit(0), Reason: "CannotInspectContainerError: sidecar oddity"},
 			{Name: "api", ExitCode: exit(137)},
 		},
 	}

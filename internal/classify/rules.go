@@ -41,44 +41,44 @@ func (r *rule) generic() bool { return r.cause == EssentialExit }
 var rules = []rule{
 	{id: "placement", cause: StartFailure, confidence: Confirmed, match: matchPlacement},
 	{id: "logging", cause: ResourceInit, confidence: Confirmed, match: matchLogging},
-	{id: "oom", cause: OOMKilled, confidence: Confirmed, match: phrases(oomPhrases, "")},
+	{id: "oom", cause: OOMKilled, confidence: Confirmed, match: phraseRule(oomPhrases, "")},
 	{id: "efs", cause: ResourceInit, confidence: Confirmed, match: matchEFS},
 	{id: "start-container", cause: StartFailure, confidence: Confirmed, match: matchStartContainer},
 	{id: "resource-init", cause: ResourceInit, confidence: Confirmed, match: matchResourceInit},
 	{id: "image-pull", cause: ImagePull, confidence: Confirmed, match: matchImagePull},
-	{id: "spot", cause: SpotInterruption, confidence: Confirmed, match: phrases(spotPhrases, "")},
+	{id: "spot", cause: SpotInterruption, confidence: Confirmed, match: phraseRule(spotPhrases, "")},
 	{id: "host-lost", cause: HostLost, confidence: Confirmed, match: matchHostLost},
 	{id: "health-check", cause: HealthCheck, confidence: Confirmed, match: matchHealthCheck},
 	{id: "start-failure", cause: StartFailure, confidence: Confirmed, match: matchStartFailure},
-	{id: "expected", cause: Expected, confidence: Confirmed, match: phrases(expectedPhrases, "")},
-	{id: "essential-exit", cause: EssentialExit, confidence: Confirmed, match: phrases(essentialPhrases, "")},
+	{id: "expected", cause: Expected, confidence: Confirmed, match: phraseRule(expectedPhrases, "")},
+	{id: "essential-exit", cause: EssentialExit, confidence: Confirmed, match: phraseRule(essentialPhrases, "")},
 }
 
-// phrases is a rule that matches any of the phrases, with a fixed sub-cause.
-func phrases(list []string, sub string) func(m *msg) (string, string, bool) {
+// phraseRule is a rule that matches any of the phrases, with a fixed sub-cause.
+func phraseRule(list *phrases, sub string) func(m *msg) (string, string, bool) {
 	return func(m *msg) (string, string, bool) {
-		if p := firstOf(m.norm, list); p != "" {
+		if p := m.first(list); p != "" {
 			return sub, p, true
 		}
 		return "", "", false
 	}
 }
 
-var oomPhrases = []string{
+var oomPhrases = words(
 	"outofmemoryerror", "out of memory", "oom-killed", "oomkilled", "oom killed", "oom-kill",
 	"container killed due to memory usage", "memory limit too low", "killed due to memory",
-}
+)
 
 // placementPhrases are ECS's reasons for not placing a task
 // (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Failure.html and the service
 // event "was unable to place a task"). None of them is an OOM kill.
-var placementPhrases = []string{
+var placementPhrases = words(
 	"resource:memory", "resource:cpu", "resource:ports", "resource:eni", "resource:gpu", "resource:fargate",
 	"no active instances", "empty capacity provider", "memberof placement constraint",
 	"placement constraint", "no container instance met", "was unable to place a task", "unable to place",
 	"insufficient memory", "insufficient cpu", "capacity is unavailable", "capacity provider",
 	"distinctinstance", "missing attribute", "missing attributes",
-}
+)
 
 func matchPlacement(m *msg) (string, string, bool) {
 	if m.code == "taskfailedtostart" {
@@ -87,7 +87,7 @@ func matchPlacement(m *msg) (string, string, bool) {
 			return "", "taskfailedtostart: " + b, true
 		}
 	}
-	if p := firstOf(m.norm, placementPhrases); p != "" {
+	if p := m.first(placementPhrases); p != "" {
 		if p == "capacity provider" && !strings.Contains(m.norm, "empty") && !strings.Contains(m.norm, "unable") &&
 			!strings.Contains(m.norm, "no capacity") {
 			return "", "", false
@@ -99,7 +99,7 @@ func matchPlacement(m *msg) (string, string, bool) {
 
 func matchLogging(m *msg) (string, string, bool) {
 	if m.service() == svcLogs {
-		return "logging", firstOf(m.norm, logPhrases), true
+		return "logging", m.first(logPhrases), true
 	}
 	return "", "", false
 }
@@ -108,18 +108,18 @@ func matchEFS(m *msg) (string, string, bool) {
 	if m.service() != svcEFS {
 		return "", "", false
 	}
-	if p := firstOf(m.norm, efsPhrases); p != "" {
+	if p := m.first(efsPhrases); p != "" {
 		return "efs", p, true
 	}
 	return "efs", "efs", true
 }
 
 // runtimePhrases are the container runtime failing to create or start the container process.
-var runtimePhrases = []string{
+var runtimePhrases = words(
 	"oci runtime", "runc create failed", "failed to create shim task", "starting container process",
 	"executable file not found", "exec format error", "failed to create new container runtime task",
 	"error response from daemon", "unable to start container process",
-}
+)
 
 // matchStartContainer: the runtime could not create or start the container (a missing entrypoint,
 // a port in use, a full disk), even when the message carries "ResourceInitializationError" as
@@ -132,20 +132,20 @@ func matchStartContainer(m *msg) (string, string, bool) {
 	if m.code == "cannotstartcontainererror" || m.code == "cannotcreatecontainererror" {
 		return "", m.code, true
 	}
-	if p := firstOf(m.norm, runtimePhrases); p != "" && !strings.Contains(m.norm, "pull") {
+	if p := m.first(runtimePhrases); p != "" && !strings.Contains(m.norm, "pull") {
 		return "", p, true
 	}
 	return "", "", false
 }
 
 // resourcePhrases name the fetches a task does before its containers start.
-var resourcePhrases = []string{
+var resourcePhrases = words(
 	"unable to pull secrets or registry auth", "execution resource retrieval failed", "failed to download env files",
 	"failed to configure eni", "network interface", "eni plugin", "cni setup", "network namespace", "retrieve the secret", "retrieve secret",
 	"fetch secret", "unable to retrieve", "secrets manager", "secretsmanager:getsecretvalue", "ssm:getparameter",
 	"parameternotfound", "parameter store", "failed to get registry auth", "registry auth", "env file",
 	"failed to fetch", "retrieve the parameter",
-}
+)
 
 func matchResourceInit(m *msg) (string, string, bool) {
 	p := ""
@@ -155,7 +155,7 @@ func matchResourceInit(m *msg) (string, string, bool) {
 	case strings.Contains(m.norm, "resourceinitializationerror"):
 		p = "resourceinitializationerror"
 	default:
-		p = firstOf(m.norm, resourcePhrases)
+		p = m.first(resourcePhrases)
 		if p == "unable to retrieve" || p == "failed to fetch" {
 			// generic words: only with a resource named
 			if m.service() != svcSecrets && m.service() != svcECRAuth && m.service() != svcEnvFile {
@@ -164,7 +164,7 @@ func matchResourceInit(m *msg) (string, string, bool) {
 		}
 		if p == "" && m.service() == svcSecrets && m.failure() != howNone && (m.code == "" || m.code == "taskfailedtostart") {
 			// a raw Secrets Manager or SSM error body, without the wrapper
-			p = firstOf(m.norm, []string{"secretsmanager", "secret", "ssm", "parameter", "kms"})
+			p = m.first(rawSecretPhrases)
 		}
 		if p == "" {
 			return "", "", false
@@ -207,19 +207,19 @@ func resourceSub(m *msg) string {
 	return ""
 }
 
-var pullPhrases = []string{
+var pullPhrases = words(
 	"can't pull the image", "cannot pull the image", "task cannot pull", "task can't pull", "unable to pull",
 	"pull access denied", "toomanyrequests", "pull rate limit", "error pulling image", "pull image manifest",
 	"ref pull has been retried", "failed to resolve ref", "manifest unknown", "failed to pull and unpack",
 	"inspect image has been retried", "no matching manifest", "image pull", "pulling image", "failed to pull image",
 	"pull image", "image manifest", "docker login", "image reference", "between the task and amazon ecr",
-}
+)
 
 func matchImagePull(m *msg) (string, string, bool) {
 	p := ""
 	if m.code == "cannotpullcontainererror" || m.code == "cannotpullecrcontainererror" || m.code == "cannotpullimagemanifesterror" {
 		p = m.code
-	} else if p = firstOf(m.norm, pullPhrases); p == "" {
+	} else if p = m.first(pullPhrases); p == "" {
 		return "", "", false
 	}
 	return pullSub(m), because(p, m), true
@@ -231,11 +231,11 @@ func matchImagePull(m *msg) (string, string, bool) {
 // principal (IAM's "is not authorized to perform", a 403) makes it auth; "not found" makes it
 // not-found.
 func pullSub(m *msg) string {
-	if containsAny(m.norm, ambiguousPull) && m.failure() != howRateLimit {
+	if m.any(ambiguousPull) && m.failure() != howRateLimit {
 		switch {
-		case containsAny(m.norm, explicitDenial):
+		case m.any(explicitDenial):
 			return "auth"
-		case containsAny(m.norm, imageMissing):
+		case m.any(imageMissing):
 			return "not-found"
 		case strings.Contains(m.norm, ".dkr.ecr."):
 			// ECR names a missing repository or tag ("not found", "name unknown"); its bare
@@ -257,26 +257,26 @@ func pullSub(m *msg) string {
 	return ""
 }
 
-var ambiguousPull = []string{"repository does not exist or may require", "check if image exists and role has permissions",
-	"does not exist or no pull access", "insufficient_scope"}
+var ambiguousPull = words("repository does not exist or may require", "check if image exists and role has permissions",
+	"does not exist or no pull access", "insufficient_scope")
 
 // explicitDenial names a principal that was refused; the ECS agent reads "is not authorized to
 // perform: ecr:BatchGetImage" as missing pull permissions.
-var explicitDenial = []string{"is not authorized to perform", "accessdenied", "403 forbidden", "(403)",
+var explicitDenial = words("is not authorized to perform", "accessdenied", "403 forbidden", "(403)",
 	"status code 403", "role has the permissions to pull", "no basic auth credentials", "authentication required",
-	"unauthorized"}
+	"unauthorized")
 
 // imageMissing: the ECS agent reads Docker's "denied: requested access to the resource is denied"
 // after "repository does not exist" as an image that does not exist (agent/api/errormessages),
 // and says so: "Check whether the image exists". Docker Hub's "insufficient_scope: authorization
 // failed" is its wording of the same answer for a repository it does not have.
-var imageMissing = []string{"requested access to the resource is denied", "check whether the image exists",
-	"not found", "manifest unknown", "(404)", "no such image", "insufficient_scope"}
+var imageMissing = words("requested access to the resource is denied", "check whether the image exists",
+	"not found", "manifest unknown", "(404)", "no such image", "insufficient_scope")
 
-var spotPhrases = []string{"spot task was interrupted", "spot interruption", "spotinterruption", "fargate spot",
-	"spot instance interruption", "spot capacity"}
+var spotPhrases = words("spot task was interrupted", "spot interruption", "spotinterruption", "fargate spot",
+	"spot instance interruption", "spot capacity")
 
-var hostPhrases = []string{
+var hostPhrases = words(
 	"host ec2 (instance", "host ec2 instance", "host ec2", "instance terminated", "instance was terminated",
 	"instance stopped", "instance was stopped", "instance has been terminated", "instance is being terminated",
 	"instance is terminating", "instance retirement", "container instance was drained", "container instance is draining",
@@ -286,22 +286,22 @@ var hostPhrases = []string{
 	"scheduled for retirement", "underlying host", "instance stopped/terminated", "host was terminated",
 	"host is terminated", "host terminated", "instance lost", "instance was lost", "instance unhealthy",
 	"draining", "was drained",
-}
+)
 
 // instanceFates are what can happen to an instance that takes its tasks with it, in any
 // wording ("EC2 instance (i-…) was terminated", "container instance is draining").
-var instanceFates = []string{"terminated", "terminating", "was stopped", ") stopped", "is stopping", "shut down",
-	"shutting down", "retire", "drain", "deregist", "disconnected", "is lost", "was lost", "unreachable"}
+var instanceFates = words("terminated", "terminating", "was stopped", ") stopped", "is stopping", "shut down",
+	"shutting down", "retire", "drain", "deregist", "disconnected", "is lost", "was lost", "unreachable")
 
 func matchHostLost(m *msg) (string, string, bool) {
 	if m.code == "taskfailedtostart" && strings.Contains(m.norm, "agent") {
 		return "", "taskfailedtostart: agent", true
 	}
-	if p := firstOf(m.norm, hostPhrases); p != "" {
+	if p := m.first(hostPhrases); p != "" {
 		return "", p, true
 	}
 	if hasWord(m.norm, "instance") {
-		if p := firstOf(m.norm, instanceFates); p != "" {
+		if p := m.first(instanceFates); p != "" {
 			return "", "instance … " + p, true
 		}
 	}
@@ -309,38 +309,44 @@ func matchHostLost(m *msg) (string, string, bool) {
 }
 
 func matchHealthCheck(m *msg) (string, string, bool) {
-	p := firstOf(m.norm, []string{"health check", "healthcheck", "unhealthy", "health-check"})
+	p := m.first(healthPhrases)
 	if p == "" {
 		return "", "", false
 	}
-	if containsAny(m.norm, []string{"elb", "target-group", "target group", "targetgroup", "load balancer"}) {
+	if m.any(elbPhrases) {
 		return "elb", p, true
 	}
 	return "container", p, true
 }
 
-var startPhrases = []string{
+var (
+	healthPhrases    = words("health check", "healthcheck", "unhealthy", "health-check")
+	elbPhrases       = words("elb", "target-group", "target group", "targetgroup", "load balancer")
+	rawSecretPhrases = words("secretsmanager", "secret", "ssm", "parameter", "kms")
+)
+
+var startPhrases = words(
 	"cannotinspectcontainererror", "containerruntimeerror", "containerruntimetimeouterror",
 	"dockertimeouterror", "cannotcreatevolumeerror", "cannotremovecontainererror", "dockerclientconfigerror",
 	"task failed to start", "taskfailedtostart", "could not transition to", "failed to start", "can't start",
 	"cannot start", "unable to start", "no space left on device", "port is already allocated", "address already in use",
 	"not compatible with",
-}
+)
 
 func matchStartFailure(m *msg) (string, string, bool) {
-	if p := firstOf(m.norm, startPhrases); p != "" {
+	if p := m.first(startPhrases); p != "" {
 		return "", p, true
 	}
 	return "", "", false
 }
 
-var expectedPhrases = []string{
+var expectedPhrases = words(
 	"scaling activity initiated by", "stopped by user", "task stopped by user", "by user", "by the user",
 	"user initiated", "userinitiated",
 	"initiated by user", "requested by user", "stopped by the user", "manually stopped", "stopped manually",
 	"deployment completed", "replaced by a new deployment", "service deleted", "service was deleted",
 	"service is being deleted", "deleting service", "deleted the service", "task was stopped by the scheduler",
 	"stopped by eventbridge", "terminated by user", "stoptask", "stop task api", "scale-in", "scaled in",
-}
+)
 
-var essentialPhrases = []string{"essential container in task exited", "essentialcontainerexited", "essential container exited"}
+var essentialPhrases = words("essential container in task exited", "essentialcontainerexited", "essential container exited")
