@@ -15,15 +15,28 @@ type phrases struct {
 }
 
 // lexicon is every phrase of every list. It is built while the package's variables are
-// initialised and only read afterwards.
+// initialised (words, then init) and only read afterwards. The phrases are bucketed by a hash of
+// their first three bytes, the buckets laid out flat (start[k]:start[k+1] in ids) so that the whole
+// index stays in the fastest cache while a text is scanned.
 var lexicon struct {
 	words   []string
 	index   map[string]uint16
-	buckets [lexBuckets][]uint16
+	pending [lexBuckets][]uint16 // during initialisation only
+	start   [lexBuckets + 1]uint16
+	ids     []uint16
+}
+
+func init() {
+	for k := range lexicon.pending {
+		lexicon.start[k] = uint16(len(lexicon.ids))
+		lexicon.ids = append(lexicon.ids, lexicon.pending[k]...)
+		lexicon.pending[k] = nil
+	}
+	lexicon.start[lexBuckets] = uint16(len(lexicon.ids))
 }
 
 const (
-	lexBuckets = 4096
+	lexBuckets = 1024
 	// maxPhrases bounds the lexicon so that a text's hits fit a fixed bitset.
 	maxPhrases = 64 * len(bitset{})
 )
@@ -49,14 +62,14 @@ func words(ws ...string) *phrases {
 			lexicon.index[w] = id
 			lexicon.words = append(lexicon.words, w)
 			k := key3(w[0], w[1], w[2])
-			lexicon.buckets[k] = append(lexicon.buckets[k], id)
+			lexicon.pending[k] = append(lexicon.pending[k], id)
 		}
 		p.ids = append(p.ids, id)
 	}
 	return p
 }
 
-func key3(a, b, c byte) int { return (int(a)*961 + int(b)*31 + int(c)) % lexBuckets }
+func key3(a, b, c byte) uint { return (uint(a)*961 + uint(b)*31 + uint(c)) & (lexBuckets - 1) }
 
 // hit is one occurrence of a phrase in a text.
 type hit struct {
@@ -68,7 +81,8 @@ type hit struct {
 func (m *msg) scan(s string) {
 	m.hits = m.hitBuf[:0]
 	for i := 0; i+3 <= len(s); i++ {
-		for _, id := range lexicon.buckets[key3(s[i], s[i+1], s[i+2])] {
+		k := key3(s[i], s[i+1], s[i+2])
+		for _, id := range lexicon.ids[lexicon.start[k]:lexicon.start[k+1]] {
 			if strings.HasPrefix(s[i:], lexicon.words[id]) {
 				m.seen[id/64] |= 1 << (id % 64)
 				m.hits = append(m.hits, hit{id: id, pos: int32(i)})

@@ -28,9 +28,10 @@ func decodeFast(raw []byte) (ev *Event, ok bool) {
 	}
 	// fastjson's parser is lenient where the strict decoder is not (control characters and bad
 	// escapes in strings, loose numbers). Events as EventBridge delivers them are compact JSON with
-	// no control byte, where only the escapes need a look and the numbers are checked below;
-	// anything else goes through fastjson's full validation first.
-	if !plainJSONText(raw) && (fastjson.ValidateBytes(raw) != nil || !noControlInStrings(raw)) {
+	// no control byte, where only the escapes need a look and the numbers are checked below.
+	// Anything else (pretty-printed JSON, say) is left to the strict decoder: validating it here
+	// first would cost more than the strict decoder does.
+	if !plainJSONText(raw) {
 		return nil, false
 	}
 	p := parsers.Get()
@@ -103,23 +104,6 @@ func plainJSONText(raw []byte) bool {
 			}
 		}
 		i++
-	}
-	return true
-}
-
-// noControlInStrings reports whether no string in raw (valid JSON) holds a raw control byte: the
-// one check fastjson's validation skips in strings that have escapes.
-func noControlInStrings(raw []byte) bool {
-	in := false
-	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '"':
-			in = !in
-		case c == '\\' && in:
-			i++
-		case c < 0x20 && in:
-			return false
-		}
 	}
 	return true
 }

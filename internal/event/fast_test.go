@@ -52,8 +52,9 @@ func TestFastMatchesStrict(t *testing.T) {
 			taskOK++
 		}
 	}
-	if taskOK == 0 {
-		t.Fatal("the fast decoder declined every task event: it is never used")
+	// The compact forms of the three task samples.
+	if taskOK != 3 {
+		t.Fatalf("the fast decoder took %d task events, want 3: it is not used as EventBridge delivers events", taskOK)
 	}
 	task := `{"id":"x","detail-type":"ECS Task State Change","time":"2026-11-27T03:00:00Z","detail":{"taskArn":"a","clusterArn":"c",%s}}`
 	for _, tc := range []struct {
