@@ -230,7 +230,7 @@ var (
 		"unmarshal", "malformed", "normalize image reference", "validationexception", "invalid name", "invalidrequestexception",
 		"invalidparameterexception")
 	networkWords = words("i/o timeout", "context deadline exceeded", "context canceled", "request canceled",
-		"requestcanceled", "network configuration", "connection issue", "dial tcp", "no such host", "connection refused",
+		"requestcanceled", "network configuration", "network connection", "connection issue", "dial tcp", "no such host", "connection refused",
 		"connection reset", "tls handshake timeout", "client.timeout exceeded", "could not reach", "timeout exceeded",
 		"signal: killed", "timed out", "connection timed out", "network is unreachable", "no route to host",
 		"temporary failure in name resolution", "eof", "api error (500)", "api error (502)", "api error (503)",

@@ -330,7 +330,7 @@ var startPhrases = words(
 	"dockertimeouterror", "cannotcreatevolumeerror", "cannotremovecontainererror", "dockerclientconfigerror",
 	"task failed to start", "taskfailedtostart", "could not transition to", "failed to start", "can't start",
 	"cannot start", "unable to start", "no space left on device", "port is already allocated", "address already in use",
-	"not compatible with",
+	"not compatible with", "provisioning to complete",
 )
 
 func matchStartFailure(m *msg) (string, string, bool) {
