@@ -116,8 +116,22 @@ const (
 // classify is the whole decision. When all is not nil every finding is appended to it, in
 // precedence order; the decisive finding is returned.
 func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, Finding) {
+	// Messages are parsed in place and never moved: a parsed message points into itself.
+	n := 1
+	for i := range t.Containers {
+		if t.Containers[i].Reason != "" {
+			n++
+		}
+	}
 	var buf [4]msg
 	msgs := buf[:0]
+	if n > len(buf) {
+		msgs = make([]msg, 0, n)
+	}
+	next := func(field string, container int, raw string) {
+		msgs = msgs[:len(msgs)+1]
+		msgs[len(msgs)-1].parse(field, container, raw)
+	}
 	var tiers [4]int8
 	tier := tiers[:0]
 	order := containerOrder(t.Containers)
@@ -126,7 +140,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 		if ct.Reason == "" {
 			continue
 		}
-		msgs = append(msgs, parse("containers["+ct.Name+"].reason", i, ct.Reason))
+		next("containers["+ct.Name+"].reason", i, ct.Reason)
 		if ct.ExitCode != nil && *ct.ExitCode == 0 {
 			tier = append(tier, tierClean)
 		} else {
@@ -134,7 +148,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 		}
 	}
 	if t.StoppedReason != "" {
-		msgs = append(msgs, parse("stoppedReason", -1, t.StoppedReason))
+		next("stoppedReason", -1, t.StoppedReason)
 		tier = append(tier, tierFailed)
 		if t.StopCode == "UserInitiated" {
 			// The reason of a StopTask call is the caller's own words ("redeploy after the
@@ -207,7 +221,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 				if tier[mi] == tierUser && rules[ri].cause != Expected {
 					continue
 				}
-				sub, phrase, ok := rules[ri].match(m)
+				sub, phrase, ok := rules[ri].read(m)
 				if !ok {
 					continue
 				}

@@ -26,11 +26,14 @@ type msg struct {
 	tailStart int
 	// hits are the phrases of the rules found in norm (phrases.go), seen the same as a set;
 	// wrappers are the spans of ECS's generic wrappers, where no service is looked for.
-	hits     []hit
+	// (Fixed arrays with counts, not slices into the message itself: a message that pointed into
+	// itself could not live on the stack.)
 	hitBuf   [48]hit
+	nhits    int
+	moreHits []hit // beyond hitBuf, rarely
 	seen     bitset
-	wrappers [][2]int32
 	wrapBuf  [2][2]int32
+	nwrap    int
 	// The service named and how the innermost cause failed (with the words that said so) are
 	// worked out when a rule first asks: most texts are decided before any rule needs them.
 	svc              service
@@ -94,8 +97,8 @@ var errorCodes = []string{
 }
 
 // parse reads a reason's structure: one scan of the text for every phrase, then a few cuts.
-func parse(field string, container int, raw string) msg {
-	m := msg{field: field, container: container, raw: raw, norm: normalize(raw)}
+func (m *msg) parse(field string, container int, raw string) {
+	*m = msg{field: field, container: container, raw: raw, norm: normalize(raw)}
 	m.scan(m.norm)
 	s := strings.TrimSpace(m.norm)
 	body := s
@@ -127,16 +130,12 @@ func parse(field string, container int, raw string) msg {
 	m.tailStart = len(strings.TrimRightFunc(m.norm, unicode.IsSpace)) - len(tail)
 	// ECS wraps every failure to fetch a task's resources in "unable to pull secrets or registry
 	// auth": it names both, so it names neither; the service is read from what follows.
-	m.wrappers = m.wrapBuf[:0]
 	for i, id := range wrapperPhrases.ids {
-		for _, h := range m.hits {
-			if h.id == id {
-				m.wrappers = append(m.wrappers, [2]int32{h.pos, h.pos + int32(len(wrapperPhrases.words[i]))})
-				break
-			}
+		if pos := m.firstHit(id); pos >= 0 && m.nwrap < len(m.wrapBuf) {
+			m.wrapBuf[m.nwrap] = [2]int32{pos, pos + int32(len(wrapperPhrases.words[i]))}
+			m.nwrap++
 		}
 	}
-	return m
 }
 
 // wrapperPhrases are ECS's generic wrappers around a resource failure.

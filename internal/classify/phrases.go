@@ -79,16 +79,51 @@ type hit struct {
 
 // scan finds every occurrence of every phrase in s.
 func (m *msg) scan(s string) {
-	m.hits = m.hitBuf[:0]
 	for i := 0; i+3 <= len(s); i++ {
 		k := key3(s[i], s[i+1], s[i+2])
 		for _, id := range lexicon.ids[lexicon.start[k]:lexicon.start[k+1]] {
 			if strings.HasPrefix(s[i:], lexicon.words[id]) {
 				m.seen[id/64] |= 1 << (id % 64)
-				m.hits = append(m.hits, hit{id: id, pos: int32(i)})
+				h := hit{id: id, pos: int32(i)}
+				if m.nhits < len(m.hitBuf) {
+					m.hitBuf[m.nhits] = h
+					m.nhits++
+				} else {
+					m.moreHits = append(m.moreHits, h)
+				}
 			}
 		}
 	}
+}
+
+// eachHit calls fn for every occurrence found, until fn returns false.
+func (m *msg) eachHit(fn func(h hit) bool) {
+	for _, h := range m.hitBuf[:m.nhits] {
+		if !fn(h) {
+			return
+		}
+	}
+	for _, h := range m.moreHits {
+		if !fn(h) {
+			return
+		}
+	}
+}
+
+// firstHit is the position of the first occurrence of phrase id, or -1.
+func (m *msg) firstHit(id uint16) int32 {
+	if !m.has(id) {
+		return -1
+	}
+	pos := int32(-1)
+	m.eachHit(func(h hit) bool {
+		if h.id == id {
+			pos = h.pos
+			return false
+		}
+		return true
+	})
+	return pos
 }
 
 func (m *msg) has(id uint16) bool { return m.seen[id/64]&(1<<(id%64)) != 0 }
@@ -114,17 +149,20 @@ func (m *msg) firstIn(l *phrases, from int) string {
 			continue
 		}
 		n := int32(len(l.words[i]))
-		for _, h := range m.hits {
-			if h.id == id && int(h.pos) >= from && !m.inWrapper(h.pos, n) {
-				return l.words[i]
-			}
+		found := false
+		m.eachHit(func(h hit) bool {
+			found = h.id == id && int(h.pos) >= from && !m.inWrapper(h.pos, n)
+			return !found
+		})
+		if found {
+			return l.words[i]
 		}
 	}
 	return ""
 }
 
 func (m *msg) inWrapper(pos, n int32) bool {
-	for _, w := range m.wrappers {
+	for _, w := range m.wrapBuf[:m.nwrap] {
 		if pos < w[1] && pos+n > w[0] {
 			return true
 		}

@@ -31,7 +31,54 @@ type rule struct {
 	id         string
 	cause      Cause
 	confidence Confidence
-	match      func(m *msg) (sub, phrase string, ok bool)
+	reader     reader
+	// list is what a phraseReader reads.
+	list *phrases
+}
+
+// reader names the function that reads a message for a rule. The functions are called through a
+// switch, not stored as func values, so that the message a rule reads does not escape to the heap.
+type reader uint8
+
+const (
+	phraseReader reader = iota
+	placementReader
+	loggingReader
+	efsReader
+	startContainerReader
+	resourceInitReader
+	imagePullReader
+	hostLostReader
+	healthCheckReader
+	startFailureReader
+)
+
+// read returns the sub-cause and the phrase that decided.
+func (r *rule) read(m *msg) (sub, phrase string, ok bool) {
+	switch r.reader {
+	case placementReader:
+		return matchPlacement(m)
+	case loggingReader:
+		return matchLogging(m)
+	case efsReader:
+		return matchEFS(m)
+	case startContainerReader:
+		return matchStartContainer(m)
+	case resourceInitReader:
+		return matchResourceInit(m)
+	case imagePullReader:
+		return matchImagePull(m)
+	case hostLostReader:
+		return matchHostLost(m)
+	case healthCheckReader:
+		return matchHealthCheck(m)
+	case startFailureReader:
+		return matchStartFailure(m)
+	}
+	if p := m.first(r.list); p != "" {
+		return "", p, true
+	}
+	return "", "", false
 }
 
 // generic rules say only that something stopped: a more specific finding in another text, a
@@ -39,29 +86,19 @@ type rule struct {
 func (r *rule) generic() bool { return r.cause == EssentialExit }
 
 var rules = []rule{
-	{id: "placement", cause: StartFailure, confidence: Confirmed, match: matchPlacement},
-	{id: "logging", cause: ResourceInit, confidence: Confirmed, match: matchLogging},
-	{id: "oom", cause: OOMKilled, confidence: Confirmed, match: phraseRule(oomPhrases, "")},
-	{id: "efs", cause: ResourceInit, confidence: Confirmed, match: matchEFS},
-	{id: "start-container", cause: StartFailure, confidence: Confirmed, match: matchStartContainer},
-	{id: "resource-init", cause: ResourceInit, confidence: Confirmed, match: matchResourceInit},
-	{id: "image-pull", cause: ImagePull, confidence: Confirmed, match: matchImagePull},
-	{id: "spot", cause: SpotInterruption, confidence: Confirmed, match: phraseRule(spotPhrases, "")},
-	{id: "host-lost", cause: HostLost, confidence: Confirmed, match: matchHostLost},
-	{id: "health-check", cause: HealthCheck, confidence: Confirmed, match: matchHealthCheck},
-	{id: "start-failure", cause: StartFailure, confidence: Confirmed, match: matchStartFailure},
-	{id: "expected", cause: Expected, confidence: Confirmed, match: phraseRule(expectedPhrases, "")},
-	{id: "essential-exit", cause: EssentialExit, confidence: Confirmed, match: phraseRule(essentialPhrases, "")},
-}
-
-// phraseRule is a rule that matches any of the phrases, with a fixed sub-cause.
-func phraseRule(list *phrases, sub string) func(m *msg) (string, string, bool) {
-	return func(m *msg) (string, string, bool) {
-		if p := m.first(list); p != "" {
-			return sub, p, true
-		}
-		return "", "", false
-	}
+	{id: "placement", cause: StartFailure, confidence: Confirmed, reader: placementReader},
+	{id: "logging", cause: ResourceInit, confidence: Confirmed, reader: loggingReader},
+	{id: "oom", cause: OOMKilled, confidence: Confirmed, list: oomPhrases},
+	{id: "efs", cause: ResourceInit, confidence: Confirmed, reader: efsReader},
+	{id: "start-container", cause: StartFailure, confidence: Confirmed, reader: startContainerReader},
+	{id: "resource-init", cause: ResourceInit, confidence: Confirmed, reader: resourceInitReader},
+	{id: "image-pull", cause: ImagePull, confidence: Confirmed, reader: imagePullReader},
+	{id: "spot", cause: SpotInterruption, confidence: Confirmed, list: spotPhrases},
+	{id: "host-lost", cause: HostLost, confidence: Confirmed, reader: hostLostReader},
+	{id: "health-check", cause: HealthCheck, confidence: Confirmed, reader: healthCheckReader},
+	{id: "start-failure", cause: StartFailure, confidence: Confirmed, reader: startFailureReader},
+	{id: "expected", cause: Expected, confidence: Confirmed, list: expectedPhrases},
+	{id: "essential-exit", cause: EssentialExit, confidence: Confirmed, list: essentialPhrases},
 }
 
 var oomPhrases = words(
