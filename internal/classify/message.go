@@ -94,6 +94,8 @@ var errorCodes = []string{
 	"outofmemoryerror", "taskfailedtostart", "internalerror", "dockerclientconfigerror",
 	"cannotinspectcontainerruntimeerror", "spotinterruption", "terminationnotice",
 	"essentialcontainerexited", "serviceschedulerinitiated", "userinitiated",
+	"cannotpullcontainerautherror", "cannotdescribecontainererror", "cannotgetdockerclienterror",
+	"dockerstateerror", "containernetworkingerror", "containervanishederror",
 }
 
 // parse reads a reason's structure: one scan of the text for every phrase, then a few cuts.
@@ -175,12 +177,12 @@ func (m *msg) serviceOf() service {
 var (
 	authPhrases = words("ecr registry auth", "registry auth from", "private registry", "repositorycredentials",
 		"repository credentials", "registry credentials", "ecr:getauthorizationtoken", "getauthorizationtoken",
-		"asm auth", "asmauth")
-	secretPhrases = words("secret", "from asm", "asm:", "ssm", "parameter store", "parameternotfound",
+		"asm auth", "asmauth", "asm-auth", "ecr credentials", "private registry credentials")
+	secretPhrases = words("secret", "from asm", "asm:", "asm resource", "ssm", "parameter store", "parameternotfound",
 		"getparameters", "kms")
 	envFilePhrases = words("env file", "envfile", "environmentfile", "environment file")
 	eniPhrases     = words("failed to configure eni", "network interface", "eni plugin", "cni setup",
-		"network namespace", "setup regular eni", "setup trunk eni", "branch eni")
+		"network namespace", "setup regular eni", "setup trunk eni", "branch eni", "containernetworkingerror")
 )
 
 var logPhrases = words(
@@ -220,7 +222,7 @@ var (
 	rateLimitWords = words("toomanyrequests", "too many requests", "rate limit", "rate exceeded", "throttl",
 		"status code 429", "(429)", " 429 ")
 	deniedWords = words("accessdenied", "access denied", "not authorized", "unauthorized", "forbidden", "(403)",
-		"status code 403", "(401)", "no basic auth credentials", "permission", "denied:", "pull access denied",
+		"status code 403", "(401)", "no basic auth credentials", "credentials: not found", "permission", "denied:", "pull access denied",
 		"is not allowed", "invalid security token", "unrecognizedclient", "expiredtoken", "kms", "decrypt",
 		"authorization token has expired", "requested access to the resource is denied")
 	notFoundWords = words("not found", "notfound", "does not exist", "manifest unknown", "(404)", "no such image",
@@ -234,7 +236,9 @@ var (
 		"signal: killed", "timed out", "connection timed out", "network is unreachable", "no route to host",
 		"temporary failure in name resolution", "eof", "api error (500)", "api error (502)", "api error (503)",
 		"status code 500", "status code 502", "status code 503", "internal server error", "service unavailable",
-		"bad gateway", "unexpected status code", "failed open", "send request failed", "net/http", "api error (5", "api error\"")
+		"bad gateway", "unexpected status code", "failed open", "send request failed", "net/http", "api error (5", "api error\"",
+		// the ECS agent replaces the S3 URL of an ECR image layer it could not fetch with this
+		"redacted ecr url related to", "starport-layer-bucket")
 )
 
 // failureOf says how the innermost cause failed. The tail decides first (the words after the

@@ -181,7 +181,8 @@ var resourcePhrases = words(
 	"failed to configure eni", "network interface", "eni plugin", "cni setup", "network namespace", "retrieve the secret", "retrieve secret",
 	"fetch secret", "unable to retrieve", "secrets manager", "secretsmanager:getsecretvalue", "ssm:getparameter",
 	"parameternotfound", "parameter store", "failed to get registry auth", "registry auth", "env file",
-	"failed to fetch", "retrieve the parameter",
+	"failed to fetch", "retrieve the parameter", "execution role credentials", "missing secret value",
+	"containernetworkingerror",
 )
 
 func matchResourceInit(m *msg) (string, string, bool) {
@@ -254,6 +255,9 @@ var pullPhrases = words(
 
 func matchImagePull(m *msg) (string, string, bool) {
 	p := ""
+	if m.code == "cannotpullcontainerautherror" {
+		return "auth", m.code, true
+	}
 	if m.code == "cannotpullcontainererror" || m.code == "cannotpullecrcontainererror" || m.code == "cannotpullimagemanifesterror" {
 		p = m.code
 	} else if p = m.first(pullPhrases); p == "" {
@@ -364,6 +368,7 @@ var (
 
 var startPhrases = words(
 	"cannotinspectcontainererror", "containerruntimeerror", "containerruntimetimeouterror",
+	"cannotdescribecontainererror", "cannotgetdockerclienterror", "dockerstateerror", "containervanishederror",
 	"dockertimeouterror", "cannotcreatevolumeerror", "cannotremovecontainererror", "dockerclientconfigerror",
 	"task failed to start", "taskfailedtostart", "could not transition to", "failed to start", "can't start",
 	"cannot start", "unable to start", "no space left on device", "port is already allocated", "address already in use",
