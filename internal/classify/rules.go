@@ -389,6 +389,7 @@ var expectedPhrases = words(
 	"deployment completed", "replaced by a new deployment", "service deleted", "service was deleted",
 	"service is being deleted", "deleting service", "deleted the service", "task was stopped by the scheduler",
 	"stopped by eventbridge", "terminated by user", "stoptask", "stop task api", "scale-in", "scaled in",
+	"rebalancing",
 )
 
 var essentialPhrases = words("essential container in task exited", "essentialcontainerexited", "essential container exited")
