@@ -116,7 +116,8 @@ const (
 // classify is the whole decision. When all is not nil every finding is appended to it, in
 // precedence order; the decisive finding is returned.
 func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, Finding) {
-	// Messages are parsed in place and never moved: a parsed message points into itself.
+	// Messages are parsed in place: each holds the phrases found in it, and stays on the stack
+	// for the usual task of up to three reasons.
 	n := 1
 	for i := range t.Containers {
 		if t.Containers[i].Reason != "" {
@@ -275,11 +276,8 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 		decided = stop
 		d = Diagnosis{Cause: stop.Cause, Confidence: stopConfidence(t.StopCode), Rule: stop.Rule,
 			Evidence: []Evidence{{Field: "stopCode", Value: t.StopCode}}}
-		switch stop.Cause {
-		case EssentialExit:
+		if stop.Cause == EssentialExit {
 			return exitRefine(t, d, ci, decided)
-		case Expected:
-			return withContext(t, d, ci, "stopCode"), decided
 		}
 		return withContext(t, d, ci, "stopCode"), decided
 	}
