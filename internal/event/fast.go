@@ -57,8 +57,9 @@ func decodeFast(raw []byte) (ev *Event, ok bool) {
 		ev.Deployment = r.deployment(detail)
 		ok = r.ok && ev.Deployment.EventName != "" && ev.ServiceArn() != ""
 	case TypeAlarmStateChange:
-		ev.Alarm = r.alarm(detail)
-		ok = r.ok && ev.Alarm.AlarmName != ""
+		// Alarms carry loosely typed metric dimensions (any JSON value); they are rare beside
+		// task events and left to the strict decoder.
+		return nil, false
 	}
 	if !ok {
 		return nil, false
@@ -557,40 +558,4 @@ func (r *reader) deployment(d *fastjson.Value) *DeploymentDetail {
 		}
 	})
 	return dd
-}
-
-func (r *reader) alarm(d *fastjson.Value) *AlarmDetail {
-	a := &AlarmDetail{}
-	state := func(v *fastjson.Value, s *AlarmState) {
-		r.members(v, func(k []byte, v *fastjson.Value) {
-			switch string(k) {
-			case "value":
-				s.Value = r.str(v)
-			case "reason":
-				s.Reason = r.str(v)
-			case "timestamp":
-				s.Timestamp = r.str(v)
-			}
-		})
-	}
-	r.members(d, func(k []byte, v *fastjson.Value) {
-		switch string(k) {
-		case "alarmName":
-			a.AlarmName = r.str(v)
-		case "state":
-			state(v, &a.State)
-		case "previousState":
-			state(v, &a.PreviousState)
-		case "configuration":
-			r.members(v, func(k []byte, v *fastjson.Value) {
-				switch string(k) {
-				case "description":
-					a.Configuration.Description = r.str(v)
-				case "alarmRule":
-					a.Configuration.AlarmRule = r.str(v)
-				}
-			})
-		}
-	})
-	return a
 }

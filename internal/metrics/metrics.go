@@ -19,6 +19,7 @@ type Metrics struct {
 	Opened        *prometheus.CounterVec   // incidents opened, by cause and severity
 	Diagnoses     *prometheus.CounterVec   // stopped tasks classified, by cause (unknown and expected included)
 	Suppressed    *prometheus.CounterVec   // by reason: duplicate, expected, ...
+	Refused       *prometheus.CounterVec   // events refused, by reason: account-not-allowed
 	Notifications *prometheus.CounterVec   // by notifier, kind and result
 	Duration      *prometheus.HistogramVec // event handling time, by detail_type
 }
@@ -44,6 +45,9 @@ func New(extra ...prometheus.Collector) *Metrics {
 		Suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medic_suppressed_total", Help: "Things deliberately not done (no page, no incident), by reason.",
 		}, []string{"reason"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medic_events_refused_total", Help: "Events refused before any handling (MEDIC_ACCOUNTS), by reason.",
+		}, []string{"reason"}),
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medic_notifications_total", Help: "Notifications delivered or failed, by notifier, kind and result.",
 		}, []string{"notifier", "kind", "result"}),
@@ -52,7 +56,7 @@ func New(extra ...prometheus.Collector) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"detail_type"}),
 	}
-	m.Registry.MustRegister(m.Events, m.EventErrors, m.Opened, m.Diagnoses, m.Suppressed, m.Notifications, m.Duration,
+	m.Registry.MustRegister(m.Events, m.EventErrors, m.Opened, m.Diagnoses, m.Suppressed, m.Refused, m.Notifications, m.Duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range extra {
 		m.Registry.MustRegister(c)
