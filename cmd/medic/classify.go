@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -24,18 +23,27 @@ type classifyLine struct {
 	Incident   bool   `json:"incident"`
 }
 
+const classifyAbout = `Diagnoses EventBridge events without network or state: one JSON line per event, in input order,
+{"id","detail_type","cluster","service","task_arn","cause","sub","evidence","incident"}.
+A malformed event gives {"error": "FILE:LINE: ...", "id": ...} and the rest go on; the exit code is 1
+when any line was an error. Input: a JSON event, a JSON array of events, or JSON lines; stdin when
+no FILE is given.`
+
 type errorLine struct {
 	Error string `json:"error"`
 	ID    string `json:"id,omitempty"`
 }
 
 func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("classify", stderr)
+	if wantsHelp(args) {
+		printHelp(stdout, fs, "medic classify [FILE ...]", classifyAbout)
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	inputs, err := readInputs(fs.Args(), stdin)
+	inputs, err := readNamedInputs(fs.Args(), stdin)
 	if err != nil {
 		fmt.Fprintf(stderr, "medic classify: %v\n", err)
 		return 1
@@ -43,17 +51,23 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	enc := json.NewEncoder(stdout)
 	failed := false
 	for _, in := range inputs {
-		raws, err := event.Split(in)
+		raws, err := event.Split(in.data)
 		if err != nil {
 			failed = true
-			_ = enc.Encode(errorLine{Error: err.Error()})
+			_ = enc.Encode(errorLine{Error: in.name + ": " + err.Error()})
 			continue
 		}
+		lines := lineFinder{data: in.data}
 		for _, raw := range raws {
+			at := in.name
+			if n := lines.line(raw); n > 0 {
+				at = fmt.Sprintf("%s:%d", in.name, n)
+			}
 			ev, err := event.Decode(raw)
 			if err != nil {
 				failed = true
-				line := errorLine{Error: err.Error()}
+				// Where the event is, so a user can open it: file:line: reason.
+				line := errorLine{Error: at + ": " + err.Error()}
 				var de *event.DecodeError
 				if errors.As(err, &de) {
 					line.ID = de.ID
