@@ -82,7 +82,9 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 		}
 		action = "trigger"
 	case notify.Escalated:
-		action = "trigger" // re-page: SLA passed without acknowledgement
+		// SLA passed without acknowledgement. Same dedup_key: PagerDuty only logs it on the open
+		// alert and notifies nobody; the escalation that reaches people is the Slack thread reply.
+		action = "trigger"
 	case notify.Acknowledged:
 		if !paged {
 			return false, &notify.Skip{Reason: "never paged"}
@@ -94,8 +96,8 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 		}
 		action = "resolve"
 	case notify.Action:
-		// A fix applied, refused by a guardrail, or failed: the open alert carries why. Same
-		// dedup_key, so PagerDuty updates the alert and pages nobody again.
+		// A fix applied, refused by a guardrail, or failed: same dedup_key, so PagerDuty adds the
+		// event to the open alert's log (the responder sees why there) and pages nobody again.
 		if !paged {
 			return false, &notify.Skip{Reason: "never paged"}
 		}
