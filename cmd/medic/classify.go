@@ -26,8 +26,19 @@ type classifyLine struct {
 const classifyAbout = `Diagnoses EventBridge events without network or state: one JSON line per event, in input order,
 {"id","detail_type","cluster","service","task_arn","cause","sub","evidence","incident"}.
 A malformed event gives {"error": "FILE:LINE: ...", "id": ...} and the rest go on; the exit code is 1
-when any line was an error. Input: a JSON event, a JSON array of events, or JSON lines; stdin when
+when any line was an error. An event of a kind ecs-medic does not handle gets no cause, no incident. Input: a JSON event, a JSON array of events, or JSON lines; stdin when
 no FILE is given.`
+
+// unhandledLine is the line of a well-formed event ecs-medic does not handle: its id and type,
+// no cause, no incident.
+func unhandledLine(raw []byte) classifyLine {
+	var env struct {
+		ID         string `json:"id"`
+		DetailType string `json:"detail-type"`
+	}
+	_ = json.Unmarshal(raw, &env)
+	return classifyLine{ID: env.ID, DetailType: env.DetailType}
+}
 
 type errorLine struct {
 	Error string `json:"error"`
@@ -64,6 +75,12 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				at = fmt.Sprintf("%s:%d", in.name, n)
 			}
 			ev, err := event.Decode(raw)
+			if errors.Is(err, event.ErrUnsupported) {
+				// A well-formed event of a kind ecs-medic does not handle (a container instance
+				// change, an EC2 event): not a failure, and not an error either.
+				_ = enc.Encode(unhandledLine(raw))
+				continue
+			}
 			if err != nil {
 				failed = true
 				// Where the event is, so a user can open it: file:line: reason.
