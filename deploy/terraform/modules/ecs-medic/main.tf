@@ -9,7 +9,7 @@ locals {
 
   # One entry per function. Each has its own role (see iam.tf): only what its code calls.
   # Reserved concurrency is opt-in (var.reserved_concurrency): Lambda refuses a reservation that
-  # would leave fewer than 100 unreserved executions, and new accounts start with a quota of 10.
+  # would leave fewer than 100 unreserved executions, and some new accounts start far below 1,000.
   functions = {
     ecs-events = {
       description = "ECS task, service and deployment events -> incidents"
