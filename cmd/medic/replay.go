@@ -75,13 +75,16 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if !*notify {
+		var had bool
+		if getenv, had = printOnly(getenv); had {
+			fmt.Fprintln(stderr, "medic replay: printing only; PagerDuty and Slack are configured but get nothing without --notify")
+		}
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "medic replay: %v\n", err)
 		return 2
-	}
-	if !*notify && printOnly(&cfg) {
-		fmt.Fprintln(stderr, "medic replay: printing only; PagerDuty and Slack are configured but get nothing without --notify")
 	}
 	inputs, err := readInputs(fs.Args(), stdin)
 	if err != nil {
@@ -173,17 +176,33 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return 0
 }
 
-// printOnly removes the receivers from a configuration so that nothing leaves the machine, and
-// says whether there were any. Secrets given by reference are dropped unread.
-func printOnly(cfg *config.Config) bool {
-	had := cfg.PagerDutyRoutingKey.Set() || cfg.SlackBotToken.Set() || cfg.SlackChannel != ""
-	cfg.PagerDutyRoutingKey = config.SecretRef{}
-	cfg.PagerDutyEventsURL = ""
-	cfg.SlackBotToken = config.SecretRef{}
-	cfg.SlackChannel = ""
-	cfg.SlackSigningSecret = config.SecretRef{}
-	cfg.SlackAPIURL = ""
-	return had
+// receiverVars are the settings that make ecs-medic deliver outside the machine: PagerDuty,
+// Slack and the routes to them, in every form (plain, _ARN, _SSM).
+var receiverVars = []string{"MEDIC_PAGERDUTY_", "MEDIC_SLACK_", "MEDIC_ROUTES"}
+
+// printOnly hides the receivers' settings from the configuration, so that nothing leaves the
+// machine (secrets given by reference are not even read), and says whether there were any.
+func printOnly(getenv func(string) string) (func(string) string, bool) {
+	hidden := func(k string) bool {
+		for _, p := range receiverVars {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
+	had := false
+	for _, k := range []string{"MEDIC_PAGERDUTY_ROUTING_KEY", "MEDIC_SLACK_BOT_TOKEN", "MEDIC_SLACK_CHANNEL", "MEDIC_ROUTES"} {
+		for _, suffix := range []string{"", "_ARN", "_SSM"} {
+			had = had || getenv(k+suffix) != ""
+		}
+	}
+	return func(k string) string {
+		if hidden(k) {
+			return ""
+		}
+		return getenv(k)
+	}, had
 }
 
 func printReplay(w io.Writer, sum replaySummary, recorded map[string]time.Time) {
