@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -175,5 +177,43 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// medic smoke --url against a running medic serve, wired to the fake receivers.
+func TestSmokeThroughMedicServe(t *testing.T) {
+	pd, sl, env := receivers(t)
+	env["MEDIC_DB"], env["MEDIC_ADDR"], env["MEDIC_LOG_LEVEL"] = filepath.Join(t.TempDir(), "medic.db"), "127.0.0.1:0", "error"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, nil, io.Discard, pw, func(k string) string { return env[k] })
+		pw.Close()
+	}()
+	addr := ""
+	sc := bufio.NewScanner(pr)
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if addr == "" {
+		t.Fatal("serve printed no address")
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"smoke", "--url", addr}, nil, &out, io.Discard, func(k string) string { return env[k] }); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out.String())
+	}
+	if len(sl.Calls("chat.postMessage")) != 1 || len(pd.ChangeEvents()) != 1 || len(pd.Events("")) != 0 {
+		t.Fatalf("Slack %d posts, PagerDuty %d change events and %d alert events", len(sl.Calls("chat.postMessage")), len(pd.ChangeEvents()), len(pd.Events("")))
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d", code)
 	}
 }
