@@ -86,6 +86,12 @@ variable "reserved_concurrency" {
   default     = {}
 }
 
+variable "pagerduty_api_token_secret_arn" {
+  description = "Optional: a secret you created holding a PagerDuty REST API token, for escalations."
+  type        = string
+  default     = ""
+}
+
 variable "deletion_protection" {
   description = "Deletion protection of the incident table (false before terraform destroy)."
   type        = bool
@@ -105,7 +111,9 @@ module "ecs_medic" {
   alarm_actions        = var.alarm_actions
   reserved_concurrency = var.reserved_concurrency
   deletion_protection  = var.deletion_protection
-  tags                 = { app = "ecs-medic" }
+
+  pagerduty_api_token_secret_arn = var.pagerduty_api_token_secret_arn
+  tags                           = { app = "ecs-medic" }
 }
 
 output "fill_secrets" {

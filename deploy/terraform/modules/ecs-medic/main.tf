@@ -51,9 +51,13 @@ locals {
     var.pagerduty_enabled ? { MEDIC_PAGERDUTY_ROUTING_KEY_ARN = aws_secretsmanager_secret.pagerduty_routing_key.arn } : {},
     var.slack_enabled ? { MEDIC_SLACK_BOT_TOKEN_ARN = aws_secretsmanager_secret.slack_bot_token.arn } : {},
   )
+  # Escalation through PagerDuty's REST API is sent by the reconciler (overdue incidents) and the
+  # events function (a cause back after a fix): only they get the API token.
+  escalates = ["reconciler", "ecs-events"]
   function_secrets = { for fn in keys(local.functions) : fn => merge(
     local.receiver_secrets,
     fn == "slack" && var.slack_enabled ? { MEDIC_SLACK_SIGNING_SECRET_ARN = aws_secretsmanager_secret.slack_signing_secret.arn } : {},
+    contains(local.escalates, fn) && var.pagerduty_api_token_secret_arn != "" ? { MEDIC_PAGERDUTY_API_TOKEN_ARN = var.pagerduty_api_token_secret_arn } : {},
   ) }
 
   environment = merge(
@@ -68,6 +72,7 @@ locals {
     length(var.slack_allowed_users) == 0 ? {} : { MEDIC_SLACK_ALLOWED_USERS = join(",", var.slack_allowed_users) },
     length(var.slack_allowed_groups) == 0 ? {} : { MEDIC_SLACK_ALLOWED_GROUPS = join(",", var.slack_allowed_groups) },
     var.slack_enabled ? { MEDIC_SLACK_CHANNEL = var.slack_channel } : {},
+    var.pagerduty_from == "" ? {} : { MEDIC_PAGERDUTY_FROM = var.pagerduty_from },
     local.org_mode ? {
       MEDIC_MEMBER_ROLE_ARN = "arn:${local.partition}:iam::{account}:role/${var.member_role_name}"
       MEDIC_HOME_ACCOUNT    = local.account

@@ -63,6 +63,22 @@ variable "pagerduty_enabled" {
   default     = false
 }
 
+variable "pagerduty_api_token_secret_arn" {
+  description = "Optional: a Secrets Manager secret (created and filled by you) holding a PagerDuty REST API token. With it, an incident overdue for acknowledgement is moved to the next level of its PagerDuty escalation policy; only the reconciler and the events function may read it. Empty: PagerDuty's own escalation timeouts apply."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.pagerduty_api_token_secret_arn == "" || can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:.+$", var.pagerduty_api_token_secret_arn))
+    error_message = "pagerduty_api_token_secret_arn is a Secrets Manager secret ARN."
+  }
+}
+
+variable "pagerduty_from" {
+  description = "MEDIC_PAGERDUTY_FROM: the email of a PagerDuty user, which PagerDuty requires for changes made with an account-level API token."
+  type        = string
+  default     = ""
+}
+
 variable "slack_channel" {
   description = "MEDIC_SLACK_CHANNEL: the channel id (C0...) or name where incidents are posted. Setting it creates the Slack function's URL (output slack_request_url), which the Slack app needs; posting starts with slack_enabled."
   type        = string

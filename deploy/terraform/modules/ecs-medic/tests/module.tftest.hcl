@@ -192,6 +192,9 @@ run "fixes_are_remediate_only_and_tag_only_new_revisions" {
     pass_role_arns       = ["arn:aws:iam::111122223333:role/ecs-*"]
     deletion_protection  = false
     reserved_concurrency = { ecs-events = 20, reconciler = 1 }
+
+    pagerduty_api_token_secret_arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-api-token-AbCdEf"
+    pagerduty_from                 = "oncall-bot@example.com"
   }
   assert {
     condition = alltrue([for d in [data.aws_iam_policy_document.ecs_events, data.aws_iam_policy_document.alarm_events,
@@ -221,6 +224,19 @@ run "fixes_are_remediate_only_and_tag_only_new_revisions" {
   assert {
     condition     = aws_lambda_function.function["ecs-events"].reserved_concurrent_executions == 20 && aws_lambda_function.function["slack"].reserved_concurrent_executions == -1
     error_message = "reservations are made only where asked"
+  }
+  # The PagerDuty REST API token (escalations) reaches only the functions that escalate.
+  assert {
+    condition = alltrue([for k, f in aws_lambda_function.function :
+      (lookup(f.environment[0].variables, "MEDIC_PAGERDUTY_API_TOKEN_ARN", "") != "") == contains(["reconciler", "ecs-events"], k)
+    ])
+    error_message = "only the reconciler and the events function get the PagerDuty API token"
+  }
+  assert {
+    condition = alltrue([for k, d in data.aws_iam_policy_document.common :
+      contains(flatten([for s in d.statement : s.resources if s.sid == "Secrets"]), "arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-api-token-AbCdEf") == contains(["reconciler", "ecs-events"], k)
+    ])
+    error_message = "only their roles may read it"
   }
 }
 
