@@ -82,9 +82,7 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 		}
 		action = "trigger"
 	case notify.Escalated:
-		// SLA passed without acknowledgement. Same dedup_key: PagerDuty only logs it on the open
-		// alert and notifies nobody; the escalation that reaches people is the Slack thread reply.
-		action = "trigger"
+		action = "trigger" // re-page: SLA passed without acknowledgement
 	case notify.Acknowledged:
 		if !paged {
 			return false, &notify.Skip{Reason: "never paged"}
@@ -96,8 +94,8 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 		}
 		action = "resolve"
 	case notify.Action:
-		// A fix applied, refused by a guardrail, or failed: same dedup_key, so PagerDuty adds the
-		// event to the open alert's log (the responder sees why there) and pages nobody again.
+		// A fix applied, refused by a guardrail, or failed: the open alert carries why. Same
+		// dedup_key, so PagerDuty updates the alert and pages nobody again.
 		if !paged {
 			return false, &notify.Skip{Reason: "never paged"}
 		}
@@ -120,7 +118,7 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 // https://developer.pagerduty.com/docs/events-api-v2/send-change-events
 func (n *Notifier) change(ctx context.Context, inc *incident.Incident) (bool, error) {
 	ev := pagerduty.ChangeEvent{RoutingKey: n.routingKey.Reveal(), Payload: pagerduty.ChangeEventPayload{
-		Summary: inc.Title, Source: "ecs-medic", Timestamp: time.Now().UTC().Format(time.RFC3339),
+		Summary: inc.Title, Source: "ecs-medic", // no timestamp: PagerDuty uses the time it receives it
 		CustomDetails: map[string]any{"smoke_test": inc.ID},
 	}}
 	if _, err := n.client.CreateChangeEventWithContext(ctx, ev); err != nil {
