@@ -68,15 +68,14 @@ locals {
       MEDIC_DRY_RUN   = tostring(var.dry_run)
       # Where the events and Slack functions send fixes (their roles cannot change ECS).
       MEDIC_REMEDIATE_FUNCTION = "${var.name}-remediate"
+      # The account the functions run in: known here, so no function has to ask STS at start.
+      MEDIC_HOME_ACCOUNT = local.account
     },
     length(var.slack_allowed_users) == 0 ? {} : { MEDIC_SLACK_ALLOWED_USERS = join(",", var.slack_allowed_users) },
     length(var.slack_allowed_groups) == 0 ? {} : { MEDIC_SLACK_ALLOWED_GROUPS = join(",", var.slack_allowed_groups) },
     var.slack_enabled ? { MEDIC_SLACK_CHANNEL = var.slack_channel } : {},
     var.pagerduty_from == "" ? {} : { MEDIC_PAGERDUTY_FROM = var.pagerduty_from },
-    local.org_mode ? {
-      MEDIC_MEMBER_ROLE_ARN = "arn:${local.partition}:iam::{account}:role/${var.member_role_name}"
-      MEDIC_HOME_ACCOUNT    = local.account
-    } : {},
+    local.org_mode ? { MEDIC_MEMBER_ROLE_ARN = "arn:${local.partition}:iam::{account}:role/${var.member_role_name}" } : {},
     length(var.member_account_ids) == 0 ? {} : { MEDIC_ACCOUNTS = join(",", distinct(concat([local.account], var.member_account_ids))) },
   )
 }

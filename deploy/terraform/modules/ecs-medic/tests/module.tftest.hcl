@@ -176,6 +176,10 @@ run "defaults" {
     error_message = "without organization settings the bus stays closed and no member role is named"
   }
   assert {
+    condition     = alltrue([for f in aws_lambda_function.function : f.environment[0].variables["MEDIC_HOME_ACCOUNT"] == "111122223333"])
+    error_message = "every function is told its home account"
+  }
+  assert {
     condition     = alltrue([for s in [aws_secretsmanager_secret.pagerduty_routing_key, aws_secretsmanager_secret.slack_bot_token, aws_secretsmanager_secret.slack_signing_secret] : s.recovery_window_in_days == 0])
     error_message = "secrets are deleted at once by default, so a destroy and a new apply can reuse their names"
   }
