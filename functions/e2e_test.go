@@ -33,6 +33,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
+	"github.com/ecs-medic/ecs-medic/internal/fakests"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
@@ -190,6 +191,7 @@ func (f *fn) logged(s string) bool {
 
 type world struct {
 	table  string
+	sts    *fakests.Server
 	ecs    *fakeecs.Server
 	logs   *fakelogs.Server
 	env    map[string]string
@@ -272,11 +274,15 @@ func newWorld(t *testing.T, services ...fakeecs.Service) *world {
 	}
 	logs := fakelogs.New()
 	t.Cleanup(logs.Close)
+	// STS tells the functions which account they run in (the home account). GetCallerIdentity
+	// needs no IAM permission, so it is not among the calls the IAM cross-check compares.
+	sts := fakests.New(map[string]string{"AKIDEXAMPLE": eventgen.Account})
+	t.Cleanup(sts.Close)
 	rec := newRecorder(t, db.URL)
-	return &world{table: table, ecs: fake, logs: logs, store: dynamostore.New(admin, table), dynamo: rec, env: map[string]string{
+	return &world{table: table, sts: sts, ecs: fake, logs: logs, store: dynamostore.New(admin, table), dynamo: rec, env: map[string]string{
 		"MEDIC_TABLE": table, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
 		"AWS_ENDPOINT_URL_DYNAMODB": rec.URL, "AWS_ENDPOINT_URL_ECS": fake.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": logs.URL,
-		"MEDIC_LOG_LEVEL": "info",
+		"AWS_ENDPOINT_URL_STS": sts.URL, "MEDIC_LOG_LEVEL": "info",
 	}}
 }
 
@@ -355,7 +361,7 @@ func scenarioECSEvents(t *testing.T) *world {
 func TestAlarmEventsFunction(t *testing.T) { observe("alarm-events", scenarioAlarmEvents(t)) }
 
 func scenarioAlarmEvents(t *testing.T) *world {
-	w := newWorld(t)
+	w := newWorld(t, fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 4})
 	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/alarm-events", "lambda.norpc"), w.env)
 	sample, err := os.ReadFile("../testdata/events/cloudwatch-alarm-state-change-single-metric.json")
 	if err != nil {
@@ -382,6 +388,14 @@ func scenarioAlarmEvents(t *testing.T) *world {
 	}
 	if len(w.ecs.Calls("")) != 0 {
 		t.Fatal("the alarm function called ECS")
+	}
+	// An alarm on a service's own metric belongs to the service: its state is read (so the
+	// function's role needs DescribeServices), and the incident has the service's scope.
+	var svc result
+	f.invoke(t, eventgen.ServiceAlarm("cpu-1", "checkout-cpu-high", "AWS/ECS", "CPUUtilization", "prod", "checkout", "OK", "ALARM",
+		"Threshold Crossed", time.Now()), &svc)
+	if svc.Outcome != "opened" || len(w.ecs.Calls("DescribeServices")) == 0 {
+		t.Fatalf("service alarm: %+v, ECS calls %v\n%s", svc, w.ecs.Calls(""), f.logs())
 	}
 	return w
 }

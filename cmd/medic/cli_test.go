@@ -32,9 +32,10 @@ func TestVersionAndEveryHelpExitZero(t *testing.T) {
 		{"--version"}, {"version"}, {"--help"}, {"help"},
 		{"classify", "--help"}, {"replay", "--help"}, {"serve", "--help"}, {"runbooks", "--help"},
 		{"runbooks", "check", "--help"}, {"smoke", "--help"}, {"classify", "-h"},
+		{"routes", "--help"}, {"routes", "check", "--help"}, {"routes", "test", "--help"},
 	} {
 		var out, errb bytes.Buffer
-		if code := run(context.Background(), args, nil, &out, &errb, noEnv); code != 0 || out.Len() == 0 {
+		if code := run(context.Background(), args, nil, &out, &errb, noEnv); code != 0 || out.Len()+errb.Len() == 0 {
 			t.Errorf("medic %s: exit %d, stdout %q, stderr %q", strings.Join(args, " "), code, out.String(), errb.String())
 		}
 	}

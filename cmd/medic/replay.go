@@ -207,7 +207,7 @@ func printOnly(getenv func(string) string) (func(string) string, bool) {
 
 func printReplay(w io.Writer, sum replaySummary, recorded map[string]time.Time) {
 	var parts []string
-	for _, k := range []string{"opened", "occurrence", "attached", "resolved", "duplicate", "expected", "ignored", "error"} {
+	for _, k := range []string{"opened", "occurrence", "attached", "resolved", "duplicate", "expected", "ignored", "refused", "error"} {
 		if n := sum.Outcomes[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))
 		}
@@ -231,7 +231,7 @@ func printReplay(w io.Writer, sum replaySummary, recorded map[string]time.Time) 
 			}
 		}
 		switch r.Outcome {
-		case pipeline.OutcomeError:
+		case pipeline.OutcomeError, pipeline.OutcomeRefused:
 			fmt.Fprintf(w, "  rejected event %s: %s\n", r.ID, r.Error)
 		case pipeline.OutcomeExpected, pipeline.OutcomeIgnored:
 			where := r.Cluster + "/" + r.Service

@@ -221,7 +221,13 @@ func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind
 		if sil.Reason != "" {
 			reason += ": " + sil.Reason
 		}
-		for _, name := range s.Names() {
+		names := s.Names()
+		if r, ok := s.(interface {
+			NamesFor(*incident.Incident) []string
+		}); ok {
+			names = r.NamesFor(inc) // a routed sender: only the incident's route's receivers
+		}
+		for _, name := range names {
 			if len(only) == 0 || slices.Contains(only, name) {
 				results = append(results, Result{Notifier: name, Skipped: reason})
 			}

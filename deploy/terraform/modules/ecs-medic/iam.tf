@@ -113,6 +113,13 @@ data "aws_iam_policy_document" "alarm_events" {
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns
   }
+  statement {
+    # An alarm on a service's own metrics (ClusterName + ServiceName) belongs to that service:
+    # its severity comes from the service's state.
+    sid       = "ServiceState"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.service_arns
+  }
 }
 
 data "aws_iam_policy_document" "reconciler" {
