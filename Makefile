@@ -26,24 +26,27 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: vet and every test, with the race detector, plus a short fuzz of the event decoder, then
-## the Terraform checks (fmt, validate of every example, terraform test of every module; a
+## test: vet and every test, with the race detector, plus a short fuzz of the event decoders,
+## then the Terraform checks (fmt, validate of every example, terraform test of every module; a
 ## provider mirror is used when found, or TF_PLUGIN_DIR). The DynamoDB tests start dynalite
 ## themselves and stop it after.
 test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 10s ./internal/event/
 	deploy/terraform/check.sh
 
 ## terraform-test: only the Terraform checks
 terraform-test:
 	deploy/terraform/check.sh
 
-## fuzz: a longer fuzz of every decoder
+## fuzz: a longer fuzz of every decoder and of the classifier
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 2m ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 2m ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 1m ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzTask$$' -fuzztime 1m ./internal/classify/
 
 ## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
 lint:

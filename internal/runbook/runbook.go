@@ -228,6 +228,9 @@ func knownCause(c classify.Cause) bool {
 // Set is the runbooks in force.
 type Set struct {
 	Runbooks []*Runbook
+	// Classifier applies the operator's classification rules (classify.yaml beside the
+	// runbooks) before the built-in ones; nil when there are none.
+	Classifier *classify.Classifier
 }
 
 // Load reads every *.md runbook of a file system (the embedded ones, or MEDIC_RUNBOOKS). It
@@ -261,6 +264,16 @@ func Load(fsys fs.FS) (*Set, error) {
 		}
 		ids[rb.ID] = n
 		set.Runbooks = append(set.Runbooks, rb)
+	}
+	if data, err := fs.ReadFile(fsys, classify.RulesFile); err == nil {
+		rules, err := classify.ParseRules(classify.RulesFile, data)
+		if err != nil {
+			errs = append(errs, err)
+		} else if len(rules) > 0 {
+			set.Classifier = classify.New(rules)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
 	}
 	return set, errors.Join(errs...)
 }
