@@ -1,23 +1,30 @@
-# ecs-medic — see README.md. Every target works on a fresh machine with Go, Node and make.
+# ecs-medic — see README.md. run, demo and build need only Go and make; test also needs Node
+# (dynalite) and, for the Terraform checks, Terraform (skipped with a note when missing; CI=true
+# makes it required).
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
+# The version medic --version prints: the git tag or commit, else "dev".
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+MEDIC_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run demo test testenv fuzz lint bench chaos build package clean
+.PHONY: run demo test terraform-test testenv fuzz lint bench chaos build package clean
 
-## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed
-run:
-	$(GO) run ./cmd/medic serve
+## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed.
+## The binary replaces the recipe's shell (exec), so Ctrl-C or a kill reaches the server itself.
+run: build
+	exec ./$(BIN)/medic serve
 
-## demo: replay a recorded 3 a.m. incident (OOM loop, bad deploy, scaling noise) through the pipeline,
-## then the report of the night and the postmortem draft of its worst incident
+## demo: replay a recorded 3 a.m. incident (OOM loop, bad deploy, scaling noise) through the
+## pipeline, then the report of the night and the postmortem draft of its worst incident. It prints
+## only: PagerDuty and Slack in the environment get nothing (no --notify).
 DEMO_DB := $(BIN)/demo.db
 demo: build
 	@rm -f $(DEMO_DB)
-	$(BIN)/medic replay --db $(DEMO_DB) testdata/scenarios/demo.json
-	$(BIN)/medic report --db $(DEMO_DB) --since 1d
-	@id=$$($(BIN)/medic report --db $(DEMO_DB) --since 1d --json | grep -o '"inc-[a-z0-9]*"' | head -1 | tr -d '"'); \
-	  echo "\$$ medic postmortem --db $(DEMO_DB) $$id"; $(BIN)/medic postmortem --db $(DEMO_DB) $$id
+	./$(BIN)/medic replay --db $(DEMO_DB) testdata/scenarios/demo.json
+	./$(BIN)/medic report --db $(DEMO_DB) --since 1d
+	@id=$$(./$(BIN)/medic report --db $(DEMO_DB) --since 1d --json | grep -o '"inc-[a-z0-9]*"' | head -1 | tr -d '"'); \
+	  echo "\$$ medic postmortem --db $(DEMO_DB) $$id"; ./$(BIN)/medic postmortem --db $(DEMO_DB) $$id
 
 ## testenv: test services from the npm registry, pinned by testenv/package-lock.json (dynalite)
 testenv: testenv/node_modules/dynalite/cli.js
@@ -25,13 +32,20 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: vet and every test, with the race detector, plus a short fuzz of the event decoders.
-## The DynamoDB tests start dynalite themselves and stop it after.
+## test: vet and every test, with the race detector, plus a short fuzz of the event decoders,
+## then the Terraform checks (fmt, validate of every example, terraform test of every module; a
+## provider mirror is used when found, or TF_PLUGIN_DIR). The DynamoDB tests start dynalite
+## themselves and stop it after.
 test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 10s ./internal/event/
+	deploy/terraform/check.sh
+
+## terraform-test: only the Terraform checks
+terraform-test:
+	deploy/terraform/check.sh
 
 ## fuzz: a longer fuzz of every decoder and of the classifier
 fuzz:
@@ -76,9 +90,9 @@ package:
 	  printf '%-14s %8s bytes\n' $$fn $$(stat -c %s build/$$fn.zip) || exit 1; \
 	done
 
-## build: the medic binary under bin/
+## build: the medic binary, bin/medic (medic --version prints $(VERSION))
 build:
-	$(GO) build -trimpath -o $(BIN)/medic ./cmd/medic
+	$(GO) build -trimpath -ldflags '$(MEDIC_LDFLAGS)' -o $(BIN)/medic ./cmd/medic
 
 clean:
 	rm -rf $(BIN) build medic.db

@@ -25,6 +25,13 @@ import (
 const retainResolved = 30 * 24 * time.Hour
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if wantsHelp(args) {
+		fs := newFlags("serve", stderr)
+		fs.String("addr", "127.0.0.1:8080", "listen address (MEDIC_ADDR)")
+		fs.String("db", "./medic.db", "embedded store file (MEDIC_DB)")
+		printHelp(stdout, fs, "medic serve [--addr A] [--db FILE]", "The local daemon: every handler behind one HTTP server on an embedded store, configured like\nthe Lambda functions (README.md): POST /events, GET /incidents, /healthz, /metrics, /slack/*.")
+		return 0
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "medic serve: %v\n", err)
@@ -76,7 +83,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fmt.Fprintf(stderr, `medic serve: listening on %s (store %s)
   send an event:   curl -s -X POST %s/events -H 'Content-Type: application/json' \
                      -d @testdata/events/ecs-task-state-change-stopped-essential-container-exited.json
-  see incidents:   curl -s %s/incidents?state=open
+  see incidents:   curl -s '%s/incidents?state=open'
 `, url, cfg.DB, url, url)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("db", cfg.DB))
 

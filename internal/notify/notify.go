@@ -30,6 +30,10 @@ const (
 	Action Kind = "action"
 	// Suggested: a fix waits for a human; the incident's message shows what it would do and cost.
 	Suggested Kind = "suggested"
+	// Test: a smoke test of the deployed path (internal/smoke). The incident is a stand-in that
+	// is never stored: its ID names the test and its Title is the text to show. Receivers mark
+	// it as a test and never page for it.
+	Test Kind = "test"
 )
 
 // Notification is one thing to tell people about one incident.

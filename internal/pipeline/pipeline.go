@@ -21,6 +21,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/smoke"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
 
@@ -69,6 +70,8 @@ const (
 	// OutcomeRefused: the event's account is not in MEDIC_ACCOUNTS; nothing was done.
 	OutcomeRefused Outcome = "refused"
 	OutcomeError   Outcome = "error"
+	// OutcomeSmoke: a smoke test (internal/smoke) told the receivers; nothing was stored.
+	OutcomeSmoke Outcome = "smoke"
 )
 
 // LogTailer reads the last lines of a stopped task's container (tasklogs.Reader).
@@ -133,6 +136,9 @@ func (p *Pipeline) Incidents() *incident.Manager { return p.incidents }
 // Result carrying the error and no Go error: retrying cannot fix it. The error is returned only
 // when a retry may help (the store failed).
 func (p *Pipeline) HandleRaw(ctx context.Context, raw []byte) (Result, error) {
+	if t, ok, err := smoke.Parse(raw); ok {
+		return p.smokeTest(ctx, t, err), nil
+	}
 	ev, err := event.Decode(raw)
 	if err != nil {
 		reason := "malformed"

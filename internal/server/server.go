@@ -57,19 +57,19 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, eventsResponse{Error: fmt.Sprintf("request body over %d bytes", MaxBody)})
+			writeJSON(w, http.StatusRequestEntityTooLarge, eventsResponse{Results: []pipeline.Result{}, Error: fmt.Sprintf("request body over %d bytes", MaxBody)})
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, eventsResponse{Error: "read body: " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: "read body: " + err.Error()})
 		return
 	}
 	raws, err := event.Split(body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, eventsResponse{Error: err.Error()})
+		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: err.Error()})
 		return
 	}
 	if len(raws) == 0 {
-		writeJSON(w, http.StatusBadRequest, eventsResponse{Error: "no events in the request body"})
+		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: "no events in the request body"})
 		return
 	}
 	resp := eventsResponse{Results: make([]pipeline.Result, 0, len(raws))}

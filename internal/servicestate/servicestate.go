@@ -51,18 +51,18 @@ type Clients interface {
 
 // Snapshot is a service's state at one moment.
 type Snapshot struct {
-	Cluster        string       `json:"cluster"`
-	Service        string       `json:"service"`
-	Status         string       `json:"status"`
-	Desired        int          `json:"desired"`
-	Running        int          `json:"running"`
-	Pending        int          `json:"pending"`
-	TaskDefinition string       `json:"task_definition"`
+	Cluster        string `json:"cluster"`
+	Service        string `json:"service"`
+	Status         string `json:"status"`
+	Desired        int    `json:"desired"`
+	Running        int    `json:"running"`
+	Pending        int    `json:"pending"`
+	TaskDefinition string `json:"task_definition"`
 	// Controller is the service's deployment controller: ECS (the default, also when ECS does
 	// not say), CODE_DEPLOY or EXTERNAL. Only ECS-controlled services can be rolled back or get
 	// a new task definition through UpdateService.
 	Controller  string       `json:"deployment_controller,omitempty"`
-	Deployments    []Deployment `json:"deployments,omitempty"`
+	Deployments []Deployment `json:"deployments,omitempty"`
 	// Tags are the service's ECS tags (routes match on them).
 	Tags   map[string]string `json:"tags,omitempty"`
 	ReadAt time.Time         `json:"read_at"`
