@@ -22,8 +22,8 @@ DEMO_DB := $(BIN)/demo.db
 demo: build
 	@rm -f $(DEMO_DB)
 	./$(BIN)/medic replay --db $(DEMO_DB) testdata/scenarios/demo.json
-	./$(BIN)/medic report --db $(DEMO_DB) --since 1d
-	@id=$$(./$(BIN)/medic report --db $(DEMO_DB) --since 1d --json | grep -o '"inc-[a-z0-9]*"' | head -1 | tr -d '"'); \
+	./$(BIN)/medic report --db $(DEMO_DB) --since 3650d
+	@id=$$(./$(BIN)/medic report --db $(DEMO_DB) --since 3650d --json | grep -o '"inc-[a-z0-9]*"' | head -1 | tr -d '"'); \
 	  echo "\$$ medic postmortem --db $(DEMO_DB) $$id"; ./$(BIN)/medic postmortem --db $(DEMO_DB) $$id
 
 ## testenv: test services from the npm registry, pinned by testenv/package-lock.json (dynalite)

@@ -132,7 +132,16 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	defer store.Close()
 
-	opts := app.Options{Store: store, Console: io.Discard, ProbeCredentials: true}
+	// The incidents live on the events' clock: each event moves it to its own time (never back),
+	// so timelines, response times and durations are the recorded night's.
+	var eventTime time.Time
+	opts := app.Options{Store: store, Console: io.Discard, ProbeCredentials: true,
+		IncidentClock: func() time.Time {
+			if eventTime.IsZero() {
+				return time.Now()
+			}
+			return eventTime
+		}}
 	if len(states) > 0 {
 		opts.States = states
 	}
@@ -150,6 +159,9 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	for _, raw := range raws {
 		if ev, err := event.Decode(raw); err == nil && !ev.Time.IsZero() {
 			recorded[ev.ID] = ev.Time
+			if ev.Time.After(eventTime) {
+				eventTime = ev.Time
+			}
 		}
 		res, err := a.Pipeline.HandleRaw(ctx, raw)
 		if err != nil || res.Outcome == pipeline.OutcomeError {

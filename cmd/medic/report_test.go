@@ -22,8 +22,10 @@ func TestReportAndPostmortemAfterReplay(t *testing.T) {
 		t.Fatalf("replay exit %d: %s", code, errOut.String())
 	}
 
+	// The replay keeps the recorded night's own times (03:00 on 27 November 2026).
+	morning := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	out.Reset()
-	if code := reportCmd(ctx, []string{"--db", db, "--since", "1d", "--json"}, &out, &errOut, noEnv, time.Now()); code != 0 {
+	if code := reportCmd(ctx, []string{"--db", db, "--since", "1d", "--json"}, &out, &errOut, noEnv, morning); code != 0 {
 		t.Fatalf("report exit %d: %s", code, errOut.String())
 	}
 	var rep struct {
@@ -64,16 +66,17 @@ func TestReportAndPostmortemAfterReplay(t *testing.T) {
 	}
 
 	out.Reset()
-	if code := reportCmd(ctx, []string{"--db", db}, &out, &errOut, noEnv, time.Now()); code != 0 || !strings.Contains(out.String(), "prod/checkout") {
+	if code := reportCmd(ctx, []string{"--db", db}, &out, &errOut, noEnv, morning); code != 0 || !strings.Contains(out.String(), "prod/checkout") {
 		t.Fatalf("report text exit %d: %s %s", code, out.String(), errOut.String())
 	}
 
 	out.Reset()
-	if code := postmortemCmd(ctx, []string{"--db", db, checkout}, &out, &errOut, noEnv, time.Now()); code != 0 {
+	if code := postmortemCmd(ctx, []string{"--db", db, checkout}, &out, &errOut, noEnv, morning); code != 0 {
 		t.Fatalf("postmortem exit %d: %s", code, errOut.String())
 	}
 	md := out.String()
-	for _, want := range []string{"# Postmortem draft: checkout", "## Impact", "## Timeline (UTC)", "OutOfMemoryError", "## Questions for the review"} {
+	for _, want := range []string{"# Postmortem draft: checkout", "## Impact", "## Timeline (UTC)", "OutOfMemoryError", "## Questions for the review",
+		"It opened at 2026-11-27 03:00:00 UTC"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("postmortem lacks %q:\n%s", want, md)
 		}

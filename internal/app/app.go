@@ -94,6 +94,9 @@ type Options struct {
 	Remedy func(ctx context.Context, incidentID string)
 	// Now is the clock of the per-account clients and the state cache (tests); default time.Now.
 	Now func() time.Time
+	// IncidentClock stamps incidents and their timelines: wall time by default, the events' own
+	// time in a replay, so a recorded night replays with its own times.
+	IncidentClock func() time.Time
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -134,6 +137,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		return nil, err
 	}
 	var mo []incident.Option
+	if opts.IncidentClock != nil {
+		mo = append(mo, incident.WithClock(opts.IncidentClock))
+	}
 	if a.Routes != nil {
 		mo = append(mo, incident.WithRoute(routeOf(a.Routes)))
 	}

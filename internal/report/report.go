@@ -164,7 +164,7 @@ func actionOutcome(e incident.Entry) string {
 // Build reports the incidents opened from from to to, both included. now decides which open incidents are past
 // their deadline (usually to, or the current time).
 func Build(incs []*incident.Incident, from, to, now time.Time) Period {
-	p := Period{From: from, To: to}
+	p := Period{From: from, To: to, Services: []Service{}, TopCauses: []CauseCount{}, Recurring: []Recurrence{}, Unknown: []UnknownText{}}
 	byScope := map[string]*Service{}
 	var order []string
 	causeServices := map[string]map[string]bool{}
@@ -327,11 +327,12 @@ func isTaskCause(c classify.Cause) bool {
 	return c != classify.Expected && slices.Contains(classify.Causes, c)
 }
 
-// MaxSince bounds a report's period: a year of incidents is a review; more is an export.
-const MaxSince = 366 * 24 * time.Hour
+// MaxSince bounds a report's period: ten years, enough to take in any recorded scenario (the
+// incidents read are capped anyway).
+const MaxSince = 3660 * 24 * time.Hour
 
 // ParseSince reads a report period as people write it: a Go duration ("36h", "90m") or a number
-// of days or weeks ("7d", "2w"), from one minute to a year.
+// of days or weeks ("7d", "2w"), from one minute to ten years.
 func ParseSince(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	var d time.Duration
@@ -345,7 +346,7 @@ func ParseSince(s string) (time.Duration, error) {
 		d = parsed
 	}
 	if d < time.Minute || d > MaxSince {
-		return 0, fmt.Errorf("%q: a period is between 1m and 366d", s)
+		return 0, fmt.Errorf("%q: a period is between 1m and 3660d", s)
 	}
 	return d, nil
 }
