@@ -78,7 +78,11 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 		fmt.Fprintf(b, "- Flapping: the service recovered and failed again %d time(s) within this incident\n", inc.Flaps)
 	}
 	if below, ok := belowDesired(inc, now); ok {
-		fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", Duration(below))
+		if inc.RecoveringSince == nil && inc.ResolvedAt == nil {
+			fmt.Fprintf(b, "- Time below the desired count: %s so far (since the first failure; not back yet)\n", Duration(below))
+		} else {
+			fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", Duration(below))
+		}
 	}
 	if s := inc.ServiceState; s != nil {
 		fmt.Fprintf(b, "- Last state read: %d/%d running, %d pending, on %s", s.Running, s.Desired, s.Pending, revision(s.TaskDefinition))
