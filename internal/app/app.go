@@ -110,12 +110,18 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		}
 		a.Config = cfg
 	}
+	if err := cfg.CheckSecrets(); err != nil {
+		return nil, err
+	}
 
 	var notifiers []notify.Notifier
 	if key := cfg.PagerDutyRoutingKey.Value; key != "" {
 		var po []pagerduty.Option
 		if cfg.PagerDutyEventsURL != "" {
 			po = append(po, pagerduty.WithEndpoint(cfg.PagerDutyEventsURL))
+		}
+		if tok := cfg.PagerDutyAPIToken.Value; tok != "" {
+			po = append(po, pagerduty.WithAPI(tok, cfg.PagerDutyFrom, cfg.PagerDutyAPIURL))
 		}
 		notifiers = append(notifiers, pagerduty.New(key, po...))
 	} else {
@@ -147,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
 		a.Remediator = &remediate.Remediator{ECS: a.ECS, Scaling: applicationautoscaling.NewFromConfig(awsCfg), Manager: a.Manager,
-			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, Log: log}
+			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, MaxTasks: cfg.MaxTasks, Log: log}
 	}
 	if opts.Remedy != nil {
 		po = append(po, pipeline.WithRemedy(opts.Remedy))
@@ -190,6 +196,7 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 	}
 	h := &chatops.Handler{
 		SigningSecret: a.Config.SlackSigningSecret.Value,
+		SlackAPIURL:   a.Config.SlackAPIURL,
 		AllowedUsers:  a.Config.SlackAllowedUsers,
 		AllowedGroups: a.Config.SlackAllowedGroups,
 		Manager:       a.Manager,
@@ -221,9 +228,20 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 }
 
 // LoadRunbooks reads the runbooks from dir (MEDIC_RUNBOOKS), or the ones built into the binary.
+// A folder that is missing, is not a folder, or holds no runbook is an error: silently running
+// with no runbook would disable every fix and every paging choice.
 func LoadRunbooks(dir string) (*runbook.Set, error) {
 	fsys := fs.FS(runbooks.FS)
 	if dir != "" {
+		st, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("runbooks: folder %s does not exist: point MEDIC_RUNBOOKS at your runbooks folder, or unset it to use the built-in runbooks", dir)
+		case err != nil:
+			return nil, fmt.Errorf("runbooks: %w", err)
+		case !st.IsDir():
+			return nil, fmt.Errorf("runbooks: %s is not a folder: MEDIC_RUNBOOKS names the folder that holds the *.md runbooks", dir)
+		}
 		fsys = os.DirFS(dir)
 	}
 	set, err := runbook.Load(fsys)

@@ -62,7 +62,25 @@ type Config struct {
 	LogLevel            string
 	DB                  string
 	Addr                string
+	// APIToken guards `medic serve`'s API (MEDIC_API_TOKEN): every endpoint but /healthz and the
+	// signed Slack ones then needs "Authorization: Bearer <token>".
+	APIToken SecretRef
+	// MaxTasks is the absolute cap on a service's desired count that scale-out and `/medic scale`
+	// never pass (MEDIC_MAX_TASKS), whatever a runbook or a person asks.
+	MaxTasks int
+	// PagerDutyAPIToken enables escalation through PagerDuty's REST API
+	// (MEDIC_PAGERDUTY_API_TOKEN); PagerDutyFrom is the From email account-level tokens need
+	// (MEDIC_PAGERDUTY_FROM); PagerDutyAPIURL overrides the REST endpoint (MEDIC_PAGERDUTY_API_URL).
+	PagerDutyAPIToken SecretRef
+	PagerDutyFrom     string
+	PagerDutyAPIURL   string
 }
+
+// DefaultMaxTasks is MEDIC_MAX_TASKS when unset.
+const DefaultMaxTasks = 100
+
+// PagerDutyKeyLength is the length of an Events API v2 integration key.
+const PagerDutyKeyLength = 32
 
 // Load reads the configuration through getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
@@ -81,6 +99,11 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:            getenv("MEDIC_LOG_LEVEL"),
 		DB:                  getenv("MEDIC_DB"),
 		Addr:                getenv("MEDIC_ADDR"),
+		APIToken:            secretRef(getenv, "MEDIC_API_TOKEN"),
+		PagerDutyAPIToken:   secretRef(getenv, "MEDIC_PAGERDUTY_API_TOKEN"),
+		PagerDutyFrom:       strings.TrimSpace(getenv("MEDIC_PAGERDUTY_FROM")),
+		PagerDutyAPIURL:     getenv("MEDIC_PAGERDUTY_API_URL"),
+		MaxTasks:            DefaultMaxTasks,
 	}
 	var errs []error
 	switch c.AutoFix {
@@ -102,6 +125,15 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("MEDIC_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
 	}
+	if v := strings.TrimSpace(getenv("MEDIC_MAX_TASKS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5000 {
+			// 5,000 is ECS's quota of tasks per service.
+			errs = append(errs, fmt.Errorf("MEDIC_MAX_TASKS %q: want a whole number of tasks from 1 to 5000", v))
+		} else {
+			c.MaxTasks = n
+		}
+	}
 	if c.DB == "" {
 		c.DB = "medic.db"
 	}
@@ -109,6 +141,27 @@ func Load(getenv func(string) string) (Config, error) {
 		c.Addr = "127.0.0.1:8080"
 	}
 	return c, errors.Join(errs...)
+}
+
+// CheckSecrets refuses secrets that cannot work, once their values are known (after _ARN and _SSM
+// references are read): a Slack signing secret of only whitespace would make every request's
+// signature check meaningless, and a PagerDuty routing key that is not 32 characters surfaces
+// only as pages PagerDuty drops.
+func (c Config) CheckSecrets() error {
+	var errs []error
+	if v := c.SlackSigningSecret.Value.Reveal(); v != "" && strings.TrimSpace(v) == "" {
+		errs = append(errs, errors.New("MEDIC_SLACK_SIGNING_SECRET is only whitespace: copy the Signing Secret from your Slack app's Basic Information page"))
+	}
+	if v := c.PagerDutyRoutingKey.Value.Reveal(); v != "" && len(v) != PagerDutyKeyLength {
+		errs = append(errs, fmt.Errorf("MEDIC_PAGERDUTY_ROUTING_KEY has %d characters: an Events API v2 integration key has %d (copy it from the service's Integrations tab)", len(v), PagerDutyKeyLength))
+	}
+	if v := c.APIToken.Value.Reveal(); v != "" && len(strings.TrimSpace(v)) < 16 {
+		errs = append(errs, errors.New("MEDIC_API_TOKEN is shorter than 16 characters: use a long random one, e.g. `openssl rand -hex 32`"))
+	}
+	if v := c.PagerDutyAPIToken.Value.Reveal(); v != "" && strings.TrimSpace(v) == "" {
+		errs = append(errs, errors.New("MEDIC_PAGERDUTY_API_TOKEN is only whitespace"))
+	}
+	return errors.Join(errs...)
 }
 
 func secretRef(getenv func(string) string, name string) SecretRef {

@@ -193,6 +193,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// closesDelivered reports whether kind follows up something the receiver already delivered for
+// the incident (the acknowledge or resolve of a page or message sent before a silence).
+func closesDelivered(kind Kind, inc *incident.Incident, name string) bool {
+	if kind != Acknowledged && kind != Resolved {
+		return false
+	}
+	n := inc.Notices[name]
+	return n != nil && (n.Ref != "" || n.Last != "")
+}
+
 // Recorder keeps receivers' outcomes on an incident and knows the silences (incident.Manager).
 type Recorder interface {
 	Delivered(ctx context.Context, id string, ds []incident.Delivery) (*incident.Incident, error)
@@ -208,8 +218,16 @@ type Sender interface {
 // Announce sends a notification and keeps each receiver's outcome on the incident — a timeline
 // entry, the receiver's handle, a pending re-send after a failure — so "was anyone told?" is
 // answered by the incident itself. only narrows the receivers (a re-send). It returns the outcomes.
+//
+// A silence holds back new pages and messages. It never holds back the acknowledgement or
+// resolution of something a receiver already delivered: a page sent before the silence must not
+// stay triggered because its resolve was swallowed.
 func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident, only ...string) []Result {
-	var results []Result
+	targets := only
+	if len(targets) == 0 {
+		targets = s.Names()
+	}
+	var results, held []Result
 	if sil, err := rec.Silenced(ctx, inc.Scope); err != nil {
 		log.Warn("read silences", zap.Error(err)) // a page beats a silence we cannot read
 	} else if sil != nil {
@@ -217,15 +235,20 @@ func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind
 		if sil.Reason != "" {
 			reason += ": " + sil.Reason
 		}
-		for _, name := range s.Names() {
-			if len(only) == 0 || slices.Contains(only, name) {
-				results = append(results, Result{Notifier: name, Skipped: reason})
+		var through []string
+		for _, name := range targets {
+			if closesDelivered(kind, inc, name) {
+				through = append(through, name)
+				continue
 			}
+			held = append(held, Result{Notifier: name, Skipped: reason})
 		}
+		targets = through
 	}
-	if results == nil {
-		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
+	if len(targets) > 0 {
+		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, targets...)
 	}
+	results = append(results, held...)
 	ds := make([]incident.Delivery, 0, len(results))
 	for _, r := range results {
 		if r.Err != nil {

@@ -3,7 +3,9 @@ package notify
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -118,3 +120,49 @@ const RunbookBase = "https://github.com/ecs-medic/ecs-medic/blob/main/runbooks/"
 
 // RunbookURL links the incident's runbook.
 func RunbookURL(inc *incident.Incident) string { return RunbookBase + inc.Runbook + ".md" }
+
+// SlackEscape makes text safe for Slack's mrkdwn and plain text: &, < and > are escaped, the only
+// characters Slack requires escaping, and the ones its control sequences are made of (<!channel>,
+// <!here>, <@U123> mentions, <https://evil|runbook> disguised links). Everything that did not come
+// from ecs-medic itself goes through it: container and alarm reasons (anyone with
+// cloudwatch:SetAlarmState writes those), service names, log lines, silence reasons.
+// https://api.slack.com/reference/surfaces/formatting#escaping
+func SlackEscape(s string) string { return slackEscaper.Replace(s) }
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// SlackLink renders a link for mrkdwn: the URL escaped, and a '|' in it (which would end the URL
+// and start the link's text) percent-encoded.
+func SlackLink(u, text string) string {
+	return "<" + strings.ReplaceAll(SlackEscape(u), "|", "%7C") + "|" + SlackEscape(text) + ">"
+}
+
+// SlackActor renders who did something: a Slack user recorded by id ("slack:U0123ABC") as a
+// mention Slack displays as the user's name; anything else escaped.
+func SlackActor(actor string) string {
+	if id, ok := strings.CutPrefix(actor, "slack:"); ok && slackUserID.MatchString(id) {
+		return "<@" + id + ">"
+	}
+	return SlackEscape(actor)
+}
+
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
+func HumanDuration(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		if d == 24*time.Hour {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d >= time.Hour:
+		return fmt.Sprintf("%d h %d min", d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%d min", (d+30*time.Second)/time.Minute)
+	default:
+		return fmt.Sprintf("%d s", (d+500*time.Millisecond)/time.Second)
+	}
+}

@@ -54,7 +54,8 @@ type Request struct {
 	Action runbook.Action `json:"action,omitempty"`
 	// Desired is the count for a human's `/medic scale`.
 	Desired int `json:"desired,omitempty"`
-	// Force lets a human override the cooldown; it is recorded.
+	// Force lets a human override the cooldown — only the cooldown: never the daily cap, a
+	// running action's lease or any other guardrail. It is recorded.
 	Force bool `json:"force,omitempty"`
 }
 
@@ -81,6 +82,9 @@ type Remediator struct {
 	Sender   notify.Sender
 	Cap      config.AutoFix
 	DryRun   bool
+	// MaxTasks is the absolute cap on desired count (MEDIC_MAX_TASKS); 0 means
+	// config.DefaultMaxTasks.
+	MaxTasks int
 	Log      *zap.Logger
 }
 
@@ -297,9 +301,13 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 		case g.LeaseUntil.After(now) && g.LeaseHolder != holder:
 			reason = "another action on this service is under way"
 		case len(recent) > 0 && now.Sub(recent[len(recent)-1]) < fix.Cooldown.Duration && !force:
-			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago (cooldown %s)", now.Sub(recent[len(recent)-1]).Round(time.Second), fix.Cooldown)
-		case len(recent) >= fix.MaxPerDay && !force:
-			reason = fmt.Sprintf("%d actions on this service in 24 h, the most the runbook allows", len(recent))
+			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago and the runbook waits %s between actions; `/medic fix %s force` overrides the cooldown",
+				notify.HumanDuration(now.Sub(recent[len(recent)-1])), notify.HumanDuration(fix.Cooldown.Duration), inc.ID)
+		case len(recent) >= fix.MaxPerDay:
+			// Not even force passes this: it is the bound on what automation and people together
+			// may do to a service in a day.
+			reason = fmt.Sprintf("%d actions on this service in the last 24 h, the most its runbook allows (max_per_day); the next is possible after %s UTC, or do it by hand in the ECS console",
+				len(recent), recent[len(recent)-fix.MaxPerDay].Add(24*time.Hour).UTC().Format("Jan 2 15:04"))
 		}
 		if reason != "" {
 			return errSkip
@@ -524,9 +532,18 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 	if v, ok := fix.Float("step"); ok && v >= 1 {
 		step = int(v)
 	}
-	limit := math.MaxInt32
-	if v, ok := fix.Float("max_tasks"); ok {
-		limit = int(v)
+	// The bound is the least of: the absolute cap (MEDIC_MAX_TASKS), the runbook's max_tasks and
+	// the service's Application Auto Scaling maximum. A human's count is held to the same bound.
+	limit, why := r.MaxTasks, "the most ecs-medic may set (MEDIC_MAX_TASKS)"
+	if limit <= 0 {
+		limit = config.DefaultMaxTasks
+	}
+	maxTasks, ok := fix.Float("max_tasks")
+	if rb := r.Runbooks.ByID(inc.Runbook); !ok && rb != nil && rb.Fix.Action == runbook.ScaleOut {
+		maxTasks, ok = rb.Fix.Float("max_tasks")
+	}
+	if ok && int(maxTasks) < limit {
+		limit, why = int(maxTasks), "the runbook's max_tasks"
 	}
 	if r.Scaling != nil {
 		out, err := r.Scaling.DescribeScalableTargets(ctx, &applicationautoscaling.DescribeScalableTargetsInput{
@@ -536,20 +553,29 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 		}
 		for _, t := range out.ScalableTargets {
 			if t.ScalableDimension == astypes.ScalableDimensionECSServiceDesiredCount && int(aws.ToInt32(t.MaxCapacity)) < limit {
-				limit = int(aws.ToInt32(t.MaxCapacity))
+				limit, why = int(aws.ToInt32(t.MaxCapacity)), "the service's auto-scaling maximum"
 			}
 		}
 	}
 	from := int(svc.DesiredCount)
 	to := from + step
 	if desired > 0 {
+		if desired > limit {
+			return "", nil, fmt.Errorf("%d tasks is above %d, %s: ask for at most %d, or raise that bound first: %w", desired, limit, why, limit, ErrRefused)
+		}
 		to = desired
 	}
 	if to > limit {
 		to = limit
 	}
+	if desired > 0 && desired == from {
+		return "", nil, fmt.Errorf("the service already has %d tasks desired: nothing to change: %w", from, ErrRefused)
+	}
+	if desired > 0 && desired < from {
+		return "", nil, fmt.Errorf("%d tasks is fewer than the %d running: ecs-medic only scales out; scale in with `aws ecs update-service --desired-count`: %w", desired, from, ErrRefused)
+	}
 	if to <= from {
-		return "", nil, fmt.Errorf("desired count %d is already at the maximum %d: %w", from, limit, ErrRefused)
+		return "", nil, fmt.Errorf("desired count %d is already at the maximum %d (%s): %w", from, limit, why, ErrRefused)
 	}
 	plan := fmt.Sprintf("scale %s from %d to %d tasks (maximum %d)", inc.Scope.Name(), from, to, limit)
 	return plan, func(ctx context.Context) error {
