@@ -245,6 +245,9 @@ func LoadRunbooks(dir string) (*runbook.Set, error) {
 		fsys = os.DirFS(dir)
 	}
 	set, err := runbook.Load(fsys)
+	if errors.Is(err, runbook.ErrEmpty) {
+		return nil, fmt.Errorf("runbooks: %s: %w; add runbooks there, or unset MEDIC_RUNBOOKS to use the built-in ones", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runbooks: %w", err)
 	}

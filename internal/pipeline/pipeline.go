@@ -111,6 +111,12 @@ func (p *Pipeline) Incidents() *incident.Manager { return p.incidents }
 // Result carrying the error and no Go error: retrying cannot fix it. The error is returned only
 // when a retry may help (the store failed).
 func (p *Pipeline) HandleRaw(ctx context.Context, raw []byte) (Result, error) {
+	return p.HandleRawLogged(ctx, raw, true)
+}
+
+// HandleRawLogged is HandleRaw, with the log line of a rejected event only when logReject is set:
+// a batch of many bad events logs a few and a summary, not one line per event.
+func (p *Pipeline) HandleRawLogged(ctx context.Context, raw []byte, logReject bool) (Result, error) {
 	ev, err := event.Decode(raw)
 	if err != nil {
 		reason := "malformed"
@@ -126,7 +132,9 @@ func (p *Pipeline) HandleRaw(ctx context.Context, raw []byte) (Result, error) {
 		if errors.As(err, &de) {
 			id = de.ID
 		}
-		p.log.Warn("event rejected", zap.String("event_id", id), zap.String("reason", reason), zap.Error(err))
+		if logReject {
+			p.log.Warn("event rejected", zap.String("event_id", incident.Clip(id, 256)), zap.String("reason", reason), zap.String("error", incident.Clip(err.Error(), 512)))
+		}
 		return Result{ID: id, Outcome: OutcomeError, Error: err.Error(), Actions: []string{}}, nil
 	}
 	return p.Handle(ctx, ev)

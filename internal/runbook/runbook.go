@@ -294,6 +294,9 @@ func knownCause(c classify.Cause) bool {
 	return false
 }
 
+// ErrEmpty: the folder holds no runbook, so every fix and paging choice would silently be off.
+var ErrEmpty = errors.New("no runbook (*.md file with front matter) in the folder: every fix and paging choice would be off")
+
 // Set is the runbooks in force.
 type Set struct {
 	Runbooks []*Runbook
@@ -332,7 +335,7 @@ func Load(fsys fs.FS) (*Set, error) {
 		set.Runbooks = append(set.Runbooks, rb)
 	}
 	if len(errs) == 0 && len(set.Runbooks) == 0 {
-		errs = append(errs, errors.New("the folder holds no runbook (*.md files with front matter): every fix and paging choice would be off"))
+		errs = append(errs, ErrEmpty)
 	}
 	return set, errors.Join(errs...)
 }
