@@ -52,7 +52,9 @@ type Response struct {
 }
 
 // ResponseURL is a response_url on the fake (as Slack's are on hooks.slack.com).
-func (s *Server) ResponseURL(name string) string { return s.Server.URL + "/hooks/commands/T0TEST/" + name }
+func (s *Server) ResponseURL(name string) string {
+	return s.Server.URL + "/hooks/commands/T0TEST/" + name
+}
 
 // Responses returns what was posted to response_url addresses.
 func (s *Server) Responses() []Response {

@@ -141,7 +141,14 @@ func Parse(name string, data []byte) (*Runbook, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(front))
 	dec.KnownFields(true)
 	if err := dec.Decode(rb); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		// yaml.v3 lists several problems on lines of their own: each names the file too.
+		var errs []error
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" && line != "yaml: unmarshal errors:" {
+				errs = append(errs, fmt.Errorf("%s: %s", name, line))
+			}
+		}
+		return nil, errors.Join(errs...)
 	}
 	for _, line := range strings.Split(rb.Body, "\n") {
 		if t, ok := strings.CutPrefix(line, "# "); ok {
@@ -150,9 +157,22 @@ func Parse(name string, data []byte) (*Runbook, error) {
 		}
 	}
 	if err := rb.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inFile(name, err)
 	}
 	return rb, nil
+}
+
+// inFile names the file on each of err's problems, so every line of a report says where.
+func inFile(name string, err error) error {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	var errs []error
+	for _, e := range joined.Unwrap() {
+		errs = append(errs, fmt.Errorf("%s: %w", name, e))
+	}
+	return errors.Join(errs...)
 }
 
 func (rb *Runbook) validate() error {
