@@ -19,17 +19,21 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: vet and every test, with the race detector, plus a short fuzz of the event decoder.
-## The DynamoDB tests start dynalite themselves and stop it after.
+## test: vet and every test, with the race detector, plus short fuzzes of the event decoder, the
+## Slack request parser and runbook front matter. The DynamoDB tests start dynalite themselves.
 test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 5s ./internal/chatops/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 5s ./internal/runbook/
 
 ## fuzz: a longer fuzz of every decoder
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 2m ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 1m ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 1m ./internal/chatops/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 1m ./internal/runbook/
 
 ## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
 lint:

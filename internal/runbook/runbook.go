@@ -244,7 +244,7 @@ func (rb *Runbook) validate() error {
 		}
 	}
 	if f.Action == RaiseMemory {
-		if v, ok := f.Float("factor"); ok && (v <= 1 || v > 4) {
+		if v, ok := f.Float("factor"); ok && !(v > 1 && v <= 4) { // NaN too
 			errs = append(errs, errors.New("fix.params.factor must be above 1 and at most 4"))
 		}
 		if v, ok := f.Float("max_memory_mib"); ok && (v < 512 || v > MaxMemoryMiB) {
