@@ -37,12 +37,14 @@ func clock(t time.Time) string { return t.UTC().Format("15:04 UTC") }
 
 // Blocks renders the incident's message. Exported for golden tests.
 func Blocks(inc *incident.Incident) []slackapi.Block {
-	// Every text that came from an event or a user is escaped (esc): names, reasons, log lines.
-	subject, cause := esc(notify.Subject(inc)), esc(notify.CauseWords(inc))
+	// Every text that came from an event or a user is escaped: names, reasons, log lines (esc for
+	// mrkdwn; plain for the plain-text header, which Slack shows verbatim).
+	subject, cause := plain(notify.Subject(inc)), plain(notify.CauseWords(inc))
 	header := fmt.Sprintf("%s %s %s — %s", marker(inc), inc.Severity, subject, cause)
 	if inc.State == incident.Resolved {
 		header = fmt.Sprintf("%s Resolved: %s — %s", marker(inc), subject, cause)
 	}
+	subject, cause = esc(notify.Subject(inc)), esc(notify.CauseWords(inc))
 	blocks := []slackapi.Block{
 		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(header, 150), true, false)),
 	}
@@ -143,6 +145,12 @@ func truncate(s string, n int) string {
 }
 
 func esc(s string) string { return notify.SlackEscape(s) }
+
+// plain makes text safe for a plain_text object: Slack renders it verbatim (an entity would show
+// as "&lt;"), so the angle brackets its control sequences need become look-alike quotes.
+func plain(s string) string { return plainer.Replace(s) }
+
+var plainer = strings.NewReplacer("<", "‹", ">", "›")
 
 // Fallback is the message's plain text, shown in notifications and to screen readers.
 func Fallback(kind notify.Kind, inc *incident.Incident) string {

@@ -123,4 +123,25 @@ func TestGoldenBlocks(t *testing.T) {
 		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
 		notifytest.Golden(t, "slack/acknowledged.json", append(b, '\n'))
 	})
+	// Text from events and users, escaped: an alarm reason and a log line that try to notify the
+	// channel and disguise a link, a service name with a mention, a Slack user as the acknowledger.
+	t.Run("hostile-text", func(t *testing.T) {
+		inc := notifytest.Incident(classify.EssentialExit)
+		inc.Scope.Service = "web<@U0BOSS>"
+		inc.Occurrences.Evidence = []string{"exit 1: <!channel> see <https://evil.example/x|runbook> & retry"}
+		inc.LogLines = []string{"panic: <!here> token=<redacted?>"}
+		at := inc.OpenedAt.Add(5 * time.Minute)
+		inc.State, inc.AcknowledgedAt, inc.AcknowledgedBy = incident.Acknowledged, &at, "slack:U0ALICE"
+		b, _ := json.MarshalIndent(map[string]any{"blocks": slack.Blocks(inc), "text": slack.Fallback(notify.Opened, inc),
+			"thread": slack.ThreadReply(notify.Acknowledged, inc)}, "", "  ")
+		notifytest.Golden(t, "slack/hostile-text.json", append(b, '\n'))
+		for _, raw := range []string{"<!channel>", "<!here>", "<@U0BOSS>", "<https://evil"} {
+			if strings.Contains(unJSON.Replace(string(b)), raw) {
+				t.Errorf("%s reached the message raw", raw)
+			}
+		}
+	})
 }
+
+// unJSON undoes encoding/json's spelling of &, < and > in strings.
+var unJSON = strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">")
