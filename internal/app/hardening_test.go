@@ -685,3 +685,38 @@ func TestHardenEscalationReachesTheNextLevel(t *testing.T) {
 		t.Fatal("escalated twice")
 	}
 }
+
+// Answers never show internals (Go durations, SDK error wrapping, empty reasons), and every
+// refusal says what to do instead.
+func TestHardenAnswersShowNoInternals(t *testing.T) {
+	d := newDoor(t, nil)
+	inc := d.open(t, 1)
+	d.ecs.FailNext("DescribeServices", 10)
+	d.command(t, "U0BOB", "bob", "status prod/checkout")
+	d.command(t, "U0ALICE", "alice", "fix "+inc.ID) // DescribeServices fails: the fix cannot start
+	d.ecs.FailNext("DescribeServices", 0)
+	answers := []string{
+		d.command(t, "U0BOB", "bob", "ack "+inc.ID),
+		d.command(t, "U0ALICE", "alice", "silence prod/checkout 240h"),
+		d.command(t, "U0ALICE", "alice", "scale prod/checkout lots"),
+		d.command(t, "U0ALICE", "alice", "fix not-an-id"),
+		d.command(t, "U0BOB", "bob", "why 12"),
+		d.command(t, "U0BOB", "bob", "logs "+inc.Occurrences.Tasks[0]),
+		d.command(t, "U0BOB", "bob", "incidents"),
+	}
+	for _, r := range d.slack.Responses() {
+		answers = append(answers, r.Text)
+	}
+	for _, a := range answers {
+		for _, internal := range []string{"h0m0s", "m0s", "operation error", "RequestID", "https response error", "%!", "<nil>", ": .", ":  "} {
+			if strings.Contains(a, internal) {
+				t.Errorf("an answer shows %q: %s", internal, a)
+			}
+		}
+	}
+	for _, refusal := range answers[:5] {
+		if !strings.Contains(refusal, "`/medic") && !strings.Contains(refusal, "e.g.") && !strings.Contains(refusal, "at most") && !strings.Contains(refusal, "ask") {
+			t.Errorf("a refusal does not say what to do instead: %s", refusal)
+		}
+	}
+}

@@ -392,7 +392,7 @@ func (h *Handler) logs(ctx context.Context, args []string, responseURL string) R
 				if why == "" {
 					why = "the container wrote none, or its task definition has no awslogs log configuration"
 				}
-				return Reply{Text: fmt.Sprintf("No log lines were kept for `%s`: %s. Look in CloudWatch Logs, or the container's log driver.", esc(id), esc(why))}
+				return Reply{Text: fmt.Sprintf("No log lines were kept for `%s`: %s. Look in CloudWatch Logs, or the container's log driver.", esc(id), esc(strings.TrimRight(why, ". ")))}
 			}
 			return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", esc(id), esc(inc.Facts.LogStream), esc(strings.Join(inc.LogLines, "\n")))}
 		}

@@ -4,6 +4,7 @@
 package incident
 
 import (
+	"fmt"
 	"time"
 	"unicode/utf8"
 
@@ -328,4 +329,24 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
+func HumanDuration(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		if d == 24*time.Hour {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d >= time.Hour && (d+30*time.Second)%time.Hour < time.Minute:
+		return fmt.Sprintf("%d h", (d+30*time.Second)/time.Hour)
+	case d >= time.Hour:
+		d += 30 * time.Second
+		return fmt.Sprintf("%d h %d min", d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%d min", (d+30*time.Second)/time.Minute)
+	default:
+		return fmt.Sprintf("%d s", (d+500*time.Millisecond)/time.Second)
+	}
 }

@@ -515,13 +515,13 @@ func (m *Manager) Observe(ctx context.Context, id string, snap *servicestate.Sna
 		}
 		if inc.RecoveringSince == nil {
 			inc.RecoveringSince = &now
-			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "recovering", Message: fmt.Sprintf("service back to %d/%d running; resolving after %s of quiet", snap.Running, snap.Desired, quiet)})
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "recovering", Message: fmt.Sprintf("service back to %d/%d running; resolving after %s of quiet", snap.Running, snap.Desired, HumanDuration(quiet))})
 			return true
 		}
 		if now.Sub(*inc.RecoveringSince) < quiet {
 			return true
 		}
-		resolve(inc, now, actorMedic, fmt.Sprintf("service at %d/%d running for %s", snap.Running, snap.Desired, now.Sub(*inc.RecoveringSince).Round(time.Second)))
+		resolve(inc, now, actorMedic, fmt.Sprintf("service at %d/%d running for %s", snap.Running, snap.Desired, HumanDuration(now.Sub(*inc.RecoveringSince))))
 		resolved = true
 		return true
 	})
@@ -537,7 +537,7 @@ func (m *Manager) Escalate(ctx context.Context, id string) (*Incident, bool, err
 		if escalated {
 			inc.Escalated, inc.UpdatedAt = true, now
 			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "escalated",
-				Message: fmt.Sprintf("not acknowledged within the %s SLA (due %s): escalated", inc.Severity.SLA(), inc.SLADeadline.UTC().Format(time.RFC3339))})
+				Message: fmt.Sprintf("not acknowledged within the %s response time of a %s (due %s UTC): escalated", HumanDuration(inc.Severity.SLA()), inc.Severity, inc.SLADeadline.UTC().Format("15:04"))})
 		}
 		return escalated
 	})

@@ -149,20 +149,4 @@ func SlackActor(actor string) string {
 var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
 // HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
-func HumanDuration(d time.Duration) string {
-	switch {
-	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
-		if d == 24*time.Hour {
-			return "1 day"
-		}
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
-	case d >= time.Hour && d%time.Hour == 0:
-		return fmt.Sprintf("%d h", d/time.Hour)
-	case d >= time.Hour:
-		return fmt.Sprintf("%d h %d min", d/time.Hour, (d%time.Hour)/time.Minute)
-	case d >= time.Minute:
-		return fmt.Sprintf("%d min", (d+30*time.Second)/time.Minute)
-	default:
-		return fmt.Sprintf("%d s", (d+500*time.Millisecond)/time.Second)
-	}
-}
+func HumanDuration(d time.Duration) string { return incident.HumanDuration(d) }

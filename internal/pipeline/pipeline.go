@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/event"
@@ -279,7 +281,7 @@ func (p *Pipeline) attachLogs(ctx context.Context, log *zap.Logger, ev *event.Ev
 	reason := ""
 	tail, err := p.logs.Last(ctx, t)
 	if err != nil {
-		reason = err.Error()
+		reason = shortReason(err)
 		log.Info("container log unavailable", zap.Error(err))
 	}
 	updated, err := p.incidents.AttachLogs(ctx, inc.ID, tail.Group, tail.Stream, tail.Lines, reason)
@@ -303,4 +305,19 @@ func (p *Pipeline) notify(ctx context.Context, log *zap.Logger, kind notify.Kind
 		}
 		p.metrics.Notifications.WithLabelValues(r.Notifier, string(kind), result).Inc()
 	}
+}
+
+// shortReason keeps an error's own context ("describe task definition ...") and AWS's code and
+// message, without the SDK's operation, HTTP status and request id: it is shown to responders.
+func shortReason(err error) string {
+	msg := err.Error()
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return msg
+	}
+	prefix := ""
+	if i := strings.Index(msg, "operation error "); i > 0 {
+		prefix = msg[:i]
+	}
+	return prefix + api.ErrorCode() + ": " + strings.TrimSuffix(api.ErrorMessage(), ".")
 }

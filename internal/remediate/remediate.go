@@ -23,6 +23,7 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/config"
@@ -101,7 +102,7 @@ func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
 	out, err := r.handle(ctx, req, inc)
 	switch {
 	case err != nil:
-		r.record(ctx, inc, req, "action-failed", fmt.Sprintf("%s failed: %v; automation stopped for this incident", out.Action, err))
+		r.record(ctx, inc, req, "action-failed", fmt.Sprintf("%s failed: %s; automation stopped for this incident: do it by hand, or fix the cause and run it again", out.Action, reason(err)))
 		log.Error("remediation failed", zap.String("action", string(out.Action)), zap.Error(err))
 	case out.Skipped != "":
 		log.Info("remediation skipped", zap.String("action", string(out.Action)), zap.String("reason", out.Skipped))
@@ -147,7 +148,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return out, nil
 	}
 	if action == "" || action == runbook.None {
-		return skip("the runbook has no fix for this cause")
+		return skip("the runbook has no fix for this cause: `/medic rollback` or `/medic scale` act on the service directly")
 	}
 	if !inc.Scope.IsService() {
 		return skip("only ECS services can be fixed, not %s", inc.Scope.Name())
@@ -242,7 +243,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return out, nil
 	}
 	if err := apply(ctx); err != nil {
-		_, _ = r.Manager.StopAutomation(ctx, inc.ID, fmt.Sprintf("%s failed: %v", action, err))
+		_, _ = r.Manager.StopAutomation(ctx, inc.ID, fmt.Sprintf("%s failed: %s", action, reason(err)))
 		return out, err
 	}
 	if _, err := r.Manager.ActionTaken(ctx, inc.ID, fix.Verify.Duration); err != nil {
@@ -299,7 +300,7 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 		g.Actions = recent
 		switch {
 		case g.LeaseUntil.After(now) && g.LeaseHolder != holder:
-			reason = "another action on this service is under way"
+			reason = "another action on this service is under way: wait a minute or two for its outcome in the thread"
 		case len(recent) > 0 && now.Sub(recent[len(recent)-1]) < fix.Cooldown.Duration && !force:
 			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago and the runbook waits %s between actions; `/medic fix %s force` overrides the cooldown",
 				notify.HumanDuration(now.Sub(recent[len(recent)-1])), notify.HumanDuration(fix.Cooldown.Duration), inc.ID)
@@ -325,6 +326,16 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 }
 
 var errSkip = errors.New("skip")
+
+// reason says why a call failed in words a responder can use: the AWS error code and message,
+// without the SDK's operation, request id and HTTP status wrapping (those go to the log).
+func reason(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode() + ": " + api.ErrorMessage()
+	}
+	return err.Error()
+}
 
 // unclaim takes back the action counted at the lease when nothing was changed after all
 // (planning refused, dry run).
