@@ -90,7 +90,8 @@ func scenarioSlack(t *testing.T) *world {
 	t.Cleanup(responses.Close)
 	fl := newFakeLambda(t)
 	w.lambda = fl
-	env := map[string]string{"MEDIC_SLACK_SIGNING_SECRET": signingSecret, "MEDIC_SLACK_ALLOWED_USERS": "U0ALICE",
+	// MEDIC_SLACK_API_URL names the Slack test double, whose host response_url may then use.
+	env := map[string]string{"MEDIC_SLACK_SIGNING_SECRET": signingSecret, "MEDIC_SLACK_ALLOWED_USERS": "U0ALICE", "MEDIC_SLACK_API_URL": responses.URL,
 		"AWS_ENDPOINT_URL_LAMBDA": fl.URL, "AWS_LAMBDA_FUNCTION_NAME": "ecs-medic-slack"}
 	for k, v := range w.env {
 		env[k] = v
