@@ -19,6 +19,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
@@ -59,7 +60,7 @@ func WithMarkTTL(d time.Duration) Option { return func(s *Store) { s.markTTL = d
 // Open opens (creating if needed) the store file at path.
 func Open(path string, opts ...Option) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		// bbolt holds an exclusive lock on the file while it is open.
 		return nil, fmt.Errorf("store %s is in use by another process (is another medic serve running?): stop it, or give this one another file with --db or MEDIC_DB: %w", path, ErrInUse)
 	}

@@ -44,7 +44,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	if inc.State == incident.Resolved {
 		header = fmt.Sprintf("%s Resolved: %s — %s", marker(inc), subject, cause)
 	}
-	subject, cause = esc(notify.Subject(inc)), esc(notify.CauseWords(inc))
+	cause = esc(notify.CauseWords(inc))
 	blocks := []slackapi.Block{
 		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(header, 150), true, false)),
 	}
