@@ -304,6 +304,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 	// A state filter the store cannot apply may take several store pages to fill one answer;
 	// a bounded number, then the answer says where to go on.
 	for range 20 {
+		next = ""
 		incs, err := s.store.List(r.Context(), f)
 		if err != nil {
 			s.log.Error("list incidents", zap.Error(err))

@@ -163,6 +163,11 @@ func (n *Notifier) escalate(ctx context.Context, inc *incident.Incident) (bool, 
 		return restRetryable(err), fmt.Errorf("pagerduty escalation level of %s: %w", pd.ID, err)
 	}
 	if _, err := n.rest.ManageIncidentsWithContext(ctx, n.from, []pagerduty.ManageIncidentsOptions{{ID: pd.ID, EscalationLevel: level + 1}}); err != nil {
+		var apiErr pagerduty.APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+			// Not worth a re-send every minute: most often the policy has no level after this one.
+			return false, &notify.Skip{Reason: fmt.Sprintf("PagerDuty did not move it to level %d (its escalation policy may have no further level): %s", level+1, apiErr.Error())}
+		}
 		return restRetryable(err), fmt.Errorf("pagerduty escalate %s to level %d: %w", pd.ID, level+1, err)
 	}
 	return false, nil
