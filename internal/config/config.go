@@ -125,6 +125,17 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("MEDIC_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
 	}
+	// Changing commands are authorized by Slack id only: a name here would silently never match.
+	for _, u := range c.SlackAllowedUsers {
+		if !slackID(u, "UW") {
+			errs = append(errs, fmt.Errorf("MEDIC_SLACK_ALLOWED_USERS %q: give Slack user ids, such as U0123ABCD (profile → ⋮ → Copy member ID); names are not accepted, Slack has deprecated them", u))
+		}
+	}
+	for _, g := range c.SlackAllowedGroups {
+		if !slackID(g, "S") {
+			errs = append(errs, fmt.Errorf("MEDIC_SLACK_ALLOWED_GROUPS %q: give user group ids, such as S0123ABCD", g))
+		}
+	}
 	if v := strings.TrimSpace(getenv("MEDIC_MAX_TASKS")); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 5000 {
@@ -162,6 +173,20 @@ func (c Config) CheckSecrets() error {
 		errs = append(errs, errors.New("MEDIC_PAGERDUTY_API_TOKEN is only whitespace"))
 	}
 	return errors.Join(errs...)
+}
+
+// slackID reports whether s looks like a Slack id starting with one of prefixes: an upper-case
+// letter, then upper-case letters and digits.
+func slackID(s, prefixes string) bool {
+	if len(s) < 2 || len(s) > 32 || !strings.ContainsRune(prefixes, rune(s[0])) {
+		return false
+	}
+	for _, r := range s[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func secretRef(getenv func(string) string, name string) SecretRef {
