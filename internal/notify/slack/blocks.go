@@ -190,9 +190,16 @@ func ThreadReply(kind notify.Kind, inc *incident.Incident) string {
 
 // escalatedReply says in the thread that the incident escalated, and what to do about it.
 func escalatedReply(inc *incident.Incident) string {
+	// The newest escalation or relapse says why.
+latest:
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
-		if e := inc.Timeline[i]; e.Kind == "escalated" && strings.Contains(e.Message, "fix was not effective") {
+		switch e := inc.Timeline[i]; {
+		case e.Kind == "relapse" && inc.Stopped != "":
+			return ":rotating_light: *Escalated*: the cause recurred after the fix; automation is stopped for this incident. Acknowledge it and take over."
+		case e.Kind == "escalated" && strings.Contains(e.Message, "fix was not effective"):
 			return ":rotating_light: *Escalated*: the fix did not bring the service back in time; automation is stopped for this incident. Acknowledge it and take over."
+		case e.Kind == "escalated":
+			break latest // the response time passed: said below
 		}
 	}
 	return fmt.Sprintf(":rotating_light: *Escalated*: not acknowledged within the %s response time of a %s. "+

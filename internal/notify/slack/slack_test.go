@@ -145,3 +145,17 @@ func TestGoldenBlocks(t *testing.T) {
 
 // unJSON undoes encoding/json's spelling of &, < and > in strings.
 var unJSON = strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">")
+
+// The thread says why an incident escalated: the response time passed, or a fix did not help.
+func TestEscalatedReply(t *testing.T) {
+	inc := notifytest.Incident(classify.OOMKilled)
+	inc.Timeline = append(inc.Timeline, incident.Entry{Kind: "escalated", Message: "not acknowledged within the 15 min response time of a P1 (due 03:15 UTC): escalated"})
+	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "15 min response time of a P1") || !strings.Contains(r, "/medic ack "+inc.ID) {
+		t.Fatalf("SLA: %s", r)
+	}
+	inc.Stopped = "the cause recurred after the fix"
+	inc.Timeline = append(inc.Timeline, incident.Entry{Kind: "relapse", Message: "the cause recurred after the fix: automation stopped for this incident"})
+	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "recurred after the fix") {
+		t.Fatalf("relapse: %s", r)
+	}
+}
