@@ -216,7 +216,14 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return skip("suggested, waiting for a human (Run fix in Slack, or /medic fix %s): would %s", inc.ID, plan)
 	}
 	holder := inc.ID + "/" + nonce()
-	if reason, err := r.lease(ctx, inc, holder, fix, req.Force && req.human()); err != nil || reason != "" {
+	hint := "the next failure after it may act again"
+	switch {
+	case req.human() && req.Action == "":
+		hint = fmt.Sprintf("`/medic fix %s force` overrides the cooldown", inc.ID)
+	case req.human():
+		hint = "wait for it to pass, or change the service by hand with `aws ecs update-service`"
+	}
+	if reason, err := r.lease(ctx, inc, holder, fix, req.Force && req.human(), hint); err != nil || reason != "" {
 		if err != nil {
 			return out, err
 		}
@@ -286,7 +293,8 @@ func modeOf(rb *runbook.Runbook) runbook.Mode {
 }
 
 // lease takes the service's action lease and checks cooldown and the daily cap, atomically.
-func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder string, fix runbook.Fix, force bool) (string, error) {
+// hint says what to do about a cooldown.
+func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder string, fix runbook.Fix, force bool, hint string) (string, error) {
 	now := r.Manager.Now()
 	reason := ""
 	_, err := r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
@@ -302,8 +310,8 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 		case g.LeaseUntil.After(now) && g.LeaseHolder != holder:
 			reason = "another action on this service is under way: wait a minute or two for its outcome in the thread"
 		case len(recent) > 0 && now.Sub(recent[len(recent)-1]) < fix.Cooldown.Duration && !force:
-			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago and the runbook waits %s between actions; `/medic fix %s force` overrides the cooldown",
-				notify.HumanDuration(now.Sub(recent[len(recent)-1])), notify.HumanDuration(fix.Cooldown.Duration), inc.ID)
+			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago and the runbook waits %s between actions; %s",
+				notify.HumanDuration(now.Sub(recent[len(recent)-1])), notify.HumanDuration(fix.Cooldown.Duration), hint)
 		case len(recent) >= fix.MaxPerDay:
 			// Not even force passes this: it is the bound on what automation and people together
 			// may do to a service in a day.
