@@ -33,6 +33,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
+	"github.com/ecs-medic/ecs-medic/internal/fakests"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
@@ -190,6 +191,7 @@ func (f *fn) logged(s string) bool {
 
 type world struct {
 	table  string
+	sts    *fakests.Server
 	ecs    *fakeecs.Server
 	logs   *fakelogs.Server
 	env    map[string]string
@@ -272,11 +274,15 @@ func newWorld(t *testing.T, services ...fakeecs.Service) *world {
 	}
 	logs := fakelogs.New()
 	t.Cleanup(logs.Close)
+	// STS tells the functions which account they run in (the home account). GetCallerIdentity
+	// needs no IAM permission, so it is not among the calls the IAM cross-check compares.
+	sts := fakests.New(map[string]string{"AKIDEXAMPLE": eventgen.Account})
+	t.Cleanup(sts.Close)
 	rec := newRecorder(t, db.URL)
-	return &world{table: table, ecs: fake, logs: logs, store: dynamostore.New(admin, table), dynamo: rec, env: map[string]string{
+	return &world{table: table, sts: sts, ecs: fake, logs: logs, store: dynamostore.New(admin, table), dynamo: rec, env: map[string]string{
 		"MEDIC_TABLE": table, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
 		"AWS_ENDPOINT_URL_DYNAMODB": rec.URL, "AWS_ENDPOINT_URL_ECS": fake.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": logs.URL,
-		"MEDIC_LOG_LEVEL": "info",
+		"AWS_ENDPOINT_URL_STS": sts.URL, "MEDIC_LOG_LEVEL": "info",
 	}}
 }
 

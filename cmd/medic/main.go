@@ -18,6 +18,8 @@ Usage:
   medic replay [--json] [FILE ...]   run events through the whole pipeline, print the incidents
   medic serve [--addr A] [--db F]    the local daemon: POST /events, GET /incidents, /healthz, /metrics
   medic runbooks check [DIR]         validate runbooks (default: the ones built in, or MEDIC_RUNBOOKS)
+  medic routes check [FILE]          validate a routes file (default: MEDIC_ROUTES)
+  medic routes test [--tags k=v] EVENT   say where each event's incident would go
 
 Input is a JSON event, a JSON array of events or JSON lines; stdin when no FILE is given.
 Configuration comes from the environment (MEDIC_*, AWS_*); see README.md.
@@ -45,6 +47,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return serveCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "runbooks":
 		return runbooksCmd(args[1:], stdout, stderr, getenv)
+	case "routes":
+		return routesCmd(args[1:], stdin, stdout, stderr, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

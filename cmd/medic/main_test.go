@@ -266,3 +266,66 @@ func TestRunbooksCheckRefusesWhatWouldDisableOrHarm(t *testing.T) {
 		}
 	}
 }
+
+func TestRoutesCheckAndTest(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "routes.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("routes:\n  - name: payments\n    match: { cluster: \"payments-*\" }\n    slack_channel: C0PAYMENTS\n"+
+		"  - name: search\n    match: { tags: { team: search } }\n    slack_channel: C0SEARCH\ndefault: { slack_channel: C0ONCALL }\n"), 0o600)
+	os.WriteFile(bad, []byte("routes:\n  - match: { cluster: \"[x\", cause: oom }\n    slack_channel: C1\n"), 0o600)
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"routes", "check", good}, nil, &out, &errs, noEnv); code != 0 || !strings.Contains(out.String(), "2 routes OK") {
+		t.Fatalf("good: %d %s %s", code, out.String(), errs.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"routes", "check", bad}, nil, &out, &errs, noEnv); code != 1 {
+		t.Fatalf("bad: %d", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want a line per problem: %q", out.String())
+	}
+	for _, l := range lines {
+		if !strings.Contains(l, bad) {
+			t.Fatalf("a problem that does not name the file: %q", l)
+		}
+	}
+	if code := run(context.Background(), []string{"routes", "check"}, nil, &out, &errs, noEnv); code != 2 {
+		t.Fatalf("no file: %d", code)
+	}
+
+	ev := filepath.Join(dir, "event.json")
+	os.WriteFile(ev, []byte(`{"version":"0","id":"e1","detail-type":"ECS Task State Change","source":"aws.ecs","account":"111122223333","region":"us-east-1","time":"2026-11-28T03:00:00Z",
+		"detail":{"clusterArn":"arn:aws:ecs:us-east-1:111122223333:cluster/prod","taskArn":"arn:aws:ecs:us-east-1:111122223333:task/prod/0123456789abcdef0123456789abcdef","group":"service:indexer","lastStatus":"STOPPED",
+		"stopCode":"EssentialContainerExited","stoppedReason":"Essential container in task exited","containers":[{"name":"app","exitCode":1,"lastStatus":"STOPPED"}]}}`), 0o600)
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"routes", "test", "--routes", good, ev}, []string{"route:     default", "C0ONCALL", "not known offline"}},
+		{[]string{"routes", "test", "--routes", good, "--tags", "team=search", ev}, []string{"route:     search", "C0SEARCH"}},
+	} {
+		out.Reset()
+		if code := run(context.Background(), c.args, nil, &out, &errs, func(k string) string {
+			return map[string]string{"MEDIC_PAGERDUTY_ROUTING_KEY": "SECRET-KEY-VALUE"}[k]
+		}); code != 0 {
+			t.Fatalf("%v: %d %s", c.args, code, errs.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out.String(), w) {
+				t.Fatalf("%v: no %q in\n%s", c.args, w, out.String())
+			}
+		}
+		if strings.Contains(out.String(), "SECRET-KEY-VALUE") {
+			t.Fatal("the routing key was printed")
+		}
+	}
+	out.Reset()
+	run(context.Background(), []string{"routes", "test", "--routes", good, ev}, nil, &out, &errs, func(k string) string {
+		return map[string]string{"MEDIC_ACCOUNTS": "222233334444"}[k]
+	})
+	if !strings.Contains(out.String(), "refused: account 111122223333 is not in MEDIC_ACCOUNTS") {
+		t.Fatalf("an account not allowed: %s", out.String())
+	}
+}

@@ -159,14 +159,14 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 func printReplay(w io.Writer, sum replaySummary) {
 	var parts []string
-	for _, k := range []string{"opened", "occurrence", "attached", "resolved", "duplicate", "expected", "ignored", "error"} {
+	for _, k := range []string{"opened", "occurrence", "attached", "resolved", "duplicate", "expected", "ignored", "refused", "error"} {
 		if n := sum.Outcomes[k]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, k))
 		}
 	}
 	fmt.Fprintf(w, "\n%d event(s) → %d incident(s)   [%s]\n", sum.Events, len(sum.Incidents), strings.Join(parts, ", "))
 	for _, r := range sum.Results {
-		if r.Outcome == pipeline.OutcomeError {
+		if r.Outcome == pipeline.OutcomeError || r.Outcome == pipeline.OutcomeRefused {
 			fmt.Fprintf(w, "  rejected event %s: %s\n", r.ID, r.Error)
 		}
 	}

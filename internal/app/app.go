@@ -15,8 +15,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -25,6 +23,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
@@ -32,12 +31,10 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/logging"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
-	"github.com/ecs-medic/ecs-medic/internal/notify/console"
-	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
-	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/route"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
@@ -47,13 +44,19 @@ import (
 
 // App is a wired ecs-medic.
 type App struct {
-	Config   config.Config
-	Log      *zap.Logger
-	Metrics  *metrics.Metrics
-	States   pipeline.StateReader
-	Source   *servicestate.Source // nil when ECS is unreachable
-	ECS      *ecs.Client          // nil when ECS is unreachable
-	Fanout   *notify.Fanout
+	Config  config.Config
+	Log     *zap.Logger
+	Metrics *metrics.Metrics
+	States  pipeline.StateReader
+	Source  *servicestate.Source // nil when ECS is unreachable
+	// ECS is the home account's client (default credentials), for the reconciler's sweep of the
+	// home account; nil when ECS is unreachable. Everything about a given service goes through
+	// Accounts instead, with that service's own account's credentials.
+	ECS      *ecs.Client
+	Accounts *accounts.Provider // nil when ECS is unreachable
+	// Fanout delivers notifications: each incident to its route's receivers (MEDIC_ROUTES).
+	Fanout   notify.Sender
+	Routes   *route.File // nil without MEDIC_ROUTES
 	Manager  *incident.Manager
 	Pipeline *pipeline.Pipeline
 	Logs     *tasklogs.Reader // nil when ECS is unreachable
@@ -81,6 +84,8 @@ type Options struct {
 	AWS *aws.Config
 	// Remedy is called when an incident with a runbook fix opens (pipeline.WithRemedy).
 	Remedy func(ctx context.Context, incidentID string)
+	// Now is the clock of the per-account clients and the state cache (tests); default time.Now.
+	Now func() time.Time
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -91,7 +96,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	a := &App{Config: cfg, Log: log, States: opts.States}
 	awsCfg, awsReason := loadAWS(ctx, opts)
 	if a.States == nil {
-		a.States, a.Source, a.ECS = ecsStates(ctx, log, awsCfg, awsReason, opts.ProbeCredentials)
+		a.States, a.Source, a.ECS, a.Accounts = ecsStates(ctx, log, awsCfg, awsReason, opts, cfg)
 	}
 	if a.Source != nil {
 		src := a.Source
@@ -114,45 +119,31 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		return nil, err
 	}
 
-	var notifiers []notify.Notifier
-	if key := cfg.PagerDutyRoutingKey.Value; key != "" {
-		var po []pagerduty.Option
-		if cfg.PagerDutyEventsURL != "" {
-			po = append(po, pagerduty.WithEndpoint(cfg.PagerDutyEventsURL))
+	var err error
+	if cfg.Routes != "" {
+		if a.Routes, err = route.Load(cfg.Routes); err != nil {
+			return nil, err
 		}
-		if tok := cfg.PagerDutyAPIToken.Value; tok != "" {
-			po = append(po, pagerduty.WithAPI(tok, cfg.PagerDutyFrom, cfg.PagerDutyAPIURL))
-		}
-		notifiers = append(notifiers, pagerduty.New(key, po...))
-	} else {
-		log.Info("MEDIC_PAGERDUTY_ROUTING_KEY is not set: no paging")
 	}
-	switch token := cfg.SlackBotToken.Value; {
-	case token != "" && cfg.SlackChannel != "":
-		var so []slack.Option
-		if cfg.SlackAPIURL != "" {
-			so = append(so, slack.WithAPIURL(cfg.SlackAPIURL))
-		}
-		notifiers = append(notifiers, slack.New(token, cfg.SlackChannel, so...))
-	case token != "" || cfg.SlackChannel != "":
-		return nil, errors.New("posting to Slack needs both MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL")
+	if a.Fanout, err = senders(ctx, cfg, a.Routes, awsCfg, awsReason, opts.Console, log); err != nil {
+		return nil, err
 	}
-	if len(notifiers) == 0 && opts.Console != nil {
-		notifiers = append(notifiers, console.New(opts.Console))
+	var mo []incident.Option
+	if a.Routes != nil {
+		mo = append(mo, incident.WithRoute(routeOf(a.Routes)))
 	}
-	a.Fanout = notify.NewFanout(notifiers)
-	a.Manager = incident.NewManager(opts.Store)
+	a.Manager = incident.NewManager(opts.Store, mo...)
 	a.Region = awsCfg.Region
 	rbs, err := LoadRunbooks(cfg.Runbooks)
 	if err != nil {
 		return nil, err
 	}
 	a.Runbooks = rbs
-	po := []pipeline.Option{pipeline.WithRunbooks(rbs)}
-	if a.ECS != nil {
-		a.Logs = tasklogs.New(a.ECS, cloudwatchlogs.NewFromConfig(awsCfg), 20)
+	po := []pipeline.Option{pipeline.WithRunbooks(rbs), pipeline.WithAccounts(cfg.Accounts)}
+	if a.Accounts != nil {
+		a.Logs = tasklogs.PerAccount(a.Accounts, 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
-		a.Remediator = &remediate.Remediator{ECS: a.ECS, Scaling: applicationautoscaling.NewFromConfig(awsCfg), Manager: a.Manager,
+		a.Remediator = &remediate.Remediator{Clients: a.Accounts, Manager: a.Manager,
 			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, MaxTasks: cfg.MaxTasks, Log: log}
 	}
 	if opts.Remedy != nil {
@@ -204,8 +195,8 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 		Region:        a.Region,
 		Log:           a.Log,
 	}
-	if a.ECS != nil {
-		h.ECS = a.ECS
+	if a.Accounts != nil {
+		h.Clients = a.Accounts
 	}
 	if a.Logs != nil {
 		h.Logs = a.Logs
@@ -269,12 +260,12 @@ func loadAWS(ctx context.Context, opts Options) (aws.Config, string) {
 	return cfg, ""
 }
 
-func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason string, probe bool) (pipeline.StateReader, *servicestate.Source, *ecs.Client) {
+func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason string, opts Options, c config.Config) (pipeline.StateReader, *servicestate.Source, *ecs.Client, *accounts.Provider) {
 	if reason != "" {
 		log.Warn("service state unavailable, severity falls back to P3: " + reason)
-		return servicestate.Unavailable{Reason: reason}, nil, nil
+		return servicestate.Unavailable{Reason: reason}, nil, nil, nil
 	}
-	if probe {
+	if opts.ProbeCredentials {
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		err := errors.New("no credential provider")
 		if cfg.Credentials != nil {
@@ -283,12 +274,21 @@ func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason stri
 		cancel()
 		if err != nil {
 			log.Warn("no AWS credentials: service state unavailable, severity falls back to P3", zap.Error(err))
-			return servicestate.Unavailable{Reason: "no AWS credentials"}, nil, nil
+			return servicestate.Unavailable{Reason: "no AWS credentials"}, nil, nil, nil
 		}
 	}
-	client := ecs.NewFromConfig(cfg)
-	src := servicestate.New(client)
-	return src, src, client
+	// Every service is read and changed with its own account's credentials (SPEC §2, §8).
+	ao := []accounts.Option{accounts.WithHome(c.HomeAccount), accounts.WithMemberRole(c.MemberRoleARN)}
+	var so []servicestate.Option
+	if opts.Now != nil {
+		ao, so = append(ao, accounts.WithClock(opts.Now)), append(so, servicestate.WithClock(opts.Now))
+	}
+	prov := accounts.New(cfg, ao...)
+	if c.MemberRoleARN == "" {
+		log.Info("MEDIC_MEMBER_ROLE_ARN is not set: services of accounts other than the home account are never read or changed")
+	}
+	src := servicestate.PerAccount(prov, so...)
+	return src, src, ecs.NewFromConfig(cfg), prov
 }
 
 // ForLambda wires an App the way every Lambda function needs it: configuration from the

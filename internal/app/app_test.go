@@ -13,6 +13,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/fakests"
 )
 
 // The ECS endpoint is found the SDK's standard way, through AWS_ENDPOINT_URL_ECS.
@@ -20,6 +21,10 @@ func TestECSEndpointFromEnvironment(t *testing.T) {
 	fake := fakeecs.New(fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 2, Running: 0})
 	defer fake.Close()
 	t.Setenv("AWS_ENDPOINT_URL_ECS", fake.URL)
+	// The home account is asked of STS, once, at the first event.
+	sts := fakests.New(map[string]string{"AKIDEXAMPLE": eventgen.Account})
+	defer sts.Close()
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
 	t.Setenv("AWS_REGION", "us-east-1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
@@ -42,6 +47,9 @@ func TestECSEndpointFromEnvironment(t *testing.T) {
 	}
 	if res.Severity != "P1" || len(fake.Calls("DescribeServices")) != 1 {
 		t.Fatalf("severity %s after %d DescribeServices calls", res.Severity, len(fake.Calls("DescribeServices")))
+	}
+	if n := len(sts.Calls("GetCallerIdentity")); n != 1 {
+		t.Fatalf("%d GetCallerIdentity calls", n)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/fakepagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
+	"github.com/ecs-medic/ecs-medic/internal/fakests"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
@@ -47,15 +48,20 @@ func newPaging(t *testing.T) *paging {
 	fe.PutTaskDefinition("checkout:1", json.RawMessage(`{"family":"checkout","revision":1,"containerDefinitions":[
 		{"name":"app","logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/ecs/checkout","awslogs-stream-prefix":"ecs"}}}]}`))
 	fl := fakelogs.New()
-	fl.Put("/ecs/checkout", "ecs/app/"+eventgen.TaskID(1), "loading price cache", "java.lang.OutOfMemoryError: Java heap space")
+	// Under a storm any of the first events may be the one that opens the incident: every task
+	// logged the same last lines.
+	for i := 1; i <= 1000; i++ {
+		fl.Put("/ecs/checkout", "ecs/app/"+eventgen.TaskID(i), "loading price cache", "java.lang.OutOfMemoryError: Java heap space")
+	}
 	pd := fakepagerduty.New(routingKey)
 	sl := fakeslack.New(botToken)
-	for _, c := range []interface{ Close() }{fe, fl, pd, sl} {
+	st := fakests.New(map[string]string{"AKIDEXAMPLE": eventgen.Account}) // the home account, asked of STS
+	for _, c := range []interface{ Close() }{fe, fl, pd, sl, st} {
 		t.Cleanup(c.Close)
 	}
 	env := map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_ENDPOINT_URL_ECS": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fl.URL,
+		"AWS_ENDPOINT_URL_ECS": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fl.URL, "AWS_ENDPOINT_URL_STS": st.URL,
 		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
 	}
 	for k, v := range env {
@@ -144,7 +150,7 @@ func TestStormPagesOnceAndResolves(t *testing.T) {
 	}
 
 	p.ecs.SetCounts("prod", "checkout", 4, 4)
-	p.app.Source.Forget(servicestate.Ref{Region: "us-east-1", Cluster: "prod", Service: "checkout"})
+	p.app.Source.Forget(servicestate.Ref{Account: eventgen.Account, Region: "us-east-1", Cluster: "prod", Service: "checkout"})
 	p.reconcile(t) // recovering
 	if rep := p.reconcile(t); rep.Resolved != 1 {
 		t.Fatalf("%+v", rep)

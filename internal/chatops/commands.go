@@ -28,7 +28,8 @@ import (
 // Help is the answer to `/medic help` and to anything not understood.
 const Help = "*ecs-medic* — `/medic <command>`\n" +
 	"• `incidents` — open incidents, newest first, and active silences\n" +
-	"• `status <cluster>/<service>` — desired/running/pending, deployments, last stopped tasks and their causes\n" +
+	"• `status <cluster>/<service>` — desired/running/pending, deployments, last stopped tasks and their causes " +
+	"(`<account>/<cluster>/<service>` where several accounts have it)\n" +
 	"• `why <task-id>` — the diagnosis, its evidence and the last log lines\n" +
 	"• `logs <task-id>` — the task's last log lines\n" +
 	"• `runbook <cause>` — what SOP-002 says to do\n" +
@@ -60,10 +61,15 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 		if len(args) != 1 || !strings.Contains(args[0], "/") {
 			return Reply{Text: "Usage: `/medic status <cluster>/<service>`"}
 		}
-		if h.ECS == nil {
+		if h.ECS == nil && h.Clients == nil {
 			return Reply{Text: "ECS cannot be reached from here (no AWS region or credentials), so there is no live status. `/medic incidents` shows what ecs-medic knows."}
 		}
-		h.defer_(ctx, Job{Kind: "status", Args: args, User: c.id, ResponseURL: form.Get("response_url")})
+		t, problem := h.resolve(ctx, args[0], false)
+		if problem != "" {
+			return Reply{Text: problem}
+		}
+		h.defer_(ctx, Job{Kind: "status", Args: []string{t.Cluster + "/" + t.Service}, Account: t.Account, Region: t.Region,
+			User: c.id, ResponseURL: form.Get("response_url")})
 		return Reply{Text: "Reading `" + echo(args[0]) + "` from ECS…"}
 	case "ack", "resolve", "silence", "fix", "rollback", "scale":
 		log.Info("changing command")
@@ -155,11 +161,14 @@ func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string)
 			}
 			req.Incident = args[0]
 		} else {
-			inc, err := h.openIncident(ctx, args[0])
-			if err != nil || inc == nil {
+			t, problem := h.resolve(ctx, args[0], true)
+			if problem != "" {
+				return Reply{Text: problem}
+			}
+			if t.Incident == nil {
 				return Reply{Text: fmt.Sprintf("No open incident on `%s`: ecs-medic acts on services with an incident, so every action has its record. Do it by hand with `aws ecs update-service`, or wait for the incident.", echo(args[0]))}
 			}
-			req.Incident = inc.ID
+			req.Incident = t.Incident.ID
 		}
 		req.Action = runbook.Rollback
 		if verb == "scale" {
@@ -174,19 +183,97 @@ func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string)
 	return Reply{Text: fmt.Sprintf("Checking the guardrails for `%s`…", echo(strings.Join(append([]string{verb}, args...), " ")))}
 }
 
-// openIncident finds the newest active incident on cluster/service.
-func (h *Handler) openIncident(ctx context.Context, name string) (*incident.Incident, error) {
-	cluster, service, _ := strings.Cut(name, "/")
+// target is a service a command names, with the account and region it lives in.
+type target struct {
+	Account, Region, Cluster, Service string
+	// Incident is the newest active incident on it, when there is one.
+	Incident *incident.Incident
+}
+
+// resolve reads `<account>/<cluster>/<service>` or `<cluster>/<service>`. Without an account, the
+// accounts are those of the incidents ecs-medic holds for that cluster/service (active ones only
+// when active is set): one is used, several are listed back, none means the home account. The
+// problem, when not "", is the answer to give instead.
+func (h *Handler) resolve(ctx context.Context, name string, active bool) (target, string) {
+	parts := strings.Split(name, "/")
+	var t target
+	switch {
+	case len(parts) == 3 && isAccount(parts[0]) && parts[1] != "" && parts[2] != "":
+		t.Account, t.Cluster, t.Service = parts[0], parts[1], parts[2]
+	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
+		t.Cluster, t.Service = parts[0], parts[1]
+	default:
+		return t, fmt.Sprintf("`%s` is not `<cluster>/<service>` or `<account>/<cluster>/<service>` (a 12-digit account id).", echo(name))
+	}
 	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
 	if err != nil {
-		return nil, err
+		h.Log.Error("slack: list incidents", zap.Error(err))
+		return t, "Could not read the incidents just now: ecs-medic's store did not answer. Try again in a minute."
 	}
-	for _, inc := range incs {
-		if inc.Scope.Cluster == cluster && inc.Scope.Service == service {
-			return inc, nil
+	if !active {
+		recent, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
+		if err == nil {
+			incs = append(incs, recent...)
 		}
 	}
-	return nil, nil
+	var found []string
+	where := map[string]*incident.Incident{}
+	for _, inc := range incs {
+		s := inc.Scope
+		if s.Cluster != t.Cluster || s.Service != t.Service || (t.Account != "" && s.Account != t.Account) {
+			continue
+		}
+		key := s.Account + "/" + s.Region
+		if _, ok := where[key]; !ok {
+			where[key] = inc
+			found = append(found, key)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		inc := where[found[0]]
+		t.Account, t.Region = inc.Scope.Account, inc.Scope.Region
+		if inc.State.Active() {
+			t.Incident = inc
+		}
+	case len(found) > 1:
+		var names []string
+		for _, k := range found {
+			account, region, _ := strings.Cut(k, "/")
+			names = append(names, fmt.Sprintf("`%s/%s/%s` (%s)", esc(account), esc(t.Cluster), esc(t.Service), esc(region)))
+		}
+		return t, fmt.Sprintf("`%s` is in more than one account: %s. Name the account: `<account>/%s/%s`.",
+			echo(name), strings.Join(names, ", "), esc(t.Cluster), esc(t.Service))
+	}
+	return t, ""
+}
+
+func isAccount(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ecs returns the ECS client for an account and region: the account's own, or the one client of
+// a single-account setup.
+func (h *Handler) ecs(ctx context.Context, account, region string) (ECS, error) {
+	if h.Clients != nil {
+		cs, err := h.Clients.For(ctx, account, region)
+		if err != nil {
+			return nil, err
+		}
+		return cs.ECS, nil
+	}
+	if h.ECS == nil {
+		return nil, errors.New("ECS cannot be reached from here (no AWS region or credentials)")
+	}
+	return h.ECS, nil
 }
 
 func (h *Handler) silence(ctx context.Context, c caller, args []string) Reply {
@@ -202,13 +289,18 @@ func (h *Handler) silence(ctx context.Context, c caller, args []string) Reply {
 	case d > incident.MaxSilence:
 		return Reply{Text: fmt.Sprintf("`%s` is longer than 7 days: a silence always ends, so nobody forgets it. Silence for at most `7d`, and silence again when it ends if you still need to.", echo(args[1]))}
 	}
-	cluster, service, _ := strings.Cut(args[0], "/")
-	if len(cluster) > 255 || len(service) > 255 {
+	scope := incident.Scope{}
+	if parts := strings.Split(args[0], "/"); len(parts) == 3 && isAccount(parts[0]) {
+		scope.Account, scope.Cluster, scope.Service = parts[0], parts[1], parts[2] // that account only
+	} else {
+		scope.Cluster, scope.Service, _ = strings.Cut(args[0], "/") // every account's
+	}
+	if len(scope.Cluster) > 255 || len(scope.Service) > 255 {
 		return Reply{Text: "ECS cluster and service names have at most 255 characters: check the name with `/medic status <cluster>/<service>`."}
 	}
-	s, err := h.Manager.Silence(ctx, incident.Scope{Cluster: cluster, Service: service}, d, c.actor(), strings.Join(args[2:], " "))
+	s, err := h.Manager.Silence(ctx, scope, d, c.actor(), strings.Join(args[2:], " "))
 	if err != nil {
-		h.Log.Error("slack silence", zap.String("cluster", cluster), zap.String("service", service), zap.Error(err))
+		h.Log.Error("slack silence", zap.String("cluster", scope.Cluster), zap.String("service", scope.Service), zap.Error(err))
 		return Reply{Text: fmt.Sprintf("Could not silence `%s` just now: ecs-medic's store did not answer. Try again in a minute.", echo(args[0]))}
 	}
 	return Reply{ResponseType: "in_channel", Text: fmt.Sprintf(":no_bell: `%s` silenced by %s until %s%s. Incidents still open and are counted; new pages and messages are held back and recorded as suppressed (acknowledgements and resolves of pages already sent still go out).",
@@ -374,6 +466,7 @@ func (h *Handler) why(ctx context.Context, args []string) Reply {
 }
 
 func (h *Handler) logs(ctx context.Context, args []string, responseURL string) Reply {
+	account, region := "", ""
 	if len(args) != 2 && len(args) != 1 {
 		return Reply{Text: "Usage: `/medic logs <task-id>` (or `/medic logs <cluster> <task-id>` for a task no incident saw)"}
 	}
@@ -399,20 +492,28 @@ func (h *Handler) logs(ctx context.Context, args []string, responseURL string) R
 		if inc == nil {
 			return Reply{Text: fmt.Sprintf("No incident saw task `%s`. Name its cluster to read it from ECS: `/medic logs <cluster> %s`.", echo(args[0]), echo(args[0]))}
 		}
+		account, region = inc.Scope.Account, inc.Scope.Region
 		args = []string{inc.Scope.Cluster, id}
 	}
-	if h.ECS == nil || h.Logs == nil {
+	if (h.ECS == nil && h.Clients == nil) || h.Logs == nil {
 		return Reply{Text: "ECS and CloudWatch Logs cannot be reached from here (no AWS region or credentials)."}
 	}
 	if len(args[0]) > 255 || len(args[1]) > 255 {
 		return Reply{Text: "Cluster names and task ids have at most 255 characters: check them with `/medic status <cluster>/<service>`."}
 	}
-	h.defer_(ctx, Job{Kind: "logs", Args: args, ResponseURL: responseURL})
+	h.defer_(ctx, Job{Kind: "logs", Args: args, Account: account, Region: region, ResponseURL: responseURL})
 	return Reply{Text: "Reading the logs of `" + echo(args[1]) + "`…"}
 }
 
-func (h *Handler) logsFromECS(ctx context.Context, args []string) Reply {
-	out, err := h.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(args[0]), Tasks: []string{args[1]}})
+func (h *Handler) logsFromECS(ctx context.Context, account, region string, args []string) Reply {
+	api, err := h.ecs(ctx, account, region)
+	if err != nil {
+		return Reply{Text: fmt.Sprintf("Could not reach ECS for task `%s`: %s.", echo(args[1]), esc(shortReason(err)))}
+	}
+	if region == "" {
+		region = h.Region
+	}
+	out, err := api.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(args[0]), Tasks: []string{args[1]}})
 	if err != nil {
 		h.Log.Warn("slack logs: describe task", zap.Error(err))
 		return Reply{Text: fmt.Sprintf("ECS did not describe task `%s` (%s). Check the cluster name, or look in the ECS console.", echo(args[1]), esc(shortReason(err)))}
@@ -422,24 +523,29 @@ func (h *Handler) logsFromECS(ctx context.Context, args []string) Reply {
 	}
 	t := out.Tasks[0]
 	d := classify.Task(taskDetail(t))
-	tail, err := h.Logs.Last(ctx, tasklogs.Task{Region: h.Region, TaskDefinition: aws.ToString(t.TaskDefinitionArn), TaskID: event.TaskID(aws.ToString(t.TaskArn)), Container: d.Container})
+	tail, err := h.Logs.Last(ctx, tasklogs.Task{Account: account, Region: region, TaskDefinition: aws.ToString(t.TaskDefinitionArn), TaskID: event.TaskID(aws.ToString(t.TaskArn)), Container: d.Container})
 	if err != nil {
 		return Reply{Text: fmt.Sprintf("No log lines for `%s`: %s. Look in CloudWatch Logs.", echo(args[1]), esc(shortReason(err)))}
 	}
 	return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", echo(args[1]), esc(tail.Stream), esc(strings.Join(tail.Lines, "\n")))}
 }
 
-// status reads a service from ECS: counts, deployments, and its last stopped tasks, classified.
-func (h *Handler) status(ctx context.Context, args []string) Reply {
+// status reads a service from ECS, with its own account's credentials: counts, deployments, and
+// its last stopped tasks, classified.
+func (h *Handler) status(ctx context.Context, account, region string, args []string) Reply {
 	cluster, service, _ := strings.Cut(args[0], "/")
-	out, err := h.ECS.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
+	api, err := h.ecs(ctx, account, region)
+	if err != nil {
+		return Reply{Text: fmt.Sprintf("Could not reach ECS for `%s`: %s.", echo(args[0]), esc(shortReason(err)))}
+	}
+	out, err := api.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
 	if err != nil {
 		h.Log.Warn("slack status", zap.String("cluster", cluster), zap.String("service", service), zap.Error(err))
 		return Reply{Text: fmt.Sprintf("ECS did not describe `%s` (%s). Check the names, or look in the ECS console.", echo(args[0]), esc(shortReason(err)))}
 	}
 	if len(out.Services) == 0 {
 		msg := fmt.Sprintf("There is no service `%s` in cluster `%s`.", echo(service), echo(cluster))
-		if s := h.closest(ctx, cluster, service); s != "" {
+		if s := closest(ctx, api, cluster, service); s != "" {
 			msg += fmt.Sprintf(" Did you mean `%s/%s`?", echo(cluster), esc(s))
 		}
 		return Reply{Text: msg}
@@ -458,10 +564,10 @@ func (h *Handler) status(ctx context.Context, args []string) Reply {
 		}
 		b.WriteString("\n")
 	}
-	list, err := h.ECS.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service),
+	list, err := api.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), ServiceName: aws.String(service),
 		DesiredStatus: ecstypes.DesiredStatusStopped, MaxResults: aws.Int32(5)})
 	if err == nil && len(list.TaskArns) > 0 {
-		tasks, err := h.ECS.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: list.TaskArns})
+		tasks, err := api.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: list.TaskArns})
 		if err == nil {
 			sort.Slice(tasks.Tasks, func(i, j int) bool {
 				return aws.ToTime(tasks.Tasks[i].StoppedAt).After(aws.ToTime(tasks.Tasks[j].StoppedAt))
@@ -482,7 +588,7 @@ func (h *Handler) status(ctx context.Context, args []string) Reply {
 	}
 	if incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 100}); err == nil {
 		for _, inc := range incs {
-			if inc.Scope.Cluster == cluster && inc.Scope.Service == service {
+			if inc.Scope.Cluster == cluster && inc.Scope.Service == service && (account == "" || inc.Scope.Account == account) {
 				fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", marks[inc.Severity], inc.ID, inc.Severity, esc(notify.CauseWords(inc)))
 			}
 		}
@@ -515,9 +621,9 @@ func taskDetail(t ecstypes.Task) *event.TaskDetail {
 }
 
 // closest suggests the service name nearest to a mistyped one.
-func (h *Handler) closest(ctx context.Context, cluster, name string) string {
+func closest(ctx context.Context, api ECS, cluster, name string) string {
 	var names []string
-	p := ecs.NewListServicesPaginator(h.ECS, &ecs.ListServicesInput{Cluster: aws.String(cluster)})
+	p := ecs.NewListServicesPaginator(api, &ecs.ListServicesInput{Cluster: aws.String(cluster)})
 	for p.HasMorePages() && len(names) < 1000 {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -24,6 +24,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -42,6 +43,12 @@ type ECS interface {
 	DescribeTasks(ctx context.Context, in *ecs.DescribeTasksInput, optFns ...func(*ecs.Options)) (*ecs.DescribeTasksOutput, error)
 }
 
+// Clients hands out the clients of an account and region (accounts.Provider); it fails, saying
+// why, for an account whose services may not be read.
+type Clients interface {
+	For(ctx context.Context, account, region string) (*accounts.Clients, error)
+}
+
 // Groups reads Slack user group members (*slack.Client), for MEDIC_SLACK_ALLOWED_GROUPS.
 type Groups interface {
 	GetUserGroupMembersContext(ctx context.Context, group string, options ...slackapi.GetUserGroupMembersOption) ([]string, error)
@@ -54,14 +61,17 @@ type LogTailer interface {
 
 // Job is work done after the acknowledgement: it answers through ResponseURL.
 type Job struct {
-	Kind        string             `json:"kind"` // "status", "logs", "announce", "reply", "fix"
-	Fix         *remediate.Request `json:"fix,omitempty"`
-	Args        []string           `json:"args,omitempty"`
-	User        string             `json:"user,omitempty"`
-	ResponseURL string             `json:"response_url,omitempty"`
-	Incident    string             `json:"incident,omitempty"`
-	Notice      string             `json:"notice,omitempty"`
-	Text        string             `json:"text,omitempty"`
+	Kind string             `json:"kind"` // "status", "logs", "announce", "reply", "fix"
+	Fix  *remediate.Request `json:"fix,omitempty"`
+	Args []string           `json:"args,omitempty"`
+	// Account and Region say whose service a status or logs job reads ("" : the home account).
+	Account     string `json:"account,omitempty"`
+	Region      string `json:"region,omitempty"`
+	User        string `json:"user,omitempty"`
+	ResponseURL string `json:"response_url,omitempty"`
+	Incident    string `json:"incident,omitempty"`
+	Notice      string `json:"notice,omitempty"`
+	Text        string `json:"text,omitempty"`
 }
 
 // Deferrer runs a job after the request has been answered: a goroutine in `medic serve`, an
@@ -87,10 +97,14 @@ type Handler struct {
 	AllowedGroups []string
 	Manager       *incident.Manager
 	Sender        notify.Sender
-	ECS           ECS       // nil: status and logs say ECS cannot be reached
-	Logs          LogTailer // nil: logs come only from incidents
-	Groups        Groups    // nil: group membership cannot be checked
-	Region        string
+	// Clients, when set, reads each service with its own account's clients (and ECS is ignored).
+	Clients Clients
+	// ECS serves every service when Clients is nil (one account: tests); with neither, status and
+	// logs say ECS cannot be reached.
+	ECS    ECS
+	Logs   LogTailer // nil: logs come only from incidents
+	Groups Groups    // nil: group membership cannot be checked
+	Region string
 	// Fix carries out a fix (remediate.Remediator.Handle, or an invocation of the remediation
 	// function); nil: fixes are not available here.
 	Fix   func(ctx context.Context, req remediate.Request) (remediate.Outcome, error)
@@ -285,9 +299,9 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 	var rep Reply
 	switch j.Kind {
 	case "status":
-		rep = h.status(ctx, j.Args)
+		rep = h.status(ctx, j.Account, j.Region, j.Args)
 	case "logs":
-		rep = h.logsFromECS(ctx, j.Args)
+		rep = h.logsFromECS(ctx, j.Account, j.Region, j.Args)
 	case "announce":
 		inc, err := h.Manager.Store().Get(ctx, j.Incident)
 		if err != nil {

@@ -5,6 +5,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -74,6 +76,15 @@ type Config struct {
 	PagerDutyAPIToken SecretRef
 	PagerDutyFrom     string
 	PagerDutyAPIURL   string
+	// MemberRoleARN is the role assumed for another account's services, "{account}" in place of
+	// its id; "" means other accounts' services are never read or changed.
+	MemberRoleARN string
+	// Accounts are the accounts whose events are accepted (empty: any).
+	Accounts []string
+	// HomeAccount is the account ecs-medic runs in ("" : asked of STS).
+	HomeAccount string
+	// Routes is the routes file ("" : every incident to the channel and key above).
+	Routes string
 }
 
 // DefaultMaxTasks is MEDIC_MAX_TASKS when unset.
@@ -104,6 +115,10 @@ func Load(getenv func(string) string) (Config, error) {
 		PagerDutyFrom:       strings.TrimSpace(getenv("MEDIC_PAGERDUTY_FROM")),
 		PagerDutyAPIURL:     getenv("MEDIC_PAGERDUTY_API_URL"),
 		MaxTasks:            DefaultMaxTasks,
+		MemberRoleARN:       strings.TrimSpace(getenv("MEDIC_MEMBER_ROLE_ARN")),
+		Accounts:            list(getenv("MEDIC_ACCOUNTS")),
+		HomeAccount:         strings.TrimSpace(getenv("MEDIC_HOME_ACCOUNT")),
+		Routes:              getenv("MEDIC_ROUTES"),
 	}
 	var errs []error
 	switch c.AutoFix {
@@ -144,6 +159,14 @@ func Load(getenv func(string) string) (Config, error) {
 		} else {
 			c.MaxTasks = n
 		}
+	}
+	for _, a := range append(slices.Clone(c.Accounts), c.HomeAccount) {
+		if a != "" && !accountRE.MatchString(a) {
+			errs = append(errs, fmt.Errorf("account id %q (MEDIC_ACCOUNTS / MEDIC_HOME_ACCOUNT): want 12 digits", a))
+		}
+	}
+	if r := c.MemberRoleARN; r != "" && (!strings.HasPrefix(r, "arn:") || !strings.Contains(r, "{account}")) {
+		errs = append(errs, fmt.Errorf("MEDIC_MEMBER_ROLE_ARN %q: want a role ARN with {account} in place of the account id, e.g. arn:aws:iam::{account}:role/ecs-medic-member", r))
 	}
 	if c.DB == "" {
 		c.DB = "medic.db"
@@ -188,6 +211,8 @@ func slackID(s, prefixes string) bool {
 	}
 	return true
 }
+
+var accountRE = regexp.MustCompile(`^\d{12}$`)
 
 func secretRef(getenv func(string) string, name string) SecretRef {
 	return SecretRef{Value: Secret(getenv(name)), ARN: getenv(name + "_ARN"), SSM: getenv(name + "_SSM")}

@@ -105,3 +105,20 @@ func TestCheckSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLoadAccounts(t *testing.T) {
+	c, err := Load(env(map[string]string{"MEDIC_MEMBER_ROLE_ARN": "arn:aws:iam::{account}:role/ecs-medic-member",
+		"MEDIC_ACCOUNTS": "111122223333, 222233334444", "MEDIC_HOME_ACCOUNT": "111122223333", "MEDIC_ROUTES": "/etc/medic/routes.yaml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MemberRoleARN == "" || len(c.Accounts) != 2 || c.HomeAccount != "111122223333" || c.Routes != "/etc/medic/routes.yaml" {
+		t.Fatalf("%+v", c)
+	}
+	_, err = Load(env(map[string]string{"MEDIC_MEMBER_ROLE_ARN": "arn:aws:iam::222233334444:role/x", "MEDIC_ACCOUNTS": "1234,abc"}))
+	for _, want := range []string{"{account}", `"1234"`, `"abc"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %s: %v", want, err)
+		}
+	}
+}

@@ -114,7 +114,22 @@ type AlarmDetail struct {
 	Configuration struct {
 		Description string `json:"description"`
 		AlarmRule   string `json:"alarmRule"`
+		// Metrics are the alarm's metrics (one, or several for metric math).
+		Metrics []AlarmMetric `json:"metrics"`
 	} `json:"configuration"`
+}
+
+// AlarmMetric is one metric of an alarm. Dimensions are kept loosely typed: an odd value must not
+// make the whole event unreadable.
+type AlarmMetric struct {
+	ID         string `json:"id"`
+	MetricStat *struct {
+		Metric struct {
+			Namespace  string         `json:"namespace"`
+			Name       string         `json:"name"`
+			Dimensions map[string]any `json:"dimensions"`
+		} `json:"metric"`
+	} `json:"metricStat"`
 }
 
 // AlarmState is an alarm's state with the reason CloudWatch gave.

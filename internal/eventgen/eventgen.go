@@ -3,6 +3,7 @@
 package eventgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -173,4 +174,24 @@ func envelope(id, detailType, source string, at time.Time, resources []string, d
 		"time": at.UTC().Format(time.RFC3339), "region": Region, "resources": resources, "detail": detail,
 	})
 	return b
+}
+
+// InAccount moves a generated event to another account: its envelope and every ARN in it.
+func InAccount(raw []byte, account string) []byte {
+	return bytes.ReplaceAll(raw, []byte(Account), []byte(account))
+}
+
+// ServiceAlarm renders a CloudWatch Alarm State Change of a metric alarm whose dimensions name an
+// ECS service (namespace AWS/ECS or ECS/ContainerInsights).
+func ServiceAlarm(id, name, namespace, metric, cluster, service, from, to, reason string, at time.Time) []byte {
+	return envelope(id, "CloudWatch Alarm State Change", "aws.cloudwatch", at,
+		[]string{fmt.Sprintf("arn:aws:cloudwatch:%s:%s:alarm:%s", Region, Account, name)},
+		map[string]any{"alarmName": name,
+			"state":         map[string]any{"value": to, "reason": reason, "timestamp": at.Format("2006-01-02T15:04:05.000-0700")},
+			"previousState": map[string]any{"value": from, "reason": "", "timestamp": at.Add(-time.Hour).Format("2006-01-02T15:04:05.000-0700")},
+			"configuration": map[string]any{"description": name, "metrics": []any{map[string]any{
+				"id": "m1", "returnData": true,
+				"metricStat": map[string]any{"period": 60, "stat": "Average", "metric": map[string]any{
+					"namespace": namespace, "name": metric,
+					"dimensions": map[string]any{"ClusterName": cluster, "ServiceName": service}}}}}}})
 }

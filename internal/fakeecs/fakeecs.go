@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +51,9 @@ type Deployment struct {
 type Call struct {
 	Operation string
 	Body      map[string]any
+	// AccessKey is the access key id that signed the request (SigV4 Authorization header): which
+	// credentials, and so which account, made the call.
+	AccessKey string
 }
 
 // Server is the fake ECS endpoint.
@@ -64,6 +68,7 @@ type Server struct {
 	delay    time.Duration
 	throttle int            // answer this many requests with ThrottlingException
 	failOps  map[string]int // answer this many calls of an operation with a server error
+	account  string
 }
 
 // New starts a fake ECS with the given services. Close it when done.
@@ -74,6 +79,19 @@ func New(services ...Service) *Server {
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	return s
+}
+
+// SetAccount sets the account id the fake's ARNs carry (default 111122223333): a fake standing
+// for a member account.
+func (s *Server) SetAccount(account string) { s.mu.Lock(); s.account = account; s.mu.Unlock() }
+
+// arnPrefix is "arn:aws:ecs:us-east-1:<account>:"; callers may hold s.mu.
+func (s *Server) arnPrefix() string {
+	a := s.account
+	if a == "" {
+		a = "111122223333"
+	}
+	return "arn:aws:ecs:us-east-1:" + a + ":"
 }
 
 // Put adds or replaces a service.
@@ -143,7 +161,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Operation: op, Body: body})
+	s.calls = append(s.calls, Call{Operation: op, Body: body, AccessKey: accessKey(r.Header.Get("Authorization"))})
 	delay := s.delay
 	throttled := s.throttle > 0
 	if throttled {
@@ -209,7 +227,7 @@ func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
 		svc, ok := s.services[cluster+"/"+name]
 		if !ok {
 			out["failures"] = append(out["failures"].([]any), map[string]any{
-				"arn":    fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, name),
+				"arn":    fmt.Sprintf(s.arnPrefix()+"service/%s/%s", cluster, name),
 				"reason": "MISSING",
 			})
 			continue
@@ -223,17 +241,25 @@ func (s *Server) describeServices(w http.ResponseWriter, body map[string]any) {
 				"createdAt": float64(d.CreatedAt.UnixMilli()) / 1000,
 			})
 		}
-		out["services"] = append(out["services"].([]any), map[string]any{
+		entry := map[string]any{
 			"serviceName":    svc.Name,
-			"serviceArn":     fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, svc.Name),
-			"clusterArn":     "arn:aws:ecs:us-east-1:111122223333:cluster/" + cluster,
+			"serviceArn":     fmt.Sprintf(s.arnPrefix()+"service/%s/%s", cluster, svc.Name),
+			"clusterArn":     s.arnPrefix() + "cluster/" + cluster,
 			"status":         "ACTIVE",
 			"desiredCount":   svc.Desired,
 			"runningCount":   svc.Running,
 			"pendingCount":   svc.Pending,
 			"taskDefinition": svc.TaskDefinition,
 			"deployments":    deps,
-		})
+		}
+		if includes(body, "TAGS") {
+			tags := []map[string]string{}
+			for k, v := range svc.Tags {
+				tags = append(tags, map[string]string{"key": k, "value": v})
+			}
+			entry["tags"] = tags
+		}
+		out["services"] = append(out["services"].([]any), entry)
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(out)
@@ -289,7 +315,7 @@ func (s *Server) registerTaskDefinition(w http.ResponseWriter, body map[string]a
 	}
 	def["revision"] = rev
 	def["status"] = "ACTIVE"
-	def["taskDefinitionArn"] = fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:task-definition/%s:%d", family, rev)
+	def["taskDefinitionArn"] = fmt.Sprintf(s.arnPrefix()+"task-definition/%s:%d", family, rev)
 	raw, _ := json.Marshal(def)
 	s.taskDefs[fmt.Sprintf("%s:%d", family, rev)] = raw
 	s.mu.Unlock()
@@ -305,7 +331,7 @@ func (s *Server) updateService(w http.ResponseWriter, body map[string]any) {
 	if ok {
 		if td, _ := body["taskDefinition"].(string); td != "" {
 			if !strings.HasPrefix(td, "arn:") {
-				td = "arn:aws:ecs:us-east-1:111122223333:task-definition/" + td
+				td = s.arnPrefix() + "task-definition/" + td
 			}
 			svc.TaskDefinition = td
 			svc.Deployments = append([]Deployment{{ID: fmt.Sprintf("ecs-svc/%d", len(svc.Deployments)+100), Status: "PRIMARY",
@@ -433,6 +459,16 @@ func (s *Server) describeTasks(w http.ResponseWriter, body map[string]any) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"tasks": tasks, "failures": failures})
 }
 
+func includes(body map[string]any, field string) bool {
+	inc, _ := body["include"].([]any)
+	for _, x := range inc {
+		if x == field {
+			return true
+		}
+	}
+	return false
+}
+
 func clusterName(body map[string]any) string {
 	cluster, _ := body["cluster"].(string)
 	if i := strings.LastIndexByte(cluster, '/'); i >= 0 {
@@ -451,7 +487,7 @@ func (s *Server) listClusters(w http.ResponseWriter) {
 	for _, svc := range s.services {
 		if !seen[svc.Cluster] {
 			seen[svc.Cluster] = true
-			arns = append(arns, "arn:aws:ecs:us-east-1:111122223333:cluster/"+svc.Cluster)
+			arns = append(arns, s.arnPrefix()+"cluster/"+svc.Cluster)
 		}
 	}
 	s.mu.Unlock()
@@ -466,13 +502,22 @@ func (s *Server) listServices(w http.ResponseWriter, body map[string]any) {
 	arns := []string{}
 	for _, svc := range s.services {
 		if svc.Cluster == cluster {
-			arns = append(arns, fmt.Sprintf("arn:aws:ecs:us-east-1:111122223333:service/%s/%s", cluster, svc.Name))
+			arns = append(arns, fmt.Sprintf(s.arnPrefix()+"service/%s/%s", cluster, svc.Name))
 		}
 	}
 	s.mu.Unlock()
 	sort.Strings(arns)
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(map[string]any{"serviceArns": arns})
+}
+
+var credentialRE = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
+
+func accessKey(authorization string) string {
+	if m := credentialRE.FindStringSubmatch(authorization); m != nil {
+		return m[1]
+	}
+	return ""
 }
 
 func writeErr(w http.ResponseWriter, status int, typ, msg string) {

@@ -22,9 +22,12 @@ type Server struct {
 	RoutingKey string
 
 	mu       sync.Mutex
+	keys     map[string]bool // every integration key accepted (one per team's route)
 	accepted []map[string]any
 	script   []int
 	down     bool
+	downKeys map[string]bool
+	held     map[string]chan struct{}
 	invalid  []string
 
 	apiToken    string
@@ -140,11 +143,51 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// New starts a fake accepting events for routingKey.
-func New(routingKey string) *Server {
-	s := &Server{RoutingKey: routingKey}
+// New starts a fake accepting events for routingKey, and for more keys (other services'
+// integrations, as routes use them).
+func New(routingKey string, more ...string) *Server {
+	s := &Server{RoutingKey: routingKey, keys: map[string]bool{routingKey: true}, downKeys: map[string]bool{}, held: map[string]chan struct{}{}}
+	for _, k := range more {
+		s.keys[k] = true
+	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.handle))
 	return s
+}
+
+// SetDownKey makes every event for one integration key fail with 503 until SetDownKey(key, false).
+func (s *Server) SetDownKey(key string, down bool) {
+	s.mu.Lock()
+	s.downKeys[key] = down
+	s.mu.Unlock()
+}
+
+// Hold makes events for key wait, unanswered, until release is called: a receiver that hangs.
+// Events for other keys are answered meanwhile.
+func (s *Server) Hold(key string) (release func()) {
+	ch := make(chan struct{})
+	s.mu.Lock()
+	s.held[key] = ch
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			delete(s.held, key)
+			s.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// EventsFor returns the accepted events of one integration key, optionally of one action.
+func (s *Server) EventsFor(key, action string) []map[string]any {
+	var out []map[string]any
+	for _, e := range s.Events(action) {
+		if e["routing_key"] == key {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Fail scripts the statuses of the next events, in order (429, 500, 502 ...).
@@ -178,9 +221,9 @@ func (s *Server) Invalid() []string {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if r.URL.Path != "/v2/enqueue" {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		s.rest(w, r)
 		return
 	}
@@ -191,13 +234,30 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	w.Header().Set("Content-Type", "application/json")
 	var ev map[string]any
-	if err := json.Unmarshal(body, &ev); err != nil {
+	jsonErr := json.Unmarshal(body, &ev)
+	key, _ := ev["routing_key"].(string)
+	s.mu.Lock()
+	hold := s.held[key]
+	s.mu.Unlock()
+	if hold != nil { // outside the lock: a held key must not hold up the others
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.keys[key] {
+		key = s.RoutingKey // not an integration of ours: Validate refuses it
+	}
+	if err := jsonErr; err != nil {
 		s.invalid = append(s.invalid, "not JSON")
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprint(w, `{"status":"invalid event","message":"Event object is invalid"}`)
 		return
 	}
-	if problem := Validate(ev, s.RoutingKey); problem != "" {
+	if problem := Validate(ev, key); problem != "" {
 		s.invalid = append(s.invalid, problem)
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `{"status":"invalid event","message":"Event object is invalid","errors":[%q]}`, problem)
@@ -205,7 +265,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	status := 0
 	switch {
-	case s.down:
+	case s.down || s.downKeys[key]:
 		status = http.StatusServiceUnavailable
 	case len(s.script) > 0:
 		status, s.script = s.script[0], s.script[1:]

@@ -165,7 +165,12 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"ok":false,"error":"channel_not_found"}`)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": "C0INCIDENTS", "ts": fmt.Sprintf("1700000000.%06d", seq)})
+		// Slack answers with the channel's id: a channel id given is kept, a #name becomes C0INCIDENTS.
+		id := c.Channel
+		if strings.HasPrefix(id, "#") {
+			id = "C0INCIDENTS"
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": id, "ts": fmt.Sprintf("1700000000.%06d", seq)})
 	case "chat.update":
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
 	case "usergroups.users.list":

@@ -103,6 +103,13 @@ type Incident struct {
 	ServiceState *servicestate.Snapshot `json:"service_state,omitempty"`
 	StateError   string                 `json:"state_error,omitempty"`
 
+	// Route is the name of the route (MEDIC_ROUTES) chosen when the incident opened: every
+	// notification of the incident goes to that route's receivers. "" is the default route.
+	Route string `json:"route,omitempty"`
+	// Alarms are the CloudWatch alarms of the incident that are in ALARM; an incident opened by
+	// alarms resolves when the last of them returns to OK.
+	Alarms []string `json:"alarms,omitempty"`
+
 	// Notices is each receiver's state for this incident (keyed by notifier name).
 	Notices map[string]*Notice `json:"notices,omitempty"`
 	// LogLines are the last lines of the failed container's log, read when the incident opened;
@@ -150,6 +157,8 @@ type Facts struct {
 	StoppedReason  string     `json:"stopped_reason,omitempty"`
 	StopCode       string     `json:"stop_code,omitempty"`
 	Reason         string     `json:"reason,omitempty"` // service action, deployment or alarm reason
+	// Alarm is the CloudWatch alarm that opened the incident.
+	Alarm string `json:"alarm,omitempty"`
 	// Container facts, for reading the failed container's log.
 	RuntimeID string `json:"runtime_id,omitempty"`
 	LogGroup  string `json:"log_group,omitempty"`
@@ -201,6 +210,7 @@ const (
 	// MaxLogLines and MaxLogLine bound the container log lines kept on an incident.
 	MaxLogLines = 50
 	MaxLogLine  = 512
+	MaxAlarms   = 20
 )
 
 // KindRefused is the timeline kind of a changing command refused to a user who may not run it.

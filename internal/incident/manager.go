@@ -108,6 +108,8 @@ type Signal struct {
 	Runbook string
 	Page    bool
 	Fix     string
+	// Alarm is the CloudWatch alarm the signal comes from (its scope may be the alarm's service).
+	Alarm string
 }
 
 // Outcome says what a signal did.
@@ -132,6 +134,10 @@ type Option func(*Manager)
 // WithClock injects the clock.
 func WithClock(now func() time.Time) Option { return func(m *Manager) { m.now = now } }
 
+// WithRoute chooses the route of each new incident (MEDIC_ROUTES): its name is kept on the
+// incident so that every notification of it goes to the same receivers. route must be pure.
+func WithRoute(route func(Signal) string) Option { return func(m *Manager) { m.route = route } }
+
 // WithIDs injects the incident id generator.
 func WithIDs(newID func(time.Time) string) Option { return func(m *Manager) { m.newID = newID } }
 
@@ -140,6 +146,7 @@ type Manager struct {
 	store Store
 	now   func() time.Time
 	newID func(time.Time) string
+	route func(Signal) string
 }
 
 // NewManager returns a Manager over store.
@@ -175,11 +182,25 @@ func (m *Manager) Apply(ctx context.Context, sig Signal) (Outcome, error) {
 			return m.attach(sig, active, now, &out), nil
 		case Recover:
 			for _, inc := range active {
-				if inc.Cause == sig.Cause {
-					resolve(inc, now, actorMedic, sig.Message)
-					out.Incident, out.Resolved = inc, true
-					return []*Incident{inc}, nil
+				if inc.Cause != sig.Cause {
+					continue
 				}
+				if sig.Alarm != "" && len(inc.Alarms) > 0 {
+					if !contains(inc.Alarms, sig.Alarm) {
+						continue // another alarm's incident, or one already back to OK
+					}
+					inc.Alarms = remove(inc.Alarms, sig.Alarm)
+					if len(inc.Alarms) > 0 {
+						inc.UpdatedAt = now
+						inc.addEntry(Entry{At: now, Actor: "aws.cloudwatch", Kind: "signal",
+							Message: sig.Message + "; still in ALARM: " + strings.Join(inc.Alarms, ", ")})
+						out.Incident = inc
+						return []*Incident{inc}, nil
+					}
+				}
+				resolve(inc, now, actorMedic, sig.Message)
+				out.Incident, out.Resolved = inc, true
+				return []*Incident{inc}, nil
 			}
 			return nil, nil
 		}
@@ -203,6 +224,7 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence, sig.Facts.TaskDefinition)
 		inc.UpdatedAt = now
 		m.refreshState(inc, sig)
+		addAlarm(inc, sig.Alarm)
 		out.Raised = raise(inc, sig, now)
 		// A failure well after a fix (tasks started before it may still die) means it did not help.
 		if inc.ActionAt != nil && inc.Stopped == "" && sig.Time.After(inc.ActionAt.Add(time.Minute)) {
@@ -237,6 +259,10 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 	}
 	inc.Occurrences.add(sig.Time, sig.TaskID, sig.Evidence, sig.Facts.TaskDefinition)
 	m.refreshState(inc, sig)
+	addAlarm(inc, sig.Alarm)
+	if m.route != nil {
+		inc.Route = m.route(sig)
+	}
 	msg := fmt.Sprintf("opened %s: %s", level, inc.Title)
 	if sig.Evidence != "" {
 		msg += fmt.Sprintf(" — %q", sig.Evidence)
@@ -260,6 +286,22 @@ func (m *Manager) attach(sig Signal, active []*Incident, now time.Time, out *Out
 		out.Incident = active[0]
 	}
 	return active
+}
+
+func addAlarm(inc *Incident, alarm string) {
+	if alarm != "" && !contains(inc.Alarms, alarm) && len(inc.Alarms) < MaxAlarms {
+		inc.Alarms = append(inc.Alarms, alarm)
+	}
+}
+
+func remove(list []string, s string) []string {
+	out := list[:0:0]
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // raise lifts the incident to the signal's severity if that is higher (severity never falls while
@@ -528,6 +570,29 @@ func (m *Manager) Observe(ctx context.Context, id string, snap *servicestate.Sna
 	return inc, resolved, err
 }
 
+// StateKnown records the first readable state of a service whose state could not be read when
+// its incident opened (no role for its account, throttling): the incident was P3 for want of
+// state, and now takes the severity the state gives, if that is higher (SPEC §2). It reports
+// whether the severity rose. Alarm incidents keep their runbook's severity.
+func (m *Manager) StateKnown(ctx context.Context, id string, snap *servicestate.Snapshot) (*Incident, bool, error) {
+	raised := false
+	inc, err := m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
+		raised = false
+		if !inc.State.Active() || inc.ServiceState != nil || inc.StateError == "" {
+			return false
+		}
+		inc.ServiceState, inc.StateError = snap, ""
+		if inc.Cause != classify.Alarm {
+			raised = raise(inc, Signal{Severity: severity.Assess(snap.Severity()), State: snap}, now)
+		}
+		if !raised {
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "state", Message: "service state readable again: " + stateText(Signal{State: snap})})
+		}
+		return true
+	})
+	return inc, raised, err
+}
+
 // Escalate marks an open incident whose response deadline has passed as escalated. It happens
 // once per incident (SPEC §2); it reports whether this call escalated it.
 func (m *Manager) Escalate(ctx context.Context, id string) (*Incident, bool, error) {
@@ -590,8 +655,11 @@ func title(sig Signal) string {
 	if sig.Sub != "" {
 		t += " (" + sig.Sub + ")"
 	}
-	if sig.Scope.Alarm != "" {
+	switch {
+	case sig.Scope.Alarm != "":
 		return sig.Scope.Alarm + ": " + t
+	case sig.Alarm != "":
+		return sig.Scope.Service + ": " + t + " " + sig.Alarm
 	}
 	return sig.Scope.Service + ": " + t
 }

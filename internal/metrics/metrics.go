@@ -18,6 +18,7 @@ type Metrics struct {
 	EventErrors   *prometheus.CounterVec   // by reason: malformed, unsupported, too-large, store
 	Opened        *prometheus.CounterVec   // incidents opened, by cause and severity
 	Suppressed    *prometheus.CounterVec   // by reason: duplicate, expected, ...
+	Refused       *prometheus.CounterVec   // events refused, by reason: account-not-allowed
 	Notifications *prometheus.CounterVec   // by notifier, kind and result
 	Duration      *prometheus.HistogramVec // event handling time, by detail_type
 }
@@ -39,6 +40,9 @@ func New(extra ...prometheus.Collector) *Metrics {
 		Suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medic_suppressed_total", Help: "Things deliberately not done (no page, no incident), by reason.",
 		}, []string{"reason"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medic_events_refused_total", Help: "Events refused before any handling (MEDIC_ACCOUNTS), by reason.",
+		}, []string{"reason"}),
 		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medic_notifications_total", Help: "Notifications delivered or failed, by notifier, kind and result.",
 		}, []string{"notifier", "kind", "result"}),
@@ -47,7 +51,7 @@ func New(extra ...prometheus.Collector) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"detail_type"}),
 	}
-	m.Registry.MustRegister(m.Events, m.EventErrors, m.Opened, m.Suppressed, m.Notifications, m.Duration,
+	m.Registry.MustRegister(m.Events, m.EventErrors, m.Opened, m.Suppressed, m.Refused, m.Notifications, m.Duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range extra {
 		m.Registry.MustRegister(c)

@@ -223,32 +223,40 @@ type Sender interface {
 // resolution of something a receiver already delivered: a page sent before the silence must not
 // stay triggered because its resolve was swallowed.
 func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident, only ...string) []Result {
-	targets := only
-	if len(targets) == 0 {
-		targets = s.Names()
-	}
-	var results, held []Result
+	var results []Result
 	if sil, err := rec.Silenced(ctx, inc.Scope); err != nil {
 		log.Warn("read silences", zap.Error(err)) // a page beats a silence we cannot read
+		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
 	} else if sil != nil {
 		reason := fmt.Sprintf("silenced by %s until %s", sil.By, sil.Until.UTC().Format(time.RFC3339))
 		if sil.Reason != "" {
 			reason += ": " + sil.Reason
 		}
-		var through []string
-		for _, name := range targets {
-			if closesDelivered(kind, inc, name) {
-				through = append(through, name)
-				continue
-			}
-			held = append(held, Result{Notifier: name, Skipped: reason})
+		names := s.Names()
+		if r, ok := s.(interface {
+			NamesFor(*incident.Incident) []string
+		}); ok {
+			names = r.NamesFor(inc) // a routed sender: only the incident's route's receivers
 		}
-		targets = through
+		var through, held []string
+		for _, name := range names {
+			switch {
+			case len(only) > 0 && !slices.Contains(only, name):
+			case closesDelivered(kind, inc, name):
+				through = append(through, name)
+			default:
+				held = append(held, name)
+			}
+		}
+		if len(through) > 0 {
+			results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, through...)
+		}
+		for _, name := range held {
+			results = append(results, Result{Notifier: name, Skipped: reason})
+		}
+	} else {
+		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
 	}
-	if len(targets) > 0 {
-		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, targets...)
-	}
-	results = append(results, held...)
 	ds := make([]incident.Delivery, 0, len(results))
 	for _, r := range results {
 		if r.Err != nil {

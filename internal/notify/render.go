@@ -66,7 +66,10 @@ func Summary(inc *incident.Incident) string {
 	if inc.Cause == classify.OOMKilled && inc.Facts.Memory != "" {
 		b.WriteString(", memory " + inc.Facts.Memory + " MiB")
 	}
-	if inc.Scope.Alarm != "" && inc.Facts.Reason != "" {
+	if inc.Scope.Alarm == "" && len(inc.Alarms) > 0 {
+		b.WriteString(" " + strings.Join(inc.Alarms, ", ")) // a service's own alarms
+	}
+	if (inc.Scope.Alarm != "" || inc.Facts.Alarm != "") && inc.Facts.Reason != "" {
 		b.WriteString(": " + inc.Facts.Reason)
 	}
 	s := b.String()
@@ -93,6 +96,9 @@ func Links(inc *incident.Incident) []Link {
 			out = append(out, Link{Text: "Runbook", URL: RunbookURL(inc)})
 		}
 		return append(out, Link{Text: "CloudWatch alarm", URL: fmt.Sprintf("%s/cloudwatch/home?region=%s#alarmsV2:alarm/%s", console, region, url.PathEscape(inc.Scope.Alarm))})
+	}
+	if a := inc.Facts.Alarm; a != "" && inc.Scope.IsService() {
+		out = append(out, Link{Text: "CloudWatch alarm", URL: fmt.Sprintf("%s/cloudwatch/home?region=%s#alarmsV2:alarm/%s", console, region, url.PathEscape(a))})
 	}
 	if inc.Scope.IsService() {
 		out = append(out, Link{Text: "ECS service", URL: fmt.Sprintf("%s/ecs/v2/clusters/%s/services/%s/health?region=%s",

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -132,11 +133,55 @@ func interpretDeployment(ev *event.Event, sig incident.Signal) Interpretation {
 	return Interpretation{Relevant: true, Signal: sig}
 }
 
+// ScalingAlarmPrefix starts the names of the alarms Application Auto Scaling creates for target
+// tracking policies: scaling signals that go to ALARM by design, not incidents.
+// https://docs.aws.amazon.com/autoscaling/application/userguide/application-auto-scaling-target-tracking.html
+const ScalingAlarmPrefix = "TargetTracking-"
+
+// ServiceNamespaces are the metric namespaces whose ClusterName and ServiceName dimensions name an
+// ECS service: ECS's own metrics and Container Insights.
+var ServiceNamespaces = []string{"AWS/ECS", "ECS/ContainerInsights"}
+
+// AlarmService returns the ECS service an alarm's metrics belong to: the ClusterName and
+// ServiceName dimensions of an ECS or Container Insights metric. ok is false when no metric names
+// a service, or when its metrics name more than one.
+func AlarmService(a *event.AlarmDetail) (cluster, service string, ok bool) {
+	for _, m := range a.Configuration.Metrics {
+		if m.MetricStat == nil {
+			continue
+		}
+		met := m.MetricStat.Metric
+		if !slices.Contains(ServiceNamespaces, met.Namespace) {
+			continue
+		}
+		c, _ := met.Dimensions["ClusterName"].(string)
+		s, _ := met.Dimensions["ServiceName"].(string)
+		if c == "" || s == "" {
+			continue
+		}
+		if ok && (c != cluster || s != service) {
+			return "", "", false
+		}
+		cluster, service, ok = c, s, true
+	}
+	return cluster, service, ok
+}
+
 func interpretAlarm(ev *event.Event, sig incident.Signal) Interpretation {
 	a := ev.Alarm
 	sig.Scope = incident.Scope{Account: ev.Account, Region: ev.Region, Alarm: a.AlarmName}
+	if cluster, service, ok := AlarmService(a); ok {
+		// The alarm belongs to the service: its incident sits in the service's scope, beside the
+		// service's other incidents, so the service's runbooks and fixes apply.
+		sig.Scope = incident.Scope{Account: ev.Account, Region: ev.Region, Cluster: cluster, Service: service}
+	}
+	sig.Alarm = a.AlarmName
+	sig.Facts.Alarm = a.AlarmName
 	sig.Cause = classify.Alarm
 	sig.Confidence = classify.Confirmed
+	if strings.HasPrefix(a.AlarmName, ScalingAlarmPrefix) {
+		return Interpretation{Signal: sig, Why: "Application Auto Scaling's target-tracking alarm: a scaling signal, not an incident"}
+	}
 	sig.Facts.Reason = a.State.Reason
 	sig.Evidence = a.State.Reason
 	sig.Message = fmt.Sprintf("alarm %s %s → %s: %s", a.AlarmName, a.PreviousState.Value, a.State.Value, a.State.Reason)

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
+	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
@@ -35,6 +37,8 @@ type Sender = notify.Sender
 type Result struct {
 	ID         string   `json:"id,omitempty"`
 	DetailType string   `json:"detail_type,omitempty"`
+	Account    string   `json:"account,omitempty"`
+	Region     string   `json:"region,omitempty"`
 	Cluster    string   `json:"cluster,omitempty"`
 	Service    string   `json:"service,omitempty"`
 	TaskArn    string   `json:"task_arn,omitempty"`
@@ -46,7 +50,9 @@ type Result struct {
 	Incident   string   `json:"incident,omitempty"`
 	Outcome    Outcome  `json:"outcome"`
 	Actions    []string `json:"actions"`
-	Error      string   `json:"error,omitempty"`
+	// Why says why an event opened nothing when that is not obvious (a scaling alarm).
+	Why   string `json:"why,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // Outcome names what an event did.
@@ -61,7 +67,9 @@ const (
 	OutcomeDuplicate  Outcome = "duplicate"
 	OutcomeExpected   Outcome = "expected"
 	OutcomeIgnored    Outcome = "ignored"
-	OutcomeError      Outcome = "error"
+	// OutcomeRefused: the event's account is not in MEDIC_ACCOUNTS; nothing was done.
+	OutcomeRefused Outcome = "refused"
+	OutcomeError   Outcome = "error"
 )
 
 // LogTailer reads the last lines of a stopped task's container (tasklogs.Reader).
@@ -77,6 +85,7 @@ type Pipeline struct {
 	logs      LogTailer
 	runbooks  *runbook.Set
 	remedy    func(ctx context.Context, incidentID string)
+	allowed   accounts.Allowed
 	log       *zap.Logger
 	metrics   *metrics.Metrics
 }
@@ -96,6 +105,10 @@ func WithRunbooks(s *runbook.Set) Option { return func(p *Pipeline) { p.runbooks
 func WithRemedy(f func(ctx context.Context, incidentID string)) Option {
 	return func(p *Pipeline) { p.remedy = f }
 }
+
+// WithAccounts accepts only the events of these accounts (MEDIC_ACCOUNTS); others are refused,
+// counted and logged. Empty: every account.
+func WithAccounts(allowed []string) Option { return func(p *Pipeline) { p.allowed = allowed } }
 
 // New wires a pipeline.
 func New(incidents *incident.Manager, states StateReader, sender Sender, log *zap.Logger, m *metrics.Metrics, opts ...Option) *Pipeline {
@@ -147,10 +160,18 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	start := time.Now()
 	defer func() { p.metrics.Duration.WithLabelValues(ev.DetailType).Observe(time.Since(start).Seconds()) }()
 
+	if !p.allowed.Permits(ev.Account) {
+		p.metrics.Refused.WithLabelValues("account-not-allowed").Inc()
+		p.metrics.Events.WithLabelValues(ev.DetailType, string(OutcomeRefused)).Inc()
+		p.log.Warn("event refused: its account is not in MEDIC_ACCOUNTS", zap.String("event_id", ev.ID),
+			zap.String("account", ev.Account), zap.String("detail_type", ev.DetailType))
+		return Result{ID: ev.ID, DetailType: ev.DetailType, Account: ev.Account, Region: ev.Region, Outcome: OutcomeRefused,
+			Error: fmt.Sprintf("account %q is not in MEDIC_ACCOUNTS: event refused, nothing read or changed", ev.Account), Actions: []string{}}, nil
+	}
 	in := Interpret(ev)
 	sig := in.Signal
 	res := Result{
-		ID: ev.ID, DetailType: ev.DetailType, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service,
+		ID: ev.ID, DetailType: ev.DetailType, Account: ev.Account, Region: ev.Region, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service,
 		Cause: string(sig.Cause), Sub: sig.Sub, Confidence: string(sig.Confidence), Evidence: sig.Evidence,
 		Actions: []string{},
 	}
@@ -160,7 +181,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	if sig.Scope.Alarm != "" {
 		res.Service = ""
 	}
-	log := p.log.With(zap.String("event_id", ev.ID), zap.String("detail_type", ev.DetailType),
+	log := p.log.With(zap.String("event_id", ev.ID), zap.String("detail_type", ev.DetailType), zap.String("account", ev.Account),
 		zap.String("cluster", sig.Scope.Cluster), zap.String("service", sig.Scope.Service))
 	if sig.TaskID != "" {
 		log = log.With(zap.String("task", sig.TaskID))
@@ -168,9 +189,13 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 
 	if !in.Relevant {
 		res.Outcome = OutcomeIgnored
-		if in.Diagnosis != nil {
+		switch {
+		case in.Diagnosis != nil:
 			res.Outcome = OutcomeExpected
 			p.metrics.Suppressed.WithLabelValues("expected").Inc()
+		case sig.Alarm != "":
+			res.Why = in.Why // a scaling alarm
+			p.metrics.Suppressed.WithLabelValues("scaling-alarm").Inc()
 		}
 		p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
 		log.Debug("event needs no incident", zap.String("why", in.Why))
@@ -179,7 +204,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 
 	if in.Opens {
 		p.assess(ctx, &sig)
-		if rb := p.runbooks.For(sig.Cause, sig.Sub, sig.Scope.Alarm); rb != nil {
+		if rb := p.runbooks.For(sig.Cause, sig.Sub, sig.Alarm); rb != nil {
 			sig.Runbook, sig.Page = rb.ID, rb.Page
 			if rb.Fix.Action != runbook.None && rb.Fix.Mode != runbook.Off {
 				sig.Fix = string(rb.Fix.Action)
@@ -257,19 +282,21 @@ func (p *Pipeline) assess(ctx context.Context, sig *incident.Signal) {
 	if !sig.Scope.IsService() {
 		return
 	}
-	snap, err := p.states.Get(ctx, servicestate.Ref{Region: sig.Scope.Region, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service})
+	snap, err := p.states.Get(ctx, servicestate.Ref{Account: sig.Scope.Account, Region: sig.Scope.Region, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service})
 	if err != nil {
 		sig.StateError = err.Error()
 		return
 	}
 	sig.State = snap
-	sig.Severity = severity.Assess(snap.Severity())
+	if sig.Cause != classify.Alarm { // an alarm's severity is its runbook's, not the service's
+		sig.Severity = severity.Assess(snap.Severity())
+	}
 }
 
 // attachLogs keeps the failed container's last lines on a new incident. Missing log settings or
 // permissions are said in the incident; they never fail the event.
 func (p *Pipeline) attachLogs(ctx context.Context, log *zap.Logger, ev *event.Event, inc *incident.Incident) *incident.Incident {
-	t := tasklogs.Task{Region: ev.Region, TaskDefinition: ev.Task.TaskDefinitionArn, TaskID: event.TaskID(ev.Task.TaskArn)}
+	t := tasklogs.Task{Account: ev.Account, Region: ev.Region, TaskDefinition: ev.Task.TaskDefinitionArn, TaskID: event.TaskID(ev.Task.TaskArn)}
 	if d := inc.Diagnosis; d != nil {
 		t.Container = d.Container
 	}

@@ -137,7 +137,7 @@ func TestSeverityRisesAsTheServiceDegrades(t *testing.T) {
 		t.Fatalf("first: %+v", first)
 	}
 	r.ecs.SetCounts("prod", "api", 4, 0)
-	r.source.Forget(servicestate.Ref{Region: "us-east-1", Cluster: "prod", Service: "api"})
+	r.source.Forget(servicestate.Ref{Account: eventgen.Account, Region: "us-east-1", Cluster: "prod", Service: "api"})
 	res := r.handle(t, eventgen.OOM("prod", "api", 2))
 	if res.Severity != "P1" || res.Incident != first.Incident {
 		t.Fatalf("after the service went down: %+v", res)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
@@ -57,6 +58,7 @@ type Report struct {
 	Recovering int `json:"recovering"`
 	Resolved   int `json:"resolved"`
 	Escalated  int `json:"escalated"`
+	Raised     int `json:"raised"` // incidents whose severity rose once their service's state could be read
 	Found      int `json:"found"`  // incidents opened for services whose events were lost
 	Resent     int `json:"resent"` // notifications delivered late, after failing earlier
 	Errors     int `json:"errors"`
@@ -76,8 +78,19 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 		scopes[inc.Scope.Key()] = true
 		rep.Checked++
 		log := r.Log.With(zap.String("incident", inc.ID), zap.String("cluster", inc.Scope.Cluster), zap.String("service", inc.Scope.Service))
-		if inc.Scope.IsService() {
-			snap, err := r.States.Get(ctx, servicestate.Ref{Region: inc.Scope.Region, Cluster: inc.Scope.Cluster, Service: inc.Scope.Service})
+		// An alarm's incident resolves when its alarm returns to OK, not when the service is at its
+		// desired count (a CPU alarm fires on a service that runs every task).
+		if inc.Scope.IsService() && inc.Cause != classify.Alarm {
+			snap, err := r.States.Get(ctx, servicestate.Ref{Account: inc.Scope.Account, Region: inc.Scope.Region, Cluster: inc.Scope.Cluster, Service: inc.Scope.Service})
+			if err == nil && inc.ServiceState == nil && inc.StateError != "" {
+				// The state could not be read when the incident opened (no role, throttling): it
+				// was P3 for now; now that it is known the severity may rise, and pages.
+				if res, raised, err := r.Manager.StateKnown(ctx, inc.ID, snap); err == nil && raised {
+					rep.Raised++
+					log.Warn("service state readable again: severity raised", zap.String("severity", res.Severity.String()))
+					r.notify(ctx, log, notify.Raised, res)
+				}
+			}
 			switch {
 			case errors.Is(err, servicestate.ErrNotFound):
 				// The service is gone: nothing left to recover.
@@ -198,21 +211,23 @@ func (r *Reconciler) sweep(ctx context.Context, scopes map[string]bool, rep *Rep
 					continue
 				}
 				seen += len(sp.ServiceArns)
-				out, err := r.Lister.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterArn), Services: sp.ServiceArns})
+				out, err := r.Lister.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(clusterArn), Services: sp.ServiceArns,
+					Include: []ecstypes.ServiceField{ecstypes.ServiceFieldTags}}) // routes match on tags
 				if err != nil {
 					rep.Errors++
 					r.Log.Warn("describe services", zap.String("cluster", clusterArn), zap.Error(err))
 					continue
 				}
 				for _, svc := range out.Services {
-					r.check(ctx, clusterArn, svc.ServiceName, svc.DesiredCount, svc.RunningCount, svc.PendingCount, aws.ToString(svc.Status), scopes, rep)
+					r.check(ctx, clusterArn, svc, scopes, rep)
 				}
 			}
 		}
 	}
 }
 
-func (r *Reconciler) check(ctx context.Context, clusterArn string, name *string, desired, running, pending int32, status string, scopes map[string]bool, rep *Report) {
+func (r *Reconciler) check(ctx context.Context, clusterArn string, svc ecstypes.Service, scopes map[string]bool, rep *Report) {
+	name, desired, running, pending, status := svc.ServiceName, svc.DesiredCount, svc.RunningCount, svc.PendingCount, aws.ToString(svc.Status)
 	if status != "ACTIVE" || running >= desired || pending > 0 {
 		return
 	}
@@ -222,6 +237,12 @@ func (r *Reconciler) check(ctx context.Context, clusterArn string, name *string,
 		return
 	}
 	snap := &servicestate.Snapshot{Cluster: cluster, Service: scope.Service, Status: status, Desired: int(desired), Running: int(running)}
+	for _, t := range svc.Tags {
+		if snap.Tags == nil {
+			snap.Tags = map[string]string{}
+		}
+		snap.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
 	msg := fmt.Sprintf("%s at %d/%d running with nothing pending and no incident open (its events were lost or never sent)", scope.Name(), running, desired)
 	out, err := r.Manager.Apply(ctx, incident.Signal{
 		Kind: incident.Failure, Time: time.Now(), Scope: scope, Cause: classify.Degraded, Confidence: classify.Suspected,

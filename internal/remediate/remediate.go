@@ -26,6 +26,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -74,8 +75,18 @@ type Outcome struct {
 	Skipped  string         `json:"skipped,omitempty"`
 }
 
+// Clients hands out the clients of an account and region (accounts.Provider); it fails, saying
+// why, for an account whose services may not be changed.
+type Clients interface {
+	For(ctx context.Context, account, region string) (*accounts.Clients, error)
+}
+
 // Remediator carries out fixes.
 type Remediator struct {
+	// Clients, when set, gives each incident's own account's clients, and ECS and Scaling are
+	// ignored: a service is only ever changed with its own account's credentials.
+	Clients Clients
+	// ECS and Scaling serve every service when Clients is nil (one account: tests).
 	ECS      ECS
 	Scaling  Scaling // nil: scale-out is bounded by the runbook's max_tasks alone
 	Manager  *incident.Manager
@@ -176,6 +187,10 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return skip("automation is stopped for this incident: %s", inc.Stopped)
 	}
 
+	r, err := r.forScope(ctx, inc.Scope)
+	if err != nil {
+		return skip("%v; nothing of account %s is read or changed", err, inc.Scope.Account)
+	}
 	svc, err := r.service(ctx, inc)
 	if err != nil {
 		return out, err
@@ -258,6 +273,20 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	}
 	out.Done = true
 	return out, nil
+}
+
+// forScope returns the remediator acting with the clients of the scope's account and region.
+func (r *Remediator) forScope(ctx context.Context, scope incident.Scope) (*Remediator, error) {
+	if r.Clients == nil {
+		return r, nil
+	}
+	cs, err := r.Clients.For(ctx, scope.Account, scope.Region)
+	if err != nil {
+		return nil, err
+	}
+	cp := *r
+	cp.ECS, cp.Scaling = cs.ECS, cs.Scaling
+	return &cp, nil
 }
 
 // nonce names one handler's hold on a lease: distinct even for handlers started at one instant.

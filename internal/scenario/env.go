@@ -115,6 +115,7 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 			"MEDIC_PAGERDUTY_ROUTING_KEY": routingKey, "MEDIC_PAGERDUTY_EVENTS_URL": e.PD.URL,
 			"MEDIC_SLACK_BOT_TOKEN": botToken, "MEDIC_SLACK_CHANNEL": "#incidents", "MEDIC_SLACK_API_URL": e.Slack.APIURL(),
 			"MEDIC_SLACK_SIGNING_SECRET": signingSecret, "MEDIC_AUTOFIX": string(o.AutoFix),
+			"MEDIC_HOME_ACCOUNT": eventgen.Account, // the fake ECS behind BaseEndpoint speaks no STS
 		}[k]
 	})
 	awsCfg := aws.Config{Region: eventgen.Region, Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),

@@ -6,5 +6,5 @@ import (
 )
 
 func stateRef(service string) servicestate.Ref {
-	return servicestate.Ref{Region: eventgen.Region, Cluster: "prod", Service: service}
+	return servicestate.Ref{Account: eventgen.Account, Region: eventgen.Region, Cluster: "prod", Service: service}
 }

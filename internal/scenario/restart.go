@@ -54,7 +54,7 @@ func Restart(ctx context.Context, s Scale) Result {
 	_ = os.WriteFile(filepath.Join(runbooks, "oom-killed.md"), []byte("---\nid: oom-killed\nmatch: { cause: oom-killed }\nfix:\n  action: raise-memory\n  mode: auto\n  params: { factor: 1.5, max_memory_mib: 4096 }\n---\n# OOM\n"), 0o644)
 	env := append(os.Environ(),
 		"MEDIC_DB="+filepath.Join(dir, "medic.db"), "MEDIC_LOG_LEVEL=error", "MEDIC_RUNBOOKS="+runbooks, "MEDIC_AUTOFIX="+string(config.AutoFixAuto),
-		"MEDIC_PAGERDUTY_ROUTING_KEY="+routingKey, "MEDIC_PAGERDUTY_EVENTS_URL="+pd.URL,
+		"MEDIC_PAGERDUTY_ROUTING_KEY="+routingKey, "MEDIC_PAGERDUTY_EVENTS_URL="+pd.URL, "MEDIC_HOME_ACCOUNT="+eventgen.Account,
 		"MEDIC_SLACK_BOT_TOKEN="+botToken, "MEDIC_SLACK_CHANNEL=#incidents", "MEDIC_SLACK_API_URL="+sl.APIURL(),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=secret", "AWS_ENDPOINT_URL_ECS="+fe.URL,
 		"AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING="+fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS="+fl.URL,

@@ -54,25 +54,34 @@ func refs(c *config.Config) []named {
 // Resolve reads every secret given by reference into its Value. A value given directly wins.
 func Resolve(ctx context.Context, c *config.Config, sm SecretsManager, ps Parameters) error {
 	for _, r := range refs(c) {
-		switch {
-		case r.ref.Value != "":
-		case r.ref.ARN != "":
-			out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(r.ref.ARN)})
-			if err != nil {
-				return fmt.Errorf("%s_ARN: read %s: %w", r.name, r.ref.ARN, err)
-			}
-			v := aws.ToString(out.SecretString)
-			if v == "" {
-				return fmt.Errorf("%s_ARN: secret %s has no string value yet: put one in", r.name, r.ref.ARN)
-			}
-			r.ref.Value = config.Secret(unwrap(v))
-		case r.ref.SSM != "":
-			out, err := ps.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(r.ref.SSM), WithDecryption: aws.Bool(true)})
-			if err != nil {
-				return fmt.Errorf("%s_SSM: read %s: %w", r.name, r.ref.SSM, err)
-			}
-			r.ref.Value = config.Secret(aws.ToString(out.Parameter.Value))
+		if err := ResolveRef(ctx, r.name, r.ref, sm, ps); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// ResolveRef reads one secret given by reference (a route's PagerDuty key) into its Value; name
+// prefixes the error.
+func ResolveRef(ctx context.Context, name string, ref *config.SecretRef, sm SecretsManager, ps Parameters) error {
+	switch {
+	case ref.Value != "":
+	case ref.ARN != "":
+		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref.ARN)})
+		if err != nil {
+			return fmt.Errorf("%s_ARN: read %s: %w", name, ref.ARN, err)
+		}
+		v := aws.ToString(out.SecretString)
+		if v == "" {
+			return fmt.Errorf("%s_ARN: secret %s has no string value yet: put one in", name, ref.ARN)
+		}
+		ref.Value = config.Secret(unwrap(v))
+	case ref.SSM != "":
+		out, err := ps.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(ref.SSM), WithDecryption: aws.Bool(true)})
+		if err != nil {
+			return fmt.Errorf("%s_SSM: read %s: %w", name, ref.SSM, err)
+		}
+		ref.Value = config.Secret(aws.ToString(out.Parameter.Value))
 	}
 	return nil
 }

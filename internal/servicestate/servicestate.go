@@ -13,8 +13,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
 
@@ -26,14 +28,26 @@ type ECSAPI interface {
 // ErrNotFound means ECS does not know the service (deleted, or the wrong cluster or region).
 var ErrNotFound = errors.New("service not found")
 
-// Ref names one service.
+// Ref names one service. Account and Region decide whose credentials read it.
 type Ref struct {
+	Account string
 	Region  string
 	Cluster string
 	Service string
 }
 
-func (r Ref) String() string { return r.Region + "/" + r.Cluster + "/" + r.Service }
+func (r Ref) String() string {
+	if r.Account == "" {
+		return r.Region + "/" + r.Cluster + "/" + r.Service
+	}
+	return r.Account + "/" + r.Region + "/" + r.Cluster + "/" + r.Service
+}
+
+// Clients hands out the clients of an account and region (accounts.Provider). It fails, saying
+// why, for an account whose services may not be read.
+type Clients interface {
+	For(ctx context.Context, account, region string) (*accounts.Clients, error)
+}
 
 // Snapshot is a service's state at one moment.
 type Snapshot struct {
@@ -45,7 +59,9 @@ type Snapshot struct {
 	Pending        int          `json:"pending"`
 	TaskDefinition string       `json:"task_definition"`
 	Deployments    []Deployment `json:"deployments,omitempty"`
-	ReadAt         time.Time    `json:"read_at"`
+	// Tags are the service's ECS tags (routes match on them).
+	Tags   map[string]string `json:"tags,omitempty"`
+	ReadAt time.Time         `json:"read_at"`
 }
 
 // Deployment is one of the service's deployments as ECS reports it.
@@ -78,7 +94,7 @@ func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = n
 
 // Source reads service state through ECS with a cache. Safe for concurrent use.
 type Source struct {
-	api ECSAPI
+	api func(ctx context.Context, ref Ref) (ECSAPI, error)
 	ttl time.Duration
 	now func() time.Time
 
@@ -94,8 +110,26 @@ type cached struct {
 	at   time.Time
 }
 
-// New returns a Source over api.
+// New returns a Source reading every service through api, whatever its account: for one
+// account (tests, replays). ecs-medic itself uses PerAccount.
 func New(api ECSAPI, opts ...Option) *Source {
+	return newSource(func(context.Context, Ref) (ECSAPI, error) { return api, nil }, opts)
+}
+
+// PerAccount returns a Source that reads each service with the clients of its own account and
+// region. A service whose account cannot be reached is never read with other credentials: Get
+// fails with the reason.
+func PerAccount(c Clients, opts ...Option) *Source {
+	return newSource(func(ctx context.Context, ref Ref) (ECSAPI, error) {
+		cs, err := c.For(ctx, ref.Account, ref.Region)
+		if err != nil {
+			return nil, err
+		}
+		return cs.ECS, nil
+	}, opts)
+}
+
+func newSource(api func(context.Context, Ref) (ECSAPI, error), opts []Option) *Source {
 	s := &Source{api: api, ttl: 5 * time.Second, now: time.Now, cache: map[Ref]cached{}}
 	for _, o := range opts {
 		o(s)
@@ -138,14 +172,19 @@ func (s *Source) Forget(ref Ref) {
 }
 
 func (s *Source) describe(ctx context.Context, ref Ref) (*Snapshot, error) {
+	api, err := s.api(ctx, ref)
+	if err != nil {
+		return nil, fmt.Errorf("read service %s: %w", ref, err)
+	}
 	s.calls.Add(1)
 	var opts []func(*ecs.Options)
 	if ref.Region != "" {
 		opts = append(opts, func(o *ecs.Options) { o.Region = ref.Region })
 	}
-	out, err := s.api.DescribeServices(ctx, &ecs.DescribeServicesInput{
+	out, err := api.DescribeServices(ctx, &ecs.DescribeServicesInput{
 		Cluster:  aws.String(ref.Cluster),
 		Services: []string{ref.Service},
+		Include:  []ecstypes.ServiceField{ecstypes.ServiceFieldTags},
 	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("describe service %s: %w", ref, err)
@@ -166,6 +205,12 @@ func (s *Source) describe(ctx context.Context, ref Ref) (*Snapshot, error) {
 		Pending:        int(svc.PendingCount),
 		TaskDefinition: aws.ToString(svc.TaskDefinition),
 		ReadAt:         s.now(),
+	}
+	if len(svc.Tags) > 0 {
+		snap.Tags = make(map[string]string, len(svc.Tags))
+		for _, t := range svc.Tags {
+			snap.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
 	}
 	for _, d := range svc.Deployments {
 		snap.Deployments = append(snap.Deployments, Deployment{

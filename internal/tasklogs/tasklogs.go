@@ -15,6 +15,8 @@ import (
 	logtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 )
 
 // ECSAPI is the part of *ecs.Client the reader calls.
@@ -27,8 +29,15 @@ type LogsAPI interface {
 	GetLogEvents(ctx context.Context, in *cloudwatchlogs.GetLogEventsInput, optFns ...func(*cloudwatchlogs.Options)) (*cloudwatchlogs.GetLogEventsOutput, error)
 }
 
-// Task names the stopped task and its failed container.
+// Clients hands out the clients of an account and region (accounts.Provider).
+type Clients interface {
+	For(ctx context.Context, account, region string) (*accounts.Clients, error)
+}
+
+// Task names the stopped task and its failed container. Account and Region decide whose
+// credentials read its task definition and log.
 type Task struct {
+	Account        string
 	Region         string
 	TaskDefinition string // ARN
 	TaskID         string
@@ -45,20 +54,44 @@ type Tail struct {
 // Reader reads container logs. Task definitions never change once registered, so they are
 // cached for the life of the process.
 type Reader struct {
-	ecs   ECSAPI
-	logs  LogsAPI
+	ecs   func(ctx context.Context, account, region string) (ECSAPI, error)
+	logs  func(ctx context.Context, account, region string) (LogsAPI, error)
 	lines int
 
 	mu   sync.Mutex
 	defs map[string]*ecstypes.TaskDefinition
 }
 
-// New returns a reader of the last n lines (20 when n <= 0).
+// New returns a reader of the last n lines (20 when n <= 0) through one pair of clients, whatever
+// the task's account: for one account (tests). ecs-medic itself uses PerAccount.
 func New(ecsAPI ECSAPI, logs LogsAPI, n int) *Reader {
+	return newReader(func(context.Context, string, string) (ECSAPI, error) { return ecsAPI, nil },
+		func(context.Context, string, string) (LogsAPI, error) { return logs, nil }, n)
+}
+
+// PerAccount returns a reader that reads each task's definition and log with the clients of the
+// task's own account (the log's region may differ: awslogs-region).
+func PerAccount(c Clients, n int) *Reader {
+	return newReader(func(ctx context.Context, account, region string) (ECSAPI, error) {
+		cs, err := c.For(ctx, account, region)
+		if err != nil {
+			return nil, err
+		}
+		return cs.ECS, nil
+	}, func(ctx context.Context, account, region string) (LogsAPI, error) {
+		cs, err := c.For(ctx, account, region)
+		if err != nil {
+			return nil, err
+		}
+		return cs.Logs, nil
+	}, n)
+}
+
+func newReader(e func(context.Context, string, string) (ECSAPI, error), l func(context.Context, string, string) (LogsAPI, error), n int) *Reader {
 	if n <= 0 {
 		n = 20
 	}
-	return &Reader{ecs: ecsAPI, logs: logs, lines: n, defs: map[string]*ecstypes.TaskDefinition{}}
+	return &Reader{ecs: e, logs: l, lines: n, defs: map[string]*ecstypes.TaskDefinition{}}
 }
 
 const maxLine = 500
@@ -99,7 +132,11 @@ func (r *Reader) Last(ctx context.Context, t Task) (Tail, error) {
 	if region == "" {
 		region = t.Region
 	}
-	out, err := r.logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
+	logs, err := r.logs(ctx, t.Account, region)
+	if err != nil {
+		return tail, fmt.Errorf("read log stream %s in %s: %w", tail.Stream, tail.Group, err)
+	}
+	out, err := logs.GetLogEvents(ctx, &cloudwatchlogs.GetLogEventsInput{
 		LogGroupName: aws.String(tail.Group), LogStreamName: aws.String(tail.Stream),
 		Limit: aws.Int32(int32(r.lines)), StartFromHead: aws.Bool(false),
 	}, func(o *cloudwatchlogs.Options) {
@@ -128,13 +165,18 @@ func (r *Reader) Last(ctx context.Context, t Task) (Tail, error) {
 }
 
 func (r *Reader) definition(ctx context.Context, t Task) (*ecstypes.TaskDefinition, error) {
+	key := t.Account + "|" + t.TaskDefinition // a bare family:revision exists in every account
 	r.mu.Lock()
-	def, ok := r.defs[t.TaskDefinition]
+	def, ok := r.defs[key]
 	r.mu.Unlock()
 	if ok {
 		return def, nil
 	}
-	out, err := r.ecs.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(t.TaskDefinition)},
+	api, err := r.ecs(ctx, t.Account, t.Region)
+	if err != nil {
+		return nil, fmt.Errorf("describe task definition %s: %w", t.TaskDefinition, err)
+	}
+	out, err := api.DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String(t.TaskDefinition)},
 		func(o *ecs.Options) {
 			if t.Region != "" {
 				o.Region = t.Region
@@ -144,7 +186,7 @@ func (r *Reader) definition(ctx context.Context, t Task) (*ecstypes.TaskDefiniti
 		return nil, fmt.Errorf("describe task definition %s: %w", t.TaskDefinition, err)
 	}
 	r.mu.Lock()
-	r.defs[t.TaskDefinition] = out.TaskDefinition
+	r.defs[key] = out.TaskDefinition
 	r.mu.Unlock()
 	return out.TaskDefinition, nil
 }
