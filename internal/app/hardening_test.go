@@ -85,6 +85,7 @@ func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 		"MEDIC_PAGERDUTY_API_TOKEN": pdAPIToken, "MEDIC_PAGERDUTY_API_URL": pd.URL, "MEDIC_PAGERDUTY_FROM": "oncall@example.com",
 		"MEDIC_SLACK_BOT_TOKEN": botToken, "MEDIC_SLACK_CHANNEL": "#incidents", "MEDIC_SLACK_API_URL": sl.APIURL(),
 		"MEDIC_SLACK_SIGNING_SECRET": signingSecret, "MEDIC_SLACK_ALLOWED_USERS": "U0ALICE", "MEDIC_RUNBOOKS": rb,
+		"MEDIC_HOME_ACCOUNT": eventgen.Account,
 	}
 	for k, v := range env {
 		vars[k] = v

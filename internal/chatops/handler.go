@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/smithy-go"
 	slackapi "github.com/slack-go/slack"
 	"go.uber.org/zap"
 
@@ -405,13 +404,7 @@ func (h *Handler) slackURL(u string) bool {
 
 // shortReason says why an AWS call failed in a few words (its error code and message), without
 // the request ids and SDK wrapping that mean nothing to a responder.
-func shortReason(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return incident.Clip(api.ErrorCode()+": "+api.ErrorMessage(), 300)
-	}
-	return incident.Clip(err.Error(), 300)
-}
+func shortReason(err error) string { return notify.Reason(err) }
 
 // esc escapes text that came from events or users for Slack (see notify.SlackEscape).
 func esc(s string) string { return notify.SlackEscape(s) }

@@ -1,11 +1,14 @@
 package notify
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -156,3 +159,23 @@ var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
 
 // HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
 func HumanDuration(d time.Duration) string { return incident.HumanDuration(d) }
+
+// Reason says why a call failed in words for people: the error's own context, then AWS's error
+// code and message — without the SDK's operation name, HTTP status and request id — or that AWS
+// did not answer at all.
+func Reason(err error) string {
+	msg := err.Error()
+	var api smithy.APIError
+	isAPI := errors.As(err, &api)
+	i := strings.Index(msg, "operation error ")
+	switch {
+	case i < 0 && isAPI:
+		return incident.Clip(api.ErrorCode()+": "+strings.TrimSuffix(api.ErrorMessage(), "."), 300)
+	case i < 0:
+		return incident.Clip(msg, 300)
+	case isAPI:
+		return incident.Clip(msg[:i]+api.ErrorCode()+": "+strings.TrimSuffix(api.ErrorMessage(), "."), 300)
+	default:
+		return incident.Clip(msg[:i]+"AWS did not answer (network, or an endpoint that cannot be reached)", 300)
+	}
+}

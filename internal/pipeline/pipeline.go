@@ -7,10 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
@@ -336,15 +334,4 @@ func (p *Pipeline) notify(ctx context.Context, log *zap.Logger, kind notify.Kind
 
 // shortReason keeps an error's own context ("describe task definition ...") and AWS's code and
 // message, without the SDK's operation, HTTP status and request id: it is shown to responders.
-func shortReason(err error) string {
-	msg := err.Error()
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return msg
-	}
-	prefix := ""
-	if i := strings.Index(msg, "operation error "); i > 0 {
-		prefix = msg[:i]
-	}
-	return prefix + api.ErrorCode() + ": " + strings.TrimSuffix(api.ErrorMessage(), ".")
-}
+func shortReason(err error) string { return notify.Reason(err) }

@@ -23,7 +23,6 @@ import (
 	astypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
-	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
@@ -366,13 +365,7 @@ var errSkip = errors.New("skip")
 
 // reason says why a call failed in words a responder can use: the AWS error code and message,
 // without the SDK's operation, request id and HTTP status wrapping (those go to the log).
-func reason(err error) string {
-	var api smithy.APIError
-	if errors.As(err, &api) {
-		return api.ErrorCode() + ": " + api.ErrorMessage()
-	}
-	return err.Error()
-}
+func reason(err error) string { return notify.Reason(err) }
 
 // unclaim takes back the action counted at the lease when nothing was changed after all
 // (planning refused, dry run).
