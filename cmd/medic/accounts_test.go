@@ -90,7 +90,7 @@ func TestServeMemberAccounts(t *testing.T) {
 		r[2].Outcome != "opened" || r[2].Severity != "P3" || r[3].Outcome != "refused" || !strings.Contains(r[3].Error, "MEDIC_ACCOUNTS") {
 		t.Fatalf("%+v", r)
 	}
-	// One alert on the payments route (a later trigger with the same dedup_key only updates it).
+	// One alert on the payments route (a later trigger with the same dedup_key only adds to its log).
 	alerts := map[any]bool{}
 	for _, e := range pd.EventsFor("PAYMENTS-KEY-0123456789abcdef012", "trigger") {
 		alerts[e["dedup_key"]] = true
