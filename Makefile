@@ -19,19 +19,22 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: vet and every test, with the race detector, plus short fuzzes of the event decoder, the
+## test: vet and every test, with the race detector, plus short fuzzes of the event decoders, the
 ## Slack request parser and runbook front matter. The DynamoDB tests start dynalite themselves.
 test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 10s ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 5s ./internal/chatops/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 5s ./internal/runbook/
 
-## fuzz: a longer fuzz of every decoder
+## fuzz: a longer fuzz of every decoder and of the classifier
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 2m ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 2m ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 1m ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzTask$$' -fuzztime 1m ./internal/classify/
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 1m ./internal/chatops/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 1m ./internal/runbook/
 

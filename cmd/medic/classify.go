@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ecs-medic/ecs-medic/internal/app"
+	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 )
 
 // classifyLine is one line of `medic classify` output (SPEC §5).
@@ -29,11 +32,22 @@ type errorLine struct {
 	ID    string `json:"id,omitempty"`
 }
 
-func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("classify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	explain := fs.Bool("explain", false, "for each event, print which rule and which text decided, and what else matched, instead of JSON")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	// The operator's classification rules live beside the runbooks (MEDIC_RUNBOOKS/classify.yaml).
+	var cl *classify.Classifier
+	if dir := getenv("MEDIC_RUNBOOKS"); dir != "" {
+		set, err := app.LoadRunbooks(dir)
+		if err != nil && !errors.Is(err, runbook.ErrEmpty) { // classifying needs no runbook
+			fmt.Fprintf(stderr, "medic classify: %v\n", err)
+			return 1
+		}
+		cl = set.Classifier
 	}
 	inputs, err := readInputs(fs.Args(), stdin)
 	if err != nil {
@@ -61,7 +75,11 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				_ = enc.Encode(line)
 				continue
 			}
-			it := pipeline.Interpret(ev)
+			it := pipeline.InterpretWith(ev, cl)
+			if *explain {
+				writeExplanation(stdout, ev, it, cl)
+				continue
+			}
 			s := it.Signal
 			line := classifyLine{
 				ID: ev.ID, DetailType: ev.DetailType, Cluster: s.Scope.Cluster, Service: s.Scope.Service,
@@ -77,4 +95,66 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// writeExplanation prints, for people, why an event got its diagnosis: the rule and the text that
+// decided, and the other rules that matched lower in precedence.
+func writeExplanation(w io.Writer, ev *event.Event, it pipeline.Interpretation, cl *classify.Classifier) {
+	s := it.Signal
+	where := s.Scope.Name()
+	if ev.Task != nil {
+		where += " task " + event.TaskID(ev.Task.TaskArn)
+	}
+	fmt.Fprintf(w, "event %s (%s) %s\n", ev.ID, ev.DetailType, where)
+	if ev.Task == nil || it.Diagnosis == nil {
+		switch {
+		case s.Cause != "":
+			fmt.Fprintf(w, "  cause     %s (not a stopped task: from the event name)\n", s.Cause)
+		case it.Why != "":
+			fmt.Fprintf(w, "  no diagnosis: %s\n", it.Why)
+		default:
+			fmt.Fprintf(w, "  no diagnosis: context for open incidents only\n")
+		}
+		fmt.Fprintf(w, "  incident  %t\n\n", it.Opens)
+		return
+	}
+	ex := cl.Explain(ev.Task)
+	d := ex.Diagnosis
+	cause := string(d.Cause)
+	if d.Sub != "" {
+		cause += " / " + d.Sub
+	}
+	fmt.Fprintf(w, "  cause     %s (%s)", cause, d.Confidence)
+	if d.Container != "" {
+		fmt.Fprintf(w, ", container %s", d.Container)
+	}
+	fmt.Fprintf(w, "\n  incident  %t\n", it.Opens)
+	if ex.Decided.Rule == "" {
+		fmt.Fprintf(w, "  decided   by no rule: nothing in the event names a cause (rule %s)\n", d.Rule)
+	} else {
+		fmt.Fprintf(w, "  decided   by rule %s", d.Rule)
+		if ex.Decided.Phrase != "" {
+			fmt.Fprintf(w, " reading %q", ex.Decided.Phrase)
+		}
+		fmt.Fprintf(w, " in %s:\n            %s\n", ex.Decided.Field, ex.Decided.Text)
+	}
+	if len(ex.Also) == 0 {
+		fmt.Fprintf(w, "  also      nothing else matched\n\n")
+		return
+	}
+	fmt.Fprintf(w, "  also matched, lower in precedence:\n")
+	for _, f := range ex.Also {
+		c := string(f.Cause)
+		if f.Sub != "" {
+			c += " / " + f.Sub
+		}
+		fmt.Fprintf(w, "    %-28s → %-24s %s", f.Rule, c, f.Field)
+		if f.Phrase != "" {
+			fmt.Fprintf(w, " reading %q", f.Phrase)
+		} else if f.Text != "" {
+			fmt.Fprintf(w, " %q", f.Text)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
 }

@@ -14,7 +14,8 @@ import (
 const usage = `medic — ecs-medic, an incident responder for Amazon ECS
 
 Usage:
-  medic classify [FILE ...]          diagnose events, one JSON line each (no network, no state)
+  medic classify [--explain] [FILE ...]  diagnose events, one JSON line each (no network, no state);
+                                     --explain: which rule and text decided, what else matched
   medic replay [--json] [FILE ...]   run events through the whole pipeline, print the incidents
   medic serve [--addr A] [--db F]    the local daemon: POST /events, GET /incidents, /healthz, /metrics
   medic runbooks check [DIR]         validate runbooks (default: the ones built in, or MEDIC_RUNBOOKS)
@@ -40,7 +41,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "classify":
-		return classifyCmd(args[1:], stdin, stdout, stderr)
+		return classifyCmd(args[1:], stdin, stdout, stderr, getenv)
 	case "replay":
 		return replayCmd(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "serve":

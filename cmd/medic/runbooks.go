@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
+	"github.com/ecs-medic/ecs-medic/internal/classify"
 )
 
 // runbooksCmd validates runbooks: `medic runbooks check [DIR]`. One line per problem; non-zero
@@ -44,6 +45,9 @@ func runbooksCmd(args []string, stdout, stderr io.Writer, getenv func(string) st
 			match = "alarm " + rb.Match.Alarm
 		}
 		fmt.Fprintf(stdout, "✓ %-20s %-28s %s / %s\n", rb.File, match, rb.Fix.Action, rb.Fix.Mode)
+	}
+	if n := len(set.Classifier.OperatorRules()); n > 0 {
+		fmt.Fprintf(stdout, "✓ %-20s %d classification rules, tried before the built-in ones\n", classify.RulesFile, n)
 	}
 	fmt.Fprintf(stdout, "%d runbooks OK (%s)\n", len(set.Runbooks), where)
 	return 0

@@ -237,7 +237,8 @@ func LoadRunbooks(dir string) (*runbook.Set, error) {
 	}
 	set, err := runbook.Load(fsys)
 	if errors.Is(err, runbook.ErrEmpty) {
-		return nil, fmt.Errorf("runbooks: %s: %w; add runbooks there, or unset MEDIC_RUNBOOKS to use the built-in ones", dir, runbook.ErrEmpty)
+		// The set is returned too: its classifier (classify.yaml) serves `medic classify`.
+		return set, fmt.Errorf("runbooks: %s: %w; add runbooks there, or unset MEDIC_RUNBOOKS to use the built-in ones", dir, runbook.ErrEmpty)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("runbooks: %w", err)

@@ -77,3 +77,53 @@ func TestSweep(t *testing.T) {
 		t.Fatal("old resolved incident survived the sweep")
 	}
 }
+
+// The unknown reason texts are read back from the stored incidents, also after a restart and
+// after their incidents resolved: the durable list the corpus grows from.
+func TestUnknownTexts(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "medic.db")
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st := open(t, path, clk.Now)
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	texts := []string{"Task stopped for a reason nobody has seen", "Another new reason", "Task stopped for a reason nobody has seen"}
+	for i, text := range texts {
+		sig := incidenttest.Failure(classify.Unknown, i, severity.P3)
+		sig.Evidence = text
+		if i == 1 {
+			sig.Scope.Service = "billing"
+		}
+		if _, err := m.Apply(ctx, sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 9, severity.P3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Resolve(ctx, out.Incident.ID, "test", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = open(t, path, clk.Now)
+	defer st.Close()
+	got, err := incident.NewManager(st).UnknownTexts(ctx, 100, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Task stopped for a reason nobody has seen": "prod/checkout", "Another new reason": "prod/billing"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d texts, want %d: %+v", len(got), len(want), got)
+	}
+	for _, u := range got {
+		if len(u.Scopes) != 1 || u.Scopes[0] != want[u.Text] || len(u.Incidents) != 1 || u.LastSeen.IsZero() {
+			t.Errorf("%+v", u)
+		}
+	}
+	if got, _ := incident.NewManager(st).UnknownTexts(ctx, 100, 1); len(got) != 1 {
+		t.Errorf("limit 1 gave %d texts", len(got))
+	}
+}

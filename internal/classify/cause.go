@@ -1,13 +1,15 @@
-// Package classify diagnoses why an ECS task stopped: one cause from the SOP-002 checklist (SPEC
-// §1), a sub-cause where the text is clear, how sure it is, the container that decided it and the
-// verbatim evidence. It is pure: no I/O, no clock, safe for concurrent use.
+// Package classify diagnoses why an ECS task stopped: one cause of the cause table in
+// docs/classification.md, a sub-cause where the text is clear, how sure it is, the container that
+// decided it and the verbatim evidence. It reads a reason's structure (message.go) with the
+// built-in rules (rules.go), after the operator's own (operator.go). It is pure: no I/O, no clock,
+// safe for concurrent use.
 package classify
 
-// Cause is one of the cause slugs of SPEC §1, or a signal kind for events that are not stopped
+// Cause is one of the cause slugs of docs/classification.md, or a signal kind for events that are not stopped
 // tasks.
 type Cause string
 
-// The causes a stopped task can be given (SPEC §1).
+// The causes a stopped task can be given (docs/classification.md).
 const (
 	OOMKilled        Cause = "oom-killed"
 	EssentialExit    Cause = "essential-exit"
@@ -40,7 +42,7 @@ const (
 // Confidence says how directly the evidence names the cause.
 type Confidence string
 
-// Confidence levels (SPEC §1).
+// Confidence levels.
 const (
 	// Confirmed: the text names the cause.
 	Confirmed Confidence = "confirmed"
@@ -48,7 +50,7 @@ const (
 	Suspected Confidence = "suspected"
 )
 
-// Causes lists every cause slug a stopped task can get, in SPEC order.
+// Causes lists every cause slug a stopped task can get, in the cause table's order.
 var Causes = []Cause{OOMKilled, EssentialExit, ResourceInit, ImagePull, HealthCheck, StartFailure,
 	SpotInterruption, HostLost, Expected, Unknown}
 

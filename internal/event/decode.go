@@ -47,11 +47,21 @@ func Decode(raw []byte) (*Event, error) {
 	if len(raw) > MaxEventSize {
 		return nil, &DecodeError{Kind: ErrTooLarge, Reason: fmt.Sprintf("%d bytes, the limit is %d", len(raw), MaxEventSize)}
 	}
+	if ev, ok := decodeFast(raw); ok && ev.checkLengths() == "" {
+		return ev, nil
+	}
+	return decodeStrict(raw) // which words every error, names too long included
+}
+
+// decodeStrict decodes with the reflective JSON decoder: the reference for what is accepted, and
+// the one that words every error.
+func decodeStrict(raw []byte) (*Event, error) {
 	// The envelope is read with its time left raw, so that a bad time or a payload that is not
 	// an EventBridge event at all gets a precise error rather than a time-parsing one.
 	var env struct {
 		Envelope
-		Time jsontext.Value `json:"time"`
+		Time   jsontext.Value `json:"time"`
+		Detail jsontext.Value `json:"detail"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
 		return nil, &DecodeError{ID: peekID(raw), Kind: ErrMalformed, Reason: jsonReason(err)}
@@ -75,7 +85,7 @@ func Decode(raw []byte) (*Event, error) {
 			return fail(ErrMalformed, "field time: %s", err)
 		}
 	}
-	detail := bytes.TrimSpace(ev.Detail)
+	detail := bytes.TrimSpace(env.Detail)
 	if len(detail) == 0 || bytes.Equal(detail, []byte("null")) {
 		return fail(ErrMalformed, "%q event has no detail", ev.DetailType)
 	}

@@ -10,8 +10,6 @@ package event
 
 import (
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Detail types of the EventBridge events ecs-medic handles.
@@ -24,15 +22,14 @@ const (
 
 // Envelope is the EventBridge envelope common to every event.
 type Envelope struct {
-	Version    string         `json:"version"`
-	ID         string         `json:"id"`
-	DetailType string         `json:"detail-type"`
-	Source     string         `json:"source"`
-	Account    string         `json:"account"`
-	Time       time.Time      `json:"time"`
-	Region     string         `json:"region"`
-	Resources  []string       `json:"resources"`
-	Detail     jsontext.Value `json:"detail"`
+	Version    string    `json:"version"`
+	ID         string    `json:"id"`
+	DetailType string    `json:"detail-type"`
+	Source     string    `json:"source"`
+	Account    string    `json:"account"`
+	Time       time.Time `json:"time"`
+	Region     string    `json:"region"`
+	Resources  []string  `json:"resources"`
 }
 
 // Event is one decoded event: the envelope and exactly one non-nil detail.

@@ -17,6 +17,7 @@ type Metrics struct {
 	Events        *prometheus.CounterVec   // by detail_type and outcome
 	EventErrors   *prometheus.CounterVec   // by reason: malformed, unsupported, too-large, store
 	Opened        *prometheus.CounterVec   // incidents opened, by cause and severity
+	Diagnoses     *prometheus.CounterVec   // stopped tasks classified, by cause (unknown and expected included)
 	Suppressed    *prometheus.CounterVec   // by reason: duplicate, expected, ...
 	Refused       *prometheus.CounterVec   // events refused, by reason: account-not-allowed
 	Notifications *prometheus.CounterVec   // by notifier, kind and result
@@ -37,6 +38,10 @@ func New(extra ...prometheus.Collector) *Metrics {
 		Opened: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medic_incidents_opened_total", Help: "Incidents opened, by cause and severity.",
 		}, []string{"cause", "severity"}),
+		Diagnoses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "medic_diagnoses_total",
+			Help: "Stopped tasks classified, by cause; unknown counts the reasons no rule knows (their texts are kept on the unknown incidents).",
+		}, []string{"cause"}),
 		Suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "medic_suppressed_total", Help: "Things deliberately not done (no page, no incident), by reason.",
 		}, []string{"reason"}),
@@ -51,7 +56,7 @@ func New(extra ...prometheus.Collector) *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"detail_type"}),
 	}
-	m.Registry.MustRegister(m.Events, m.EventErrors, m.Opened, m.Suppressed, m.Refused, m.Notifications, m.Duration,
+	m.Registry.MustRegister(m.Events, m.EventErrors, m.Opened, m.Diagnoses, m.Suppressed, m.Refused, m.Notifications, m.Duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range extra {
 		m.Registry.MustRegister(c)

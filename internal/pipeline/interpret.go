@@ -25,8 +25,13 @@ type Interpretation struct {
 	Why string
 }
 
-// Interpret maps a decoded event to the signal it carries.
-func Interpret(ev *event.Event) Interpretation {
+// Interpret maps a decoded event to the signal it carries, classifying stopped tasks with the
+// built-in rules.
+func Interpret(ev *event.Event) Interpretation { return InterpretWith(ev, nil) }
+
+// InterpretWith is Interpret with a classifier that may carry the operator's rules (nil: the
+// built-in rules only).
+func InterpretWith(ev *event.Event, c *classify.Classifier) Interpretation {
 	sig := incident.Signal{
 		EventID:    ev.ID,
 		DetailType: ev.DetailType,
@@ -36,7 +41,7 @@ func Interpret(ev *event.Event) Interpretation {
 	}
 	switch {
 	case ev.Task != nil:
-		return interpretTask(ev, sig)
+		return interpretTask(ev, sig, c)
 	case ev.Service != nil:
 		return interpretServiceAction(ev, sig)
 	case ev.Deployment != nil:
@@ -55,13 +60,13 @@ func serviceScope(ev *event.Event) incident.Scope {
 	return s
 }
 
-func interpretTask(ev *event.Event, sig incident.Signal) Interpretation {
+func interpretTask(ev *event.Event, sig incident.Signal, c *classify.Classifier) Interpretation {
 	t := ev.Task
 	sig.Scope = serviceScope(ev)
 	if t.LastStatus != "STOPPED" {
 		return Interpretation{Signal: sig, Why: "task is " + t.LastStatus + ", not STOPPED"}
 	}
-	d := classify.Task(t)
+	d := c.Task(t)
 	sig.Kind = incident.Failure
 	sig.Cause, sig.Sub, sig.Confidence, sig.Diagnosis = d.Cause, d.Sub, d.Confidence, &d
 	sig.Marks = append(sig.Marks, "task#"+t.TaskArn+"#"+strconv.FormatInt(t.Version, 10))

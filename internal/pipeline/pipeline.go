@@ -166,7 +166,11 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 		return Result{ID: ev.ID, DetailType: ev.DetailType, Account: ev.Account, Region: ev.Region, Outcome: OutcomeRefused,
 			Error: fmt.Sprintf("account %q is not in MEDIC_ACCOUNTS: event refused, nothing read or changed", ev.Account), Actions: []string{}}, nil
 	}
-	in := Interpret(ev)
+	var cl *classify.Classifier
+	if p.runbooks != nil {
+		cl = p.runbooks.Classifier
+	}
+	in := InterpretWith(ev, cl)
 	sig := in.Signal
 	res := Result{
 		ID: ev.ID, DetailType: ev.DetailType, Account: ev.Account, Region: ev.Region, Cluster: sig.Scope.Cluster, Service: sig.Scope.Service,
@@ -191,6 +195,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 		case in.Diagnosis != nil:
 			res.Outcome = OutcomeExpected
 			p.metrics.Suppressed.WithLabelValues("expected").Inc()
+			p.metrics.Diagnoses.WithLabelValues(string(in.Diagnosis.Cause)).Inc()
 		case sig.Alarm != "":
 			res.Why = in.Why // a scaling alarm
 			p.metrics.Suppressed.WithLabelValues("scaling-alarm").Inc()
@@ -245,6 +250,10 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 			zap.String("severity", out.Incident.Severity.String()))
 	}
 	p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
+	if in.Diagnosis != nil && !out.Duplicate {
+		// Counted once per stopped task, not per delivery: a redelivery is no new diagnosis.
+		p.metrics.Diagnoses.WithLabelValues(string(in.Diagnosis.Cause)).Inc()
+	}
 
 	switch {
 	case out.Opened:

@@ -320,6 +320,9 @@ var ErrEmpty = errors.New("no runbook (*.md file with front matter) in the folde
 // Set is the runbooks in force.
 type Set struct {
 	Runbooks []*Runbook
+	// Classifier applies the operator's classification rules (classify.yaml beside the
+	// runbooks) before the built-in ones; nil when there are none.
+	Classifier *classify.Classifier
 }
 
 // Load reads every *.md runbook of a file system (the embedded ones, or MEDIC_RUNBOOKS). It
@@ -354,7 +357,19 @@ func Load(fsys fs.FS) (*Set, error) {
 		ids[rb.ID] = n
 		set.Runbooks = append(set.Runbooks, rb)
 	}
+	if data, err := readBounded(fsys, classify.RulesFile); err == nil {
+		rules, err := classify.ParseRules(classify.RulesFile, data)
+		if err != nil {
+			errs = append(errs, err)
+		} else if len(rules) > 0 {
+			set.Classifier = classify.New(rules)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("%s: %w", classify.RulesFile, err))
+	}
 	if len(errs) == 0 && len(set.Runbooks) == 0 {
+		// Only when nothing else is wrong: the set (its classifier) is still usable by callers
+		// that need no runbook, such as `medic classify`.
 		errs = append(errs, ErrEmpty)
 	}
 	return set, errors.Join(errs...)
