@@ -1,17 +1,24 @@
-# ecs-medic — see README.md. Every target works on a fresh machine with Go, Node and make.
+# ecs-medic — see README.md. run, demo and build need only Go and make; test also needs Node
+# (dynalite) and, for the Terraform checks, Terraform (skipped with a note when missing; CI=true
+# makes it required).
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
+# The version medic --version prints: the git tag or commit, else "dev".
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+MEDIC_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run demo test testenv fuzz lint bench chaos build package clean
+.PHONY: run demo test terraform-test testenv fuzz lint bench chaos build package clean
 
-## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed
-run:
-	$(GO) run ./cmd/medic serve
+## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed.
+## The binary replaces the recipe's shell (exec), so Ctrl-C or a kill reaches the server itself.
+run: build
+	exec ./$(BIN)/medic serve
 
-## demo: replay a recorded 3 a.m. incident (OOM loop, bad deploy, scaling noise) through the pipeline
-demo:
-	$(GO) run ./cmd/medic replay testdata/scenarios/demo.json
+## demo: replay a recorded 3 a.m. incident (OOM loop, bad deploy, scaling noise) through the
+## pipeline. It prints only: PagerDuty and Slack in the environment get nothing (no --notify).
+demo: build
+	./$(BIN)/medic replay testdata/scenarios/demo.json
 
 ## testenv: test services from the npm registry, pinned by testenv/package-lock.json (dynalite)
 testenv: testenv/node_modules/dynalite/cli.js
@@ -20,7 +27,9 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	@touch $@
 
 ## test: vet and every test, with the race detector, plus short fuzzes of the event decoders, the
-## Slack request parser and runbook front matter. The DynamoDB tests start dynalite themselves.
+## Slack request parser and runbook front matter, then the Terraform checks (fmt, validate of every
+## example, terraform test of every module; a provider mirror is used when found, or
+## TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it after.
 test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
@@ -28,6 +37,11 @@ test: testenv
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 10s ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 5s ./internal/chatops/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 5s ./internal/runbook/
+	deploy/terraform/check.sh
+
+## terraform-test: only the Terraform checks
+terraform-test:
+	deploy/terraform/check.sh
 
 ## fuzz: a longer fuzz of every decoder and of the classifier
 fuzz:
@@ -74,9 +88,9 @@ package:
 	  printf '%-14s %8s bytes\n' $$fn $$(stat -c %s build/$$fn.zip) || exit 1; \
 	done
 
-## build: the medic binary under bin/
+## build: the medic binary, bin/medic (medic --version prints $(VERSION))
 build:
-	$(GO) build -trimpath -o $(BIN)/medic ./cmd/medic
+	$(GO) build -trimpath -ldflags '$(MEDIC_LDFLAGS)' -o $(BIN)/medic ./cmd/medic
 
 clean:
 	rm -rf $(BIN) build medic.db

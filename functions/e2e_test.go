@@ -361,7 +361,7 @@ func scenarioECSEvents(t *testing.T) *world {
 func TestAlarmEventsFunction(t *testing.T) { observe("alarm-events", scenarioAlarmEvents(t)) }
 
 func scenarioAlarmEvents(t *testing.T) *world {
-	w := newWorld(t)
+	w := newWorld(t, fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 4})
 	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/alarm-events", "lambda.norpc"), w.env)
 	sample, err := os.ReadFile("../testdata/events/cloudwatch-alarm-state-change-single-metric.json")
 	if err != nil {
@@ -388,6 +388,14 @@ func scenarioAlarmEvents(t *testing.T) *world {
 	}
 	if len(w.ecs.Calls("")) != 0 {
 		t.Fatal("the alarm function called ECS")
+	}
+	// An alarm on a service's own metric belongs to the service: its state is read (so the
+	// function's role needs DescribeServices), and the incident has the service's scope.
+	var svc result
+	f.invoke(t, eventgen.ServiceAlarm("cpu-1", "checkout-cpu-high", "AWS/ECS", "CPUUtilization", "prod", "checkout", "OK", "ALARM",
+		"Threshold Crossed", time.Now()), &svc)
+	if svc.Outcome != "opened" || len(w.ecs.Calls("DescribeServices")) == 0 {
+		t.Fatalf("service alarm: %+v, ECS calls %v\n%s", svc, w.ecs.Calls(""), f.logs())
 	}
 	return w
 }

@@ -12,7 +12,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
-const iamFile = "../deploy/terraform/modules/ecs-medic/iam.tf"
+const (
+	iamFile    = "../deploy/terraform/modules/ecs-medic/iam.tf"
+	memberFile = "../deploy/terraform/modules/member/main.tf"
+)
 
 // policies reads the aws_iam_policy_document blocks of a Terraform file: document name → the
 // actions its Allow statements grant, with those of the documents it names in
@@ -96,9 +99,14 @@ func policies(t *testing.T, path string) map[string]map[string]bool {
 // its logs and sends failed asynchronous invocations to the dead-letter queue with it.
 var platform = map[string]bool{"logs:CreateLogStream": true, "logs:PutLogEvents": true, "sqs:SendMessage": true}
 
+// memberAccess is granted only in organization mode, on the member role alone (the module's
+// terraform test asserts the resource): it is how a function reaches a member account, whose
+// role is checked against the same calls in TestIAMMemberRoleGrantsTheSameCalls.
+var memberAccess = map[string]bool{"sts:AssumeRole": true}
+
 func readOnly(action string) bool {
 	_, op, _ := strings.Cut(action, ":")
-	for _, p := range []string{"Get", "Describe", "List", "Query", "Scan", "BatchGet"} {
+	for _, p := range []string{"Get", "Describe", "List", "Query", "Scan", "BatchGet", "Filter"} {
 		if strings.HasPrefix(op, p) {
 			return true
 		}
@@ -129,7 +137,7 @@ func checkPolicy(granted, called map[string]bool) []string {
 		}
 	}
 	for a := range granted {
-		if !called[a] && !platform[a] && !readOnly(a) {
+		if !called[a] && !platform[a] && !memberAccess[a] && !readOnly(a) {
 			problems = append(problems, "grants "+a+", which changes something the code never calls")
 		}
 	}
@@ -137,20 +145,31 @@ func checkPolicy(granted, called map[string]bool) []string {
 	return problems
 }
 
+// scenarios are the end-to-end runs of each function whose AWS calls the policies must cover.
+var scenarios = map[string]func(*testing.T) *world{
+	"ecs-events": scenarioECSEvents, "alarm-events": scenarioAlarmEvents, "reconciler": scenarioReconciler,
+	"slack": scenarioSlack, "remediate": scenarioRemediate,
+}
+
+// callsOf returns the AWS calls fn made in its end-to-end test, running it when it has not run.
+func callsOf(t *testing.T, fn string) map[string]bool {
+	t.Helper()
+	observedMu.Lock()
+	called := observed[fn]
+	observedMu.Unlock()
+	if called == nil {
+		w := scenarios[fn](t)
+		observe(fn, w)
+		called = w.calls()
+	}
+	return called
+}
+
 func TestIAMGrantsEveryCallAndNoMore(t *testing.T) {
 	docs := policies(t, iamFile)
-	scenarios := map[string]func(*testing.T) *world{
-		"ecs-events": scenarioECSEvents, "alarm-events": scenarioAlarmEvents, "reconciler": scenarioReconciler,
-		"slack": scenarioSlack, "remediate": scenarioRemediate,
-	}
-	for fn, run := range scenarios {
+	for fn := range scenarios {
 		t.Run(fn, func(t *testing.T) {
-			observedMu.Lock()
-			called := observed[fn]
-			observedMu.Unlock()
-			if called == nil {
-				called = run(t).calls()
-			}
+			called := callsOf(t, fn)
 			doc := strings.ReplaceAll(fn, "-", "_")
 			granted, ok := docs[doc]
 			if !ok {
@@ -171,6 +190,75 @@ func TestIAMGrantsEveryCallAndNoMore(t *testing.T) {
 			t.Logf("%s calls %v", fn, keys(called))
 		})
 	}
+}
+
+// inMemberAccount says whether a call is one the functions make about a service, which in a
+// member account goes through the member role.
+func inMemberAccount(action string) bool {
+	svc, _, _ := strings.Cut(action, ":")
+	return (svc == "ecs" || svc == "logs" || svc == "application-autoscaling") && !platform[action]
+}
+
+// TestIAMMemberRoleGrantsTheSameCalls: in a member account the functions make the same ECS, Logs
+// and Application Auto Scaling calls through the member role (those of every function's scenario,
+// and those the member-account test saw made with the role). Its read policy must grant every
+// read any function made and change nothing; its fix policy (attached with allow_fixes) every
+// change the remediation function made, and nothing more.
+func TestIAMMemberRoleGrantsTheSameCalls(t *testing.T) {
+	docs := policies(t, memberFile)
+	read, fix := docs["member_read"], docs["member_fix"]
+	if read == nil || fix == nil {
+		t.Fatalf("%s needs aws_iam_policy_document member_read and member_fix", memberFile)
+	}
+	reads, writes := map[string]bool{}, map[string]bool{}
+	for fn := range scenarios {
+		for a := range callsOf(t, fn) {
+			switch {
+			case !inMemberAccount(a):
+			case readOnly(a):
+				reads[a] = true
+			default:
+				writes[a] = true
+			}
+		}
+	}
+	// And what the member role was really used for, in the member-account end-to-end test.
+	observedMu.Lock()
+	used := observed["member-role"]
+	observedMu.Unlock()
+	if used == nil {
+		TestMemberAccountFunctions(t)
+		observedMu.Lock()
+		used = observed["member-role"]
+		observedMu.Unlock()
+	}
+	if len(used) == 0 {
+		t.Fatal("the member-account test recorded no call through the member role")
+	}
+	for a := range used {
+		if readOnly(a) {
+			reads[a] = true
+		} else {
+			writes[a] = true
+		}
+	}
+	if len(reads) == 0 || len(writes) == 0 {
+		t.Fatalf("reads %v writes %v: the recorder is broken", keys(reads), keys(writes))
+	}
+	for a := range reads {
+		if !read[a] {
+			t.Errorf("member_read lacks %s (a function calls it)", a)
+		}
+	}
+	for a := range read {
+		if !readOnly(a) {
+			t.Errorf("member_read grants %s, which changes something: fixes belong in member_fix", a)
+		}
+	}
+	for _, p := range checkPolicy(fix, writes) {
+		t.Error("member_fix:", p)
+	}
+	t.Logf("member role: reads %v, fixes %v", keys(reads), keys(writes))
 }
 
 // The cross-check must be able to fail: a policy that lacks an action the code uses, or grants

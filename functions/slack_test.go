@@ -159,3 +159,20 @@ func scenarioSlack(t *testing.T) *world {
 	t.Fatal("no self-invocation for the announcement")
 	return w
 }
+
+// The first apply creates the Slack URL before its secrets are filled (creating the Slack app
+// needs the URL): the function starts anyway and answers every request 503, saying why.
+func TestSlackFunctionBeforeItsSecrets(t *testing.T) {
+	w := newWorld(t)
+	env := map[string]string{"AWS_LAMBDA_FUNCTION_NAME": "ecs-medic-slack"}
+	for k, v := range w.env {
+		env[k] = v
+	}
+	f := startFn(t, build(t, "github.com/ecs-medic/ecs-medic/functions/slack", "lambda.norpc"), env)
+	body := url.Values{"command": {"/medic"}, "text": {"incidents"}, "user_id": {"U0BOB"}}.Encode()
+	var resp events.LambdaFunctionURLResponse
+	f.invoke(t, urlRequest(body, chatops.Sign(signingSecret, time.Now(), []byte(body))), &resp)
+	if resp.StatusCode != 503 || !strings.Contains(resp.Body, "slack_enabled") {
+		t.Fatalf("%+v\n%s", resp, f.logs())
+	}
+}

@@ -1,5 +1,5 @@
 // Command medic is ecs-medic's local daemon and tools: classify events, replay them through the
-// whole pipeline, or serve every handler over HTTP on an embedded store (SPEC §5).
+// whole pipeline, or serve every handler over HTTP on an embedded store.
 package main
 
 import (
@@ -21,6 +21,10 @@ Usage:
   medic runbooks check [DIR]         validate runbooks (default: the ones built in, or MEDIC_RUNBOOKS)
   medic routes check [FILE]          validate a routes file (default: MEDIC_ROUTES)
   medic routes test [--tags k=v] EVENT   say where each event's incident would go
+  medic smoke [--function F]         after a deploy: a marked test event through the deployed functions
+  medic --version                    the version
+
+Every command takes --help.
 
 Input is a JSON event, a JSON array of events or JSON lines; stdin when no FILE is given.
 Configuration comes from the environment (MEDIC_*, AWS_*); see README.md.
@@ -50,6 +54,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runbooksCmd(args[1:], stdout, stderr, getenv)
 	case "routes":
 		return routesCmd(args[1:], stdin, stdout, stderr, getenv)
+	case "smoke":
+		return smokeCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -58,13 +57,29 @@ type replaySummary struct {
 	Results   []pipeline.Result    `json:"results,omitempty"`
 }
 
+const replayAbout = `Runs events through the whole pipeline (classification, severity, incidents, runbooks) on an
+embedded store and prints the incidents with their timelines. It only prints: PagerDuty and Slack
+get nothing, whatever the environment holds, unless --notify is given. A scenario file
+({"services": [...], "events": [...]}, see testdata/scenarios/demo.json) carries the services'
+recorded state; plain event files ask ECS when AWS credentials are found.`
+
 func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("replay", stderr)
 	asJSON := fs.Bool("json", false, "machine-readable output")
 	db := fs.String("db", "", "keep the incidents in this store file (default: a temporary one)")
+	notify := fs.Bool("notify", false, "deliver to the PagerDuty and Slack receivers configured in the environment (default: print only)")
+	if wantsHelp(args) {
+		printHelp(stdout, fs, "medic replay [--json] [--db FILE] [--notify] [FILE ...]", replayAbout)
+		return 0
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if !*notify {
+		var had bool
+		if getenv, had = printOnly(getenv); had {
+			fmt.Fprintln(stderr, "medic replay: printing only; PagerDuty and Slack are configured but get nothing without --notify")
+		}
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
@@ -79,6 +94,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 	var raws [][]byte
 	states := recordedStates{}
+	recorded := map[string]time.Time{} // event id → the time EventBridge gave it
 	for _, in := range inputs {
 		var sc scenario
 		if t := bytes.TrimSpace(in); len(t) > 0 && t[0] == '{' && json.Unmarshal(t, &sc) == nil && sc.Events != nil {
@@ -132,6 +148,9 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	sum := replaySummary{Events: len(raws), Outcomes: map[string]int{}}
 	failed := false
 	for _, raw := range raws {
+		if ev, err := event.Decode(raw); err == nil && !ev.Time.IsZero() {
+			recorded[ev.ID] = ev.Time
+		}
 		res, err := a.Pipeline.HandleRaw(ctx, raw)
 		if err != nil || res.Outcome == pipeline.OutcomeError {
 			failed = true
@@ -149,7 +168,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(sum)
 	} else {
-		printReplay(stdout, sum)
+		printReplay(stdout, sum, recorded)
 	}
 	if failed {
 		return 1
@@ -157,7 +176,36 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return 0
 }
 
-func printReplay(w io.Writer, sum replaySummary) {
+// receiverVars are the settings that make ecs-medic deliver outside the machine: PagerDuty,
+// Slack and the routes to them, in every form (plain, _ARN, _SSM).
+var receiverVars = []string{"MEDIC_PAGERDUTY_", "MEDIC_SLACK_", "MEDIC_ROUTES"}
+
+// printOnly hides the receivers' settings from the configuration, so that nothing leaves the
+// machine (secrets given by reference are not even read), and says whether there were any.
+func printOnly(getenv func(string) string) (func(string) string, bool) {
+	hidden := func(k string) bool {
+		for _, p := range receiverVars {
+			if strings.HasPrefix(k, p) {
+				return true
+			}
+		}
+		return false
+	}
+	had := false
+	for _, k := range []string{"MEDIC_PAGERDUTY_ROUTING_KEY", "MEDIC_SLACK_BOT_TOKEN", "MEDIC_SLACK_CHANNEL", "MEDIC_ROUTES"} {
+		for _, suffix := range []string{"", "_ARN", "_SSM"} {
+			had = had || getenv(k+suffix) != ""
+		}
+	}
+	return func(k string) string {
+		if hidden(k) {
+			return ""
+		}
+		return getenv(k)
+	}, had
+}
+
+func printReplay(w io.Writer, sum replaySummary, recorded map[string]time.Time) {
 	var parts []string
 	for _, k := range []string{"opened", "occurrence", "attached", "resolved", "duplicate", "expected", "ignored", "refused", "error"} {
 		if n := sum.Outcomes[k]; n > 0 {
@@ -165,10 +213,50 @@ func printReplay(w io.Writer, sum replaySummary) {
 		}
 	}
 	fmt.Fprintf(w, "\n%d event(s) → %d incident(s)   [%s]\n", sum.Events, len(sum.Incidents), strings.Join(parts, ", "))
+	// What was left out, by service: scale-in stops, events that open nothing, rejected input.
+	type noise struct {
+		n        int
+		evidence string
+	}
+	left := map[string]*noise{}
+	var order []string
+	first, last := map[string]time.Time{}, map[string]time.Time{}
 	for _, r := range sum.Results {
-		if r.Outcome == pipeline.OutcomeError || r.Outcome == pipeline.OutcomeRefused {
-			fmt.Fprintf(w, "  rejected event %s: %s\n", r.ID, r.Error)
+		if t, ok := recorded[r.ID]; ok && r.Incident != "" {
+			if f, ok := first[r.Incident]; !ok || t.Before(f) {
+				first[r.Incident] = t
+			}
+			if t.After(last[r.Incident]) {
+				last[r.Incident] = t
+			}
 		}
+		switch r.Outcome {
+		case pipeline.OutcomeError, pipeline.OutcomeRefused:
+			fmt.Fprintf(w, "  rejected event %s: %s\n", r.ID, r.Error)
+		case pipeline.OutcomeExpected, pipeline.OutcomeIgnored:
+			where := r.Cluster + "/" + r.Service
+			if r.Service == "" {
+				where = r.DetailType
+			}
+			k := string(r.Outcome) + " " + where
+			if left[k] == nil {
+				left[k] = &noise{evidence: r.Evidence}
+				order = append(order, k)
+			}
+			left[k].n++
+		}
+	}
+	for _, k := range order {
+		outcome, where, _ := strings.Cut(k, " ")
+		what := "not a failure, no incident"
+		if outcome == string(pipeline.OutcomeIgnored) {
+			what = "recorded, opens nothing"
+		}
+		fmt.Fprintf(w, "  ignored:     %d event(s) on %s — %s", left[k].n, where, what)
+		if left[k].evidence != "" {
+			fmt.Fprintf(w, " (%q)", left[k].evidence)
+		}
+		fmt.Fprintln(w)
 	}
 	for _, inc := range sum.Incidents {
 		fmt.Fprintf(w, "\n%s  %s  %-12s %s\n", inc.ID, inc.Severity, inc.State, inc.Title)
@@ -179,7 +267,7 @@ func printReplay(w io.Writer, sum replaySummary) {
 		}
 		fmt.Fprintf(w, " (%s)", inc.Confidence)
 		if item := inc.Cause.SOPItem(); item != "" {
-			fmt.Fprintf(w, " — SOP-002: %s", item)
+			fmt.Fprintf(w, " — checklist: %s", item)
 		}
 		fmt.Fprintln(w)
 		for _, e := range inc.Occurrences.Evidence {
@@ -191,6 +279,9 @@ func printReplay(w io.Writer, sum replaySummary) {
 				fmt.Fprintf(w, " (exit %d)", *d.ExitCode)
 			}
 			fmt.Fprintln(w)
+		}
+		if f, ok := first[inc.ID]; ok {
+			fmt.Fprintf(w, "  events:      %s → %s (recorded event times)\n", f.UTC().Format(time.RFC3339), last[inc.ID].UTC().Format(time.RFC3339))
 		}
 		fmt.Fprintf(w, "  occurrences: %d", inc.Occurrences.Count)
 		if n := inc.Suppressed["duplicate"]; n > 0 {
@@ -205,6 +296,9 @@ func printReplay(w io.Writer, sum replaySummary) {
 		}
 		if inc.State.Active() {
 			fmt.Fprintf(w, "  respond by:  %s (%s SLA)\n", inc.SLADeadline.UTC().Format(time.RFC3339), inc.Severity.SLA())
+		}
+		if inc.Fix != "" {
+			fmt.Fprintf(w, "  fix:         %s (runbook %s) — Run fix in Slack, or /medic fix %s\n", inc.Fix, inc.Runbook, inc.ID)
 		}
 		fmt.Fprintln(w, "  timeline:")
 		for _, e := range inc.Timeline {

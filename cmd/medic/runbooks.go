@@ -13,6 +13,10 @@ import (
 // runbooksCmd validates runbooks: `medic runbooks check [DIR]`. One line per problem; non-zero
 // on any.
 func runbooksCmd(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if wantsHelp(args) {
+		printHelp(stdout, nil, "medic runbooks check [DIR]", "Validates runbooks (DIR, else MEDIC_RUNBOOKS, else the ones built into the binary): one line per\nproblem, naming the file; exit 1 on any.")
+		return 0
+	}
 	if len(args) == 0 || args[0] != "check" || len(args) > 2 {
 		fmt.Fprintln(stderr, "usage: medic runbooks check [DIR]")
 		return 2

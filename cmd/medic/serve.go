@@ -25,6 +25,13 @@ import (
 const retainResolved = 30 * 24 * time.Hour
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if wantsHelp(args) {
+		fs := newFlags("serve", stderr)
+		fs.String("addr", "127.0.0.1:8080", "listen address (MEDIC_ADDR)")
+		fs.String("db", "./medic.db", "embedded store file (MEDIC_DB)")
+		printHelp(stdout, fs, "medic serve [--addr A] [--db FILE]", "The local daemon: every handler behind one HTTP server on an embedded store, configured like\nthe Lambda functions (README.md): POST /events, GET /incidents, /healthz, /metrics, /slack/*.")
+		return 0
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "medic serve: %v\n", err)

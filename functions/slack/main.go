@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -24,8 +25,18 @@ func main() {
 	self := awslambda.SelfInvoke(a.Lambda, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	h := a.Slack(func(*chatops.Handler) chatops.Deferrer { return self })
 	if h == nil {
-		fmt.Fprintln(os.Stderr, "slack: MEDIC_SLACK_SIGNING_SECRET (or _ARN, _SSM) is required: every Slack request is verified")
-		os.Exit(1)
+		// Deployed before its secrets were filled (the URL must exist to create the Slack app):
+		// answer every request 503, saying why, rather than failing to start on each one.
+		a.Log.Warn("MEDIC_SLACK_SIGNING_SECRET (or _ARN, _SSM) is not set: every Slack request is refused until it is (Terraform: fill the signing secret, set slack_enabled = true)")
+		lambda.Start(awslambda.FunctionURL(notSwitchedOn{}))
+		return
 	}
 	lambda.Start(awslambda.Slack(h, h.Run))
+}
+
+// notSwitchedOn answers Slack while the function has no signing secret to verify requests with.
+type notSwitchedOn struct{}
+
+func (notSwitchedOn) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	http.Error(w, "ecs-medic: Slack is not switched on yet: fill the slack-signing-secret and slack-bot-token secrets and set slack_enabled = true", http.StatusServiceUnavailable)
 }

@@ -75,7 +75,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown type", `{"id":"e6","detail-type":"EC2 Instance State-change Notification","source":"aws.ec2","detail":{}}`, ErrUnsupported, "e6", "EC2 Instance"},
 		{"no id", `{"detail-type":"ECS Task State Change","detail":{}}`, ErrMalformed, "", "no event id"},
 		{"service action without service", `{"id":"e7","detail-type":"ECS Service Action","detail":{"eventName":"SERVICE_STEADY_STATE"}}`, ErrMalformed, "e7", "service ARN"},
-		{"alarm payload", string(readSample(t, "cloudwatch-alarm-lambda-action-metric.json")), ErrMalformed, "", "not an EventBridge event"},
+		{"alarm payload", string(readSample(t, "../non-eventbridge/cloudwatch-alarm-lambda-action-metric.json")), ErrMalformed, "", "not an EventBridge event"},
 		{"1 MB of garbage", strings.Repeat("\x00garbage", 1<<17), ErrTooLarge, "", "limit"},
 		{"big but wrong id type", `{"id":5,"detail-type":"x"}`, ErrMalformed, "", "id"},
 	} {

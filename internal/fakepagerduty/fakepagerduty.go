@@ -24,6 +24,7 @@ type Server struct {
 	mu       sync.Mutex
 	keys     map[string]bool // every integration key accepted (one per team's route)
 	accepted []map[string]any
+	changes  []map[string]any
 	script   []int
 	down     bool
 	downKeys map[string]bool
@@ -221,6 +222,12 @@ func (s *Server) Invalid() []string {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v2/change/enqueue" && r.Method == http.MethodPost {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.change(w, r)
+		return
+	}
 	if r.URL.Path != "/v2/enqueue" {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -284,6 +291,35 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"status":"success","message":"Event processed","dedup_key":%q}`, ev["dedup_key"])
 	}
+}
+
+// change accepts a change event (they never page), checking what PagerDuty checks.
+// https://developer.pagerduty.com/docs/events-api-v2/send-change-events
+func (s *Server) change(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	var ev struct {
+		RoutingKey string         `json:"routing_key"`
+		Payload    map[string]any `json:"payload"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil || !s.keys[ev.RoutingKey] || ev.Payload["summary"] == nil || ev.Payload["summary"] == "" {
+		s.invalid = append(s.invalid, "invalid change event")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `{"status":"invalid event","message":"Event object is invalid"}`)
+		return
+	}
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	s.changes = append(s.changes, m)
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprint(w, `{"status":"success","message":"Change event processed"}`)
+}
+
+// ChangeEvents returns the change events accepted (smoke tests).
+func (s *Server) ChangeEvents() []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]map[string]any(nil), s.changes...)
 }
 
 // Validate applies the Events API v2 rules to one event; "" when it is valid.

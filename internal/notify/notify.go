@@ -28,6 +28,10 @@ const (
 	Resolved     Kind = "resolved"
 	// Action: a fix was applied, planned, skipped on a human's request, or failed (Slack thread).
 	Action Kind = "action"
+	// Test: a smoke test of the deployed path (internal/smoke). The incident is a stand-in that
+	// is never stored: its ID names the test and its Title is the text to show. Receivers mark
+	// it as a test and never page for it.
+	Test Kind = "test"
 )
 
 // Notification is one thing to tell people about one incident.

@@ -20,6 +20,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/smoke"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
 
@@ -68,6 +69,8 @@ const (
 	// OutcomeRefused: the event's account is not in MEDIC_ACCOUNTS; nothing was done.
 	OutcomeRefused Outcome = "refused"
 	OutcomeError   Outcome = "error"
+	// OutcomeSmoke: a smoke test (internal/smoke) told the receivers; nothing was stored.
+	OutcomeSmoke Outcome = "smoke"
 )
 
 // LogTailer reads the last lines of a stopped task's container (tasklogs.Reader).
@@ -130,6 +133,9 @@ func (p *Pipeline) HandleRaw(ctx context.Context, raw []byte) (Result, error) {
 // HandleRawLogged is HandleRaw, with the log line of a rejected event only when logReject is set:
 // a batch of many bad events logs a few and a summary, not one line per event.
 func (p *Pipeline) HandleRawLogged(ctx context.Context, raw []byte, logReject bool) (Result, error) {
+	if t, ok, err := smoke.Parse(raw); ok {
+		return p.smokeTest(ctx, t, err), nil
+	}
 	ev, err := event.Decode(raw)
 	if err != nil {
 		reason := "malformed"

@@ -175,10 +175,10 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, eventsResponse{Error: fmt.Sprintf("request body over %d bytes", MaxBody)})
+			writeJSON(w, http.StatusRequestEntityTooLarge, eventsResponse{Results: []pipeline.Result{}, Error: fmt.Sprintf("request body over %d bytes", MaxBody)})
 			return
 		}
-		writeJSON(w, http.StatusBadRequest, eventsResponse{Error: "read body: " + err.Error()})
+		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: "read body: " + err.Error()})
 		return
 	}
 	if n := countEvents(body); n > MaxEvents {
@@ -187,11 +187,11 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	raws, err := event.Split(body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, eventsResponse{Error: incident.Clip(err.Error(), 512)})
+		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: incident.Clip(err.Error(), 512)})
 		return
 	}
 	if len(raws) == 0 {
-		writeJSON(w, http.StatusBadRequest, eventsResponse{Error: "no events in the request body"})
+		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: "no events in the request body"})
 		return
 	}
 	if len(raws) > MaxEvents {

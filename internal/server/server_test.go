@@ -150,3 +150,20 @@ func TestMalformedInputKeepsServing(t *testing.T) {
 		t.Fatalf("healthz after bad input: %d", code)
 	}
 }
+
+// A refused body still answers a list, so a client can always range over "results".
+func TestRefusedBodyAnswersAnEmptyResultsList(t *testing.T) {
+	srv := newServer(t)
+	for _, body := range [][]byte{nil, []byte("  \n"), []byte(`[{"id":"x"},`)} {
+		resp, err := http.Post(srv.URL+"/events", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var out map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &out); err != nil || resp.StatusCode != 400 || string(out["results"]) != "[]" {
+			t.Errorf("body %q: %d %s", body, resp.StatusCode, raw)
+		}
+	}
+}

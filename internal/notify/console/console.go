@@ -39,6 +39,9 @@ func (c *Notifier) Notify(_ context.Context, n notify.Notification) (bool, error
 // Format renders a notification as one line.
 func Format(n notify.Notification) string {
 	inc := n.Incident
+	if n.Kind == notify.Test {
+		return "[TEST] " + inc.Title
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[%s] %s %s %s — %s", inc.Severity, strings.ToUpper(string(n.Kind)), inc.ID, inc.Scope.Name(), inc.Title)
 	if len(inc.Occurrences.Evidence) > 0 {

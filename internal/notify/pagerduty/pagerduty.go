@@ -93,6 +93,9 @@ func (*Notifier) Name() string { return Name }
 // https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic
 func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, error) {
 	inc := note.Incident
+	if note.Kind == notify.Test {
+		return n.change(ctx, inc)
+	}
 	paged := note.Ref(Name) != ""
 	var action string
 	switch note.Kind {
@@ -169,6 +172,20 @@ func (n *Notifier) escalate(ctx context.Context, inc *incident.Incident) (bool, 
 			return false, &notify.Skip{Reason: fmt.Sprintf("PagerDuty did not move it to level %d (its escalation policy may have no further level): %s", level+1, apiErr.Error())}
 		}
 		return restRetryable(err), fmt.Errorf("pagerduty escalate %s to level %d: %w", pd.ID, level+1, err)
+	}
+	return false, nil
+}
+
+// change sends a smoke test as a change event: it shows on the service's timeline and never
+// opens an alert or pages anyone.
+// https://developer.pagerduty.com/docs/events-api-v2/send-change-events
+func (n *Notifier) change(ctx context.Context, inc *incident.Incident) (bool, error) {
+	ev := pagerduty.ChangeEvent{RoutingKey: n.routingKey.Reveal(), Payload: pagerduty.ChangeEventPayload{
+		Summary: inc.Title, Source: "ecs-medic", // no timestamp: PagerDuty uses the time it receives it
+		CustomDetails: map[string]any{"smoke_test": inc.ID},
+	}}
+	if _, err := n.client.CreateChangeEventWithContext(ctx, ev); err != nil {
+		return retryable(err), fmt.Errorf("pagerduty change event %s: %w", inc.ID, err)
 	}
 	return false, nil
 }

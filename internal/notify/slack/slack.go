@@ -108,6 +108,18 @@ var errHeldBack = errors.New("held back by the per-channel message pacing (about
 // ones update it in place and, for escalation, acknowledgement and resolution, reply in its thread.
 func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, error) {
 	inc := note.Incident
+	if note.Kind == notify.Test {
+		// A smoke test: one plain message marked as a test, no buttons, nothing to update.
+		if err := n.wait(ctx, n.channel); err != nil {
+			return false, err
+		}
+		ch, ts, err := n.api.PostMessageContext(ctx, n.channel, slackapi.MsgOptionText(":test_tube: "+inc.Title, false))
+		if err != nil {
+			return retryable(err), fmt.Errorf("slack post %s: %w", inc.ID, withRetryAfter(err))
+		}
+		note.SetRef(ch + "/" + ts)
+		return false, nil
+	}
 	blocks := Blocks(inc)
 	text := Fallback(note.Kind, inc)
 	channel, ts, _ := strings.Cut(note.Ref(Name), "/")

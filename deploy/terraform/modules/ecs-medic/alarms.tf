@@ -4,7 +4,7 @@ locals {
   # Each function's failures and throttles: a responder that fails silently is worse than none.
   function_alarms = merge([for fn in keys(local.functions) : {
     "${fn}-errors"    = { function = fn, metric = "Errors", what = "is failing invocations: events may be retried into the dead-letter queue" }
-    "${fn}-throttles" = { function = fn, metric = "Throttles", what = "is throttled by its reserved concurrency: events are delayed" }
+    "${fn}-throttles" = { function = fn, metric = "Throttles", what = "is throttled (its reserved concurrency or the account's limit): events are delayed" }
   }]...)
 }
 

@@ -1,41 +1,14 @@
+module "patterns" {
+  source              = "../event-patterns"
+  cluster_arns        = var.cluster_arns
+  alarm_name_prefixes = var.alarm_name_prefixes
+}
+
 locals {
-  cluster_filter = length(var.cluster_arns) == 0 ? {} : { clusterArn = var.cluster_arns }
-
-  # STOPPED tasks only, and not the scale-in stops of deployments and scaling ("Scaling activity
-  # initiated by ..."): those are the bulk of ECS's task events and never a failure. A task with
-  # no stoppedReason at all still comes through ($or with exists: false).
-  task_pattern = {
-    source        = ["aws.ecs"]
-    "detail-type" = ["ECS Task State Change"]
-    detail = merge(local.cluster_filter, {
-      lastStatus = ["STOPPED"]
-      "$or" = [
-        { stoppedReason = [{ "anything-but" = { prefix = "Scaling activity initiated by" } }] },
-        { stoppedReason = [{ exists = false }] },
-      ]
-    })
-  }
-
-  # Service actions and deployment changes are few; all are context for incidents.
-  service_pattern = {
-    source        = ["aws.ecs"]
-    "detail-type" = ["ECS Service Action", "ECS Deployment State Change"]
-    resources     = length(var.cluster_arns) == 0 ? null : [for c in var.cluster_arns : { prefix = replace(c, ":cluster/", ":service/") }]
-  }
-
-  alarm_pattern = {
-    source        = ["aws.cloudwatch"]
-    "detail-type" = ["CloudWatch Alarm State Change"]
-    detail = merge(
-      { state = { value = ["ALARM", "OK"] } },
-      length(var.alarm_name_prefixes) == 0 ? {} : { alarmName = [for p in var.alarm_name_prefixes : { prefix = p }] },
-    )
-  }
-
   rules = {
-    task-stopped = { pattern = local.task_pattern, function = "ecs-events", description = "ECS tasks that stopped, less scale-in noise" }
-    service      = { pattern = local.service_pattern, function = "ecs-events", description = "ECS service actions and deployment state changes" }
-    alarms       = { pattern = local.alarm_pattern, function = "alarm-events", description = "CloudWatch alarms entering ALARM or OK" }
+    task-stopped = { pattern = module.patterns.task, function = "ecs-events", description = "ECS tasks that stopped, less scale-in noise" }
+    service      = { pattern = module.patterns.service, function = "ecs-events", description = "ECS service actions and deployment state changes" }
+    alarms       = { pattern = module.patterns.alarm, function = "alarm-events", description = "CloudWatch alarms entering ALARM or OK, less TargetTracking-* scaling alarms" }
   }
 }
 
@@ -43,7 +16,7 @@ resource "aws_cloudwatch_event_rule" "rule" {
   for_each      = local.rules
   name          = "${var.name}-${each.key}"
   description   = each.value.description
-  event_pattern = jsonencode({ for k, v in each.value.pattern : k => v if v != null })
+  event_pattern = jsonencode(each.value.pattern)
   tags          = var.tags
 }
 

@@ -5,11 +5,6 @@
 
 locals {
   table_arns = [aws_dynamodb_table.incidents.arn, "${aws_dynamodb_table.incidents.arn}/index/*"]
-  secret_arns = [
-    aws_secretsmanager_secret.pagerduty_routing_key.arn,
-    aws_secretsmanager_secret.slack_bot_token.arn,
-    aws_secretsmanager_secret.slack_signing_secret.arn,
-  ]
   service_arns = length(var.cluster_arns) == 0 ? ["arn:${local.partition}:ecs:${local.region}:${local.account}:service/*"] : [
     for c in var.cluster_arns : "${replace(c, ":cluster/", ":service/")}/*"
   ]
@@ -47,8 +42,10 @@ resource "aws_iam_role_policy" "function" {
   policy   = local.policies[each.key]
 }
 
-# What every function's role holds: its own log streams, the receivers' secrets, and the
-# dead-letter queue (the Lambda service writes logs and dead letters with the function's role).
+# What every function's role holds: its own log streams, the secrets passed to it (and no
+# other: only the Slack function reads the signing secret), the dead-letter queue (the Lambda
+# service writes logs and dead letters with the function's role), and in organization mode the
+# member role of the member accounts, never any other role.
 data "aws_iam_policy_document" "common" {
   for_each = local.functions
   statement {
@@ -56,15 +53,26 @@ data "aws_iam_policy_document" "common" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
   }
-  statement {
-    sid       = "Secrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = local.secret_arns
+  dynamic "statement" {
+    for_each = length(local.function_secrets[each.key]) == 0 ? [] : [1]
+    content {
+      sid       = "Secrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = sort(values(local.function_secrets[each.key]))
+    }
   }
   statement {
     sid       = "DeadLetter"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dead_letters.arn]
+  }
+  dynamic "statement" {
+    for_each = local.org_mode ? [1] : []
+    content {
+      sid       = "MemberAccounts"
+      actions   = ["sts:AssumeRole"]
+      resources = local.member_role_arns
+    }
   }
 }
 
@@ -104,6 +112,13 @@ data "aws_iam_policy_document" "alarm_events" {
     sid       = "Incidents"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns
+  }
+  statement {
+    # An alarm on a service's own metrics (ClusterName + ServiceName) belongs to that service:
+    # its severity comes from the service's state.
+    sid       = "ServiceState"
+    actions   = ["ecs:DescribeServices"]
+    resources = local.service_arns
   }
 }
 
@@ -166,11 +181,23 @@ data "aws_iam_policy_document" "remediate" {
     resources = ["*"]
   }
   statement {
-    # The only ECS write permissions of ecs-medic: new revisions (raise-memory; tags are copied,
-    # which needs TagResource) and service updates (every action), on the watched services.
+    # The only ECS write permissions of ecs-medic: new revisions (raise-memory) and service
+    # updates (every action), on the watched services.
     sid       = "Fix"
-    actions   = ["ecs:RegisterTaskDefinition", "ecs:TagResource", "ecs:UpdateService"]
+    actions   = ["ecs:RegisterTaskDefinition", "ecs:UpdateService"]
     resources = concat(local.service_arns, ["arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/*"])
+  }
+  statement {
+    # A new revision carries the old one's tags, which ECS checks as TagResource; only while
+    # registering it, so no existing resource's tags (medic:auto-fix=off) can be rewritten.
+    sid       = "TagNewRevisions"
+    actions   = ["ecs:TagResource"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:task-definition/*"]
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RegisterTaskDefinition"]
+    }
   }
   dynamic "statement" {
     for_each = length(var.pass_role_arns) == 0 ? [] : [1]
