@@ -32,15 +32,17 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: vet and every test, with the race detector, plus a short fuzz of the event decoders,
-## then the Terraform checks (fmt, validate of every example, terraform test of every module; a
-## provider mirror is used when found, or TF_PLUGIN_DIR). The DynamoDB tests start dynalite
-## themselves and stop it after.
+## test: vet and every test, with the race detector, plus short fuzzes of the event decoders, the
+## Slack request parser and runbook front matter, then the Terraform checks (fmt, validate of every
+## example, terraform test of every module; a provider mirror is used when found, or
+## TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it after.
 test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 10s ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 5s ./internal/chatops/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 5s ./internal/runbook/
 	deploy/terraform/check.sh
 
 ## terraform-test: only the Terraform checks
@@ -53,6 +55,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 2m ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSplit$$' -fuzztime 1m ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzTask$$' -fuzztime 1m ./internal/classify/
+	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 1m ./internal/chatops/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 1m ./internal/runbook/
 
 ## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
 lint:

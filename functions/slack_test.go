@@ -90,7 +90,8 @@ func scenarioSlack(t *testing.T) *world {
 	t.Cleanup(responses.Close)
 	fl := newFakeLambda(t)
 	w.lambda = fl
-	env := map[string]string{"MEDIC_SLACK_SIGNING_SECRET": signingSecret, "MEDIC_SLACK_ALLOWED_USERS": "U0ALICE",
+	// MEDIC_SLACK_API_URL names the Slack test double, whose host response_url may then use.
+	env := map[string]string{"MEDIC_SLACK_SIGNING_SECRET": signingSecret, "MEDIC_SLACK_ALLOWED_USERS": "U0ALICE", "MEDIC_SLACK_API_URL": responses.URL,
 		"AWS_ENDPOINT_URL_LAMBDA": fl.URL, "AWS_LAMBDA_FUNCTION_NAME": "ecs-medic-slack"}
 	for k, v := range w.env {
 		env[k] = v
@@ -115,6 +116,15 @@ func scenarioSlack(t *testing.T) *world {
 	}
 	if resp := send("incidents", "U0BOB", true); resp.StatusCode != 200 || !strings.Contains(resp.Body, out.Incident.ID) {
 		t.Fatalf("incidents: %+v\n%s", resp, f.logs())
+	}
+	// The same signed bytes again, to the function on DynamoDB: refused like a forged request.
+	body := url.Values{"command": {"/medic"}, "text": {"incidents"}, "user_id": {"U0BOB"}, "trigger_id": {"replayed"}}.Encode()
+	hdr := chatops.Sign(signingSecret, time.Now(), []byte(body))
+	var first, again events.LambdaFunctionURLResponse
+	f.invoke(t, urlRequest(body, hdr), &first)
+	f.invoke(t, urlRequest(body, hdr), &again)
+	if first.StatusCode != 200 || again.StatusCode != 401 || again.Body != "" {
+		t.Fatalf("replayed request: first %d, again %d %q", first.StatusCode, again.StatusCode, again.Body)
 	}
 	resp := send("status prod/checkout", "U0BOB", true)
 	if resp.StatusCode != 200 || !strings.Contains(resp.Body, "Reading") {

@@ -31,7 +31,7 @@ func TestServeMemberAccounts(t *testing.T) {
 	mECS := fakeecs.New(fakeecs.Service{Cluster: "payments-prod", Name: "api", Desired: 2, Running: 0})
 	mECS.SetAccount(member)
 	front := st.Route(map[string]http.Handler{eventgen.Account: home.Config.Handler, member: mECS.Config.Handler})
-	pd := fakepagerduty.New("DEFAULT-KEY-0123456789abcdef01234", "PAYMENTS-KEY-0123456789abcdef012")
+	pd := fakepagerduty.New("DEFAULT-KEY-0123456789abcdef0123", "PAYMENTS-KEY-0123456789abcdef012")
 	for _, c := range []interface{ Close() }{st, home, mECS, front, pd} {
 		t.Cleanup(c.Close)
 	}
@@ -45,7 +45,7 @@ func TestServeMemberAccounts(t *testing.T) {
 	os.WriteFile(routes, []byte("routes:\n  - name: payments\n    match: { cluster: \"payments-*\" }\n    pagerduty_routing_key: PAYMENTS-KEY-0123456789abcdef012\n"), 0o600)
 	env := map[string]string{"MEDIC_DB": filepath.Join(dir, "medic.db"), "MEDIC_ADDR": "127.0.0.1:0", "MEDIC_LOG_LEVEL": "error",
 		"MEDIC_MEMBER_ROLE_ARN": "arn:aws:iam::{account}:role/ecs-medic-member", "MEDIC_ACCOUNTS": strings.Join([]string{eventgen.Account, member, denied}, ","),
-		"MEDIC_PAGERDUTY_ROUTING_KEY": "DEFAULT-KEY-0123456789abcdef01234", "MEDIC_PAGERDUTY_EVENTS_URL": pd.URL, "MEDIC_ROUTES": routes}
+		"MEDIC_PAGERDUTY_ROUTING_KEY": "DEFAULT-KEY-0123456789abcdef0123", "MEDIC_PAGERDUTY_EVENTS_URL": pd.URL, "MEDIC_ROUTES": routes}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int)
@@ -90,13 +90,13 @@ func TestServeMemberAccounts(t *testing.T) {
 		r[2].Outcome != "opened" || r[2].Severity != "P3" || r[3].Outcome != "refused" || !strings.Contains(r[3].Error, "MEDIC_ACCOUNTS") {
 		t.Fatalf("%+v", r)
 	}
-	// One alert on the payments route (a later trigger with the same dedup_key only updates it).
+	// One alert on the payments route (a later trigger with the same dedup_key only adds to its log).
 	alerts := map[any]bool{}
 	for _, e := range pd.EventsFor("PAYMENTS-KEY-0123456789abcdef012", "trigger") {
 		alerts[e["dedup_key"]] = true
 	}
-	if len(alerts) != 1 || !alerts[r[0].Incident] || len(pd.EventsFor("DEFAULT-KEY-0123456789abcdef01234", "")) != 0 {
-		t.Fatalf("alerts on the payments route %v; default key: %v", alerts, pd.EventsFor("DEFAULT-KEY-0123456789abcdef01234", ""))
+	if len(alerts) != 1 || !alerts[r[0].Incident] || len(pd.EventsFor("DEFAULT-KEY-0123456789abcdef0123", "")) != 0 {
+		t.Fatalf("alerts on the payments route %v; default key: %v", alerts, pd.EventsFor("DEFAULT-KEY-0123456789abcdef0123", ""))
 	}
 	if n := len(home.Calls("")); n != 0 {
 		t.Fatalf("the central account's ECS got %d calls", n)

@@ -10,6 +10,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 )
 
 // classifyLine is one line of `medic classify` output (SPEC §5).
@@ -61,7 +62,7 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 	var cl *classify.Classifier
 	if dir := getenv("MEDIC_RUNBOOKS"); dir != "" {
 		set, err := app.LoadRunbooks(dir)
-		if err != nil {
+		if err != nil && !errors.Is(err, runbook.ErrEmpty) { // classifying needs no runbook
 			fmt.Fprintf(stderr, "medic classify: %v\n", err)
 			return 1
 		}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 )
 
 func noEnv(string) string { return "" }
@@ -194,6 +196,89 @@ func TestRunbooksCheck(t *testing.T) {
 	if code := run(context.Background(), []string{"runbooks", "check", dir}, nil, &out, &errb, noEnv); code != 1 ||
 		!strings.Contains(out.String(), `match.cause "oom"`) || !strings.Contains(out.String(), `fix.action "reboot"`) {
 		t.Fatalf("bad runbook: %d\n%s", code, out.String())
+	}
+}
+
+// medic serve refuses a non-loopback address without MEDIC_API_TOKEN, before it listens.
+func TestServeRefusesAnOpenAddressWithoutAToken(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0"} {
+		var errb bytes.Buffer
+		env := map[string]string{"MEDIC_DB": filepath.Join(t.TempDir(), "medic.db"), "MEDIC_ADDR": addr}
+		code := run(context.Background(), []string{"serve"}, nil, io.Discard, &errb, func(k string) string { return env[k] })
+		if code != 2 || !strings.Contains(errb.String(), "MEDIC_API_TOKEN") || !strings.Contains(errb.String(), "docs/security.md") {
+			t.Fatalf("%s: exit %d: %s", addr, code, errb.String())
+		}
+		if _, err := os.Stat(env["MEDIC_DB"]); err == nil {
+			t.Fatalf("%s: the store was opened before the refusal", addr)
+		}
+	}
+}
+
+// A second medic serve on the same store file says another process holds it.
+func TestSecondServeOnTheSameStore(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "medic.db")
+	first, err := boltstore.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	var errb bytes.Buffer
+	env := map[string]string{"MEDIC_DB": db, "MEDIC_ADDR": "127.0.0.1:0", "AWS_REGION": ""}
+	code := run(context.Background(), []string{"serve"}, nil, io.Discard, &errb, func(k string) string { return env[k] })
+	if code != 1 || !strings.Contains(errb.String(), "in use by another process") || !strings.Contains(errb.String(), "--db") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}
+
+// runbooks check fails loudly on a missing or empty folder, on numbers out of range or of the
+// wrong type, on an "every alarm" runbook that acts automatically, and on a file that is not a
+// regular file — naming the file or folder on every line.
+func TestRunbooksCheckRefusesWhatWouldDisableOrHarm(t *testing.T) {
+	check := func(dir string) (int, string) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"runbooks", "check", dir}, nil, &out, &errb, noEnv)
+		return code, out.String() + errb.String()
+	}
+	missing := filepath.Join(t.TempDir(), "nonexistent")
+	if code, out := check(missing); code != 1 || !strings.Contains(out, missing) || !strings.Contains(out, "does not exist") {
+		t.Fatalf("missing folder: %d %s", code, out)
+	}
+	empty := t.TempDir()
+	if code, out := check(empty); code != 1 || !strings.Contains(out, empty) || !strings.Contains(out, "no runbook") || strings.Contains(out, "runbooks OK") {
+		t.Fatalf("empty folder: %d %q (dir %q)", code, out, empty)
+	}
+	dir := t.TempDir()
+	rb := func(name, front string) {
+		_ = os.WriteFile(filepath.Join(dir, name), []byte("---\nid: "+strings.TrimSuffix(name, ".md")+"\n"+front+"---\n# T\n"), 0o644)
+	}
+	rb("step.md", "match: { cause: health-check }\nfix: { action: scale-out, mode: auto, params: { step: 100000, max_tasks: 10 } }\n")
+	rb("maxtasks.md", "match: { cause: host-lost }\nfix: { action: scale-out, mode: auto, params: { max_tasks: 99999999 } }\n")
+	rb("cooldown.md", "match: { cause: spot-interruption }\nfix: { action: force-new-deployment, mode: auto, cooldown: -1h }\n")
+	rb("string.md", "match: { cause: unknown }\nfix: { action: scale-out, mode: suggest, params: { step: two, max_tasks: \"10\" } }\n")
+	rb("memory.md", "match: { cause: oom-killed }\nfix: { action: raise-memory, mode: suggest, params: { factor: 1.5, max_memory_mib: 200000 } }\n")
+	rb("everyalarm.md", "match: { alarm: \"*\" }\nfix: { action: rollback, mode: auto }\n")
+	rb("perday.md", "match: { cause: start-failure }\nfix: { action: force-new-deployment, mode: auto, max_per_day: 1000 }\n")
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "zero.md")); err != nil {
+		t.Fatal(err)
+	}
+	code, out := check(dir)
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"step.md: fix.params.step", "maxtasks.md: fix.params.max_tasks", "cooldown.md: line", "negative",
+		"string.md: fix.params.step must be a whole number", "string.md: fix.params.max_tasks must be a whole number",
+		"memory.md: fix.params.max_memory_mib", "everyalarm.md: match.alarm \"*\" matches every alarm", "perday.md: fix.max_per_day",
+		"zero.md: not a regular file",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the check does not say %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(line, ".md") {
+			t.Errorf("a line names no file: %q", line)
+		}
 	}
 }
 

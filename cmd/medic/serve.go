@@ -44,6 +44,14 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if !server.IsLoopback(cfg.Addr) && cfg.APIToken.Value == "" && !cfg.APIToken.Set() {
+		// POST /events would open incidents and page for anyone who can reach the port, and
+		// GET /incidents would show evidence and log lines to them.
+		fmt.Fprintf(stderr, "medic serve: %s is not a loopback address, and MEDIC_API_TOKEN is not set: "+
+			"set MEDIC_API_TOKEN (every API call then needs Authorization: Bearer <token>), "+
+			"or listen on 127.0.0.1 behind a reverse proxy that passes only /slack/ (docs/security.md)\n", cfg.Addr)
+		return 2
+	}
 	log, err := logging.New(cfg.LogLevel)
 	if err != nil {
 		fmt.Fprintf(stderr, "medic serve: %v\n", err)
@@ -73,18 +81,26 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintf(stderr, "medic serve: %v\n", err)
 		return 1
 	}
+	opts := []server.Option{server.WithToken(a.Config.APIToken.Value.Reveal())}
+	if server.IsLoopback(cfg.Addr) {
+		opts = append(opts, server.WithHosts(server.LoopbackHosts(ln.Addr().String())...))
+	}
 	srv := &http.Server{
-		Handler:           server.New(a.Pipeline, store, a.Metrics, log, slackHandler(a)),
+		Handler:           server.New(a.Pipeline, store, a.Metrics, log, slackHandler(a), opts...),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 	}
 	url := "http://" + ln.Addr().String()
+	auth := ""
+	if a.Config.APIToken.Value != "" {
+		auth = ` -H "Authorization: Bearer $MEDIC_API_TOKEN"`
+	}
 	fmt.Fprintf(stderr, `medic serve: listening on %s (store %s)
-  send an event:   curl -s -X POST %s/events -H 'Content-Type: application/json' \
+  send an event:   curl -s -X POST %s/events -H 'Content-Type: application/json'%s \
                      -d @testdata/events/ecs-task-state-change-stopped-essential-container-exited.json
-  see incidents:   curl -s '%s/incidents?state=open'
-`, url, cfg.DB, url, url)
+  see incidents:   curl -s%s '%s/incidents?state=open'
+`, url, cfg.DB, url, auth, auth, url)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("db", cfg.DB))
 
 	go every(ctx, time.Hour, func() { sweep(store, log) })

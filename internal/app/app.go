@@ -126,6 +126,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		}
 		a.Config = cfg
 	}
+	if err := cfg.CheckSecrets(); err != nil {
+		return nil, err
+	}
 
 	var err error
 	if cfg.Routes != "" {
@@ -169,7 +172,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
 		}
 		a.Remediator = &remediate.Remediator{Clients: a.Accounts, Manager: a.Manager,
-			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, Prices: prices, Log: log}
+			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, MaxTasks: cfg.MaxTasks, Prices: prices, Log: log}
 	}
 	if opts.Remedy != nil {
 		po = append(po, pipeline.WithRemedy(opts.Remedy))
@@ -236,6 +239,7 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 	}
 	h := &chatops.Handler{
 		SigningSecret: a.Config.SlackSigningSecret.Value,
+		SlackAPIURL:   a.Config.SlackAPIURL,
 		AllowedUsers:  a.Config.SlackAllowedUsers,
 		AllowedGroups: a.Config.SlackAllowedGroups,
 		Manager:       a.Manager,
@@ -267,12 +271,27 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 }
 
 // LoadRunbooks reads the runbooks from dir (MEDIC_RUNBOOKS), or the ones built into the binary.
+// A folder that is missing, is not a folder, or holds no runbook is an error: silently running
+// with no runbook would disable every fix and every paging choice.
 func LoadRunbooks(dir string) (*runbook.Set, error) {
 	fsys := fs.FS(runbooks.FS)
 	if dir != "" {
+		st, err := os.Stat(dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("runbooks: folder %s does not exist: point MEDIC_RUNBOOKS at your runbooks folder, or unset it to use the built-in runbooks", dir)
+		case err != nil:
+			return nil, fmt.Errorf("runbooks: %w", err)
+		case !st.IsDir():
+			return nil, fmt.Errorf("runbooks: %s is not a folder: MEDIC_RUNBOOKS names the folder that holds the *.md runbooks", dir)
+		}
 		fsys = os.DirFS(dir)
 	}
 	set, err := runbook.Load(fsys)
+	if errors.Is(err, runbook.ErrEmpty) {
+		// The set is returned too: its classifier (classify.yaml) serves `medic classify`.
+		return set, fmt.Errorf("runbooks: %s: %w; add runbooks there, or unset MEDIC_RUNBOOKS to use the built-in ones", dir, runbook.ErrEmpty)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("runbooks: %w", err)
 	}

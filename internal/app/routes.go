@@ -65,6 +65,10 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 		if p3 {
 			po = append(po, pagerduty.WithP3())
 		}
+		if tok := cfg.PagerDutyAPIToken.Value; tok != "" {
+			// Escalation to the next level goes through the REST API (one token for every route).
+			po = append(po, pagerduty.WithAPI(tok, cfg.PagerDutyFrom, cfg.PagerDutyAPIURL))
+		}
 		return pagerduty.New(key, po...)
 	}
 	if routes == nil {

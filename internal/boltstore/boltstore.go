@@ -20,6 +20,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
@@ -30,6 +31,7 @@ var (
 	bucketMarks     = []byte("marks")     // idempotency mark → expiry (unix seconds, big endian)
 	bucketSilences  = []byte("silences")  // scope key → silence JSON
 	bucketGuards    = []byte("guards")    // scope key → remediation guard JSON
+	bucketSeen      = []byte("seen")      // remembered key (Slack signature) → expiry (unix seconds)
 )
 
 // DefaultMarkTTL is how long an event id is remembered. EventBridge retries a delivery for up to
@@ -79,13 +81,17 @@ var ErrLocked = errors.New("store file locked by another process")
 // Open opens (creating if needed) the store file at path.
 func Open(path string, opts ...Option) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		// bbolt holds an exclusive lock on the file while it is open.
+		return nil, fmt.Errorf("store %s is in use by another process (is another medic serve running?): stop it, or give this one another file with --db or MEDIC_DB: %w", path, ErrInUse)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	// Batch commits whatever queued within 2 ms together.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks, bucketSilences, bucketGuards} {
+		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks, bucketSilences, bucketGuards, bucketSeen} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -102,6 +108,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 	}
 	return s, nil
 }
+
+// ErrInUse: another process has the store file open.
+var ErrInUse = errors.New("store file in use")
 
 // Close closes the file.
 func (s *Store) Close() error { return s.db.Close() }
@@ -281,6 +290,9 @@ func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident
 			var ids []string
 			_ = tx.Bucket(bucketActive).ForEach(func(_, id []byte) error { ids = append(ids, string(id)); return nil })
 			for _, id := range ids {
+				if f.Before != "" && id >= f.Before {
+					continue
+				}
 				inc, err := decode(ib.Get([]byte(id)))
 				if err != nil {
 					return err
@@ -296,7 +308,17 @@ func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident
 			return nil
 		}
 		c := ib.Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		k, v := c.Last()
+		if f.Before != "" {
+			// Seek lands on the first key >= Before: step back from it (or from the end).
+			if k, v = c.Seek([]byte(f.Before)); k == nil {
+				k, v = c.Last()
+			}
+			for k != nil && string(k) >= f.Before {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
 			inc, err := decode(v)
 			if err != nil {
 				return fmt.Errorf("incident %s: %w", k, err)
@@ -321,14 +343,25 @@ func (s *Store) Sweep(retain time.Duration) (int, error) {
 	now := s.now()
 	removed := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		mb, ib := tx.Bucket(bucketMarks), tx.Bucket(bucketIncidents)
-		var marks, incidents [][]byte
+		mb, ib, sb := tx.Bucket(bucketMarks), tx.Bucket(bucketIncidents), tx.Bucket(bucketSeen)
+		var marks, incidents, seen [][]byte
 		_ = mb.ForEach(func(k, v []byte) error {
 			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) <= now.Unix() {
 				marks = append(marks, append([]byte(nil), k...))
 			}
 			return nil
 		})
+		_ = sb.ForEach(func(k, v []byte) error {
+			if len(v) != 8 || int64(binary.BigEndian.Uint64(v)) <= now.Unix() {
+				seen = append(seen, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		for _, k := range seen {
+			if err := sb.Delete(k); err != nil {
+				return err
+			}
+		}
 		_ = ib.ForEach(func(k, v []byte) error {
 			inc, err := decode(v)
 			if err == nil && inc.ResolvedAt != nil && now.Sub(*inc.ResolvedAt) > retain {
@@ -403,4 +436,21 @@ func (s *Store) UpdateGuard(_ context.Context, scope incident.Scope, fn func(*in
 		return b.Put([]byte(scope.Key()), raw)
 	})
 	return g, err
+}
+
+// Remember implements incident.Store: one write transaction, so of two requests with the same
+// key exactly one is let through.
+func (s *Store) Remember(ctx context.Context, key string, until time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSeen)
+		if v := b.Get([]byte(key)); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > s.now().Unix() {
+			return fmt.Errorf("%s: %w", key, incident.ErrDuplicate)
+		}
+		exp := make([]byte, 8)
+		binary.BigEndian.PutUint64(exp, uint64(until.Unix()))
+		return b.Put([]byte(key), exp)
+	})
 }

@@ -72,6 +72,13 @@ type rig struct {
 	notes   *recorder
 	replies chan map[string]any
 	replyTo string
+	seq     int
+}
+
+// trigger is a fresh trigger_id, as Slack puts in every request: no two requests have the same body.
+func (g *rig) trigger() string {
+	g.seq++
+	return fmt.Sprintf("%d.47445629121.%032x", 398738663015+g.seq, g.seq)
 }
 
 func newRig(t testing.TB) *rig {
@@ -107,7 +114,7 @@ func newRig(t testing.TB) *rig {
 		replies <- v
 	}))
 	t.Cleanup(responses.Close)
-	h := &chatops.Handler{SigningSecret: config.Secret(secret), AllowedUsers: []string{"U0ALICE"}, Manager: m,
+	h := &chatops.Handler{SigningSecret: config.Secret(secret), SlackAPIURL: responses.URL, AllowedUsers: []string{"U0ALICE"}, Manager: m,
 		Sender: notify.NewFanout([]notify.Notifier{notes}), ECS: client, Region: "us-east-1", Log: zap.NewNop(), Now: clk.Now}
 	set, _ := runbook.Load(runbooks.FS)
 	rem := &remediate.Remediator{ECS: client, Manager: m, Runbooks: set, Cap: config.AutoFixSuggest, Log: zap.NewNop()}
@@ -137,7 +144,7 @@ func (g *rig) post(t testing.TB, path string, body string, hdr http.Header) (int
 func (g *rig) command(t *testing.T, user, text string) (int, string) {
 	t.Helper()
 	body := url.Values{"command": {"/medic"}, "text": {text}, "user_id": {user}, "user_name": {strings.ToLower(strings.TrimPrefix(user, "U0"))},
-		"response_url": {g.replyTo}, "channel_id": {"C0INCIDENTS"}}.Encode()
+		"response_url": {g.replyTo}, "channel_id": {"C0INCIDENTS"}, "trigger_id": {g.trigger()}}.Encode()
 	code, raw := g.post(t, "/slack/commands", body, chatops.Sign(secret, g.clk.Now(), []byte(body)))
 	if code != 200 {
 		return code, raw
@@ -210,9 +217,18 @@ func TestReplayedBody(t *testing.T) {
 	if code, _ := g.post(t, "/slack/commands", body, hdr); code != 200 {
 		t.Fatal(code)
 	}
-	// Replayed within the window: verified, but acknowledging twice changes nothing.
-	if _, raw := g.post(t, "/slack/commands", body, hdr); !strings.Contains(raw, "already acknowledged") {
-		t.Fatalf("replay: %s", raw)
+	// Replayed within the window: the same signed bytes are refused like a forged request.
+	if code, raw := g.post(t, "/slack/commands", body, hdr); code != http.StatusUnauthorized || raw != "" {
+		t.Fatalf("replay: %d %s", code, raw)
+	}
+	// Also with the signature's hex in upper case (the same signature, spelt differently).
+	upper := http.Header{}
+	for k, v := range hdr {
+		upper[k] = v
+	}
+	upper.Set("X-Slack-Signature", "v0="+strings.ToUpper(strings.TrimPrefix(hdr.Get("X-Slack-Signature"), "v0=")))
+	if code, _ := g.post(t, "/slack/commands", body, upper); code != http.StatusUnauthorized {
+		t.Fatalf("replay in upper case: %d", code)
 	}
 	// Replayed later: refused.
 	g.clk.Advance(6 * time.Minute)
@@ -259,7 +275,7 @@ func TestUnauthorizedChangesNothing(t *testing.T) {
 
 func (g *rig) click(t *testing.T, user, action, value string) {
 	t.Helper()
-	payload, _ := json.Marshal(map[string]any{"type": "block_actions", "user": map[string]string{"id": user, "name": "someone"},
+	payload, _ := json.Marshal(map[string]any{"type": "block_actions", "user": map[string]string{"id": user, "name": "someone"}, "trigger_id": g.trigger(),
 		"response_url": g.replyTo, "actions": []map[string]string{{"action_id": action, "block_id": "medic_actions", "value": value, "type": "button", "action_ts": "1764212999.000100"}}})
 	body := url.Values{"payload": {string(payload)}}.Encode()
 	if code, raw := g.post(t, "/slack/interactions", body, chatops.Sign(secret, g.clk.Now(), []byte(body))); code != 200 || raw != "" {

@@ -41,7 +41,7 @@ const Help = "*ecs-medic* — `/medic <command>`\n" +
 	"• `fix <incident>` · `rollback <cluster>/<service>` · `scale <cluster>/<service> <n>`"
 
 func (h *Handler) command(ctx context.Context, form url.Values) Reply {
-	c := caller{id: form.Get("user_id"), name: form.Get("user_name")}
+	c := caller{id: form.Get("user_id")}
 	fields := strings.Fields(form.Get("text"))
 	if len(fields) == 0 {
 		return Reply{Text: Help}
@@ -74,29 +74,34 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 		}
 		h.defer_(ctx, Job{Kind: "status", Args: []string{t.Cluster + "/" + t.Service}, Account: t.Account, Region: t.Region,
 			User: c.id, ResponseURL: form.Get("response_url")})
-		return Reply{Text: "Reading `" + args[0] + "` from ECS…"}
+		return Reply{Text: "Reading `" + echo(args[0]) + "` from ECS…"}
 	case "ack", "resolve", "silence", "fix", "rollback", "scale":
 		log.Info("changing command")
 		return h.change(withResponseURL(ctx, form.Get("response_url")), c, verb, args)
 	default:
-		return Reply{Text: fmt.Sprintf("I don't know `%s`.\n%s", verb, Help)}
+		return Reply{Text: fmt.Sprintf("I don't know `%s`.\n%s", echo(verb), Help)}
 	}
 }
 
 // change runs a changing command, after checking the caller may.
 func (h *Handler) change(ctx context.Context, c caller, verb string, args []string) Reply {
 	if !h.allowed(ctx, c) {
-		h.Log.Warn("changing command refused", zap.String("user", c.id), zap.String("user_name", c.name), zap.String("command", verb), zap.Strings("args", args))
-		if (verb == "ack" || verb == "resolve" || verb == "fix") && len(args) == 1 {
-			_, _ = h.Manager.Record(ctx, args[0], incident.Entry{Actor: "slack:" + c.String(), Kind: "refused",
-				Message: fmt.Sprintf("%s tried to %s but is not an allowed user", c, verb)})
+		h.Log.Warn("changing command refused", zap.String("user", c.id), zap.String("command", verb), zap.Int("args", len(args)))
+		if (verb == "ack" || verb == "resolve" || verb == "fix") && len(args) >= 1 && incidentID(args[0]) {
+			// Counted on the incident, with a few kept in its timeline: never at the cost of
+			// the real entries (incident.KindRefused has a budget of its own).
+			_, _ = h.Manager.Record(ctx, args[0], incident.Entry{Actor: c.actor(), Kind: incident.KindRefused,
+				Message: fmt.Sprintf("%s tried to %s but is not an allowed user", c.actor(), verb)})
 		}
-		return Reply{Text: fmt.Sprintf(":no_entry: You are not allowed to `%s`. Changing commands are for users or groups in MEDIC_SLACK_ALLOWED_USERS / MEDIC_SLACK_ALLOWED_GROUPS; the attempt was recorded.", verb)}
+		return Reply{Text: fmt.Sprintf(":no_entry: You are not allowed to `%s`. Changing commands are for the users and user groups an operator lists in MEDIC_SLACK_ALLOWED_USERS / MEDIC_SLACK_ALLOWED_GROUPS (your user id is `%s`): ask one of them, or ask to be added. The attempt was recorded.", verb, echo(c.id))}
 	}
 	switch verb {
 	case "ack", "resolve":
 		if len(args) != 1 {
 			return Reply{Text: fmt.Sprintf("Usage: `/medic %s <incident>`", verb)}
+		}
+		if !incidentID(args[0]) {
+			return notAnIncident(args[0])
 		}
 		var (
 			inc     *incident.Incident
@@ -105,24 +110,24 @@ func (h *Handler) change(ctx context.Context, c caller, verb string, args []stri
 			kind    notify.Kind
 		)
 		if verb == "ack" {
-			inc, changed, err = h.Manager.Acknowledge(ctx, args[0], "slack:"+c.String())
+			inc, changed, err = h.Manager.Acknowledge(ctx, args[0], c.actor())
 			kind = notify.Acknowledged
 		} else {
-			inc, changed, err = h.Manager.Resolve(ctx, args[0], "slack:"+c.String(), "resolved by "+c.String()+" in Slack")
+			inc, changed, err = h.Manager.Resolve(ctx, args[0], c.actor(), "resolved in Slack")
 			kind = notify.Resolved
 		}
 		switch {
 		case errors.Is(err, incident.ErrNotFound):
-			return Reply{Text: fmt.Sprintf("No incident `%s`. `/medic incidents` lists the open ones.", args[0])}
+			return Reply{Text: fmt.Sprintf("No incident `%s`. `/medic incidents` lists the open ones.", echo(args[0]))}
 		case err != nil:
 			h.Log.Error("slack "+verb, zap.String("incident", args[0]), zap.Error(err))
-			return Reply{Text: fmt.Sprintf("Could not %s `%s`: %v", verb, args[0], err)}
+			return Reply{Text: fmt.Sprintf("Could not %s `%s` just now: ecs-medic's store did not answer. Try again in a minute; PagerDuty and the message buttons work meanwhile.", verb, echo(args[0]))}
 		case !changed:
 			return Reply{Text: fmt.Sprintf("`%s` is already %s; nothing changed.", inc.ID, inc.State)}
 		}
 		h.defer_(ctx, Job{Kind: "announce", Incident: inc.ID, Notice: string(kind)})
 		past := map[string]string{"ack": "Acknowledged", "resolve": "Resolved"}[verb]
-		return Reply{ResponseType: "in_channel", Text: fmt.Sprintf("%s `%s` (%s — %s).", past, inc.ID, notify.Subject(inc), notify.CauseWords(inc))}
+		return Reply{ResponseType: "in_channel", Text: fmt.Sprintf("%s `%s` (%s — %s).", past, inc.ID, esc(notify.Subject(inc)), esc(notify.CauseWords(inc)))}
 	case "silence":
 		return h.silence(ctx, c, args)
 	default: // fix, rollback, scale
@@ -139,11 +144,14 @@ func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string)
 			"Do it by hand: roll back with `aws ecs update-service --cluster <c> --service <s> --task-definition <previous revision>` (SOP-001), "+
 			"scale with `aws ecs update-service --cluster <c> --service <s> --desired-count <n>`.", verb)}
 	}
-	req := remediate.Request{By: "slack:" + c.String()}
+	req := remediate.Request{By: c.actor()}
 	switch verb {
 	case "fix":
 		if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[1] != "force") {
 			return Reply{Text: "Usage: `/medic fix <incident> [force]` (force overrides the cooldown, and is recorded)"}
+		}
+		if !incidentID(args[0]) {
+			return notAnIncident(args[0])
 		}
 		req.Incident, req.Force = args[0], len(args) == 2
 	case "rollback", "scale":
@@ -152,6 +160,9 @@ func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string)
 			return Reply{Text: fmt.Sprintf("Usage: `/medic %s <cluster>/<service>%s`", verb, map[string]string{"rollback": "", "scale": " <n>"}[verb])}
 		}
 		if button {
+			if !incidentID(args[0]) {
+				return notAnIncident(args[0])
+			}
 			req.Incident = args[0]
 		} else {
 			t, problem := h.resolve(ctx, args[0], true)
@@ -159,7 +170,7 @@ func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string)
 				return Reply{Text: problem}
 			}
 			if t.Incident == nil {
-				return Reply{Text: fmt.Sprintf("No open incident on `%s`: ecs-medic acts on services with an incident, so every action has its record.", args[0])}
+				return Reply{Text: fmt.Sprintf("No open incident on `%s`: ecs-medic acts on services with an incident, so every action has its record. Do it by hand with `aws ecs update-service`, or wait for the incident.", echo(args[0]))}
 			}
 			req.Incident = t.Incident.ID
 		}
@@ -167,13 +178,13 @@ func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string)
 		if verb == "scale" {
 			n, err := strconv.Atoi(args[1])
 			if err != nil || n < 1 {
-				return Reply{Text: fmt.Sprintf("`%s` is not a task count.", args[1])}
+				return Reply{Text: fmt.Sprintf("`%s` is not a task count: give a whole number, e.g. `/medic scale %s 6`.", echo(args[1]), echo(args[0]))}
 			}
 			req.Action, req.Desired = runbook.ScaleOut, n
 		}
 	}
 	h.defer_(ctx, Job{Kind: "fix", Fix: &req, ResponseURL: responseURLFrom(ctx)})
-	return Reply{Text: fmt.Sprintf("Checking the guardrails for `%s`…", strings.Join(append([]string{verb}, args...), " "))}
+	return Reply{Text: fmt.Sprintf("Checking the guardrails for `%s`…", echo(strings.Join(append([]string{verb}, args...), " ")))}
 }
 
 // target is a service a command names, with the account and region it lives in.
@@ -196,11 +207,12 @@ func (h *Handler) resolve(ctx context.Context, name string, active bool) (target
 	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
 		t.Cluster, t.Service = parts[0], parts[1]
 	default:
-		return t, fmt.Sprintf("`%s` is not `<cluster>/<service>` or `<account>/<cluster>/<service>` (a 12-digit account id).", name)
+		return t, fmt.Sprintf("`%s` is not `<cluster>/<service>` or `<account>/<cluster>/<service>` (a 12-digit account id).", echo(name))
 	}
 	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
 	if err != nil {
-		return t, "Could not read incidents: " + err.Error()
+		h.Log.Error("slack: list incidents", zap.Error(err))
+		return t, "Could not read the incidents just now: ecs-medic's store did not answer. Try again in a minute."
 	}
 	if !active {
 		recent, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
@@ -232,10 +244,10 @@ func (h *Handler) resolve(ctx context.Context, name string, active bool) (target
 		var names []string
 		for _, k := range found {
 			account, region, _ := strings.Cut(k, "/")
-			names = append(names, fmt.Sprintf("`%s/%s/%s` (%s)", account, t.Cluster, t.Service, region))
+			names = append(names, fmt.Sprintf("`%s/%s/%s` (%s)", esc(account), esc(t.Cluster), esc(t.Service), esc(region)))
 		}
 		return t, fmt.Sprintf("`%s` is in more than one account: %s. Name the account: `<account>/%s/%s`.",
-			name, strings.Join(names, ", "), t.Cluster, t.Service)
+			echo(name), strings.Join(names, ", "), esc(t.Cluster), esc(t.Service))
 	}
 	return t, ""
 }
@@ -273,8 +285,13 @@ func (h *Handler) silence(ctx context.Context, c caller, args []string) Reply {
 		return Reply{Text: "Usage: `/medic silence <cluster>/<service> <duration> [reason]`, e.g. `silence prod/web 30m deploying`. A silence always expires (at most 7d)."}
 	}
 	d, err := parseDuration(args[1])
-	if err != nil {
-		return Reply{Text: fmt.Sprintf("`%s` is not a duration: use 30m, 2h or 1d.", args[1])}
+	switch {
+	case err != nil:
+		return Reply{Text: fmt.Sprintf("`%s` is not a duration: use minutes, hours or days, e.g. `30m`, `2h` or `1d` (from 1 minute to 7 days).", echo(args[1]))}
+	case d < incident.MinSilence:
+		return Reply{Text: fmt.Sprintf("`%s` is shorter than a minute, so it would silence nothing: silence for at least `1m`, e.g. `/medic silence %s 30m`.", echo(args[1]), echo(args[0]))}
+	case d > incident.MaxSilence:
+		return Reply{Text: fmt.Sprintf("`%s` is longer than 7 days: a silence always ends, so nobody forgets it. Silence for at most `7d`, and silence again when it ends if you still need to.", echo(args[1]))}
 	}
 	scope := incident.Scope{}
 	if parts := strings.Split(args[0], "/"); len(parts) == 3 && isAccount(parts[0]) {
@@ -282,38 +299,71 @@ func (h *Handler) silence(ctx context.Context, c caller, args []string) Reply {
 	} else {
 		scope.Cluster, scope.Service, _ = strings.Cut(args[0], "/") // every account's
 	}
-	s, err := h.Manager.Silence(ctx, scope, d, "slack:"+c.String(), strings.Join(args[2:], " "))
-	if err != nil {
-		return Reply{Text: "Not silenced: " + err.Error()}
+	if len(scope.Cluster) > 255 || len(scope.Service) > 255 {
+		return Reply{Text: "ECS cluster and service names have at most 255 characters: check the name with `/medic status <cluster>/<service>`."}
 	}
-	return Reply{ResponseType: "in_channel", Text: fmt.Sprintf(":no_bell: `%s` silenced by %s until %s%s. Incidents still open and are counted; notifications are recorded as suppressed.",
-		args[0], s.By, s.Until.UTC().Format("Jan 2 15:04 UTC"), reasonSuffix(s.Reason))}
+	s, err := h.Manager.Silence(ctx, scope, d, c.actor(), strings.Join(args[2:], " "))
+	if err != nil {
+		h.Log.Error("slack silence", zap.String("cluster", scope.Cluster), zap.String("service", scope.Service), zap.Error(err))
+		return Reply{Text: fmt.Sprintf("Could not silence `%s` just now: ecs-medic's store did not answer. Try again in a minute.", echo(args[0]))}
+	}
+	return Reply{ResponseType: "in_channel", Text: fmt.Sprintf(":no_bell: `%s` silenced by %s until %s%s. Incidents still open and are counted; new pages and messages are held back and recorded as suppressed (acknowledgements and resolves of pages already sent still go out).",
+		echo(args[0]), notify.SlackActor(s.By), s.Until.UTC().Format("Jan 2 15:04 UTC"), reasonSuffix(s.Reason))}
 }
 
 func reasonSuffix(r string) string {
 	if r == "" {
 		return ""
 	}
-	return ": " + r
+	return ": " + esc(r)
 }
 
+// parseDuration reads Go durations ("30m", "2h") and days ("1d"); a count too large to be a
+// duration is an error, never a wrapped-around negative one.
 func parseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
 		if err != nil {
 			return 0, err
 		}
+		if days > 10000 || days < -10000 {
+			return 0, errors.New("too many days")
+		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
 }
+
+// incidentID reports whether s can be an incident id ("inc-" and a few lowercase letters and
+// digits): anything else is answered without a store lookup, so no odd or oversized key reaches
+// the store.
+func incidentID(s string) bool {
+	id, ok := strings.CutPrefix(s, "inc-")
+	if !ok || len(id) == 0 || len(id) > 40 {
+		return false
+	}
+	for _, r := range id {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+func notAnIncident(s string) Reply {
+	return Reply{Text: fmt.Sprintf("`%s` is not an incident id (they look like `inc-0c1h3x9v2k7mq`): `/medic incidents` lists the open ones.", echo(s))}
+}
+
+// echo is a user's own argument quoted back to them: escaped, and cut short.
+func echo(s string) string { return esc(incident.Clip(s, 100)) }
 
 var marks = map[severity.Level]string{severity.P1: ":red_circle:", severity.P2: ":large_orange_circle:", severity.P3: ":large_yellow_circle:"}
 
 func (h *Handler) incidents(ctx context.Context) Reply {
 	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 50})
 	if err != nil {
-		return Reply{Text: "Could not read incidents: " + err.Error()}
+		h.Log.Error("slack incidents", zap.Error(err))
+		return Reply{Text: "Could not read the incidents just now: ecs-medic's store did not answer. Try again in a minute."}
 	}
 	now := h.now()
 	var b strings.Builder
@@ -323,21 +373,21 @@ func (h *Handler) incidents(ctx context.Context) Reply {
 	for _, inc := range incs {
 		due := "respond by " + inc.SLADeadline.UTC().Format("15:04 UTC")
 		if now.After(inc.SLADeadline) {
-			due = "*overdue* by " + now.Sub(inc.SLADeadline).Round(time.Minute).String()
+			due = "*overdue* by " + notify.HumanDuration(now.Sub(inc.SLADeadline).Round(time.Minute))
 		}
 		state := ""
 		if inc.State == incident.Acknowledged {
-			state = " · acknowledged by " + inc.AcknowledgedBy
+			state = " · acknowledged by " + notify.SlackActor(inc.AcknowledgedBy)
 			due = "SLA met"
 		}
 		fmt.Fprintf(&b, "%s *%s* `%s` %s — %s · %d occurrence(s) · open %s · %s%s\n", marks[inc.Severity], inc.Severity, inc.ID,
-			notify.Subject(inc), notify.CauseWords(inc), inc.Occurrences.Count, age(now.Sub(inc.OpenedAt)), due, state)
+			esc(notify.Subject(inc)), esc(notify.CauseWords(inc)), inc.Occurrences.Count, age(now.Sub(inc.OpenedAt)), due, state)
 	}
 	sils, err := h.Manager.Store().Silences(ctx, now)
 	if err == nil && len(sils) > 0 {
 		b.WriteString("\n*Silenced*\n")
 		for _, s := range sils {
-			fmt.Fprintf(&b, ":no_bell: `%s` by %s until %s%s\n", s.Scope.Name(), s.By, s.Until.UTC().Format("Jan 2 15:04 UTC"), reasonSuffix(s.Reason))
+			fmt.Fprintf(&b, ":no_bell: `%s` by %s until %s%s\n", esc(s.Scope.Name()), notify.SlackActor(s.By), s.Until.UTC().Format("Jan 2 15:04 UTC"), reasonSuffix(s.Reason))
 		}
 	}
 	return Reply{Text: strings.TrimRight(b.String(), "\n")}
@@ -356,11 +406,13 @@ func age(d time.Duration) string {
 	}
 }
 
+var errShortTask = errors.New("give at least 8 characters of the task id")
+
 // findTask finds the incident that saw a task (by id or ARN, or an unambiguous prefix of 8+).
 func (h *Handler) findTask(ctx context.Context, q string) (*incident.Incident, string, error) {
 	q = strings.ToLower(event.TaskID(q))
 	if len(q) < 8 {
-		return nil, "", fmt.Errorf("give at least 8 characters of the task id")
+		return nil, "", errShortTask
 	}
 	incs, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
 	if err != nil {
@@ -384,18 +436,21 @@ func (h *Handler) why(ctx context.Context, args []string) Reply {
 	}
 	inc, id, err := h.findTask(ctx, args[0])
 	switch {
+	case errors.Is(err, errShortTask):
+		return Reply{Text: "Give at least 8 characters of the task id, e.g. `/medic why 0f4e2c1a`."}
 	case err != nil:
-		return Reply{Text: "Could not look the task up: " + err.Error()}
+		h.Log.Error("slack why", zap.Error(err))
+		return Reply{Text: "Could not look the task up just now: ecs-medic's store did not answer. Try again in a minute."}
 	case inc == nil:
-		return Reply{Text: fmt.Sprintf("No incident mentions task `%s` (expected stops open none). ECS keeps stopped tasks about an hour: `/medic status <cluster>/<service>` shows the recent ones.", args[0])}
+		return Reply{Text: fmt.Sprintf("No incident mentions task `%s` (expected stops open none). ECS keeps stopped tasks about an hour: `/medic status <cluster>/<service>` shows the recent ones.", echo(args[0]))}
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Task `%s`* — %s, %s\n", id, notify.CauseWords(inc), inc.Confidence)
+	fmt.Fprintf(&b, "*Task `%s`* — %s, %s\n", esc(id), esc(notify.CauseWords(inc)), inc.Confidence)
 	if item := inc.Cause.SOPItem(); item != "" {
 		fmt.Fprintf(&b, "SOP-002: %s\n", item)
 	}
 	if d := inc.Diagnosis; d != nil && d.Container != "" {
-		fmt.Fprintf(&b, "Container `%s`", d.Container)
+		fmt.Fprintf(&b, "Container `%s`", esc(d.Container))
 		if d.ExitCode != nil {
 			fmt.Fprintf(&b, " exited %d", *d.ExitCode)
 		}
@@ -404,11 +459,11 @@ func (h *Handler) why(ctx context.Context, args []string) Reply {
 	if d := inc.Diagnosis; d != nil && len(d.Evidence) > 0 {
 		b.WriteString("*Evidence*\n")
 		for _, e := range d.Evidence {
-			fmt.Fprintf(&b, "• %s: `%s`\n", e.Field, e.Value)
+			fmt.Fprintf(&b, "• %s: `%s`\n", esc(e.Field), esc(e.Value))
 		}
 	}
 	if event.TaskID(inc.Facts.TaskArn) == id && len(inc.LogLines) > 0 {
-		b.WriteString("*Last log lines*\n```" + strings.Join(inc.LogLines, "\n") + "```\n")
+		b.WriteString("*Last log lines*\n```" + esc(strings.Join(inc.LogLines, "\n")) + "```\n")
 	}
 	fmt.Fprintf(&b, "Incident `%s` (%s, %s, %d occurrence(s))", inc.ID, inc.Severity, inc.State, inc.Occurrences.Count)
 	return Reply{Text: b.String()}
@@ -421,17 +476,25 @@ func (h *Handler) logs(ctx context.Context, args []string, responseURL string) R
 	}
 	if len(args) == 1 {
 		inc, id, err := h.findTask(ctx, args[0])
-		if err != nil {
-			return Reply{Text: "Could not look the task up: " + err.Error()}
+		switch {
+		case errors.Is(err, errShortTask):
+			return Reply{Text: "Give at least 8 characters of the task id, e.g. `/medic logs 0f4e2c1a`."}
+		case err != nil:
+			h.Log.Error("slack logs", zap.Error(err))
+			return Reply{Text: "Could not look the task up just now: ecs-medic's store did not answer. Try again in a minute."}
 		}
 		if inc != nil && event.TaskID(inc.Facts.TaskArn) == id {
 			if len(inc.LogLines) == 0 {
-				return Reply{Text: fmt.Sprintf("No log lines were kept for `%s`: %s", id, inc.LogError)}
+				why := inc.LogError
+				if why == "" {
+					why = "the container wrote none, or its task definition has no awslogs log configuration"
+				}
+				return Reply{Text: fmt.Sprintf("No log lines were kept for `%s`: %s. Look in CloudWatch Logs, or the container's log driver.", esc(id), esc(strings.TrimRight(why, ". ")))}
 			}
-			return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", id, inc.Facts.LogStream, strings.Join(inc.LogLines, "\n"))}
+			return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", esc(id), esc(inc.Facts.LogStream), esc(strings.Join(inc.LogLines, "\n")))}
 		}
 		if inc == nil {
-			return Reply{Text: fmt.Sprintf("No incident saw task `%s`. Name its cluster to read it from ECS: `/medic logs <cluster> %s`.", args[0], args[0])}
+			return Reply{Text: fmt.Sprintf("No incident saw task `%s`. Name its cluster to read it from ECS: `/medic logs <cluster> %s`.", echo(args[0]), echo(args[0]))}
 		}
 		account, region = inc.Scope.Account, inc.Scope.Region
 		args = []string{inc.Scope.Cluster, id}
@@ -439,32 +502,36 @@ func (h *Handler) logs(ctx context.Context, args []string, responseURL string) R
 	if (h.ECS == nil && h.Clients == nil) || h.Logs == nil {
 		return Reply{Text: "ECS and CloudWatch Logs cannot be reached from here (no AWS region or credentials)."}
 	}
+	if len(args[0]) > 255 || len(args[1]) > 255 {
+		return Reply{Text: "Cluster names and task ids have at most 255 characters: check them with `/medic status <cluster>/<service>`."}
+	}
 	h.defer_(ctx, Job{Kind: "logs", Args: args, Account: account, Region: region, ResponseURL: responseURL})
-	return Reply{Text: "Reading the logs of `" + args[1] + "`…"}
+	return Reply{Text: "Reading the logs of `" + echo(args[1]) + "`…"}
 }
 
 func (h *Handler) logsFromECS(ctx context.Context, account, region string, args []string) Reply {
 	api, err := h.ecs(ctx, account, region)
 	if err != nil {
-		return Reply{Text: "Could not describe the task: " + err.Error()}
+		return Reply{Text: fmt.Sprintf("Could not reach ECS for task `%s`: %s.", echo(args[1]), esc(shortReason(err)))}
 	}
 	if region == "" {
 		region = h.Region
 	}
 	out, err := api.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(args[0]), Tasks: []string{args[1]}})
 	if err != nil {
-		return Reply{Text: "Could not describe the task: " + err.Error()}
+		h.Log.Warn("slack logs: describe task", zap.Error(err))
+		return Reply{Text: fmt.Sprintf("ECS did not describe task `%s` (%s). Check the cluster name, or look in the ECS console.", echo(args[1]), esc(shortReason(err)))}
 	}
 	if len(out.Tasks) == 0 {
-		return Reply{Text: fmt.Sprintf("ECS does not know task `%s` in `%s` (it forgets stopped tasks after about an hour).", args[1], args[0])}
+		return Reply{Text: fmt.Sprintf("ECS does not know task `%s` in `%s` (it forgets stopped tasks after about an hour).", echo(args[1]), echo(args[0]))}
 	}
 	t := out.Tasks[0]
 	d := classify.Task(taskDetail(t))
 	tail, err := h.Logs.Last(ctx, tasklogs.Task{Account: account, Region: region, TaskDefinition: aws.ToString(t.TaskDefinitionArn), TaskID: event.TaskID(aws.ToString(t.TaskArn)), Container: d.Container})
 	if err != nil {
-		return Reply{Text: "No log lines: " + err.Error()}
+		return Reply{Text: fmt.Sprintf("No log lines for `%s`: %s. Look in CloudWatch Logs.", echo(args[1]), esc(shortReason(err)))}
 	}
-	return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", args[1], tail.Stream, strings.Join(tail.Lines, "\n"))}
+	return Reply{Text: fmt.Sprintf("*Last log lines of `%s`* (`%s`)\n```%s```", echo(args[1]), esc(tail.Stream), esc(strings.Join(tail.Lines, "\n")))}
 }
 
 // status reads a service from ECS, with its own account's credentials: counts, deployments, and
@@ -473,30 +540,31 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 	cluster, service, _ := strings.Cut(args[0], "/")
 	api, err := h.ecs(ctx, account, region)
 	if err != nil {
-		return Reply{Text: fmt.Sprintf("Could not read `%s`: %v", args[0], err)}
+		return Reply{Text: fmt.Sprintf("Could not reach ECS for `%s`: %s.", echo(args[0]), esc(shortReason(err)))}
 	}
 	out, err := api.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{service}})
 	if err != nil {
-		return Reply{Text: fmt.Sprintf("Could not read `%s`: %v", args[0], err)}
+		h.Log.Warn("slack status", zap.String("cluster", cluster), zap.String("service", service), zap.Error(err))
+		return Reply{Text: fmt.Sprintf("ECS did not describe `%s` (%s). Check the names, or look in the ECS console.", echo(args[0]), esc(shortReason(err)))}
 	}
 	if len(out.Services) == 0 {
-		msg := fmt.Sprintf("There is no service `%s` in cluster `%s`.", service, cluster)
+		msg := fmt.Sprintf("There is no service `%s` in cluster `%s`.", echo(service), echo(cluster))
 		if s := closest(ctx, api, cluster, service); s != "" {
-			msg += fmt.Sprintf(" Did you mean `%s/%s`?", cluster, s)
+			msg += fmt.Sprintf(" Did you mean `%s/%s`?", echo(cluster), esc(s))
 		}
 		return Reply{Text: msg}
 	}
 	svc := out.Services[0]
 	var b strings.Builder
-	fmt.Fprintf(&b, "*%s/%s* — %d desired, %d running, %d pending (%s)\n", cluster, service, svc.DesiredCount, svc.RunningCount, svc.PendingCount, aws.ToString(svc.Status))
+	fmt.Fprintf(&b, "*%s/%s* — %d desired, %d running, %d pending (%s)\n", esc(cluster), esc(service), svc.DesiredCount, svc.RunningCount, svc.PendingCount, esc(aws.ToString(svc.Status)))
 	b.WriteString("*Deployments*\n")
 	for _, d := range svc.Deployments {
-		fmt.Fprintf(&b, "• %s `%s` %s — %d/%d running", aws.ToString(d.Status), revision(aws.ToString(d.TaskDefinition)), d.RolloutState, d.RunningCount, d.DesiredCount)
+		fmt.Fprintf(&b, "• %s `%s` %s — %d/%d running", esc(aws.ToString(d.Status)), esc(revision(aws.ToString(d.TaskDefinition))), esc(string(d.RolloutState)), d.RunningCount, d.DesiredCount)
 		if d.FailedTasks > 0 {
 			fmt.Fprintf(&b, ", %d failed", d.FailedTasks)
 		}
 		if r := aws.ToString(d.RolloutStateReason); r != "" {
-			fmt.Fprintf(&b, " — %s", r)
+			fmt.Fprintf(&b, " — %s", esc(r))
 		}
 		b.WriteString("\n")
 	}
@@ -511,12 +579,12 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 			b.WriteString("*Last stopped tasks*\n")
 			for _, t := range tasks.Tasks {
 				d := classify.Task(taskDetail(t))
-				fmt.Fprintf(&b, "• `%s` %s — %s (`%s`)", event.TaskID(aws.ToString(t.TaskArn)), aws.ToTime(t.StoppedAt).UTC().Format("15:04 UTC"), d.Cause.Title(), d.Cause)
+				fmt.Fprintf(&b, "• `%s` %s — %s (`%s`)", esc(event.TaskID(aws.ToString(t.TaskArn))), aws.ToTime(t.StoppedAt).UTC().Format("15:04 UTC"), d.Cause.Title(), d.Cause)
 				if d.Container != "" {
-					fmt.Fprintf(&b, ", container `%s`", d.Container)
+					fmt.Fprintf(&b, ", container `%s`", esc(d.Container))
 				}
 				if p := d.Primary(); p != "" {
-					fmt.Fprintf(&b, ": %s", truncate(p, 160))
+					fmt.Fprintf(&b, ": %s", esc(truncate(p, 160)))
 				}
 				b.WriteString("\n")
 			}
@@ -525,7 +593,7 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 	if incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 100}); err == nil {
 		for _, inc := range incs {
 			if inc.Scope.Cluster == cluster && inc.Scope.Service == service && (account == "" || inc.Scope.Account == account) {
-				fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", marks[inc.Severity], inc.ID, inc.Severity, notify.CauseWords(inc))
+				fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", marks[inc.Severity], inc.ID, inc.Severity, esc(notify.CauseWords(inc)))
 			}
 		}
 	}
@@ -539,12 +607,7 @@ func revision(taskDef string) string {
 	return taskDef
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-1] + "…"
-}
+func truncate(s string, n int) string { return incident.Clip(s, n) }
 
 // taskDetail turns DescribeTasks' task into the event's shape, to classify it the same way.
 func taskDetail(t ecstypes.Task) *event.TaskDetail {
@@ -623,7 +686,7 @@ func runbookAnswer(args []string) Reply {
 	c := classify.Cause(strings.ToLower(args[0]))
 	text, ok := steps[c]
 	if !ok {
-		return Reply{Text: fmt.Sprintf("No runbook for `%s`. Causes: %s", args[0], causeList())}
+		return Reply{Text: fmt.Sprintf("No runbook for `%s`. Causes: %s", echo(args[0]), causeList())}
 	}
 	return Reply{Text: fmt.Sprintf("*%s* (`%s`)\n%s", c.Title(), c, text)}
 }

@@ -77,9 +77,21 @@ type Job struct {
 // asynchronous invocation of the Slack function itself in Lambda (which freezes once it answers).
 type Deferrer func(ctx context.Context, j Job) error
 
+// Rememberer records a key for a window and refuses a second one (incident.Store): the
+// signatures of Slack requests already acted on.
+type Rememberer interface {
+	Remember(ctx context.Context, key string, until time.Time) error
+}
+
 // Handler serves Slack requests.
 type Handler struct {
 	SigningSecret config.Secret
+	// Seen remembers accepted signatures, so a replayed request is refused; nil: the manager's
+	// store.
+	Seen Rememberer
+	// SlackAPIURL is MEDIC_SLACK_API_URL: besides Slack's own hooks.slack.com, response_url may
+	// point at its host (a test double). Nothing else is ever posted to.
+	SlackAPIURL   string
 	AllowedUsers  []string
 	AllowedGroups []string
 	Manager       *incident.Manager
@@ -138,10 +150,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusRequestEntityTooLarge)
 		return
 	}
-	if err := verify(r.Header, body, h.SigningSecret.Reveal(), h.now()); err != nil {
+	req, err := verify(r.Header, body, h.SigningSecret.Reveal(), h.now())
+	if err != nil {
 		// 401 and nothing else: a caller without the secret learns nothing.
 		h.Log.Warn("slack request refused", zap.String("reason", err.Error()), zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
 		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	// A signature is good for its whole 5-minute window: remember it for that long (past the
+	// window the timestamp check refuses it anyway), so the same bytes act once.
+	if err := h.seen().Remember(r.Context(), "slack-sig#"+req.sig, req.at.Add(maxSkew+time.Minute)); err != nil {
+		if errors.Is(err, incident.ErrDuplicate) {
+			h.Log.Warn("slack request refused", zap.String("reason", "replayed: signature already seen"), zap.String("path", r.URL.Path), zap.String("remote", r.RemoteAddr))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		// Without the record a replay could not be told apart: refuse, Slack shows the user an error.
+		h.Log.Error("remember slack signature", zap.Error(err))
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	form, err := url.ParseQuery(string(body))
@@ -160,6 +186,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+func (h *Handler) seen() Rememberer {
+	if h.Seen != nil {
+		return h.Seen
+	}
+	return h.Manager.Store()
+}
+
 func writeReply(w http.ResponseWriter, rep Reply) {
 	if rep.ResponseType == "" {
 		rep.ResponseType = "ephemeral"
@@ -168,20 +201,24 @@ func writeReply(w http.ResponseWriter, rep Reply) {
 	_ = json.NewEncoder(w).Encode(rep)
 }
 
-// caller is who sent a request.
-type caller struct{ id, name string }
+// caller is who sent a request, by Slack user id. Slack still sends user_name but has deprecated
+// it: anyone can pick a name equal to someone's id, so it is never used to decide or to record.
+// https://api.slack.com/changelog/2017-09-the-one-about-usernames
+type caller struct{ id string }
 
-func (c caller) String() string {
-	if c.name != "" {
-		return c.name
-	}
-	return c.id
-}
+func (c caller) String() string { return c.id }
 
-// allowed reports whether the user may run changing commands. With no allow-list configured,
-// nobody may: changing commands are off until someone is granted them.
+// actor is how the caller is recorded on timelines: "slack:<user id>".
+func (c caller) actor() string { return "slack:" + c.id }
+
+// allowed reports whether the user may run changing commands: their user id is in the allow-list,
+// or they are a member of an allowed user group. With no allow-list configured, nobody may:
+// changing commands are off until someone is granted them.
 func (h *Handler) allowed(ctx context.Context, c caller) bool {
-	if slices.Contains(h.AllowedUsers, c.id) || (c.name != "" && slices.Contains(h.AllowedUsers, c.name)) {
+	if c.id == "" {
+		return false
+	}
+	if slices.Contains(h.AllowedUsers, c.id) {
 		return true
 	}
 	if h.Groups == nil {
@@ -234,7 +271,7 @@ func (h *Handler) interaction(ctx context.Context, form url.Values) {
 	if err := json.Unmarshal([]byte(form.Get("payload")), &cb); err != nil || cb.Type != slackapi.InteractionTypeBlockActions {
 		return
 	}
-	c := caller{id: cb.User.ID, name: cb.User.Name}
+	c := caller{id: cb.User.ID}
 	for _, a := range cb.ActionCallback.BlockActions {
 		var verb string
 		switch a.ActionID {
@@ -285,15 +322,20 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 			return errors.New("no remediation here")
 		}
 		out, err := h.Fix(ctx, *j.Fix)
+		action := esc(string(out.Action))
+		if action == "" {
+			action = "The fix"
+		}
 		switch {
 		case err != nil:
-			rep = Reply{Text: fmt.Sprintf(":x: %s failed: %v. Automation is stopped for the incident.", out.Action, err)}
+			h.Log.Warn("slack fix failed", zap.String("incident", j.Fix.Incident), zap.Error(err))
+			rep = Reply{Text: fmt.Sprintf(":x: `%s` failed: %s. Automation is stopped for this incident; its timeline has the details. Do it by hand in the ECS console, or try again once the cause is fixed.", action, esc(shortReason(err)))}
 		case out.Skipped != "":
-			rep = Reply{Text: fmt.Sprintf(":no_entry_sign: %s not done: %s", out.Action, out.Skipped)}
+			rep = Reply{Text: fmt.Sprintf(":no_entry_sign: `%s` not done: %s", action, esc(out.Skipped))}
 		case out.DryRun:
-			rep = Reply{Text: ":memo: Dry run (MEDIC_DRY_RUN): would " + out.Plan}
+			rep = Reply{Text: ":memo: Dry run (MEDIC_DRY_RUN is on, nothing changed): would " + esc(out.Plan)}
 		default:
-			rep = Reply{ResponseType: "in_channel", Text: ":wrench: Done: " + out.Plan}
+			rep = Reply{ResponseType: "in_channel", Text: ":wrench: Done: " + esc(out.Plan)}
 		}
 	default:
 		return fmt.Errorf("unknown job %q", j.Kind)
@@ -306,6 +348,11 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 func (h *Handler) respond(ctx context.Context, responseURL string, rep Reply) error {
 	if responseURL == "" {
 		return nil
+	}
+	if !h.slackURL(responseURL) {
+		// response_url comes in the request body: it must be Slack's, or ecs-medic would post
+		// wherever a request told it to.
+		return fmt.Errorf("response_url is not Slack's (https://hooks.slack.com/...): not followed")
 	}
 	if rep.ResponseType == "" {
 		rep.ResponseType = "ephemeral"
@@ -344,3 +391,27 @@ func Goroutines(h *Handler) Deferrer {
 		return nil
 	}
 }
+
+// slackURL reports whether u is one of Slack's response_url addresses: https on hooks.slack.com,
+// or the host of MEDIC_SLACK_API_URL (a test double of Slack).
+func (h *Handler) slackURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.User != nil || p.Host == "" {
+		return false
+	}
+	if p.Scheme == "https" && p.Host == "hooks.slack.com" {
+		return true
+	}
+	if h.SlackAPIURL == "" {
+		return false
+	}
+	base, err := url.Parse(h.SlackAPIURL)
+	return err == nil && base.Host != "" && base.Scheme == p.Scheme && base.Host == p.Host
+}
+
+// shortReason says why an AWS call failed in a few words (its error code and message), without
+// the request ids and SDK wrapping that mean nothing to a responder.
+func shortReason(err error) string { return notify.Reason(err) }
+
+// esc escapes text that came from events or users for Slack (see notify.SlackEscape).
+func esc(s string) string { return notify.SlackEscape(s) }

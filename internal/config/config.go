@@ -64,6 +64,18 @@ type Config struct {
 	LogLevel            string
 	DB                  string
 	Addr                string
+	// APIToken guards `medic serve`'s API (MEDIC_API_TOKEN): every endpoint but /healthz and the
+	// signed Slack ones then needs "Authorization: Bearer <token>".
+	APIToken SecretRef
+	// MaxTasks is the absolute cap on a service's desired count that scale-out and `/medic scale`
+	// never pass (MEDIC_MAX_TASKS), whatever a runbook or a person asks.
+	MaxTasks int
+	// PagerDutyAPIToken enables escalation through PagerDuty's REST API
+	// (MEDIC_PAGERDUTY_API_TOKEN); PagerDutyFrom is the From email account-level tokens need
+	// (MEDIC_PAGERDUTY_FROM); PagerDutyAPIURL overrides the REST endpoint (MEDIC_PAGERDUTY_API_URL).
+	PagerDutyAPIToken SecretRef
+	PagerDutyFrom     string
+	PagerDutyAPIURL   string
 	// MemberRoleARN is the role assumed for another account's services, "{account}" in place of
 	// its id; "" means other accounts' services are never read or changed.
 	MemberRoleARN string
@@ -80,6 +92,12 @@ type Config struct {
 	// Prices is the operator's price table for fix cost estimates ("" = the built-in one).
 	Prices string
 }
+
+// DefaultMaxTasks is MEDIC_MAX_TASKS when unset.
+const DefaultMaxTasks = 100
+
+// PagerDutyKeyLength is the length of an Events API v2 integration key.
+const PagerDutyKeyLength = 32
 
 // Load reads the configuration through getenv (os.Getenv in production).
 func Load(getenv func(string) string) (Config, error) {
@@ -98,6 +116,11 @@ func Load(getenv func(string) string) (Config, error) {
 		LogLevel:            getenv("MEDIC_LOG_LEVEL"),
 		DB:                  getenv("MEDIC_DB"),
 		Addr:                getenv("MEDIC_ADDR"),
+		APIToken:            secretRef(getenv, "MEDIC_API_TOKEN"),
+		PagerDutyAPIToken:   secretRef(getenv, "MEDIC_PAGERDUTY_API_TOKEN"),
+		PagerDutyFrom:       strings.TrimSpace(getenv("MEDIC_PAGERDUTY_FROM")),
+		PagerDutyAPIURL:     getenv("MEDIC_PAGERDUTY_API_URL"),
+		MaxTasks:            DefaultMaxTasks,
 		MemberRoleARN:       strings.TrimSpace(getenv("MEDIC_MEMBER_ROLE_ARN")),
 		Accounts:            list(getenv("MEDIC_ACCOUNTS")),
 		HomeAccount:         strings.TrimSpace(getenv("MEDIC_HOME_ACCOUNT")),
@@ -126,6 +149,26 @@ func Load(getenv func(string) string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("MEDIC_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
 	}
+	// Changing commands are authorized by Slack id only: a name here would silently never match.
+	for _, u := range c.SlackAllowedUsers {
+		if !slackID(u, "UW") {
+			errs = append(errs, fmt.Errorf("MEDIC_SLACK_ALLOWED_USERS %q: give Slack user ids, such as U0123ABCD (profile → ⋮ → Copy member ID); names are not accepted, Slack has deprecated them", u))
+		}
+	}
+	for _, g := range c.SlackAllowedGroups {
+		if !slackID(g, "S") {
+			errs = append(errs, fmt.Errorf("MEDIC_SLACK_ALLOWED_GROUPS %q: give user group ids, such as S0123ABCD", g))
+		}
+	}
+	if v := strings.TrimSpace(getenv("MEDIC_MAX_TASKS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 5000 {
+			// 5,000 is ECS's quota of tasks per service.
+			errs = append(errs, fmt.Errorf("MEDIC_MAX_TASKS %q: want a whole number of tasks from 1 to 5000", v))
+		} else {
+			c.MaxTasks = n
+		}
+	}
 	for _, a := range append(slices.Clone(c.Accounts), c.HomeAccount) {
 		if a != "" && !accountRE.MatchString(a) {
 			errs = append(errs, fmt.Errorf("account id %q (MEDIC_ACCOUNTS / MEDIC_HOME_ACCOUNT): want 12 digits", a))
@@ -141,6 +184,41 @@ func Load(getenv func(string) string) (Config, error) {
 		c.Addr = "127.0.0.1:8080"
 	}
 	return c, errors.Join(errs...)
+}
+
+// CheckSecrets refuses secrets that cannot work, once their values are known (after _ARN and _SSM
+// references are read): a Slack signing secret of only whitespace would make every request's
+// signature check meaningless, and a PagerDuty routing key that is not 32 characters surfaces
+// only as pages PagerDuty drops.
+func (c Config) CheckSecrets() error {
+	var errs []error
+	if v := c.SlackSigningSecret.Value.Reveal(); v != "" && strings.TrimSpace(v) == "" {
+		errs = append(errs, errors.New("MEDIC_SLACK_SIGNING_SECRET is only whitespace: copy the Signing Secret from your Slack app's Basic Information page"))
+	}
+	if v := c.PagerDutyRoutingKey.Value.Reveal(); v != "" && len(v) != PagerDutyKeyLength {
+		errs = append(errs, fmt.Errorf("MEDIC_PAGERDUTY_ROUTING_KEY has %d characters: an Events API v2 integration key has %d (copy it from the service's Integrations tab)", len(v), PagerDutyKeyLength))
+	}
+	if v := c.APIToken.Value.Reveal(); v != "" && len(strings.TrimSpace(v)) < 16 {
+		errs = append(errs, errors.New("MEDIC_API_TOKEN is shorter than 16 characters: use a long random one, e.g. `openssl rand -hex 32`"))
+	}
+	if v := c.PagerDutyAPIToken.Value.Reveal(); v != "" && strings.TrimSpace(v) == "" {
+		errs = append(errs, errors.New("MEDIC_PAGERDUTY_API_TOKEN is only whitespace"))
+	}
+	return errors.Join(errs...)
+}
+
+// slackID reports whether s looks like a Slack id starting with one of prefixes: an upper-case
+// letter, then upper-case letters and digits.
+func slackID(s, prefixes string) bool {
+	if len(s) < 2 || len(s) > 32 || !strings.ContainsRune(prefixes, rune(s[0])) {
+		return false
+	}
+	for _, r := range s[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
 }
 
 var accountRE = regexp.MustCompile(`^\d{12}$`)

@@ -56,6 +56,56 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 }
 
+func TestLoadRefusesWhatCannotWork(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		says string
+	}{
+		"a user name":       {map[string]string{"MEDIC_SLACK_ALLOWED_USERS": "U0ALICE,alice"}, `MEDIC_SLACK_ALLOWED_USERS "alice"`},
+		"a group name":      {map[string]string{"MEDIC_SLACK_ALLOWED_GROUPS": "oncall"}, `MEDIC_SLACK_ALLOWED_GROUPS "oncall"`},
+		"max tasks":         {map[string]string{"MEDIC_MAX_TASKS": "100000"}, "MEDIC_MAX_TASKS"},
+		"max tasks of text": {map[string]string{"MEDIC_MAX_TASKS": "lots"}, "MEDIC_MAX_TASKS"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Load(env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("%v, want an error naming %s", err, tc.says)
+			}
+		})
+	}
+	c, err := Load(env(map[string]string{"MEDIC_MAX_TASKS": "40"}))
+	if err != nil || c.MaxTasks != 40 {
+		t.Fatalf("%d %v", c.MaxTasks, err)
+	}
+	if c, _ := Load(env(nil)); c.MaxTasks != DefaultMaxTasks {
+		t.Fatalf("default max tasks %d", c.MaxTasks)
+	}
+}
+
+func TestCheckSecrets(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		says string
+	}{
+		"whitespace signing secret": {map[string]string{"MEDIC_SLACK_SIGNING_SECRET": "  \t"}, "MEDIC_SLACK_SIGNING_SECRET"},
+		"31-character routing key":  {map[string]string{"MEDIC_PAGERDUTY_ROUTING_KEY": strings.Repeat("k", 31)}, "has 31 characters"},
+		"short API token":           {map[string]string{"MEDIC_API_TOKEN": "secret"}, "MEDIC_API_TOKEN"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Load(env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.CheckSecrets(); err == nil || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("%v, want an error naming %s", err, tc.says)
+			}
+		})
+	}
+	c, _ := Load(env(map[string]string{"MEDIC_PAGERDUTY_ROUTING_KEY": strings.Repeat("k", 32), "MEDIC_SLACK_SIGNING_SECRET": "s3cr3t"}))
+	if err := c.CheckSecrets(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLoadAccounts(t *testing.T) {
 	c, err := Load(env(map[string]string{"MEDIC_MEMBER_ROLE_ARN": "arn:aws:iam::{account}:role/ecs-medic-member",
 		"MEDIC_ACCOUNTS": "111122223333, 222233334444", "MEDIC_HOME_ACCOUNT": "111122223333", "MEDIC_ROUTES": "/etc/medic/routes.yaml"}))

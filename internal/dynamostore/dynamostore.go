@@ -10,6 +10,7 @@
 //	pk = M#<mark>   sk = M    an idempotency mark: pending (with a lease) or done, and its expiry
 //	pk = Q#<scope>  sk = Q    a silence of the scope, until it expires
 //	pk = G#<scope>  sk = G    the scope's remediation guard: lease, action times, revisions
+//	pk = R#<key>    sk = R    a remembered key (a Slack request signature) and its expiry
 //
 // Keeping a scope's active incidents in one item makes "one active incident per scope and cause"
 // and every multi-incident change a single conditional PutItem, without transactions (which
@@ -623,13 +624,16 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 			}
 			return true
 		})
+		if f.Before != "" {
+			out = slices.DeleteFunc(out, func(inc *incident.Incident) bool { return inc.ID >= f.Before })
+		}
 		slices.SortFunc(out, func(a, b *incident.Incident) int { return -cmpString(a.ID, b.ID) })
 		if len(out) > limit {
 			out = out[:limit]
 		}
 		return out, err
 	}
-	err := s.query(ctx, "INC", false, func(item map[string]types.AttributeValue) bool {
+	err := s.queryBefore(ctx, "INC", f.Before, func(item map[string]types.AttributeValue) bool {
 		id := attrS(item, "gsi1sk")
 		var inc *incident.Incident
 		if b, ok := item["data"].(*types.AttributeValueMemberB); ok {
@@ -662,7 +666,19 @@ func cmpString(a, b string) int {
 }
 
 func (s *Store) query(ctx context.Context, partition string, forward bool, each func(map[string]types.AttributeValue) bool) error {
+	return s.queryKeys(ctx, expression.Key("gsi1pk").Equal(expression.Value(partition)), forward, each)
+}
+
+// queryBefore walks a partition of the index newest first, from the sort key before (all when "").
+func (s *Store) queryBefore(ctx context.Context, partition, before string, each func(map[string]types.AttributeValue) bool) error {
 	kc := expression.Key("gsi1pk").Equal(expression.Value(partition))
+	if before != "" {
+		kc = kc.And(expression.Key("gsi1sk").LessThan(expression.Value(before)))
+	}
+	return s.queryKeys(ctx, kc, false, each)
+}
+
+func (s *Store) queryKeys(ctx context.Context, kc expression.KeyConditionBuilder, forward bool, each func(map[string]types.AttributeValue) bool) error {
 	expr, err := expression.NewBuilder().WithKeyCondition(kc).Build()
 	if err != nil {
 		return err
@@ -672,7 +688,7 @@ func (s *Store) query(ctx context.Context, partition string, forward bool, each 
 	for {
 		out, err := s.api.Query(ctx, in)
 		if err != nil {
-			return fmt.Errorf("query %s: %w", partition, err)
+			return fmt.Errorf("query index: %w", err)
 		}
 		for _, item := range out.Items {
 			if !each(item) {
@@ -836,4 +852,27 @@ func (s *Store) UpdateGuard(ctx context.Context, scope incident.Scope, fn func(*
 		return g, nil
 	}
 	return incident.Guard{}, fmt.Errorf("guard %s: %w", scope.Key(), incident.ErrConflict)
+}
+
+// Remember implements incident.Store with one conditional write: the key is taken only if it is
+// absent or expired (TTL deletion is lazy, so expiry is checked in the condition).
+func (s *Store) Remember(ctx context.Context, k string, until time.Time) error {
+	item := key("R#"+k, "R")
+	item["exp"] = num(until.Unix())
+	item["ttl"] = num(until.Add(time.Hour).Unix())
+	cond := expression.AttributeNotExists(expression.Name("pk")).
+		Or(expression.Name("exp").LessThanEqual(expression.Value(s.now().Unix())))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	if isConditionFailed(err) {
+		return fmt.Errorf("%s: %w", k, incident.ErrDuplicate)
+	}
+	if err != nil {
+		return fmt.Errorf("remember %s: %w", k, err)
+	}
+	return nil
 }

@@ -47,10 +47,10 @@ func Decode(raw []byte) (*Event, error) {
 	if len(raw) > MaxEventSize {
 		return nil, &DecodeError{Kind: ErrTooLarge, Reason: fmt.Sprintf("%d bytes, the limit is %d", len(raw), MaxEventSize)}
 	}
-	if ev, ok := decodeFast(raw); ok {
+	if ev, ok := decodeFast(raw); ok && ev.checkLengths() == "" {
 		return ev, nil
 	}
-	return decodeStrict(raw)
+	return decodeStrict(raw) // which words every error, names too long included
 }
 
 // decodeStrict decodes with the reflective JSON decoder: the reference for what is accepted, and
@@ -126,7 +126,59 @@ func decodeStrict(raw []byte) (*Event, error) {
 	case (ev.Service != nil || ev.Deployment != nil) && ev.ServiceArn() == "":
 		return fail(ErrMalformed, "%s without a service ARN in resources", ev.DetailType)
 	}
+	if err := ev.checkLengths(); err != "" {
+		ev.ID = clip(ev.ID)
+		return fail(ErrMalformed, "%s", err)
+	}
 	return &ev, nil
+}
+
+// Longest values AWS produces: an ARN is at most 2048 characters, cluster, service and alarm
+// names at most 255, an account id 12 digits, an EventBridge id is a UUID. Anything longer did
+// not come from AWS, and could not be kept as a store key: it is refused as malformed (400),
+// never answered "retry" as if the store had failed.
+// https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html
+const (
+	maxID   = 256
+	maxName = 255
+	maxARN  = 2048
+)
+
+func (ev *Event) checkLengths() string {
+	long := func(what, v string, n int) string {
+		if len(v) > n {
+			return fmt.Sprintf("%s is %d characters, longer than AWS allows (%d)", what, len(v), n)
+		}
+		return ""
+	}
+	checks := []string{
+		long("id", ev.ID, maxID), long("account", ev.Account, 64), long("region", ev.Region, 64),
+		long("cluster name", ev.Cluster(), maxName), long("service name", ev.ServiceName(), maxName),
+	}
+	if ev.Task != nil {
+		checks = append(checks, long("taskArn", ev.Task.TaskArn, maxARN), long("clusterArn", ev.Task.ClusterArn, maxARN),
+			long("group", ev.Task.Group, maxName+16), long("taskDefinitionArn", ev.Task.TaskDefinitionArn, maxARN))
+	}
+	if ev.Alarm != nil {
+		checks = append(checks, long("alarmName", ev.Alarm.AlarmName, maxName))
+	}
+	for _, r := range ev.Resources {
+		checks = append(checks, long("resource ARN", r, maxARN))
+	}
+	for _, c := range checks {
+		if c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+// clip keeps an oversized id short enough to quote in an error.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // peekID digs the id out of an event that failed to decode as a whole, so the error can name it.

@@ -1,6 +1,8 @@
 // Package fakepagerduty is a PagerDuty Events API v2 endpoint for tests: it validates every
 // event as PagerDuty documents (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/),
-// answers 202, 400, 429 or 5xx as scripted, and records what it accepted.
+// answers 202, 400, 429 or 5xx as scripted, and records what it accepted. It also serves the
+// part of the REST API escalation uses (GET /incidents by incident_key, GET /oncalls,
+// PUT /incidents), for the token given to WithAPIToken, on incidents its triggers opened.
 package fakepagerduty
 
 import (
@@ -28,6 +30,118 @@ type Server struct {
 	downKeys map[string]bool
 	held     map[string]chan struct{}
 	invalid  []string
+
+	apiToken    string
+	incidents   map[string]*restIncident // by dedup key
+	escalations []Escalation
+}
+
+type restIncident struct {
+	id, key, status string
+	level           uint
+}
+
+// Escalation is one PUT /incidents that moved an incident to another level.
+type Escalation struct {
+	ID, Key string
+	Level   uint
+	From    string
+}
+
+// The fake escalation policy: one user on call at each of three levels.
+const (
+	PolicyID = "PPOLICY1"
+	levels   = 3
+)
+
+// WithAPIToken makes the fake serve the REST API to requests carrying token.
+func (s *Server) WithAPIToken(token string) *Server {
+	s.mu.Lock()
+	s.apiToken = token
+	s.mu.Unlock()
+	return s
+}
+
+// Escalations returns the escalations made through the REST API.
+func (s *Server) Escalations() []Escalation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Escalation(nil), s.escalations...)
+}
+
+func userAt(level uint) string { return fmt.Sprintf("PUSER%d", level) }
+
+// rest serves the REST API: https://developer.pagerduty.com/api-reference/
+func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if s.apiToken == "" || r.Header.Get("Authorization") != "Token token="+s.apiToken {
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error":{"message":"Unauthorized","code":2006}}`)
+		return
+	}
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/incidents":
+		key := r.URL.Query().Get("incident_key")
+		statuses := r.URL.Query()["statuses[]"]
+		var out []map[string]any
+		if inc := s.incidents[key]; inc != nil && (len(statuses) == 0 || contains(statuses, inc.status)) {
+			out = append(out, map[string]any{"id": inc.id, "type": "incident", "incident_key": inc.key, "status": inc.status,
+				"escalation_policy": map[string]any{"id": PolicyID, "type": "escalation_policy_reference"},
+				"assignments":       []any{map[string]any{"assignee": map[string]any{"id": userAt(inc.level), "type": "user_reference"}}}})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"incidents": out, "limit": 25, "offset": 0, "more": false})
+	case r.Method == http.MethodGet && r.URL.Path == "/oncalls":
+		var out []map[string]any
+		for l := uint(1); l <= levels; l++ {
+			if contains(r.URL.Query()["user_ids[]"], userAt(l)) {
+				out = append(out, map[string]any{"escalation_level": l, "user": map[string]any{"id": userAt(l)},
+					"escalation_policy": map[string]any{"id": PolicyID}})
+			}
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"oncalls": out})
+	case r.Method == http.MethodPut && r.URL.Path == "/incidents":
+		var body struct {
+			Incidents []struct {
+				ID              string `json:"id"`
+				Type            string `json:"type"`
+				EscalationLevel uint   `json:"escalation_level"`
+			} `json:"incidents"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.Incidents) == 0 {
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":{"message":"Invalid Input Provided","code":2001}}`)
+			return
+		}
+		var done []map[string]any
+		for _, u := range body.Incidents {
+			var inc *restIncident
+			for _, i := range s.incidents {
+				if i.id == u.ID {
+					inc = i
+				}
+			}
+			if inc == nil || u.EscalationLevel < 1 || u.EscalationLevel > levels {
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprint(w, `{"error":{"message":"Invalid Input Provided","code":2001,"errors":["Escalation level is not valid"]}}`)
+				return
+			}
+			inc.level = u.EscalationLevel
+			s.escalations = append(s.escalations, Escalation{ID: inc.id, Key: inc.key, Level: inc.level, From: r.Header.Get("From")})
+			done = append(done, map[string]any{"id": inc.id, "type": "incident", "status": inc.status})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"incidents": done})
+	default:
+		http.Error(w, `{"error":{"message":"Not Found","code":2100}}`, http.StatusNotFound)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 // New starts a fake accepting events for routingKey, and for more keys (other services'
@@ -114,7 +228,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.change(w, r)
 		return
 	}
-	if r.URL.Path != "/v2/enqueue" || r.Method != http.MethodPost {
+	if r.URL.Path != "/v2/enqueue" {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.rest(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
@@ -167,6 +287,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"status":"throttled or failed","message":"try again later"}`)
 	default:
 		s.accepted = append(s.accepted, ev)
+		s.track(ev)
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"status":"success","message":"Event processed","dedup_key":%q}`, ev["dedup_key"])
 	}
@@ -244,4 +365,27 @@ func Validate(ev map[string]any, routingKey string) string {
 		}
 	}
 	return ""
+}
+
+// track keeps the incident a trigger opens, as PagerDuty does, for the REST API.
+func (s *Server) track(ev map[string]any) {
+	key, _ := ev["dedup_key"].(string)
+	if s.incidents == nil {
+		s.incidents = map[string]*restIncident{}
+	}
+	inc := s.incidents[key]
+	switch ev["event_action"] {
+	case "trigger":
+		if inc == nil || inc.status == "resolved" {
+			s.incidents[key] = &restIncident{id: fmt.Sprintf("PINC%04d", len(s.incidents)+1), key: key, status: "triggered", level: 1}
+		}
+	case "acknowledge":
+		if inc != nil && inc.status == "triggered" {
+			inc.status = "acknowledged"
+		}
+	case "resolve":
+		if inc != nil {
+			inc.status = "resolved"
+		}
+	}
 }

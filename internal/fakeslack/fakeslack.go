@@ -1,6 +1,7 @@
-// Package fakeslack is a Slack Web API endpoint for tests: chat.postMessage and chat.update over
-// the real wire format (form-encoded requests, {"ok": ...} answers, 429 with Retry-After), with
-// every call recorded and failures scripted.
+// Package fakeslack is a Slack Web API endpoint for tests: chat.postMessage, chat.update and
+// usergroups.users.list over the real wire format (form-encoded requests, {"ok": ...} answers,
+// 429 with Retry-After), with every call recorded and failures scripted. It also takes the JSON
+// answers posted to response_url addresses (ResponseURL).
 package fakeslack
 
 import (
@@ -35,10 +36,41 @@ type Server struct {
 	*httptest.Server
 	Token string
 
-	mu       sync.Mutex
-	calls    []Call
-	failures []Failure
-	seq      int
+	mu        sync.Mutex
+	calls     []Call
+	failures  []Failure
+	seq       int
+	groups    map[string][]string
+	responses []Response
+}
+
+// Response is one message posted to a response_url.
+type Response struct {
+	Path string
+	Text string `json:"text"`
+	Type string `json:"response_type"`
+}
+
+// ResponseURL is a response_url on the fake (as Slack's are on hooks.slack.com).
+func (s *Server) ResponseURL(name string) string {
+	return s.Server.URL + "/hooks/commands/T0TEST/" + name
+}
+
+// Responses returns what was posted to response_url addresses.
+func (s *Server) Responses() []Response {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Response(nil), s.responses...)
+}
+
+// SetGroup sets a user group's members, for usergroups.users.list.
+func (s *Server) SetGroup(id string, members ...string) {
+	s.mu.Lock()
+	if s.groups == nil {
+		s.groups = map[string][]string{}
+	}
+	s.groups[id] = members
+	s.mu.Unlock()
 }
 
 // New starts a fake Slack that accepts token.
@@ -75,6 +107,19 @@ func (s *Server) Calls(method string) []Call {
 }
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/hooks/") {
+		var resp Response
+		if err := json.NewDecoder(r.Body).Decode(&resp); err != nil {
+			http.Error(w, "invalid_payload", http.StatusBadRequest)
+			return
+		}
+		resp.Path = r.URL.Path
+		s.mu.Lock()
+		s.responses = append(s.responses, resp)
+		s.mu.Unlock()
+		fmt.Fprint(w, "ok")
+		return
+	}
 	method := strings.TrimPrefix(r.URL.Path, "/api/")
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), 400)
@@ -128,6 +173,15 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": id, "ts": fmt.Sprintf("1700000000.%06d", seq)})
 	case "chat.update":
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
+	case "usergroups.users.list":
+		s.mu.Lock()
+		members, ok := s.groups[r.Form.Get("usergroup")]
+		s.mu.Unlock()
+		if !ok {
+			fmt.Fprint(w, `{"ok":false,"error":"no_such_subteam"}`)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "users": members})
 	default:
 		fmt.Fprint(w, `{"ok":false,"error":"unknown_method"}`)
 	}

@@ -5,7 +5,9 @@ package incident
 
 import (
 	"cmp"
+	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
@@ -130,6 +132,9 @@ type Incident struct {
 	Suppressed      map[string]int `json:"suppressed,omitempty"`
 	Timeline        []Entry        `json:"timeline"`
 	TimelineDropped int            `json:"timeline_dropped,omitempty"`
+	// Refusals counts changing commands refused on this incident (not an allowed user). Only the
+	// last MaxRefusalEntries of them stay in the timeline, and they never push real entries out.
+	Refusals int `json:"refusals,omitempty"`
 
 	// Version counts writes; the store uses it for optimistic concurrency.
 	Version int64 `json:"version"`
@@ -223,21 +228,79 @@ func (inc *Incident) quietFor(quiet time.Duration) time.Duration {
 	return quiet
 }
 
-// Bounds that keep an incident record small however long a storm lasts.
+// Bounds that keep an incident record small however long a storm lasts, and however large the
+// texts an event, an alarm or a user sends: an incident's size is bounded whatever its input.
 const (
 	MaxSampleTasks    = 10
 	MaxSampleEvidence = 5
 	MaxTimeline       = 200
-	MaxAlarms         = 20
+	// MaxRefusalEntries is how many refused commands the timeline keeps (the rest are counted).
+	MaxRefusalEntries = 5
+	// MaxText bounds one stored text: an evidence or reason text, a timeline message. ECS itself
+	// cuts its reasons at about 255 characters; alarm reasons and user text can be much longer.
+	MaxText = 1024
+	// MaxLogLines and MaxLogLine bound the container log lines kept on an incident.
+	MaxLogLines = 50
+	MaxLogLine  = 512
+	MaxAlarms   = 20
 )
 
+// KindRefused is the timeline kind of a changing command refused to a user who may not run it.
+const KindRefused = "refused"
+
 func (inc *Incident) addEntry(e Entry) {
-	inc.Timeline = append(inc.Timeline, e)
-	if over := len(inc.Timeline) - MaxTimeline; over > 0 {
-		// Keep the first entry (how it opened) and the newest.
-		inc.Timeline = append(inc.Timeline[:1], inc.Timeline[1+over:]...)
-		inc.TimelineDropped += over
+	e.Message = Clip(e.Message, MaxText)
+	e.Actor = Clip(e.Actor, 128)
+	if e.Kind == KindRefused {
+		// Anyone in the workspace can send commands: their refusals are counted and a few kept,
+		// in a budget of their own, so they can never push the record of what happened out.
+		inc.Refusals++
+		kept := 0
+		for _, x := range inc.Timeline {
+			if x.Kind == KindRefused {
+				kept++
+			}
+		}
+		if kept >= MaxRefusalEntries {
+			for i, x := range inc.Timeline {
+				if x.Kind == KindRefused {
+					inc.Timeline = append(inc.Timeline[:i], inc.Timeline[i+1:]...)
+					break
+				}
+			}
+		}
+		inc.Timeline = append(inc.Timeline, e)
+		return
 	}
+	inc.Timeline = append(inc.Timeline, e)
+	real := 0
+	for _, x := range inc.Timeline {
+		if x.Kind != KindRefused {
+			real++
+		}
+	}
+	for over := real - MaxTimeline; over > 0; over-- {
+		// Keep the first entry (how it opened) and the newest; drop the oldest real entry after it.
+		for i := 1; i < len(inc.Timeline); i++ {
+			if inc.Timeline[i].Kind != KindRefused {
+				inc.Timeline = append(inc.Timeline[:i], inc.Timeline[i+1:]...)
+				break
+			}
+		}
+		inc.TimelineDropped++
+	}
+}
+
+// Clip cuts s to at most n bytes, on a rune boundary, marking the cut with "…".
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func (inc *Incident) suppress(reason string) (first bool) {
@@ -249,6 +312,7 @@ func (inc *Incident) suppress(reason string) (first bool) {
 }
 
 func (o *Occurrences) add(at time.Time, task, evidence, taskDef string) {
+	task, taskDef = Clip(task, 256), Clip(taskDef, 2048)
 	if taskDef != "" && len(o.TaskDefinitions) < MaxSampleEvidence && !contains(o.TaskDefinitions, taskDef) {
 		o.TaskDefinitions = append(o.TaskDefinitions, taskDef)
 	}
@@ -265,6 +329,7 @@ func (o *Occurrences) add(at time.Time, task, evidence, taskDef string) {
 			o.Tasks = o.Tasks[len(o.Tasks)-MaxSampleTasks:]
 		}
 	}
+	evidence = Clip(evidence, MaxText)
 	if evidence != "" && len(o.Evidence) < MaxSampleEvidence {
 		for _, e := range o.Evidence {
 			if e == evidence {
@@ -306,4 +371,24 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
+func HumanDuration(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		if d == 24*time.Hour {
+			return "1 day"
+		}
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d >= time.Hour && (d+30*time.Second)%time.Hour < time.Minute:
+		return fmt.Sprintf("%d h", (d+30*time.Second)/time.Hour)
+	case d >= time.Hour:
+		d += 30 * time.Second
+		return fmt.Sprintf("%d h %d min", d/time.Hour, (d%time.Hour)/time.Minute)
+	case d >= time.Minute:
+		return fmt.Sprintf("%d min", (d+30*time.Second)/time.Minute)
+	default:
+		return fmt.Sprintf("%d s", (d+500*time.Millisecond)/time.Second)
+	}
 }

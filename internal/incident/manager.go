@@ -49,6 +49,10 @@ type Store interface {
 	PutSilence(ctx context.Context, s Silence) error
 	// Silences returns the silences that have not expired at now.
 	Silences(ctx context.Context, now time.Time) ([]Silence, error)
+	// Remember records key until the given time, atomically: ErrDuplicate when it is already
+	// recorded and unexpired. It holds across processes sharing the store (Slack request
+	// signatures: a signed request is acted on once, on any Lambda instance or after a restart).
+	Remember(ctx context.Context, key string, until time.Time) error
 }
 
 // Filter narrows List.
@@ -60,6 +64,9 @@ type Filter struct {
 	// Since keeps only incidents opened at or after it (zero: all). Ids sort by creation time, so
 	// a store walking newest first stops at the first older one.
 	Since time.Time
+	// Before keeps incidents older than the one with this id (ids sort by creation time): the
+	// cursor of the next page.
+	Before string
 }
 
 // Kind says what a signal may do to incidents.
@@ -258,8 +265,8 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 		OpenedAt:    now,
 		UpdatedAt:   now,
 		SLADeadline: now.Add(level.SLA()),
-		Diagnosis:   sig.Diagnosis,
-		Facts:       sig.Facts,
+		Diagnosis:   boundDiagnosis(sig.Diagnosis),
+		Facts:       boundFacts(sig.Facts),
 		Runbook:     sig.Runbook,
 		Page:        sig.Page,
 		Fix:         sig.Fix,
@@ -422,23 +429,39 @@ func (m *Manager) LinkDeployment(ctx context.Context, id string, l *deployment.L
 	})
 }
 
-// AttachLogs keeps the last lines of the failed container's log on the incident.
+// AttachLogs keeps the last lines of the failed container's log on the incident: at most
+// MaxLogLines lines of at most MaxLogLine bytes each, the newest kept.
 func (m *Manager) AttachLogs(ctx context.Context, id, group, stream string, lines []string, reason string) (*Incident, error) {
+	if len(lines) > MaxLogLines {
+		lines = lines[len(lines)-MaxLogLines:]
+	}
+	kept := make([]string, len(lines))
+	for i, l := range lines {
+		kept[i] = Clip(l, MaxLogLine)
+	}
 	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
-		inc.LogLines, inc.LogError = lines, reason
-		inc.Facts.LogGroup, inc.Facts.LogStream = group, stream
+		inc.LogLines, inc.LogError = kept, Clip(reason, MaxText)
+		inc.Facts.LogGroup, inc.Facts.LogStream = Clip(group, 512), Clip(stream, 512)
 		return true
 	})
 }
 
-// Silence mutes a scope's notifications for d. It always expires: d must be positive and at
-// most a week.
+// Silence lengths: a silence always ends, and one shorter than a minute is a typo.
+const (
+	MinSilence = time.Minute
+	MaxSilence = 7 * 24 * time.Hour
+)
+
+// ErrSilenceLength: the duration asked for a silence is outside MinSilence..MaxSilence.
+var ErrSilenceLength = errors.New("a silence lasts from 1 minute to 7 days")
+
+// Silence mutes a scope's notifications for d (MinSilence..MaxSilence). It always expires.
 func (m *Manager) Silence(ctx context.Context, scope Scope, d time.Duration, by, reason string) (Silence, error) {
-	if d <= 0 || d > 7*24*time.Hour {
-		return Silence{}, fmt.Errorf("a silence lasts between a minute and 7 days, not %s", d)
+	if d < MinSilence || d > MaxSilence {
+		return Silence{}, ErrSilenceLength
 	}
 	now := m.now()
-	s := Silence{Scope: scope, Until: now.Add(d), By: by, Reason: reason, Created: now}
+	s := Silence{Scope: scope, Until: now.Add(d), By: by, Reason: Clip(reason, 256), Created: now}
 	if err := m.store.PutSilence(ctx, s); err != nil {
 		return Silence{}, fmt.Errorf("silence %s: %w", scope.Name(), err)
 	}
@@ -565,13 +588,13 @@ func (m *Manager) Observe(ctx context.Context, id string, snap *servicestate.Sna
 		need := inc.quietFor(quiet)
 		if inc.RecoveringSince == nil {
 			inc.RecoveringSince = &now
-			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "recovering", Message: fmt.Sprintf("service back to %d/%d running; resolving after %s of quiet", snap.Running, snap.Desired, need)})
+			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "recovering", Message: fmt.Sprintf("service back to %d/%d running; resolving after %s of quiet", snap.Running, snap.Desired, HumanDuration(need))})
 			return true
 		}
 		if now.Sub(*inc.RecoveringSince) < need {
 			return true
 		}
-		resolve(inc, now, actorMedic, fmt.Sprintf("service at %d/%d running for %s", snap.Running, snap.Desired, now.Sub(*inc.RecoveringSince).Round(time.Second)))
+		resolve(inc, now, actorMedic, fmt.Sprintf("service at %d/%d running for %s", snap.Running, snap.Desired, HumanDuration(now.Sub(*inc.RecoveringSince))))
 		resolved = true
 		return true
 	})
@@ -610,7 +633,7 @@ func relapse(inc *Incident, now time.Time, why string) {
 	if inc.Flaps == cmp.Or(inc.FlapThreshold, DefaultFlapThreshold) {
 		inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "flapping", Message: fmt.Sprintf(
 			"flapping: %d relapses since %s; it resolves only after %s at the desired count", inc.Flaps,
-			inc.OpenedAt.UTC().Format("15:04 UTC"), inc.quietFor(0))})
+			inc.OpenedAt.UTC().Format("15:04 UTC"), HumanDuration(inc.quietFor(0)))})
 	}
 }
 
@@ -623,7 +646,7 @@ func (m *Manager) Escalate(ctx context.Context, id string) (*Incident, bool, err
 		if escalated {
 			inc.Escalated, inc.UpdatedAt = true, now
 			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "escalated",
-				Message: fmt.Sprintf("not acknowledged within the %s SLA (due %s): escalated", inc.Severity.SLA(), inc.SLADeadline.UTC().Format(time.RFC3339))})
+				Message: fmt.Sprintf("not acknowledged within the %s response time of a %s (due %s UTC): escalated", HumanDuration(inc.Severity.SLA()), inc.Severity, inc.SLADeadline.UTC().Format("15:04"))})
 		}
 		return escalated
 	})
@@ -644,6 +667,31 @@ func resolve(inc *Incident, now time.Time, actor, reason string) {
 		msg += ": " + reason
 	}
 	inc.addEntry(Entry{At: now, Actor: actor, Kind: "resolved", Message: msg})
+}
+
+// boundFacts clips the free texts an event carries (alarm reasons can be long, and anyone with
+// cloudwatch:SetAlarmState writes them).
+func boundFacts(f Facts) Facts {
+	f.StoppedReason, f.Reason = Clip(f.StoppedReason, MaxText), Clip(f.Reason, MaxText)
+	f.TaskArn, f.TaskDefinition, f.Group = Clip(f.TaskArn, 2048), Clip(f.TaskDefinition, 2048), Clip(f.Group, 512)
+	return f
+}
+
+// boundDiagnosis returns a copy of d with its evidence texts clipped.
+func boundDiagnosis(d *classify.Diagnosis) *classify.Diagnosis {
+	if d == nil {
+		return nil
+	}
+	c := *d
+	c.Evidence = make([]classify.Evidence, len(d.Evidence))
+	for i, e := range d.Evidence {
+		e.Value = Clip(e.Value, MaxText)
+		c.Evidence[i] = e
+	}
+	if len(c.Evidence) > MaxSampleEvidence {
+		c.Evidence = c.Evidence[:MaxSampleEvidence]
+	}
+	return &c
 }
 
 func title(sig Signal) string {

@@ -199,6 +199,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// closesDelivered reports whether kind follows up something the receiver already delivered for
+// the incident (the acknowledge or resolve of a page or message sent before a silence).
+func closesDelivered(kind Kind, inc *incident.Incident, name string) bool {
+	if kind != Acknowledged && kind != Resolved {
+		return false
+	}
+	n := inc.Notices[name]
+	return n != nil && (n.Ref != "" || n.Last != "")
+}
+
 // Recorder keeps receivers' outcomes on an incident and knows the silences (incident.Manager).
 type Recorder interface {
 	Delivered(ctx context.Context, id string, ds []incident.Delivery) (*incident.Incident, error)
@@ -214,10 +224,15 @@ type Sender interface {
 // Announce sends a notification and keeps each receiver's outcome on the incident — a timeline
 // entry, the receiver's handle, a pending re-send after a failure — so "was anyone told?" is
 // answered by the incident itself. only narrows the receivers (a re-send). It returns the outcomes.
+//
+// A silence holds back new pages and messages. It never holds back the acknowledgement or
+// resolution of something a receiver already delivered: a page sent before the silence must not
+// stay triggered because its resolve was swallowed.
 func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident, only ...string) []Result {
 	var results []Result
 	if sil, err := rec.Silenced(ctx, inc.Scope); err != nil {
 		log.Warn("read silences", zap.Error(err)) // a page beats a silence we cannot read
+		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
 	} else if sil != nil {
 		reason := fmt.Sprintf("silenced by %s until %s", sil.By, sil.Until.UTC().Format(time.RFC3339))
 		if sil.Reason != "" {
@@ -229,13 +244,23 @@ func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind
 		}); ok {
 			names = r.NamesFor(inc) // a routed sender: only the incident's route's receivers
 		}
+		var through, held []string
 		for _, name := range names {
-			if len(only) == 0 || slices.Contains(only, name) {
-				results = append(results, Result{Notifier: name, Skipped: reason})
+			switch {
+			case len(only) > 0 && !slices.Contains(only, name):
+			case closesDelivered(kind, inc, name):
+				through = append(through, name)
+			default:
+				held = append(held, name)
 			}
 		}
-	}
-	if results == nil {
+		if len(through) > 0 {
+			results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, through...)
+		}
+		for _, name := range held {
+			results = append(results, Result{Notifier: name, Skipped: reason})
+		}
+	} else {
 		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
 	}
 	ds := make([]incident.Delivery, 0, len(results))

@@ -3,9 +3,12 @@ package notify_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -58,5 +61,25 @@ func TestFanoutStopsAtDeadline(t *testing.T) {
 	res := f.Send(ctx, notify.Notification{Kind: notify.Opened, Incident: &incident.Incident{}})
 	if res[0].Err == nil || res[0].Attempts != 1 {
 		t.Fatalf("retried past the deadline: %+v", res[0])
+	}
+}
+
+// Reason keeps an error's own context and AWS's code and message, never the SDK's wrapping.
+func TestReason(t *testing.T) {
+	wrap := func(inner error) error {
+		return fmt.Errorf("describe service prod/web: %w", &smithy.OperationError{ServiceID: "ECS", OperationName: "DescribeServices",
+			Err: fmt.Errorf("https response error StatusCode: 400, RequestID: 1234: %w", inner)})
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{wrap(&smithy.GenericAPIError{Code: "AccessDeniedException", Message: "not authorized."}), "describe service prod/web: AccessDeniedException: not authorized"},
+		{wrap(errors.New("dial tcp: lookup ecs.example: no such host")), "describe service prod/web: AWS did not answer (network, or an endpoint that cannot be reached)"},
+		{errors.New("plain words"), "plain words"},
+	} {
+		if got := notify.Reason(tc.err); got != tc.want {
+			t.Errorf("%q, want %q", got, tc.want)
+		}
 	}
 }

@@ -1,9 +1,14 @@
 package notify
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
+	"time"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -124,3 +129,53 @@ const RunbookBase = "https://github.com/ecs-medic/ecs-medic/blob/main/runbooks/"
 
 // RunbookURL links the incident's runbook.
 func RunbookURL(inc *incident.Incident) string { return RunbookBase + inc.Runbook + ".md" }
+
+// SlackEscape makes text safe for Slack's mrkdwn and plain text: &, < and > are escaped, the only
+// characters Slack requires escaping, and the ones its control sequences are made of (<!channel>,
+// <!here>, <@U123> mentions, <https://evil|runbook> disguised links). Everything that did not come
+// from ecs-medic itself goes through it: container and alarm reasons (anyone with
+// cloudwatch:SetAlarmState writes those), service names, log lines, silence reasons.
+// https://api.slack.com/reference/surfaces/formatting#escaping
+func SlackEscape(s string) string { return slackEscaper.Replace(s) }
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// SlackLink renders a link for mrkdwn: the URL escaped, and a '|' in it (which would end the URL
+// and start the link's text) percent-encoded.
+func SlackLink(u, text string) string {
+	return "<" + strings.ReplaceAll(SlackEscape(u), "|", "%7C") + "|" + SlackEscape(text) + ">"
+}
+
+// SlackActor renders who did something: a Slack user recorded by id ("slack:U0123ABC") as a
+// mention Slack displays as the user's name; anything else escaped.
+func SlackActor(actor string) string {
+	if id, ok := strings.CutPrefix(actor, "slack:"); ok && slackUserID.MatchString(id) {
+		return "<@" + id + ">"
+	}
+	return SlackEscape(actor)
+}
+
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
+func HumanDuration(d time.Duration) string { return incident.HumanDuration(d) }
+
+// Reason says why a call failed in words for people: the error's own context, then AWS's error
+// code and message — without the SDK's operation name, HTTP status and request id — or that AWS
+// did not answer at all.
+func Reason(err error) string {
+	msg := err.Error()
+	var api smithy.APIError
+	isAPI := errors.As(err, &api)
+	i := strings.Index(msg, "operation error ")
+	switch {
+	case i < 0 && isAPI:
+		return incident.Clip(api.ErrorCode()+": "+strings.TrimSuffix(api.ErrorMessage(), "."), 300)
+	case i < 0:
+		return incident.Clip(msg, 300)
+	case isAPI:
+		return incident.Clip(msg[:i]+api.ErrorCode()+": "+strings.TrimSuffix(api.ErrorMessage(), "."), 300)
+	default:
+		return incident.Clip(msg[:i]+"AWS did not answer (network, or an endpoint that cannot be reached)", 300)
+	}
+}

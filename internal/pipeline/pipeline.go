@@ -136,6 +136,12 @@ func (p *Pipeline) Incidents() *incident.Manager { return p.incidents }
 // Result carrying the error and no Go error: retrying cannot fix it. The error is returned only
 // when a retry may help (the store failed).
 func (p *Pipeline) HandleRaw(ctx context.Context, raw []byte) (Result, error) {
+	return p.HandleRawLogged(ctx, raw, true)
+}
+
+// HandleRawLogged is HandleRaw, with the log line of a rejected event only when logReject is set:
+// a batch of many bad events logs a few and a summary, not one line per event.
+func (p *Pipeline) HandleRawLogged(ctx context.Context, raw []byte, logReject bool) (Result, error) {
 	if t, ok, err := smoke.Parse(raw); ok {
 		return p.smokeTest(ctx, t, err), nil
 	}
@@ -154,7 +160,9 @@ func (p *Pipeline) HandleRaw(ctx context.Context, raw []byte) (Result, error) {
 		if errors.As(err, &de) {
 			id = de.ID
 		}
-		p.log.Warn("event rejected", zap.String("event_id", id), zap.String("reason", reason), zap.Error(err))
+		if logReject {
+			p.log.Warn("event rejected", zap.String("event_id", incident.Clip(id, 256)), zap.String("reason", reason), zap.String("error", incident.Clip(err.Error(), 512)))
+		}
 		return Result{ID: id, Outcome: OutcomeError, Error: err.Error(), Actions: []string{}}, nil
 	}
 	return p.Handle(ctx, ev)
@@ -326,7 +334,7 @@ func (p *Pipeline) attachLogs(ctx context.Context, log *zap.Logger, ev *event.Ev
 	reason := ""
 	tail, err := p.logs.Last(ctx, t)
 	if err != nil {
-		reason = err.Error()
+		reason = shortReason(err)
 		log.Info("container log unavailable", zap.Error(err))
 	}
 	updated, err := p.incidents.AttachLogs(ctx, inc.ID, tail.Group, tail.Stream, tail.Lines, reason)
@@ -380,3 +388,7 @@ func (p *Pipeline) notify(ctx context.Context, log *zap.Logger, kind notify.Kind
 		p.metrics.Notifications.WithLabelValues(r.Notifier, string(kind), result).Inc()
 	}
 }
+
+// shortReason keeps an error's own context ("describe task definition ...") and AWS's code and
+// message, without the SDK's operation, HTTP status and request id: it is shown to responders.
+func shortReason(err error) string { return notify.Reason(err) }

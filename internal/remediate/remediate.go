@@ -57,7 +57,8 @@ type Request struct {
 	Action runbook.Action `json:"action,omitempty"`
 	// Desired is the count for a human's `/medic scale`.
 	Desired int `json:"desired,omitempty"`
-	// Force lets a human override the cooldown; it is recorded.
+	// Force lets a human override the cooldown — only the cooldown: never the daily cap, a
+	// running action's lease or any other guardrail. It is recorded.
 	Force bool `json:"force,omitempty"`
 }
 
@@ -96,6 +97,9 @@ type Remediator struct {
 	Sender   notify.Sender
 	Cap      config.AutoFix
 	DryRun   bool
+	// MaxTasks is the absolute cap on desired count (MEDIC_MAX_TASKS); 0 means
+	// config.DefaultMaxTasks.
+	MaxTasks int
 	// Prices estimates what raise-memory and scale-out cost; nil: no estimate.
 	Prices *cost.Table
 	Log    *zap.Logger
@@ -114,7 +118,7 @@ func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
 	out, err := r.handle(ctx, req, inc)
 	switch {
 	case err != nil:
-		r.record(ctx, inc, req, "action-failed", fmt.Sprintf("%s failed: %v; automation stopped for this incident", out.Action, err), nil)
+		r.record(ctx, inc, req, "action-failed", fmt.Sprintf("%s failed: %s; automation stopped for this incident: do it by hand, or fix the cause and run it again", out.Action, reason(err)), nil)
 		log.Error("remediation failed", zap.String("action", string(out.Action)), zap.Error(err))
 	case out.Skipped != "":
 		log.Info("remediation skipped", zap.String("action", string(out.Action)), zap.String("reason", out.Skipped))
@@ -169,7 +173,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return out, nil
 	}
 	if action == "" || action == runbook.None {
-		return skip("the runbook has no fix for this cause")
+		return skip("the runbook has no fix for this cause: `/medic rollback` or `/medic scale` act on the service directly")
 	}
 	if !inc.Scope.IsService() {
 		return skip("only ECS services can be fixed, not %s", inc.Scope.Name())
@@ -248,7 +252,14 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return skip("suggested, waiting for a human (Run fix in Slack, or /medic fix %s): would %s", inc.ID, plan)
 	}
 	holder := inc.ID + "/" + nonce()
-	if reason, err := r.lease(ctx, inc, holder, fix, req.Force && req.human()); err != nil || reason != "" {
+	hint := "the next failure after it may act again"
+	switch {
+	case req.human() && req.Action == "":
+		hint = fmt.Sprintf("`/medic fix %s force` overrides the cooldown", inc.ID)
+	case req.human():
+		hint = "wait for it to pass, or change the service by hand with `aws ecs update-service`"
+	}
+	if reason, err := r.lease(ctx, inc, holder, fix, req.Force && req.human(), hint); err != nil || reason != "" {
 		if err != nil {
 			return out, err
 		}
@@ -275,7 +286,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 		return out, nil
 	}
 	if err := apply(ctx); err != nil {
-		_, _ = r.Manager.StopAutomation(ctx, inc.ID, fmt.Sprintf("%s failed: %v", action, err))
+		_, _ = r.Manager.StopAutomation(ctx, inc.ID, fmt.Sprintf("%s failed: %s", action, reason(err)))
 		return out, err
 	}
 	if _, err := r.Manager.ActionTaken(ctx, inc.ID, fix.Verify.Duration); err != nil {
@@ -336,7 +347,8 @@ func modeOf(rb *runbook.Runbook) runbook.Mode {
 }
 
 // lease takes the service's action lease and checks cooldown and the daily cap, atomically.
-func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder string, fix runbook.Fix, force bool) (string, error) {
+// hint says what to do about a cooldown.
+func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder string, fix runbook.Fix, force bool, hint string) (string, error) {
 	now := r.Manager.Now()
 	reason := ""
 	_, err := r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
@@ -350,11 +362,15 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 		g.Actions = recent
 		switch {
 		case g.LeaseUntil.After(now) && g.LeaseHolder != holder:
-			reason = "another action on this service is under way"
+			reason = "another action on this service is under way: wait a minute or two for its outcome in the thread"
 		case len(recent) > 0 && now.Sub(recent[len(recent)-1]) < fix.Cooldown.Duration && !force:
-			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago (cooldown %s)", now.Sub(recent[len(recent)-1]).Round(time.Second), fix.Cooldown)
-		case len(recent) >= fix.MaxPerDay && !force:
-			reason = fmt.Sprintf("%d actions on this service in 24 h, the most the runbook allows", len(recent))
+			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago and the runbook waits %s between actions; %s",
+				notify.HumanDuration(now.Sub(recent[len(recent)-1])), notify.HumanDuration(fix.Cooldown.Duration), hint)
+		case len(recent) >= fix.MaxPerDay:
+			// Not even force passes this: it is the bound on what automation and people together
+			// may do to a service in a day.
+			reason = fmt.Sprintf("%d actions on this service in the last 24 h, the most its runbook allows (max_per_day); the next is possible after %s UTC, or do it by hand in the ECS console",
+				len(recent), recent[len(recent)-fix.MaxPerDay].Add(24*time.Hour).UTC().Format("Jan 2 15:04"))
 		}
 		if reason != "" {
 			return errSkip
@@ -372,6 +388,10 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 }
 
 var errSkip = errors.New("skip")
+
+// reason says why a call failed in words a responder can use: the AWS error code and message,
+// without the SDK's operation, request id and HTTP status wrapping (those go to the log).
+func reason(err error) string { return notify.Reason(err) }
 
 // unclaim takes back the action counted at the lease when nothing was changed after all
 // (planning refused, dry run).
@@ -587,9 +607,18 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 	if v, ok := fix.Float("step"); ok && v >= 1 {
 		step = int(v)
 	}
-	limit := math.MaxInt32
-	if v, ok := fix.Float("max_tasks"); ok {
-		limit = int(v)
+	// The bound is the least of: the absolute cap (MEDIC_MAX_TASKS), the runbook's max_tasks and
+	// the service's Application Auto Scaling maximum. A human's count is held to the same bound.
+	limit, why := r.MaxTasks, "the most ecs-medic may set (MEDIC_MAX_TASKS)"
+	if limit <= 0 {
+		limit = config.DefaultMaxTasks
+	}
+	maxTasks, ok := fix.Float("max_tasks")
+	if rb := r.Runbooks.ByID(inc.Runbook); !ok && rb != nil && rb.Fix.Action == runbook.ScaleOut {
+		maxTasks, ok = rb.Fix.Float("max_tasks")
+	}
+	if ok && int(maxTasks) < limit {
+		limit, why = int(maxTasks), "the runbook's max_tasks"
 	}
 	if r.Scaling != nil {
 		out, err := r.Scaling.DescribeScalableTargets(ctx, &applicationautoscaling.DescribeScalableTargetsInput{
@@ -599,20 +628,29 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 		}
 		for _, t := range out.ScalableTargets {
 			if t.ScalableDimension == astypes.ScalableDimensionECSServiceDesiredCount && int(aws.ToInt32(t.MaxCapacity)) < limit {
-				limit = int(aws.ToInt32(t.MaxCapacity))
+				limit, why = int(aws.ToInt32(t.MaxCapacity)), "the service's auto-scaling maximum"
 			}
 		}
 	}
 	from := int(svc.DesiredCount)
 	to := from + step
 	if desired > 0 {
+		if desired > limit {
+			return "", nil, fmt.Errorf("%d tasks is above %d, %s: ask for at most %d, or raise that bound first: %w", desired, limit, why, limit, ErrRefused)
+		}
 		to = desired
 	}
 	if to > limit {
 		to = limit
 	}
+	if desired > 0 && desired == from {
+		return "", nil, fmt.Errorf("the service already has %d tasks desired: nothing to change: %w", from, ErrRefused)
+	}
+	if desired > 0 && desired < from {
+		return "", nil, fmt.Errorf("%d tasks is fewer than the %d running: ecs-medic only scales out; scale in with `aws ecs update-service --desired-count`: %w", desired, from, ErrRefused)
+	}
 	if to <= from {
-		return "", nil, fmt.Errorf("desired count %d is already at the maximum %d: %w", from, limit, ErrRefused)
+		return "", nil, fmt.Errorf("desired count %d is already at the maximum %d (%s): %w", from, limit, why, ErrRefused)
 	}
 	plan := fmt.Sprintf("scale %s from %d to %d tasks (maximum %d)", inc.Scope.Name(), from, to, limit)
 	if r.Prices != nil {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"sort"
@@ -95,12 +96,27 @@ type Duration struct{ time.Duration }
 // UnmarshalYAML implements yaml.Unmarshaler.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
-	if err != nil {
+	if n.Kind != yaml.ScalarNode || err != nil {
 		return fmt.Errorf("line %d: %q is not a duration (use 15m, 1h)", n.Line, n.Value)
+	}
+	if v < 0 {
+		return fmt.Errorf("line %d: %q is negative: use a duration such as 15m", n.Line, n.Value)
 	}
 	d.Duration = v
 	return nil
 }
+
+// Bounds of the front matter's numbers: what a runbook may ask of automation.
+const (
+	// MaxFileSize bounds a runbook file: front matter and human steps fit in far less.
+	MaxFileSize = 256 << 10
+	// MaxTasks is ECS's quota of tasks per service: max_tasks cannot be above it.
+	MaxTasks = 5000
+	// MaxStep bounds one scale-out step.
+	MaxStep = 100
+	// MaxMemoryMiB is the largest Fargate task (16 vCPU, 120 GiB).
+	MaxMemoryMiB = 122880
+)
 
 // params each action accepts, and whether it is required.
 var actionParams = map[Action]map[string]bool{
@@ -139,7 +155,14 @@ func Parse(name string, data []byte) (*Runbook, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(front))
 	dec.KnownFields(true)
 	if err := dec.Decode(rb); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		// yaml.v3 lists several problems on lines of their own: each names the file too.
+		var errs []error
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line = strings.TrimSpace(line); line != "" && line != "yaml: unmarshal errors:" {
+				errs = append(errs, fmt.Errorf("%s: %s", name, line))
+			}
+		}
+		return nil, errors.Join(errs...)
 	}
 	for _, line := range strings.Split(rb.Body, "\n") {
 		if t, ok := strings.CutPrefix(line, "# "); ok {
@@ -148,9 +171,22 @@ func Parse(name string, data []byte) (*Runbook, error) {
 		}
 	}
 	if err := rb.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inFile(name, err)
 	}
 	return rb, nil
+}
+
+// inFile names the file on each of err's problems, so every line of a report says where.
+func inFile(name string, err error) error {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	var errs []error
+	for _, e := range joined.Unwrap() {
+		errs = append(errs, fmt.Errorf("%s: %w", name, e))
+	}
+	return errors.Join(errs...)
 }
 
 func (rb *Runbook) validate() error {
@@ -207,12 +243,41 @@ func (rb *Runbook) validate() error {
 			errs = append(errs, fmt.Errorf("fix.params.%s is required by %s", k, f.Action))
 		}
 	}
+	for name, kind := range paramKinds {
+		v, ok := f.Params[name]
+		if !ok {
+			continue
+		}
+		switch kind {
+		case "number":
+			if _, isNum := f.Float(name); !isNum {
+				errs = append(errs, fmt.Errorf("fix.params.%s must be a number, not %q", name, fmt.Sprint(v)))
+			}
+		case "whole":
+			if x, isNum := f.Float(name); !isNum || x != float64(int64(x)) {
+				errs = append(errs, fmt.Errorf("fix.params.%s must be a whole number, not %q", name, fmt.Sprint(v)))
+			}
+		case "bool":
+			if _, isBool := v.(bool); !isBool {
+				errs = append(errs, fmt.Errorf("fix.params.%s must be true or false, not %q", name, fmt.Sprint(v)))
+			}
+		}
+	}
 	if f.Action == RaiseMemory {
-		if v, _ := f.Float("factor"); v <= 1 || v > 4 {
+		if v, ok := f.Float("factor"); ok && !(v > 1 && v <= 4) { // NaN too
 			errs = append(errs, errors.New("fix.params.factor must be above 1 and at most 4"))
 		}
-		if v, _ := f.Float("max_memory_mib"); v < 512 || v > 122880 {
-			errs = append(errs, errors.New("fix.params.max_memory_mib must be between 512 and 122880"))
+		if v, ok := f.Float("max_memory_mib"); ok && (v < 512 || v > MaxMemoryMiB) {
+			errs = append(errs, fmt.Errorf("fix.params.max_memory_mib must be between 512 and %d (the largest Fargate task)", MaxMemoryMiB))
+		}
+	}
+	if f.Action == ScaleOut {
+		maxTasks, okMax := f.Float("max_tasks")
+		if okMax && (maxTasks < 1 || maxTasks > MaxTasks) {
+			errs = append(errs, fmt.Errorf("fix.params.max_tasks must be between 1 and %d (ECS's tasks per service)", MaxTasks))
+		}
+		if step, ok := f.Float("step"); ok && (step < 1 || step > MaxStep || (okMax && step > maxTasks)) {
+			errs = append(errs, fmt.Errorf("fix.params.step must be between 1 and %d, and not above max_tasks", MaxStep))
 		}
 	}
 	if f.Action != None {
@@ -228,8 +293,32 @@ func (rb *Runbook) validate() error {
 		if f.MaxPerDay < 0 || f.MaxPerDay > 24 {
 			errs = append(errs, errors.New("fix.max_per_day must be between 1 and 24"))
 		}
+		if f.Cooldown.Duration < time.Minute || f.Cooldown.Duration > 24*time.Hour {
+			errs = append(errs, errors.New("fix.cooldown must be between 1m and 24h"))
+		}
+		if f.Verify.Duration < time.Minute || f.Verify.Duration > 2*time.Hour {
+			errs = append(errs, errors.New("fix.verify must be between 1m and 2h"))
+		}
+	}
+	if rb.Match.Alarm != "" && matchesEveryAlarm(rb.Match.Alarm) && f.Mode == Auto && f.Action != None {
+		errs = append(errs, fmt.Errorf("match.alarm %q matches every alarm, so fix.mode auto would let any alarm (anyone who can set one) trigger %s on any service: name the alarms (e.g. checkout-*) or use mode suggest", rb.Match.Alarm, f.Action))
 	}
 	return errors.Join(errs...)
+}
+
+// paramKinds is the type each parameter must have.
+var paramKinds = map[string]string{
+	"factor": "number", "max_memory_mib": "whole", "allow_cpu_raise": "bool", "step": "whole", "max_tasks": "whole",
+}
+
+// matchesEveryAlarm reports whether an alarm glob has no literal character: "*", "?*", "[a-z]*".
+func matchesEveryAlarm(glob string) bool {
+	for _, probe := range []string{"a", "Z", "0", "-", "checkout-cpu-high", "TargetTracking-x", " "} {
+		if ok, _ := path.Match(glob, probe); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func knownCause(c classify.Cause) bool {
@@ -244,6 +333,9 @@ func knownCause(c classify.Cause) bool {
 	}
 	return false
 }
+
+// ErrEmpty: the folder holds no runbook, so every fix and paging choice would silently be off.
+var ErrEmpty = errors.New("no runbook (*.md file with front matter) in the folder: every fix and paging choice would be off")
 
 // Set is the runbooks in force.
 type Set struct {
@@ -268,9 +360,9 @@ func Load(fsys fs.FS) (*Set, error) {
 		if strings.EqualFold(n, "README.md") {
 			continue
 		}
-		data, err := fs.ReadFile(fsys, n)
+		data, err := readBounded(fsys, n)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("%s: %w", n, err))
 			continue
 		}
 		rb, err := Parse(n, data)
@@ -285,7 +377,7 @@ func Load(fsys fs.FS) (*Set, error) {
 		ids[rb.ID] = n
 		set.Runbooks = append(set.Runbooks, rb)
 	}
-	if data, err := fs.ReadFile(fsys, classify.RulesFile); err == nil {
+	if data, err := readBounded(fsys, classify.RulesFile); err == nil {
 		rules, err := classify.ParseRules(classify.RulesFile, data)
 		if err != nil {
 			errs = append(errs, err)
@@ -293,9 +385,42 @@ func Load(fsys fs.FS) (*Set, error) {
 			set.Classifier = classify.New(rules)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("%s: %w", classify.RulesFile, err))
+	}
+	if len(errs) == 0 && len(set.Runbooks) == 0 {
+		// Only when nothing else is wrong: the set (its classifier) is still usable by callers
+		// that need no runbook, such as `medic classify`.
+		errs = append(errs, ErrEmpty)
 	}
 	return set, errors.Join(errs...)
+}
+
+// readBounded reads a runbook only if it is a regular file of at most MaxFileSize: a symlink to
+// /dev/zero or a FIFO must not hang or exhaust the process.
+func readBounded(fsys fs.FS, name string) ([]byte, error) {
+	st, err := fs.Stat(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s): runbooks must be plain files", st.Mode().Type())
+	}
+	if st.Size() > MaxFileSize {
+		return nil, fmt.Errorf("%d bytes, the limit is %d", st.Size(), MaxFileSize)
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("more than %d bytes", MaxFileSize)
+	}
+	return data, nil
 }
 
 // For returns the runbook for an incident's cause, sub-cause or alarm: the most specific match

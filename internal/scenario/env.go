@@ -43,7 +43,7 @@ import (
 )
 
 const (
-	routingKey    = "scenario-routing-key-0123456789ab"
+	routingKey    = "scenario-routing-key-0123456789a"
 	botToken      = "xoxb-scenario-token"
 	signingSecret = "scenario-signing-secret"
 )

@@ -137,7 +137,7 @@ func Restart(ctx context.Context, s Scale) Result {
 			updates++
 		}
 	}
-	// Pages are distinct alerts: a fix's outcome updates its alert (same dedup key) and pages nobody.
+	// Pages are distinct alerts: a fix's outcome is added to its alert's log (same dedup key) and pages nobody.
 	alerts := map[any]bool{}
 	for _, ev := range pd.Events("trigger") {
 		alerts[ev["dedup_key"]] = true

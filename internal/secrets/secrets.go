@@ -46,6 +46,8 @@ func refs(c *config.Config) []named {
 		{"MEDIC_PAGERDUTY_ROUTING_KEY", &c.PagerDutyRoutingKey},
 		{"MEDIC_SLACK_BOT_TOKEN", &c.SlackBotToken},
 		{"MEDIC_SLACK_SIGNING_SECRET", &c.SlackSigningSecret},
+		{"MEDIC_API_TOKEN", &c.APIToken},
+		{"MEDIC_PAGERDUTY_API_TOKEN", &c.PagerDutyAPIToken},
 	}
 }
 

@@ -1,13 +1,29 @@
 // Package server is the HTTP face of `medic serve`: events in, incidents out, health and
 // metrics (SPEC §5).
+//
+// Each door checks who may use it. The Slack endpoints verify Slack's signature themselves
+// (chatops). Every other endpoint but /healthz needs the API token when one is configured
+// (MEDIC_API_TOKEN, "Authorization: Bearer <token>", compared in constant time); without a token
+// (loopback only: `medic serve` refuses a non-loopback address without one) they answer only
+// requests whose Host is the loopback address served, so no web page can reach them through a
+// browser by DNS rebinding. POST /events takes only Content-Type application/json, which a
+// cross-site form cannot send. A request costs bounded work: events per request, the answer's
+// size and the log lines a bad batch writes are all capped.
 package server
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"go.uber.org/zap"
 
@@ -21,10 +37,71 @@ import (
 // before it is read into memory.
 const MaxBody = 8 << 20
 
+// Bounds on one request's work and answer.
+const (
+	// MaxEvents is the most events one POST /events may carry (EventBridge itself sends one
+	// event per invocation; PutEvents takes 10 per call).
+	MaxEvents = 1000
+	// maxLoggedRejects is how many rejected events of one request get a log line each; the rest
+	// are summed up in one line.
+	maxLoggedRejects = 10
+	// DefaultLimit and MaxLimit are GET /incidents' page sizes.
+	DefaultLimit = 50
+	MaxLimit     = 200
+	// maxListBytes bounds GET /incidents' answer: a page ends early (with a cursor) past it.
+	maxListBytes = 4 << 20
+	// maxIDLen is the longest incident id asked for: ids are 17 characters.
+	maxIDLen = 64
+)
+
+// Option configures the server.
+type Option func(*server)
+
+// WithToken requires "Authorization: Bearer <token>" on every endpoint but /healthz and the
+// Slack ones (MEDIC_API_TOKEN).
+func WithToken(token string) Option {
+	return func(s *server) {
+		if token != "" {
+			sum := sha256.Sum256([]byte(token))
+			s.token = sum[:]
+		}
+	}
+}
+
+// WithHosts names the Host header values accepted when no token is configured: the address
+// served, under its loopback names. Empty: any (tests that call the handler directly).
+func WithHosts(hosts ...string) Option { return func(s *server) { s.hosts = hosts } }
+
+// LoopbackHosts are the Host values a browser on this machine sends for a loopback address addr
+// ("127.0.0.1:8080" → 127.0.0.1:8080, localhost:8080, [::1]:8080), so only they are accepted.
+func LoopbackHosts(addr string) []string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return []string{addr}
+	}
+	return []string{addr, net.JoinHostPort("127.0.0.1", port), net.JoinHostPort("localhost", port), net.JoinHostPort("::1", port)}
+}
+
+// IsLoopback reports whether a listen address only accepts connections from this machine.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false // ":8080" listens on every interface
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // New returns the HTTP handler of `medic serve`. slack serves Slack's signed requests; nil (no
 // signing secret configured) makes those endpoints say so.
-func New(p *pipeline.Pipeline, store incident.Store, m *metrics.Metrics, log *zap.Logger, slack http.Handler) http.Handler {
+func New(p *pipeline.Pipeline, store incident.Store, m *metrics.Metrics, log *zap.Logger, slack http.Handler, opts ...Option) http.Handler {
 	s := &server{p: p, store: store, log: log}
+	for _, o := range opts {
+		o(s)
+	}
 	mux := http.NewServeMux()
 	if slack == nil {
 		slack = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -33,11 +110,11 @@ func New(p *pipeline.Pipeline, store incident.Store, m *metrics.Metrics, log *za
 	}
 	mux.Handle("POST /slack/commands", slack)
 	mux.Handle("POST /slack/interactions", slack)
-	mux.HandleFunc("POST /events", s.events)
-	mux.HandleFunc("GET /incidents", s.list)
-	mux.HandleFunc("GET /incidents/{id}", s.get)
+	mux.Handle("POST /events", s.guard(http.HandlerFunc(s.events)))
+	mux.Handle("GET /incidents", s.guard(http.HandlerFunc(s.list)))
+	mux.Handle("GET /incidents/{id}", s.guard(http.HandlerFunc(s.get)))
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /metrics", s.guard(m.Handler()))
 	return mux
 }
 
@@ -45,6 +122,41 @@ type server struct {
 	p     *pipeline.Pipeline
 	store incident.Store
 	log   *zap.Logger
+	token []byte // SHA-256 of MEDIC_API_TOKEN; nil: none
+	hosts []string
+}
+
+// guard lets a request through to the API only with the token (when one is configured), or else
+// from a loopback Host.
+func (s *server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.token != nil {
+			given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			sum := sha256.Sum256([]byte(strings.TrimSpace(given)))
+			// Hashes of equal length, compared in constant time: neither the token's bytes nor
+			// its length leak through timing.
+			if !ok || subtle.ConstantTimeCompare(sum[:], s.token) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="medic"`)
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "this endpoint needs the API token: send Authorization: Bearer <MEDIC_API_TOKEN>"})
+				return
+			}
+		} else if len(s.hosts) > 0 && !hostAllowed(r.Host, s.hosts) {
+			// A web page that rebinds its own name to 127.0.0.1 still sends its own name here.
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "Host " + strconv.Quote(incident.Clip(r.Host, 100)) +
+				" is not the address medic serves: call it as http://" + s.hosts[0] + " (or set MEDIC_API_TOKEN to reach it under other names)"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func hostAllowed(host string, hosts []string) bool {
+	for _, h := range hosts {
+		if strings.EqualFold(host, h) {
+			return true
+		}
+	}
+	return false
 }
 
 type eventsResponse struct {
@@ -53,6 +165,12 @@ type eventsResponse struct {
 }
 
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		// A browser sends text/plain or a form cross-site without asking; application/json it
+		// may only send after a CORS preflight, which this server never grants.
+		writeJSON(w, http.StatusUnsupportedMediaType, eventsResponse{Error: "Content-Type must be application/json"})
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -63,26 +181,41 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: "read body: " + err.Error()})
 		return
 	}
+	if n := countEvents(body); n > MaxEvents {
+		writeJSON(w, http.StatusRequestEntityTooLarge, eventsResponse{Error: fmt.Sprintf("more than %d events in one request: send them in batches of at most %d", MaxEvents, MaxEvents)})
+		return
+	}
 	raws, err := event.Split(body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: err.Error()})
+		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: incident.Clip(err.Error(), 512)})
 		return
 	}
 	if len(raws) == 0 {
 		writeJSON(w, http.StatusBadRequest, eventsResponse{Results: []pipeline.Result{}, Error: "no events in the request body"})
 		return
 	}
+	if len(raws) > MaxEvents {
+		writeJSON(w, http.StatusRequestEntityTooLarge, eventsResponse{Error: fmt.Sprintf("%d events in one request: send them in batches of at most %d", len(raws), MaxEvents)})
+		return
+	}
 	resp := eventsResponse{Results: make([]pipeline.Result, 0, len(raws))}
-	failed, retryable := 0, false
+	failed, retryable, unlogged := 0, false, 0
 	for _, raw := range raws {
-		res, err := s.p.HandleRaw(r.Context(), raw)
+		// The first rejects of a request are logged one by one, the rest summed up below.
+		res, err := s.p.HandleRawLogged(r.Context(), raw, failed < maxLoggedRejects)
 		if err != nil {
 			retryable = true
 		}
 		if res.Outcome == pipeline.OutcomeError {
+			if failed >= maxLoggedRejects {
+				unlogged++
+			}
 			failed++
 		}
-		resp.Results = append(resp.Results, res)
+		resp.Results = append(resp.Results, bound(res))
+	}
+	if unlogged > 0 {
+		s.log.Warn("events rejected", zap.Int("more", unlogged), zap.Int("logged", maxLoggedRejects), zap.Int("events", len(raws)))
 	}
 	status := http.StatusOK
 	switch {
@@ -100,9 +233,63 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, resp)
 }
 
+// countEvents counts the objects at the top level of a JSON array (or 1), without decoding them:
+// an oversized batch is refused before it costs any memory beyond its body.
+func countEvents(body []byte) int {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 || body[0] != '[' {
+		return 1
+	}
+	n, depth, inString, escaped := 0, 0, false, false
+	for _, c := range body {
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			if depth == 1 && c == '{' {
+				n++
+			}
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return n
+}
+
+// bound clips the texts of a result that come from the event itself (an id, a reason, an
+// error quoting the input), so the answer stays proportional to the number of events.
+func bound(res pipeline.Result) pipeline.Result {
+	res.ID, res.TaskArn = incident.Clip(res.ID, 256), incident.Clip(res.TaskArn, 512)
+	res.Cluster, res.Service = incident.Clip(res.Cluster, 256), incident.Clip(res.Service, 256)
+	res.DetailType = incident.Clip(res.DetailType, 128)
+	res.Evidence, res.Error = incident.Clip(res.Evidence, 512), incident.Clip(res.Error, 512)
+	return res
+}
+
 func (s *server) list(w http.ResponseWriter, r *http.Request) {
-	state := r.URL.Query().Get("state")
-	f := incident.Filter{Limit: 500}
+	q := r.URL.Query()
+	state := q.Get("state")
+	limit := DefaultLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxLimit {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("limit %q: want a number from 1 to %d", incident.Clip(v, 20), MaxLimit)})
+			return
+		}
+		limit = n
+	}
+	cursor := q.Get("cursor")
+	if len(cursor) > maxIDLen {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "cursor: pass the next_cursor of the previous page"})
+		return
+	}
+	f := incident.Filter{Limit: limit, Before: cursor}
 	switch state {
 	case "", "all":
 	case "open", "active", string(incident.Acknowledged):
@@ -112,36 +299,74 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("state %q: want open, acknowledged, resolved or all", state)})
 		return
 	}
-	incs, err := s.store.List(r.Context(), f)
-	if err != nil {
-		s.log.Error("list incidents", zap.Error(err))
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
-		return
-	}
-	out := make([]*incident.Incident, 0, len(incs))
-	for _, inc := range incs {
-		switch state {
-		case "open":
-			if inc.State != incident.Open {
+	out := make([]*incident.Incident, 0, limit)
+	size, next := 0, ""
+	// A state filter the store cannot apply may take several store pages to fill one answer;
+	// a bounded number, then the answer says where to go on.
+	for range 20 {
+		next = ""
+		incs, err := s.store.List(r.Context(), f)
+		if err != nil {
+			s.log.Error("list incidents", zap.Error(err))
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the store did not answer; retry"})
+			return
+		}
+		for _, inc := range incs {
+			f.Before = inc.ID
+			if !stateMatches(state, inc) {
 				continue
 			}
-		case string(incident.Acknowledged), string(incident.Resolved):
-			if string(inc.State) != state {
-				continue
+			raw, _ := json.Marshal(inc)
+			if len(out) > 0 && size+len(raw) > maxListBytes {
+				next = out[len(out)-1].ID
+				break
+			}
+			size += len(raw)
+			out = append(out, inc)
+			if len(out) == limit {
+				break
 			}
 		}
-		out = append(out, inc)
+		if next != "" || len(incs) < f.Limit {
+			break
+		}
+		if len(out) == limit {
+			next = out[len(out)-1].ID
+			break
+		}
+		next = f.Before // pages of other states only: go on from there next time
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"incidents": out})
+	resp := map[string]any{"incidents": out}
+	if next != "" {
+		resp["next_cursor"] = next
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func stateMatches(state string, inc *incident.Incident) bool {
+	switch state {
+	case "open":
+		return inc.State == incident.Open
+	case string(incident.Acknowledged), string(incident.Resolved):
+		return string(inc.State) == state
+	}
+	return true
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request) {
-	inc, err := s.store.Get(r.Context(), r.PathValue("id"))
+	id := r.PathValue("id")
+	if len(id) > maxIDLen {
+		// No store could hold such a key: a 400, never a "retry" 5xx.
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("an incident id has at most %d characters (they look like inc-0c1h3x9v2k7mq)", maxIDLen)})
+		return
+	}
+	inc, err := s.store.Get(r.Context(), id)
 	switch {
 	case errors.Is(err, incident.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no incident " + r.PathValue("id")})
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no incident " + strconv.Quote(id) + ": GET /incidents lists them"})
 	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		s.log.Error("get incident", zap.String("incident", id), zap.Error(err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the store did not answer; retry"})
 	default:
 		writeJSON(w, http.StatusOK, inc)
 	}
@@ -149,7 +374,8 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.store.List(r.Context(), incident.Filter{Active: true, Limit: 1}); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable", "error": err.Error()})
+		s.log.Error("healthz: store", zap.Error(err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

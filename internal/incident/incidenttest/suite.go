@@ -5,6 +5,7 @@ package incidenttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -391,6 +392,82 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		g, err := st.UpdateGuard(ctx, Scope, func(*incident.Guard) error { return nil })
 		if err != nil || g.LeaseHolder == "" || g.Version != 2 {
 			t.Fatalf("%+v %v", g, err)
+		}
+	})
+
+	t.Run("remember: a key is let through once inside its window", func(t *testing.T) {
+		_, st, clk := setup(t)
+		key := "slack-sig#v0=" + fmt.Sprintf("%064d", 1)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		through, dups := 0, 0
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := st.Remember(ctx, key, clk.Now().Add(5*time.Minute))
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err == nil:
+					through++
+				case errors.Is(err, incident.ErrDuplicate):
+					dups++
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if through != 1 || dups != 7 {
+			t.Fatalf("%d let through, %d refused as seen; want 1 and 7", through, dups)
+		}
+		if err := st.Remember(ctx, "slack-sig#other", clk.Now().Add(5*time.Minute)); err != nil {
+			t.Fatalf("another key refused: %v", err)
+		}
+		clk.Advance(6 * time.Minute)
+		if err := st.Remember(ctx, key, clk.Now().Add(5*time.Minute)); err != nil {
+			t.Fatalf("an expired key still refused: %v", err)
+		}
+	})
+
+	t.Run("list pages with a cursor", func(t *testing.T) {
+		m, st, clk := setup(t)
+		var ids []string
+		for i, c := range []classify.Cause{classify.OOMKilled, classify.ImagePull, classify.HealthCheck, classify.HostLost, classify.StartFailure} {
+			out, err := m.Apply(ctx, Failure(c, i, severity.P3))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, out.Incident.ID)
+			clk.Advance(time.Second)
+		}
+		if _, _, err := m.Resolve(ctx, ids[1], "alice", ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, active := range []bool{false, true} {
+			var got []string
+			cursor := ""
+			for range 10 {
+				page, err := st.List(ctx, incident.Filter{Active: active, Limit: 2, Before: cursor})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(page) == 0 {
+					break
+				}
+				for _, inc := range page {
+					got = append(got, inc.ID)
+				}
+				cursor = page[len(page)-1].ID
+			}
+			want := []string{ids[4], ids[3], ids[2], ids[1], ids[0]}
+			if active {
+				want = []string{ids[4], ids[3], ids[2], ids[0]}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("active=%v: pages gave %v, want %v", active, got, want)
+			}
 		}
 	})
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 )
@@ -55,5 +56,17 @@ func Format(n notify.Notification) string {
 	if inc.State.Active() {
 		fmt.Fprintf(&b, " | respond by %s", inc.SLADeadline.UTC().Format(time.RFC3339))
 	}
-	return b.String()
+	return Clean(b.String())
+}
+
+// Clean makes one line of text safe for a terminal or a log file: control characters (a newline
+// in a service name would forge a whole "[P1] OPENED" line; escape sequences would drive the
+// terminal) and invisible formatting characters (bidi overrides) become spaces.
+func Clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -1,5 +1,6 @@
 // Package pagerduty pages through the PagerDuty Events API v2 (github.com/PagerDuty/go-pagerduty):
-// trigger, acknowledge and resolve, with the incident id as dedup_key.
+// trigger, acknowledge and resolve, with the incident id as dedup_key; and, with a REST API token,
+// escalates a page nobody acknowledged to the next level of its escalation policy.
 // https://developer.pagerduty.com/docs/events-api-v2/overview/
 package pagerduty
 
@@ -30,6 +31,10 @@ type Notifier struct {
 	client     *pagerduty.Client
 	routingKey config.Secret
 	pageP3     bool
+	// rest is the REST API client (MEDIC_PAGERDUTY_API_TOKEN), nil without a token; from is the
+	// From header PagerDuty requires of account-level tokens on changes.
+	rest *pagerduty.Client
+	from string
 }
 
 var _ notify.Notifier = (*Notifier)(nil)
@@ -47,6 +52,24 @@ func WithEndpoint(u string) Option {
 
 // WithP3 pages P3 incidents too, at low urgency (severity "warning"); by default P3 goes to Slack only.
 func WithP3() Option { return func(n *Notifier, _ *[]pagerduty.ClientOptions) { n.pageP3 = true } }
+
+// WithAPI enables escalation through the REST API with token (MEDIC_PAGERDUTY_API_TOKEN). from is
+// the email of a PagerDuty user, sent as the From header that account-level tokens need
+// ("" for a user token); endpoint overrides https://api.pagerduty.com ("" for it; tests).
+func WithAPI(token config.Secret, from, endpoint string) Option {
+	return func(n *Notifier, _ *[]pagerduty.ClientOptions) {
+		var o []pagerduty.ClientOptions
+		if endpoint != "" {
+			o = append(o, pagerduty.WithAPIEndpoint(strings.TrimSuffix(endpoint, "/")))
+		}
+		n.rest = pagerduty.NewClient(token.Reveal(), o...)
+		n.rest.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		n.from = from
+	}
+}
+
+// KeyLength is the length of an Events API v2 integration (routing) key.
+const KeyLength = 32
 
 // New returns a notifier sending with routingKey.
 func New(routingKey config.Secret, opts ...Option) *Notifier {
@@ -82,7 +105,16 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 		}
 		action = "trigger"
 	case notify.Escalated:
-		action = "trigger" // re-page: SLA passed without acknowledgement
+		// A second trigger with the same dedup_key only adds a log entry to the open alert: it
+		// notifies nobody. Escalating means moving the incident to the next escalation level,
+		// which only the REST API does.
+		if !paged {
+			return false, &notify.Skip{Reason: "never paged"}
+		}
+		if n.rest == nil {
+			return false, &notify.Skip{Reason: "not moved to the next escalation level: set MEDIC_PAGERDUTY_API_TOKEN for that; the escalation policy's own timeouts apply"}
+		}
+		return n.escalate(ctx, inc)
 	case notify.Acknowledged:
 		if !paged {
 			return false, &notify.Skip{Reason: "never paged"}
@@ -94,8 +126,8 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 		}
 		action = "resolve"
 	case notify.Action:
-		// A fix applied, refused by a guardrail, or failed: the open alert carries why. Same
-		// dedup_key, so PagerDuty updates the alert and pages nobody again.
+		// A fix applied, refused by a guardrail, or failed: a trigger with the same dedup_key
+		// adds it to the open alert's log, so the responder can see why; it pages nobody again.
 		if !paged {
 			return false, &notify.Skip{Reason: "never paged"}
 		}
@@ -113,6 +145,37 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 	return false, nil
 }
 
+// escalate moves the open PagerDuty incident of inc (found by its incident key, the dedup_key
+// ecs-medic triggered it with) one level up its escalation policy.
+// https://developer.pagerduty.com/api-reference/8a0e1aa2ec666-update-incidents
+func (n *Notifier) escalate(ctx context.Context, inc *incident.Incident) (bool, error) {
+	list, err := n.rest.ListIncidentsWithContext(ctx, pagerduty.ListIncidentsOptions{IncidentKey: inc.ID,
+		Statuses: []string{"triggered", "acknowledged"}, Limit: 5})
+	if err != nil {
+		return restRetryable(err), fmt.Errorf("pagerduty find incident %s: %w", inc.ID, err)
+	}
+	if len(list.Incidents) == 0 {
+		return false, &notify.Skip{Reason: "no open PagerDuty incident for it (resolved or acknowledged in PagerDuty already)"}
+	}
+	pd := list.Incidents[0]
+	if pd.Status == "acknowledged" {
+		return false, &notify.Skip{Reason: "already acknowledged in PagerDuty"}
+	}
+	level, err := n.level(ctx, pd)
+	if err != nil {
+		return restRetryable(err), fmt.Errorf("pagerduty escalation level of %s: %w", pd.ID, err)
+	}
+	if _, err := n.rest.ManageIncidentsWithContext(ctx, n.from, []pagerduty.ManageIncidentsOptions{{ID: pd.ID, EscalationLevel: level + 1}}); err != nil {
+		var apiErr pagerduty.APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+			// Not worth a re-send every minute: most often the policy has no level after this one.
+			return false, &notify.Skip{Reason: fmt.Sprintf("PagerDuty did not move it to level %d (its escalation policy may have no further level): %s", level+1, apiErr.Error())}
+		}
+		return restRetryable(err), fmt.Errorf("pagerduty escalate %s to level %d: %w", pd.ID, level+1, err)
+	}
+	return false, nil
+}
+
 // change sends a smoke test as a change event: it shows on the service's timeline and never
 // opens an alert or pages anyone.
 // https://developer.pagerduty.com/docs/events-api-v2/send-change-events
@@ -125,6 +188,40 @@ func (n *Notifier) change(ctx context.Context, inc *incident.Incident) (bool, er
 		return retryable(err), fmt.Errorf("pagerduty change event %s: %w", inc.ID, err)
 	}
 	return false, nil
+}
+
+// level is the escalation level an incident is at: the level its assignees are on call at in its
+// escalation policy (1 when that cannot be told).
+func (n *Notifier) level(ctx context.Context, pd pagerduty.Incident) (uint, error) {
+	var users []string
+	for _, a := range pd.Assignments {
+		users = append(users, a.Assignee.ID)
+	}
+	if pd.EscalationPolicy.ID == "" || len(users) == 0 {
+		return 1, nil
+	}
+	out, err := n.rest.ListOnCallsWithContext(ctx, pagerduty.ListOnCallOptions{EscalationPolicyIDs: []string{pd.EscalationPolicy.ID}, UserIDs: users})
+	if err != nil {
+		return 0, err
+	}
+	level := uint(0)
+	for _, oc := range out.OnCalls {
+		if oc.EscalationLevel > 0 && (level == 0 || oc.EscalationLevel < level) {
+			level = oc.EscalationLevel
+		}
+	}
+	return max(level, 1), nil
+}
+
+// restRetryable: the REST API answers 429 when rate limited and 5xx when it fails.
+// https://developer.pagerduty.com/docs/rest-api-v2/rate-limiting/
+func restRetryable(err error) bool {
+	var apiErr pagerduty.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr)
 }
 
 func retryable(err error) bool {
@@ -207,8 +304,8 @@ func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) 
 	} else if inc.LogError != "" {
 		details["log_tail"] = "unavailable: " + inc.LogError
 	}
-	if kind == notify.Escalated {
-		details["escalated"] = "not acknowledged within the " + inc.Severity.SLA().String() + " SLA"
+	if inc.Escalated {
+		details["escalated"] = "not acknowledged within the " + notify.HumanDuration(inc.Severity.SLA()) + " response time"
 	}
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {

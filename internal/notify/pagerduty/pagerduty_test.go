@@ -171,3 +171,47 @@ func TestActionUpdatesTheAlert(t *testing.T) {
 		t.Fatalf("the alert does not say why: %v", details)
 	}
 }
+
+// Escalation moves the PagerDuty incident up its escalation policy through the REST API, found by
+// its incident key; it never re-triggers. Past the policy's last level, or without a token, it is
+// a recorded skip, not a failure re-sent every minute.
+func TestEscalationThroughTheRESTAPI(t *testing.T) {
+	const apiToken = "u+REST-API-TOKEN-0123"
+	f := newFakePD(t).WithAPIToken(apiToken)
+	fan := fanout(pagerduty.New(config.Secret(routingKey), pagerduty.WithEndpoint(f.URL), pagerduty.WithAPI(config.Secret(apiToken), "", f.URL)))
+	inc := notifytest.Incident(classify.OOMKilled)
+	res := fan.Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: inc})
+	if res[0].Err != nil {
+		t.Fatal(res[0].Err)
+	}
+	inc.Notices = map[string]*incident.Notice{"pagerduty": {Ref: res[0].Ref}}
+	for want := uint(2); want <= 3; want++ {
+		r := fan.Send(context.Background(), notify.Notification{Kind: notify.Escalated, Incident: inc})
+		esc := f.Escalations()
+		if r[0].Err != nil || r[0].Skipped != "" || len(esc) != int(want-1) || esc[len(esc)-1].Level != want || esc[len(esc)-1].Key != inc.ID {
+			t.Fatalf("escalation to level %d: %+v, %+v", want, r[0], esc)
+		}
+	}
+	r := fan.Send(context.Background(), notify.Notification{Kind: notify.Escalated, Incident: inc})
+	if r[0].Err != nil || !strings.Contains(r[0].Skipped, "no further level") || r[0].Attempts != 1 {
+		t.Fatalf("past the last level: %+v", r[0])
+	}
+	if n := len(f.Events("trigger")); n != 1 {
+		t.Fatalf("%d triggers: an escalation re-triggered", n)
+	}
+	// Acknowledged in PagerDuty meanwhile: nothing to escalate.
+	fan.Send(context.Background(), notify.Notification{Kind: notify.Acknowledged, Incident: inc})
+	if r := fan.Send(context.Background(), notify.Notification{Kind: notify.Escalated, Incident: inc}); !strings.Contains(r[0].Skipped, "acknowledged") {
+		t.Fatalf("after an acknowledgement: %+v", r[0])
+	}
+	// Without a REST token: a recorded skip that says what would make it work.
+	plain := fanout(newNotifier(f))
+	if r := plain.Send(context.Background(), notify.Notification{Kind: notify.Escalated, Incident: inc}); !strings.Contains(r[0].Skipped, "MEDIC_PAGERDUTY_API_TOKEN") {
+		t.Fatalf("without a token: %+v", r[0])
+	}
+	// A wrong token is an error PagerDuty will keep refusing: not retried.
+	wrong := fanout(pagerduty.New(config.Secret(routingKey), pagerduty.WithEndpoint(f.URL), pagerduty.WithAPI(config.Secret("nope"), "", f.URL)))
+	if r := wrong.Send(context.Background(), notify.Notification{Kind: notify.Escalated, Incident: inc}); r[0].Err == nil || r[0].Attempts != 1 {
+		t.Fatalf("wrong token: %+v", r[0])
+	}
+}

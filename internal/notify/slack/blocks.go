@@ -39,10 +39,14 @@ func clock(t time.Time) string { return t.UTC().Format("15:04 UTC") }
 
 // Blocks renders the incident's message. Exported for golden tests.
 func Blocks(inc *incident.Incident) []slackapi.Block {
-	header := fmt.Sprintf("%s %s %s — %s", marker(inc), inc.Severity, notify.Subject(inc), notify.CauseWords(inc))
+	// Every text that came from an event or a user is escaped: names, reasons, log lines (esc for
+	// mrkdwn; plain for the plain-text header, which Slack shows verbatim).
+	subject, cause := plain(notify.Subject(inc)), plain(notify.CauseWords(inc))
+	header := fmt.Sprintf("%s %s %s — %s", marker(inc), inc.Severity, subject, cause)
 	if inc.State == incident.Resolved {
-		header = fmt.Sprintf("%s Resolved: %s — %s", marker(inc), notify.Subject(inc), notify.CauseWords(inc))
+		header = fmt.Sprintf("%s Resolved: %s — %s", marker(inc), subject, cause)
 	}
+	cause = esc(notify.CauseWords(inc))
 	blocks := []slackapi.Block{
 		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(header, 150), true, false)),
 	}
@@ -50,7 +54,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	state := string(inc.State)
 	switch {
 	case inc.State == incident.Acknowledged:
-		state = fmt.Sprintf("acknowledged by %s at %s", inc.AcknowledgedBy, clock(*inc.AcknowledgedAt))
+		state = fmt.Sprintf("acknowledged by %s at %s", notify.SlackActor(inc.AcknowledgedBy), clock(*inc.AcknowledgedAt))
 	case inc.State == incident.Resolved && inc.ResolvedAt != nil:
 		state = "resolved at " + clock(*inc.ResolvedAt)
 	case inc.Escalated:
@@ -61,21 +65,21 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		mrkdwn("*State*\n" + state),
 	}
 	if inc.Scope.Alarm == "" {
-		svc := fmt.Sprintf("*Service*\n`%s/%s`", inc.Scope.Cluster, inc.Scope.Service)
+		svc := fmt.Sprintf("*Service*\n`%s/%s`", esc(inc.Scope.Cluster), esc(inc.Scope.Service))
 		if st := notify.StateWords(inc); st != "" {
 			svc += " — " + st
 		}
 		fields = append(fields, mrkdwn(svc))
 	} else {
-		fields = append(fields, mrkdwn(fmt.Sprintf("*Alarm*\n`%s`", inc.Scope.Alarm)))
+		fields = append(fields, mrkdwn(fmt.Sprintf("*Alarm*\n`%s`", esc(inc.Scope.Alarm))))
 	}
-	cause := fmt.Sprintf("*Cause*\n%s (`%s`, %s)", notify.CauseWords(inc), inc.Cause, inc.Confidence)
+	causeField := fmt.Sprintf("*Cause*\n%s (`%s`, %s)", cause, esc(string(inc.Cause)), inc.Confidence)
 	if item := inc.Cause.SOPItem(); item != "" {
-		cause += "\nSOP-002: " + item
+		causeField += "\nSOP-002: " + item
 	}
-	fields = append(fields, mrkdwn(cause))
+	fields = append(fields, mrkdwn(causeField))
 	if d := inc.Diagnosis; d != nil && d.Container != "" {
-		c := "*Container*\n`" + d.Container + "`"
+		c := "*Container*\n`" + esc(d.Container) + "`"
 		if d.ExitCode != nil {
 			c += fmt.Sprintf(" exit %d", *d.ExitCode)
 		}
@@ -89,7 +93,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	blocks = append(blocks, slackapi.NewSectionBlock(nil, fields, nil))
 
 	if len(inc.Occurrences.Evidence) > 0 {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+truncate(strings.Join(inc.Occurrences.Evidence, "\n"), 2800)+"```"), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+truncate(esc(strings.Join(inc.Occurrences.Evidence, "\n")), 2800)+"```"), nil, nil))
 	}
 	if plan := suggestion(inc); plan != "" && inc.State.Active() {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate("*Suggested fix*\n"+slackutilsx.EscapeMessage(plan), 2900)), nil, nil))
@@ -112,16 +116,16 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	}
 	switch {
 	case len(inc.LogLines) > 0:
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Last log lines*\n```"+truncate(strings.Join(inc.LogLines, "\n"), 2800)+"```"), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Last log lines*\n```"+truncate(esc(strings.Join(inc.LogLines, "\n")), 2800)+"```"), nil, nil))
 	case inc.LogError != "":
-		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Container log unavailable: "+inc.LogError)))
+		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Container log unavailable: "+truncate(esc(inc.LogError), 2800))))
 	}
 
 	var ctx []slackapi.MixedElement
 	for _, l := range notify.Links(inc) {
-		ctx = append(ctx, mrkdwn(fmt.Sprintf("<%s|%s>", l.URL, l.Text)))
+		ctx = append(ctx, mrkdwn(notify.SlackLink(l.URL, l.Text)))
 	}
-	ctx = append(ctx, mrkdwn("`"+inc.ID+"`"))
+	ctx = append(ctx, mrkdwn("`"+esc(inc.ID)+"`"))
 	blocks = append(blocks, slackapi.NewContextBlock("", ctx...))
 
 	if inc.State.Active() {
@@ -130,7 +134,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 			buttons = append(buttons, button(ActionAcknowledge, "Acknowledge", inc.ID, ""))
 		}
 		if inc.Fix != "" && inc.Stopped == "" {
-			buttons = append(buttons, button(ActionRunFix, "Run fix: "+inc.Fix, inc.ID, "primary"))
+			buttons = append(buttons, button(ActionRunFix, "Run fix: "+esc(inc.Fix), inc.ID, "primary"))
 		}
 		if inc.Scope.IsService() && (inc.Deployment == nil || inc.Deployment.Rollback) {
 			buttons = append(buttons, button(ActionRollback, "Rollback", inc.ID, ""))
@@ -173,19 +177,32 @@ func mrkdwn(s string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.MarkdownType, s, false, false)
 }
 
+// truncate cuts s to at most n bytes, on a rune boundary and never inside an escape (&amp;).
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	cut := incident.Clip(s, n)
+	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
+		cut = cut[:i] + "…"
+	}
+	return cut
 }
+
+func esc(s string) string { return notify.SlackEscape(s) }
+
+// plain makes text safe for a plain_text object: Slack renders it verbatim (an entity would show
+// as "&lt;"), so the angle brackets its control sequences need become look-alike quotes.
+func plain(s string) string { return plainer.Replace(s) }
+
+var plainer = strings.NewReplacer("<", "‹", ">", "›")
 
 // Fallback is the message's plain text, shown in notifications and to screen readers.
 func Fallback(kind notify.Kind, inc *incident.Incident) string {
 	if inc.State == incident.Resolved {
-		return "Resolved: " + notify.Summary(inc)
+		return "Resolved: " + esc(notify.Summary(inc))
 	}
-	return fmt.Sprintf("%s %s", inc.Severity, notify.Summary(inc))
+	return fmt.Sprintf("%s %s", inc.Severity, esc(notify.Summary(inc)))
 }
 
 // ThreadReply is the reply posted under the message for a turning point, "" for none.
@@ -194,24 +211,43 @@ func ThreadReply(kind notify.Kind, inc *incident.Incident) string {
 	case notify.Raised:
 		return fmt.Sprintf(":arrow_up: Severity raised to *%s*: %s. Respond by %s.", inc.Severity, notify.StateWords(inc), clock(inc.SLADeadline))
 	case notify.Escalated:
-		return fmt.Sprintf(":rotating_light: *Escalated*: not acknowledged within the %s SLA of a %s. Paged again.", inc.Severity.SLA(), inc.Severity)
+		return escalatedReply(inc)
 	case notify.Acknowledged:
-		return fmt.Sprintf(":eyes: Acknowledged by %s.", inc.AcknowledgedBy)
+		return fmt.Sprintf(":eyes: Acknowledged by %s.", notify.SlackActor(inc.AcknowledgedBy))
 	case notify.Action:
 		for i := len(inc.Timeline) - 1; i >= 0; i-- {
 			if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {
 				icon := map[string]string{"action": ":wrench:", "action-planned": ":memo:", "action-skipped": ":no_entry_sign:", "action-failed": ":x:"}[e.Kind]
-				return fmt.Sprintf("%s %s (%s)", icon, e.Message, e.Actor)
+				return fmt.Sprintf("%s %s (%s)", icon, esc(e.Message), notify.SlackActor(e.Actor))
 			}
 		}
 		return ""
 	case notify.Resolved:
 		for i := len(inc.Timeline) - 1; i >= 0; i-- {
 			if e := inc.Timeline[i]; e.Kind == "resolved" {
-				return ":white_check_mark: " + strings.ToUpper(e.Message[:1]) + e.Message[1:] + " (" + e.Actor + ")."
+				return ":white_check_mark: " + esc(strings.ToUpper(e.Message[:1])+e.Message[1:]) + " (" + notify.SlackActor(e.Actor) + ")."
 			}
 		}
 		return ":white_check_mark: Resolved."
 	}
 	return ""
+}
+
+// escalatedReply says in the thread that the incident escalated, and what to do about it.
+func escalatedReply(inc *incident.Incident) string {
+	// The newest escalation or relapse says why.
+latest:
+	for i := len(inc.Timeline) - 1; i >= 0; i-- {
+		switch e := inc.Timeline[i]; {
+		case e.Kind == "relapse" && inc.Stopped != "":
+			return ":rotating_light: *Escalated*: the cause recurred after the fix; automation is stopped for this incident. Acknowledge it and take over."
+		case e.Kind == "escalated" && strings.Contains(e.Message, "fix was not effective"):
+			return ":rotating_light: *Escalated*: the fix did not bring the service back in time; automation is stopped for this incident. Acknowledge it and take over."
+		case e.Kind == "escalated":
+			break latest // the response time passed: said below
+		}
+	}
+	return fmt.Sprintf(":rotating_light: *Escalated*: not acknowledged within the %s response time of a %s. "+
+		"Whoever takes it: press Acknowledge above, or `/medic ack %s`.",
+		notify.HumanDuration(inc.Severity.SLA()), inc.Severity, esc(inc.ID))
 }

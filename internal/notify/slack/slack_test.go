@@ -156,4 +156,39 @@ func TestGoldenBlocks(t *testing.T) {
 		b, _ := json.MarshalIndent(slack.Blocks(inc), "", "  ")
 		notifytest.Golden(t, "slack/acknowledged.json", append(b, '\n'))
 	})
+	// Text from events and users, escaped: an alarm reason and a log line that try to notify the
+	// channel and disguise a link, a service name with a mention, a Slack user as the acknowledger.
+	t.Run("hostile-text", func(t *testing.T) {
+		inc := notifytest.Incident(classify.EssentialExit)
+		inc.Scope.Service = "web<@U0BOSS>"
+		inc.Occurrences.Evidence = []string{"exit 1: <!channel> see <https://evil.example/x|runbook> & retry"}
+		inc.LogLines = []string{"panic: <!here> token=<redacted?>"}
+		at := inc.OpenedAt.Add(5 * time.Minute)
+		inc.State, inc.AcknowledgedAt, inc.AcknowledgedBy = incident.Acknowledged, &at, "slack:U0ALICE"
+		b, _ := json.MarshalIndent(map[string]any{"blocks": slack.Blocks(inc), "text": slack.Fallback(notify.Opened, inc),
+			"thread": slack.ThreadReply(notify.Acknowledged, inc)}, "", "  ")
+		notifytest.Golden(t, "slack/hostile-text.json", append(b, '\n'))
+		for _, raw := range []string{"<!channel>", "<!here>", "<@U0BOSS>", "<https://evil"} {
+			if strings.Contains(unJSON.Replace(string(b)), raw) {
+				t.Errorf("%s reached the message raw", raw)
+			}
+		}
+	})
+}
+
+// unJSON undoes encoding/json's spelling of &, < and > in strings.
+var unJSON = strings.NewReplacer(`\u0026`, "&", `\u003c`, "<", `\u003e`, ">")
+
+// The thread says why an incident escalated: the response time passed, or a fix did not help.
+func TestEscalatedReply(t *testing.T) {
+	inc := notifytest.Incident(classify.OOMKilled)
+	inc.Timeline = append(inc.Timeline, incident.Entry{Kind: "escalated", Message: "not acknowledged within the 15 min response time of a P1 (due 03:15 UTC): escalated"})
+	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "15 min response time of a P1") || !strings.Contains(r, "/medic ack "+inc.ID) {
+		t.Fatalf("SLA: %s", r)
+	}
+	inc.Stopped = "the cause recurred after the fix"
+	inc.Timeline = append(inc.Timeline, incident.Entry{Kind: "relapse", Message: "the cause recurred after the fix: automation stopped for this incident"})
+	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "recurred after the fix") {
+		t.Fatalf("relapse: %s", r)
+	}
 }

@@ -124,7 +124,7 @@ variable "container_log_groups" {
 }
 
 variable "slack_allowed_users" {
-  description = "MEDIC_SLACK_ALLOWED_USERS: Slack user ids (or names) allowed to run changing commands. Empty, with no groups: nobody may."
+  description = "MEDIC_SLACK_ALLOWED_USERS: Slack user ids (U0123ABCD; names are not accepted) allowed to run changing commands. Empty, with no groups: nobody may."
   type        = list(string)
   default     = []
 }
