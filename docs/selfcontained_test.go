@@ -13,7 +13,8 @@ import (
 
 // outside are the ways a document points outside the repository: the team's shared folder, its
 // contract's section numbers, procedure documents by number, and issue trackers by number.
-var outside = regexp.MustCompile(`\.\./shared|/work/shared|SPEC §|SPEC\.md|STYLE\.md|SOP\.md|\bSOP-\d+|(?i:\bissues?\s*#?\d+)|(?:^|[\s(\[])#\d+\b`)
+// (Written with character classes so this file does not itself read as such a reference.)
+var outside = regexp.MustCompile(`\.\./[s]hared|/work/[s]hared|SPEC[ ]§|SPEC\.md|STYLE\.md|SOP\.md|\bSOP-\d+|(?i:\bissues?\s*#?\d+)|(?:^|[\s(\[])#\d+\b`)
 
 // roots are what a user reads: the README, the docs, the runbooks, the deploy files.
 var roots = []string{"../README.md", ".", "../runbooks", "../deploy"}
@@ -59,7 +60,7 @@ func TestDocumentsStandOnTheirOwn(t *testing.T) {
 
 // The check must be able to fail.
 func TestOutsideReferencesAreCaught(t *testing.T) {
-	for _, bad := range []string{"see ../shared/SOP.md", "SPEC §5", "(SOP-001)", "issue #12", "issue 5", "(from #3)", "tracked in #10."} {
+	for _, bad := range []string{"see ../" + "shared/SOP.md", "SPEC " + "§5", "(SOP-001)", "iss" + "ue #12", "issue 5", "(from #3)", "tracked in #10."} {
 		if !outside.MatchString(bad) {
 			t.Errorf("not caught: %q", bad)
 		}
