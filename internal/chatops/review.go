@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/slack-go/slack/slackutilsx"
-
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/report"
@@ -27,7 +25,7 @@ func (h *Handler) reviewCommand(ctx context.Context, verb string, args []string,
 		}
 		if len(args) == 1 {
 			if _, err := report.ParseSince(args[0]); err != nil {
-				return Reply{Text: fmt.Sprintf("%s. Usage: `/medic report [since]`, e.g. `/medic report 7d`", escape(err.Error()))}
+				return Reply{Text: fmt.Sprintf("%s. Usage: `/medic report [since]`, e.g. `/medic report 7d`", esc(err.Error()))}
 			}
 		}
 	case "postmortem":
@@ -47,7 +45,7 @@ func (h *Handler) periodReport(ctx context.Context, args []string) Reply {
 	}
 	d, err := report.ParseSince(since)
 	if err != nil {
-		return Reply{Text: escape(err.Error())}
+		return Reply{Text: esc(err.Error())}
 	}
 	now := h.now()
 	incs, err := h.Manager.Store().List(ctx, incident.Filter{Since: now.Add(-d), Limit: reportIncidents})
@@ -63,7 +61,7 @@ func (h *Handler) periodReport(ctx context.Context, args []string) Reply {
 func (h *Handler) postmortem(ctx context.Context, args []string) Reply {
 	inc, err := h.Manager.Store().Get(ctx, args[0])
 	if errors.Is(err, incident.ErrNotFound) {
-		return Reply{Text: fmt.Sprintf("No incident `%s`. `/medic report` lists the recent ones.", escape(args[0]))}
+		return Reply{Text: fmt.Sprintf("No incident `%s`. `/medic report` lists the recent ones.", esc(args[0]))}
 	}
 	if err != nil {
 		return Reply{Text: "Could not read the incident; try again in a minute."}
@@ -73,7 +71,3 @@ func (h *Handler) postmortem(ctx context.Context, args []string) Reply {
 	return Reply{Text: fmt.Sprintf("Postmortem draft of `%s` (Markdown, to paste into your review document):\n", inc.ID) +
 		slack.CodeBlock(b.String(), "`medic postmortem "+inc.ID+"`")}
 }
-
-// escape makes text safe to show in Slack: &, < and > escaped, so no mention, channel ping or
-// disguised link can come from event data. https://api.slack.com/reference/surfaces/formatting#escaping
-func escape(s string) string { return slackutilsx.EscapeMessage(s) }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"github.com/slack-go/slack/slackutilsx"
 
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -96,21 +95,21 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+truncate(esc(strings.Join(inc.Occurrences.Evidence, "\n")), 2800)+"```"), nil, nil))
 	}
 	if plan := suggestion(inc); plan != "" && inc.State.Active() {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate("*Suggested fix*\n"+slackutilsx.EscapeMessage(plan), 2900)), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate("*Suggested fix*\n"+esc(plan), 2900)), nil, nil))
 	}
 	if d := inc.Deployment; d != nil {
 		what := deployment.Revision(d.From) + " → " + deployment.Revision(d.To)
 		if d.From == "" {
 			what = deployment.Revision(d.To) + " (the revision before it is not known)"
 		}
-		text := "*Likely bad deploy*\n" + slackutilsx.EscapeMessage(fmt.Sprintf("%s, started %s before the first failure", what, d.After.Round(time.Second)))
+		text := "*Likely bad deploy*\n" + esc(fmt.Sprintf("%s, started %s before the first failure", what, d.After.Round(time.Second)))
 		for _, c := range d.Changes {
-			text += "\n• " + slackutilsx.EscapeMessage(c)
+			text += "\n• " + esc(c)
 		}
 		if d.Rollback {
 			text += "\nRollback returns the service to " + deployment.Revision(d.From) + "."
 		} else {
-			text += "\n:warning: " + slackutilsx.EscapeMessage(d.RollbackHelp)
+			text += "\n:warning: " + esc(d.RollbackHelp)
 		}
 		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate(text, 2900)), nil, nil))
 	}

@@ -6,7 +6,8 @@ import (
 	"strings"
 
 	slackapi "github.com/slack-go/slack"
-	"github.com/slack-go/slack/slackutilsx"
+
+	"github.com/ecs-medic/ecs-medic/internal/notify"
 )
 
 // Post posts a plain message (a digest, a report) to channel, or to the notifier's channel when
@@ -34,7 +35,7 @@ const MaxCodeBlock = 35000
 // (e.g. "`medic report`") prints all of it.
 // https://api.slack.com/reference/surfaces/formatting#escaping
 func CodeBlock(text, whole string) string {
-	text = strings.ReplaceAll(slackutilsx.EscapeMessage(text), "```", "'''")
+	text = strings.ReplaceAll(notify.SlackEscape(text), "```", "'''")
 	cut := ""
 	if len(text) > MaxCodeBlock {
 		i := strings.LastIndexByte(text[:MaxCodeBlock], '\n')
