@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecs-medic/ecs-medic/internal/eventgen"
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
+	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
 )
 
 const (

@@ -6,11 +6,11 @@ import (
 	"testing"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 )
 
 func TestRemediateFunction(t *testing.T) { observe("remediate", scenarioRemediate(t)) }

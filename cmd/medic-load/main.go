@@ -9,9 +9,9 @@ import (
 	"os"
 	"strings"
 
-	"github.com/ecs-medic/ecs-medic/internal/dynalite"
-	"github.com/ecs-medic/ecs-medic/internal/loadtest"
-	"github.com/ecs-medic/ecs-medic/internal/scenario"
+	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
+	"github.com/ecs-medic/ecs-medic/internal/testing/loadtest"
+	"github.com/ecs-medic/ecs-medic/internal/testing/scenario"
 )
 
 func main() {

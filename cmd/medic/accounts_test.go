@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecs-medic/ecs-medic/internal/eventgen"
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/fakepagerduty"
-	"github.com/ecs-medic/ecs-medic/internal/fakests"
+	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
 )
 
 // medic serve on an organization's events, over HTTP: a member account's service read with the

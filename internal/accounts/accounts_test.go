@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/fakests"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
 )
 
 const (

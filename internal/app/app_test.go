@@ -11,9 +11,9 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
-	"github.com/ecs-medic/ecs-medic/internal/eventgen"
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/fakests"
+	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
 )
 
 // The ECS endpoint is found the SDK's standard way, through AWS_ENDPOINT_URL_ECS.

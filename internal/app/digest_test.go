@@ -14,7 +14,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
-	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
 // MEDIC_DIGEST_SCHEDULE makes the reconciler post the weekly report to its channel, once.

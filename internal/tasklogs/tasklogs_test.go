@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
 )
 
 // TaskDef is a task definition as DescribeTaskDefinition returns it.

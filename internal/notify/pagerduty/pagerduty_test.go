@@ -9,12 +9,12 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/config"
-	"github.com/ecs-medic/ecs-medic/internal/fakepagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
 )
 
 const routingKey = "R0UTINGKEY0123456789abcdefABCDEF"

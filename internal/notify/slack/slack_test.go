@@ -11,11 +11,11 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
-	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
 const token = "xoxb-0000-TESTTOKEN"

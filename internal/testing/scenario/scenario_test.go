@@ -5,8 +5,8 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ecs-medic/ecs-medic/internal/dynalite"
-	"github.com/ecs-medic/ecs-medic/internal/scenario"
+	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
+	"github.com/ecs-medic/ecs-medic/internal/testing/scenario"
 )
 
 var db *dynalite.Server

@@ -14,12 +14,12 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
-	"github.com/ecs-medic/ecs-medic/internal/eventgen"
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/fakelogs"
-	"github.com/ecs-medic/ecs-medic/internal/fakepagerduty"
-	"github.com/ecs-medic/ecs-medic/internal/fakeslack"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
 // Restart runs the real `medic serve` binary, kills it with SIGKILL in the middle of a storm

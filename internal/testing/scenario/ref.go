@@ -1,8 +1,8 @@
 package scenario
 
 import (
-	"github.com/ecs-medic/ecs-medic/internal/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 )
 
 func stateRef(service string) servicestate.Ref {

@@ -26,10 +26,10 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
-	"github.com/ecs-medic/ecs-medic/internal/eventgen"
-	"github.com/ecs-medic/ecs-medic/internal/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/server"
+	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 )
 
 // Storm describes a load run.
