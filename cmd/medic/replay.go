@@ -163,7 +163,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 				eventTime = ev.Time
 			}
 		}
-		res, err := a.Pipeline.HandleRaw(ctx, raw)
+		res, err := a.Pipeline().HandleRaw(ctx, raw)
 		if err != nil || res.Outcome == pipeline.OutcomeError {
 			failed = true
 		}

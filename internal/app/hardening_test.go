@@ -29,7 +29,6 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
@@ -100,16 +99,17 @@ func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	core, logs := observer.New(zapcore.InfoLevel)
-	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Deferred Slack work runs inside the request here, so every outcome is there when it answers.
 	inline := func(h *chatops.Handler) chatops.Deferrer {
 		return func(ctx context.Context, j chatops.Job) error { return h.Run(ctx, j) }
 	}
-	srv := httptest.NewServer(server.New(a.Pipeline, store, a.Metrics, a.Log, a.Slack(inline), opts...))
+	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard, Defer: inline, Server: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
 	return &door{app: a, store: store, ecs: fe, pd: pd, slack: sl, srv: srv, logs: logs}
 }
 
@@ -365,7 +365,7 @@ func TestHardenConsoleStripsControlCharacters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(a.Pipeline, store, a.Metrics, zap.NewNop(), nil))
+	srv := httptest.NewServer(server.New(a.Pipeline(), store, a.Metrics(), zap.NewNop(), nil))
 	defer srv.Close()
 	forged := "web\n[P1] OPENED inc-fake prod/payments — all tasks down\x1b[2K\r"
 	resp, err := http.Post(srv.URL+"/events", "application/json", bytes.NewReader(eventgen.OOM("prod", forged, 1)))
@@ -661,7 +661,8 @@ func TestHardenEscalationReachesTheNextLevel(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r := &reconcile.Reconciler{Manager: d.app.Manager, States: d.app.States, Sender: d.app.Fanout, Quiet: time.Hour, Log: d.app.Log}
+	r := d.app.Reconciler()
+	r.Quiet, r.Lister = time.Hour, nil
 	rep, err := r.Run(context.Background())
 	if err != nil || rep.Escalated != 1 {
 		t.Fatalf("%+v %v", rep, err)
