@@ -61,6 +61,20 @@ const fixRunbook = "---\nid: oom-killed\nmatch: { cause: oom-killed }\nseverity_
 
 func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 	t.Helper()
+	return newDoorWith(t, env, doorOptions{}, opts...)
+}
+
+// doorOptions change a door from the hardening tests' own (inline Slack jobs, no automatic fix).
+type doorOptions struct {
+	// gate, when set, stands between ecs-medic and the fake ECS; background is then as in medic
+	// serve: fixes and Slack's deferred jobs run as background jobs.
+	gate *gate
+	// runbook replaces fixRunbook.
+	runbook string
+}
+
+func newDoorWith(t *testing.T, env map[string]string, do doorOptions, opts ...server.Option) *door {
+	t.Helper()
 	fe := fakeecs.New(fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 0, MaxCapacity: 10,
 		TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:1"})
 	pd := fakepagerduty.New(routingKey).WithAPIToken(pdAPIToken)
@@ -69,12 +83,19 @@ func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 		t.Cleanup(c.Close)
 	}
 	rb := t.TempDir()
-	if err := os.WriteFile(filepath.Join(rb, "oom-killed.md"), []byte(fixRunbook), 0o644); err != nil {
+	runbook, ecsURL := fixRunbook, fe.URL
+	if do.runbook != "" {
+		runbook = do.runbook
+	}
+	if do.gate != nil {
+		ecsURL = do.gate.front(t, fe.URL)
+	}
+	if err := os.WriteFile(filepath.Join(rb, "oom-killed.md"), []byte(runbook), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_ENDPOINT_URL_ECS": fe.URL, "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fe.URL,
+		"AWS_ENDPOINT_URL_ECS": ecsURL, "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fe.URL,
 		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
 	} {
 		t.Setenv(k, v)
@@ -103,7 +124,11 @@ func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 	inline := func(h *chatops.Handler) chatops.Deferrer {
 		return func(ctx context.Context, j chatops.Job) error { return h.Run(ctx, j) }
 	}
-	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard, Defer: inline, Server: opts})
+	ao := app.Options{Store: store, Console: io.Discard, Defer: inline, Server: opts}
+	if do.gate != nil {
+		ao.Defer, ao.Remedies = nil, app.RemediesInBackground
+	}
+	a, err := app.New(context.Background(), cfg, zap.New(core), ao)
 	if err != nil {
 		t.Fatal(err)
 	}
