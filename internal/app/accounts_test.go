@@ -18,6 +18,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
@@ -101,7 +102,7 @@ func newOrg(t *testing.T, env map[string]string) *org {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = o.store.Close() })
-	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock})
+	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock, Metrics: prom.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

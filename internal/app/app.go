@@ -110,6 +110,9 @@ type Options struct {
 	FixVia func(context.Context, remediate.Request) (remediate.Outcome, error)
 	// Defer runs Slack's deferred work; nil: a background job, drained by Stop (medic serve).
 	Defer func(*chatops.Handler) chatops.Deferrer
+	// Metrics are where the App counts (metrics/prom for medic serve's GET /metrics); nil: none
+	// kept (the Lambda functions).
+	Metrics *metrics.Metrics
 	// Now is the clock of the per-account clients and the state cache (tests); default time.Now.
 	Now func() time.Time
 	// IncidentClock stamps incidents and their timelines: wall time by default, the events' own
@@ -145,12 +148,14 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	if a.states == nil {
 		a.states, source, home, prov = ecsStates(ctx, log, awsCfg, awsReason, opts, cfg)
 	}
+	a.metrics = opts.Metrics
+	if a.metrics == nil {
+		a.metrics = metrics.Nop()
+	}
 	if source != nil {
 		a.forget = source.Forget
-		a.metrics = metrics.New(metrics.CounterFunc("medic_ecs_describe_services_calls_total",
-			"DescribeServices calls made to read service state.", func() float64 { return float64(source.Calls()) }))
-	} else {
-		a.metrics = metrics.New()
+		a.metrics.CounterFunc("medic_ecs_describe_services_calls_total",
+			"DescribeServices calls made to read service state.", func() float64 { return float64(source.Calls()) })
 	}
 
 	if secrets.Needed(&cfg) {
@@ -262,7 +267,8 @@ func (a *App) Config() config.Config { return a.cfg }
 // Log is the App's logger.
 func (a *App) Log() *zap.Logger { return a.log }
 
-// Metrics are the App's Prometheus metrics (GET /metrics).
+// Metrics are the App's metrics (GET /metrics); they count nothing unless Options.Metrics
+// was given.
 func (a *App) Metrics() *metrics.Metrics { return a.metrics }
 
 // Pipeline handles events.

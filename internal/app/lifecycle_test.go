@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
@@ -162,7 +163,7 @@ func TestNotificationsCountedOnEveryPath(t *testing.T) {
 	sent := func(kind notify.Kind) float64 {
 		var n float64
 		for _, notifier := range []string{pagerduty.Name, slack.Name} {
-			n += testutil.ToFloat64(d.app.Metrics().Notifications.WithLabelValues(notifier, string(kind), "sent"))
+			n += testutil.ToFloat64(d.app.Metrics().Notifications.WithLabelValues(notifier, string(kind), "sent").(prometheus.Collector))
 		}
 		return n
 	}
