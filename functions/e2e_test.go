@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -455,10 +456,10 @@ func scenarioReconciler(t *testing.T) *world {
 
 // BenchmarkColdStart starts each function under the emulator beside a hello-world Go Lambda
 // built the same way, in turns (hello, then every function, then again), so that the machine's
-// load at any moment weighs on all of them alike, and reports per function the mean init (the
+// load at any moment weighs on all of them alike, and reports per function the init (the
 // emulator's INIT REPORT: from starting the bootstrap to its first request for work), the mean
 // first invocation (the emulator's REPORT: it builds the App, which the functions do lazily), and
-// both as a ratio to the hello-world's. Every AWS endpoint points at a closed port, so a call
+// both as a ratio to the hello-world's; medians, as a neighbour's burst of work moves a mean. Every AWS endpoint points at a closed port, so a call
 // fails at once instead of leaving the machine.
 func BenchmarkColdStart(b *testing.B) {
 	env := map[string]string{"MEDIC_TABLE": "medic-bench", "AWS_REGION": "us-east-1",
@@ -495,20 +496,22 @@ func BenchmarkColdStart(b *testing.B) {
 			_ = f.cmd.Process.Kill()
 		}
 	}
-	mean := func(xs []float64) float64 {
-		var s float64
-		for _, x := range xs {
-			s += x
+	// The median: one start delayed by a neighbour's burst of work would move a mean.
+	median := func(xs []float64) float64 {
+		ys := slices.Clone(xs)
+		slices.Sort(ys)
+		if n := len(ys); n%2 == 0 {
+			return (ys[n/2-1] + ys[n/2]) / 2
 		}
-		return s / float64(len(xs))
+		return ys[len(ys)/2]
 	}
 	hello := targets[0]
-	hi, hv := mean(hello.init), mean(hello.inv)
+	hi, hv := median(hello.init), median(hello.inv)
 	var out strings.Builder
-	fmt.Fprintf(&out, "cold starts under the emulator, mean of %d, side by side (machine under load: compare the ratios)\n", len(hello.init))
+	fmt.Fprintf(&out, "cold starts under the emulator, median of %d, side by side (machine under load: compare the ratios)\n", len(hello.init))
 	fmt.Fprintf(&out, "%-14s %8s %13s %14s %17s\n", "function", "init ms", "init × hello", "1st invoke ms", "init+1st × hello")
 	for _, tg := range targets {
-		i, v := mean(tg.init), mean(tg.inv)
+		i, v := median(tg.init), median(tg.inv)
 		fmt.Fprintf(&out, "%-14s %8.1f %13.2f %14.1f %17.2f\n", tg.name, i, i/hi, v, (i+v)/(hi+hv))
 		if tg != hello {
 			b.ReportMetric(i/hi, tg.name+"-init-x-hello")

@@ -153,6 +153,8 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "medic replay: %v\n", err)
 		return 1
 	}
+	// Replay starts nothing in the background; Stop is there so that it never leaves work behind.
+	defer func() { _ = a.Stop(context.Background()) }()
 
 	sum := replaySummary{Events: len(raws), Outcomes: map[string]int{}}
 	failed := false

@@ -25,7 +25,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ecs-events:", err)
 		os.Exit(1)
 	}
-	lambda.Start(app.Handler(l, func(a *app.App) func(context.Context, json.RawMessage) (pipeline.Result, error) {
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, json.RawMessage) (pipeline.Result, error) {
 		return awslambda.Events(a.Pipeline(), a.Log())
 	}))
 }

@@ -23,7 +23,7 @@ func main() {
 		os.Exit(1)
 	}
 	// EventBridge Scheduler's payload (an empty object by default) carries nothing the pass needs.
-	lambda.Start(app.Handler(l, func(a *app.App) func(context.Context, json.RawMessage) (reconcile.Report, error) {
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, json.RawMessage) (reconcile.Report, error) {
 		run := awslambda.Reconcile(a.Reconciler(), a.Log())
 		return func(ctx context.Context, _ json.RawMessage) (reconcile.Report, error) { return run(ctx) }
 	}))

@@ -21,7 +21,7 @@ func main() {
 		os.Exit(1)
 	}
 	// Where ECS cannot be reached (no region or credentials) every request is refused, saying so.
-	lambda.Start(app.Handler(l, func(a *app.App) func(context.Context, remediate.Request) (remediate.Outcome, error) {
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, remediate.Request) (remediate.Outcome, error) {
 		return a.Remediate
 	}))
 }

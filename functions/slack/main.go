@@ -27,7 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "slack:", err)
 		os.Exit(1)
 	}
-	lambda.Start(app.Handler(l, func(a *app.App) func(context.Context, json.RawMessage) (any, error) {
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, json.RawMessage) (any, error) {
 		h, ok := a.Slack()
 		if !ok {
 			// Deployed before its secrets were filled (the URL must exist to create the Slack app):

@@ -82,10 +82,10 @@ func (l *Lambda) App(ctx context.Context) (*App, error) {
 	return a, nil
 }
 
-// Handler adapts a handler built from the App to Lambda: the App is built at the first
+// LambdaHandler adapts a handler built from the App to Lambda: the App is built at the first
 // invocation (Lambda.App), and a build that fails fails that invocation, logged, so Lambda
 // retries the event and the next invocation builds again.
-func Handler[In, Out any](l *Lambda, h func(*App) func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
+func LambdaHandler[In, Out any](l *Lambda, h func(*App) func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
 	var (
 		mu   sync.Mutex
 		hdlr func(context.Context, In) (Out, error)
