@@ -83,7 +83,7 @@ func onCallRig(t *testing.T, pd *fakeoncall.Server, token string) (*rig, *bytes.
 	var logs bytes.Buffer
 	g.h.Log = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.DebugLevel))
 	g.h.OnCall = &chatops.OnCall{Finder: pagerduty.NewDirectory(config.Secret(token), pd.URL), Routes: routes,
-		Keys: map[string]config.Secret{"payments": keyPayments, "checkout-oom": keyPayments, "legacy": keyOrphan, route.DefaultName: keyCheckout},
+		Keys:      map[string]config.Secret{"payments": keyPayments, "checkout-oom": keyPayments, "legacy": keyOrphan, route.DefaultName: keyCheckout},
 		KeyErrors: map[string]string{"broken": "route broken: pagerduty_routing_key: read secret arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-broken: AccessDeniedException"}}
 	return g, &logs
 }
