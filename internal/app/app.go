@@ -100,6 +100,9 @@ type Options struct {
 	// IncidentClock stamps incidents and their timelines: wall time by default, the events' own
 	// time in a replay, so a recorded night replays with its own times.
 	IncidentClock func() time.Time
+	// Deployments reads the task definitions a deployment link compares (recorded scenarios);
+	// nil: each account's ECS client, when ECS is reachable.
+	Deployments pipeline.DeploymentReader
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -160,16 +163,21 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	}
 	a.Runbooks = rbs
 	po := []pipeline.Option{pipeline.WithRunbooks(rbs), pipeline.WithAccounts(cfg.Accounts)}
+	if opts.Deployments != nil {
+		po = append(po, pipeline.WithDeployments(opts.Deployments))
+	}
 	if a.Accounts != nil {
 		a.Logs = tasklogs.PerAccount(a.Accounts, 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
-		po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
-			cs, err := a.Accounts.For(ctx, account, region)
-			if err != nil {
-				return nil, err
-			}
-			return cs.ECS, nil
-		}))
+		if opts.Deployments == nil {
+			po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
+				cs, err := a.Accounts.For(ctx, account, region)
+				if err != nil {
+					return nil, err
+				}
+				return cs.ECS, nil
+			}))
+		}
 		prices, err := cost.Load(cfg.Prices)
 		if err != nil {
 			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
