@@ -250,7 +250,11 @@ func writeRota(b *strings.Builder, r pagerduty.Rota, now time.Time) {
 			}
 			switch {
 			case s.Schedule != "" && !s.Until.IsZero():
-				p += fmt.Sprintf(" (%s, until %s, in %s)", esc(s.Schedule), s.Until.UTC().Format("Mon Jan 2 15:04 UTC"), age(s.Until.Sub(now)))
+				left := "in " + age(s.Until.Sub(now))
+				if s.Until.Sub(now) < time.Minute {
+					left = "handing over now"
+				}
+				p += fmt.Sprintf(" (%s, until %s, %s)", esc(s.Schedule), s.Until.UTC().Format("Mon Jan 2 15:04 UTC"), left)
 			case s.Schedule != "":
 				p += fmt.Sprintf(" (%s)", esc(s.Schedule))
 			default:

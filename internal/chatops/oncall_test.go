@@ -25,6 +25,7 @@ const (
 	keyCheckout = "R0CHECKOUT000000000000000000000A"
 	keyPayments = "R0PAYMENTS000000000000000000000B"
 	keyOrphan   = "R0ORPHAN00000000000000000000000C"
+	keyArchive  = "R0ARCHIVE0000000000000000000000D"
 )
 
 const onCallRoutes = `
@@ -38,6 +39,9 @@ routes:
   - name: legacy
     match: {cluster: legacy}
     pagerduty_routing_key: ` + keyOrphan + `
+  - name: archive
+    match: {cluster: archive}
+    pagerduty_routing_key: ` + keyArchive + `
   - name: batch
     match: {cluster: batch}
     slack_channel: "#batch"
@@ -61,8 +65,9 @@ func pdFake(t *testing.T) *fakeoncall.Server {
 		{ID: "PWEB", Name: "Website", Policy: "PEPSEARCH"},
 		{ID: "PCHECKOUT", Name: "Checkout API", Policy: "PEPCHECKOUT", Keys: []string{"R0OTHER0000000000000000000000000", keyCheckout}},
 		{ID: "PPAY", Name: "Payments", Policy: "PEPPAY", Keys: []string{keyPayments}},
-		{ID: "PARCHIVE", Name: "Archive", Policy: "PEPSEARCH", Disabled: true},
-	}, []fakeoncall.Policy{{ID: "PEPCHECKOUT", Name: "Checkout on-call"}, {ID: "PEPPAY", Name: "Payments & Billing"}, {ID: "PEPSEARCH", Name: "Search"}},
+		{ID: "PARCHIVE", Name: "Archive", Policy: "PEPNOBODY", Disabled: true, Keys: []string{keyArchive}},
+	}, []fakeoncall.Policy{{ID: "PEPCHECKOUT", Name: "Checkout on-call"}, {ID: "PEPPAY", Name: "Payments & Billing"}, {ID: "PEPSEARCH", Name: "Search"},
+		{ID: "PEPNOBODY", Name: "Nobody"}},
 		[]fakeoncall.OnCall{
 			{Policy: "PEPSEARCH", Level: 1, UserID: "PUSEARCH", User: "Sam Search", ScheduleID: "PSSEARCH", Schedule: "Search", Start: monday.Add(-7 * 24 * time.Hour), End: monday},
 			{Policy: "PEPCHECKOUT", Level: 1, UserID: "PUALICE", User: "Alice Example", ScheduleID: "PSPRIMARY", Schedule: "Checkout primary", Start: monday.Add(-7 * 24 * time.Hour), End: monday},
@@ -83,7 +88,7 @@ func onCallRig(t *testing.T, pd *fakeoncall.Server, token string) (*rig, *bytes.
 	var logs bytes.Buffer
 	g.h.Log = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.DebugLevel))
 	g.h.OnCall = &chatops.OnCall{Finder: pagerduty.NewDirectory(config.Secret(token), pd.URL), Routes: routes,
-		Keys:      map[string]config.Secret{"payments": keyPayments, "checkout-oom": keyPayments, "legacy": keyOrphan, route.DefaultName: keyCheckout},
+		Keys:      map[string]config.Secret{"payments": keyPayments, "checkout-oom": keyPayments, "legacy": keyOrphan, "archive": keyArchive, route.DefaultName: keyCheckout},
 		KeyErrors: map[string]string{"broken": "route broken: pagerduty_routing_key: read secret arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-broken: AccessDeniedException"}}
 	return g, &logs
 }
@@ -161,6 +166,19 @@ func TestOnCallForEveryRoute(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("services listed %d times, want once", n)
+	}
+}
+
+// Without MEDIC_ROUTES every incident pages MEDIC_PAGERDUTY_ROUTING_KEY.
+func TestOnCallWithoutRoutes(t *testing.T) {
+	pd := pdFake(t)
+	g := newRig(t)
+	g.h.OnCall = &chatops.OnCall{Finder: pagerduty.NewDirectory(pdToken, pd.URL), Keys: map[string]config.Secret{route.DefaultName: keyCheckout}}
+	for _, text := range []string{"oncall web", "oncall"} {
+		answer := g.ask(t, text)
+		if !strings.Contains(answer, "\n*Route* `default`\n") || !strings.Contains(answer, "Alice Example") || strings.Contains(answer, "Dan Payments") {
+			t.Errorf("%s:\n%s", text, answer)
+		}
 	}
 }
 
