@@ -153,6 +153,8 @@ func (h *Handler) onCall(ctx context.Context, args []string) Reply {
 			fmt.Fprintf(&b, "   :warning: its PagerDuty key could not be read, so its incidents page nobody: %s\n", esc(g.keyErr))
 		case g.key == "":
 			b.WriteString("   pages nobody: no PagerDuty key (MEDIC_PAGERDUTY_ROUTING_KEY or pagerduty_routing_key), Slack only\n")
+		case index[g.key] >= len(rotas): // a finder that answered fewer keys than asked
+			b.WriteString("   PagerDuty said nothing about this key\n")
 		default:
 			writeRota(&b, rotas[index[g.key]], h.now())
 		}
