@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -284,4 +285,29 @@ func find[T any](s []T, f func(T) bool) T {
 		return s[i]
 	}
 	return zero
+}
+
+// A script that cannot be played says which step and why.
+func TestScenarioScriptMistakes(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, script, want string }{
+		{"unknown service", `[{"time": "2026-11-24T14:00:00Z", "state": {"cluster": "prod", "service": "nope", "running": 1}}]`,
+			"script step at 2026-11-24T14:00:00Z: state of prod/nope, which is not among the scenario's services"},
+		{"two things at once", `[{"time": "2026-11-24T14:00:00Z", "ack": "prod/orders", "resolve": "prod/orders"}]`, "give one of state, ack, resolve"},
+		{"no time", `[{"ack": "prod/orders"}]`, "no time"},
+		{"not a service", `[{"time": "2026-11-24T14:00:00Z", "ack": "orders"}]`, "ack and resolve name a service"},
+		{"nothing to acknowledge", `[{"time": "2026-11-24T13:00:00Z", "ack": "prod/orders"}]`, "script step at 2026-11-24T13:00:00Z: no active incident on prod/orders"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+			sc := `{"services": [{"cluster": "prod", "service": "orders", "desired": 2, "running": 0}], "events": [], "script": ` + tc.script + `}`
+			if err := os.WriteFile(file, []byte(sc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errOut bytes.Buffer
+			if code := run(context.Background(), []string{"replay", file}, nil, &out, &errOut, noEnv); code != 1 || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("exit %d, %q; want %q", code, errOut.String(), tc.want)
+			}
+		})
+	}
 }
