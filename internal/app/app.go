@@ -36,6 +36,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
@@ -73,6 +74,10 @@ type App struct {
 	remediator func(context.Context, remediate.Request) (remediate.Outcome, error)
 	slack      *chatops.Handler // nil without MEDIC_SLACK_SIGNING_SECRET: no Slack request is served
 	handler    http.Handler     // medic serve's HTTP API
+
+	// routes (MEDIC_ROUTES, nil without) and their PagerDuty keys are what `/medic oncall` reads.
+	routes    *route.File
+	pagerKeys pagerKeys
 
 	opts Options
 	jobs *jobs
@@ -118,6 +123,9 @@ type Options struct {
 	// IncidentClock stamps incidents and their timelines: wall time by default, the events' own
 	// time in a replay, so a recorded night replays with its own times.
 	IncidentClock func() time.Time
+	// Deployments reads the task definitions a deployment link compares (recorded scenarios);
+	// nil: each account's ECS client, when ECS is reachable.
+	Deployments pipeline.DeploymentReader
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -180,8 +188,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if routes, err = route.Load(cfg.Routes); err != nil {
 			return nil, err
 		}
+		a.routes = routes
 	}
-	if fanout, err = senders(ctx, cfg, routes, awsCfg, awsReason, opts.Console, log); err != nil {
+	if fanout, a.pagerKeys, err = senders(ctx, cfg, routes, awsCfg, awsReason, opts.Console, log); err != nil {
 		return nil, err
 	}
 	a.sender = counted{next: fanout, metrics: a.metrics}
@@ -207,17 +216,22 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		return remediate.Outcome{}, errNoECS
 	}
 	po := []pipeline.Option{pipeline.WithRunbooks(rbs), pipeline.WithAccounts(cfg.Accounts)}
+	if opts.Deployments != nil {
+		po = append(po, pipeline.WithDeployments(opts.Deployments))
+	}
 	var logs *tasklogs.Reader
 	if prov != nil {
 		logs = tasklogs.PerAccount(prov, 20)
 		po = append(po, pipeline.WithLogs(logs))
-		po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
-			cs, err := prov.For(ctx, account, region)
-			if err != nil {
-				return nil, err
-			}
-			return cs.ECS, nil
-		}))
+		if opts.Deployments == nil {
+			po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
+				cs, err := prov.For(ctx, account, region)
+				if err != nil {
+					return nil, err
+				}
+				return cs.ECS, nil
+			}))
+		}
 		prices, err := cost.Load(cfg.Prices)
 		if err != nil {
 			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
@@ -351,6 +365,7 @@ func (a *App) slackHandler(prov *accounts.Provider, logs *tasklogs.Reader) *chat
 		Log:           a.log,
 		Fix:           a.fix,
 	}
+	h.OnCall = a.onCall()
 	if prov != nil {
 		h.Clients = prov
 	}
@@ -393,6 +408,16 @@ func weeklyDigest(cfg config.Config, store incident.Store) (*digest.Digest, erro
 		so = append(so, slack.WithAPIURL(cfg.SlackAPIURL))
 	}
 	return &digest.Digest{Schedule: sched, Channel: channel, Store: store, Poster: slack.New(cfg.SlackBotToken.Value, channel, so...)}, nil
+}
+
+// onCall is what `/medic oncall` reads: PagerDuty's REST API (MEDIC_PAGERDUTY_API_TOKEN) and the
+// routes' keys.
+func (a *App) onCall() *chatops.OnCall {
+	oc := &chatops.OnCall{Routes: a.routes, Keys: a.pagerKeys.keys, KeyErrors: a.pagerKeys.errs}
+	if tok := a.cfg.PagerDutyAPIToken.Value; tok != "" {
+		oc.Finder = pagerduty.NewDirectory(tok, a.cfg.PagerDutyAPIURL)
+	}
+	return oc
 }
 
 // LoadRunbooks reads the runbooks from dir (MEDIC_RUNBOOKS), or the ones built into the binary.
