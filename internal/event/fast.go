@@ -104,15 +104,6 @@ func (d *decoder) literal(w string) {
 	d.fail()
 }
 
-// null consumes a null if one is next.
-func (d *decoder) null() bool {
-	if d.peek() == 'n' {
-		d.literal("null")
-		return true
-	}
-	return false
-}
-
 // object is the state of one object being read.
 type object struct {
 	base  int    // where its names start in decoder.names
@@ -291,26 +282,10 @@ func (d *decoder) str() (start, end int, escaped bool) {
 
 // keep reads a string (or null, "") into *dst; the bytes are copied when the event is complete.
 func (d *decoder) keep(dst *string) {
-	switch d.peek() {
-	case '"':
-	case 'n':
-		d.literal("null")
-		return
-	default:
-		d.fail()
-		return
+	var p pending
+	if d.span(&p); d.ok {
+		d.keepSpan(dst, p)
 	}
-	start, end, escaped := d.str()
-	if !d.ok || start == end {
-		return
-	}
-	if d.npend == len(d.pend) {
-		*dst = string(unescape(nil, d.in[start:end], escaped)) // more strings than expected: rare
-		return
-	}
-	d.pend[d.npend] = pending{dst: dst, start: int32(start), end: int32(end), escaped: escaped}
-	d.npend++
-	d.textSize += end - start
 }
 
 // keepNow reads a string (or null) and copies it at once, for values that go into a map.
@@ -629,14 +604,27 @@ type (
 	}
 )
 
+// Envelope strings are noted where they are in the input while it is read (the event they go
+// into is allocated once its detail-type is known) and kept with the others at the end.
+const (
+	envVersion = iota
+	envID
+	envDetailType
+	envSource
+	envAccount
+	envRegion
+	envStrings
+	maxResources = 4 // more go to the strict decoder
+)
+
 // event reads the envelope and the detail. The detail is read as it comes when the detail-type
 // came before it (as EventBridge writes events); otherwise it is checked, and read once the
 // envelope is done.
 func (d *decoder) event() *Event {
-	var env struct {
-		Envelope
-		resources [1]string
-	}
+	var env [envStrings]pending
+	var res [maxResources]pending
+	nres := -1 // no resources, or null
+	var at time.Time
 	detail := -1
 	o, ok := d.open()
 	if !ok {
@@ -648,24 +636,23 @@ func (d *decoder) event() *Event {
 	for name, ok := d.member(&o); ok; name, ok = d.member(&o) {
 		switch string(name) {
 		case "version":
-			d.keep(&env.Version)
+			d.span(&env[envVersion])
 		case "id":
-			d.keep(&env.ID)
+			d.span(&env[envID])
 		case "detail-type":
-			d.keep(&env.DetailType)
+			d.span(&env[envDetailType])
 		case "source":
-			d.keep(&env.Source)
+			d.span(&env[envSource])
 		case "account":
-			d.keep(&env.Account)
+			d.span(&env[envAccount])
 		case "region":
-			d.keep(&env.Region)
+			d.span(&env[envRegion])
 		case "resources":
-			d.strings(&env.Resources, env.resources[:])
+			nres = d.spans(res[:])
 		case "time":
-			d.time(&env.Time)
+			d.time(&at)
 		case "detail":
-			// (the detail-type is known only by its span until the strings are kept)
-			if dt := d.pending(&env.DetailType); dt != "" {
+			if dt := d.text(env[envDetailType]); dt != "" {
 				if ev, inline = d.detail(dt); ev == nil {
 					return nil
 				}
@@ -677,7 +664,7 @@ func (d *decoder) event() *Event {
 			d.skip()
 		}
 	}
-	if !d.ok || !d.given(&env.ID) || !d.given(&env.DetailType) {
+	if !d.ok || env[envID].end == env[envID].start || env[envDetailType].end == env[envDetailType].start {
 		d.fail()
 		return nil
 	}
@@ -687,53 +674,100 @@ func (d *decoder) event() *Event {
 			return nil
 		}
 		// The detail came before its type: read it now, from where it starts.
-		at := d.pos
+		end := d.pos
 		d.pos = detail
-		ev, inline = d.detail(d.pending(&env.DetailType))
+		ev, inline = d.detail(d.text(env[envDetailType]))
 		if ev == nil || !d.ok {
 			d.fail()
 			return nil
 		}
-		d.pos = at
+		d.pos = end
 	}
-	// The envelope's strings go into the event's own envelope.
-	if len(env.Resources) > 0 && &env.Resources[0] == &env.resources[0] {
-		inline[0] = env.Resources[0]
-		env.Resources = inline[:1:1]
+	if (ev.Service != nil || ev.Deployment != nil) && !d.namesService(res[:max(nres, 0)]) {
+		d.fail()
+		return nil
 	}
-	for i := range d.pend[:d.npend] {
-		p := &d.pend[i]
-		if p.dst == &env.resources[0] {
-			p.dst = &inline[0]
-		} else if at := uintptr(unsafe.Pointer(p.dst)) - uintptr(unsafe.Pointer(&env.Envelope)); at < unsafe.Sizeof(env.Envelope) {
-			p.dst = (*string)(unsafe.Add(unsafe.Pointer(&ev.Envelope), at))
-		}
+	ev.Time = at
+	for i, dst := range [envStrings]*string{&ev.Version, &ev.ID, &ev.DetailType, &ev.Source, &ev.Account, &ev.Region} {
+		d.keepSpan(dst, env[i])
 	}
-	ev.Envelope = env.Envelope
 	switch {
-	case ev.Task != nil:
-		return ev
-	case ev.Service != nil || ev.Deployment != nil:
-		if !d.hasServiceArn(ev.Resources) {
-			d.fail()
-			return nil
-		}
+	case nres == 0:
+		ev.Resources = []string{}
+	case nres == 1:
+		ev.Resources = inline[:1:1]
+	case nres > 1:
+		ev.Resources = make([]string, nres)
+	}
+	for i := range ev.Resources {
+		d.keepSpan(&ev.Resources[i], res[i])
 	}
 	return ev
 }
 
-// pending returns the JSON text of a string that has been read but not yet kept ("" if none).
-func (d *decoder) pending(dst *string) string {
-	for _, p := range d.pend[:d.npend] {
-		if p.dst == dst {
-			if p.escaped {
-				return "" // an escaped detail-type is none we handle: the strict decoder decides
-			}
-			b := d.in[p.start:p.end]
-			return unsafe.String(&b[0], len(b))
+// span notes where a string (or null: nothing) is in the input.
+func (d *decoder) span(p *pending) {
+	switch d.peek() {
+	case '"':
+		start, end, escaped := d.str()
+		*p = pending{start: int32(start), end: int32(end), escaped: escaped}
+	case 'n':
+		d.literal("null")
+	default:
+		d.fail()
+	}
+}
+
+// spans notes an array of strings (null: -1); more than fit go to the strict decoder.
+func (d *decoder) spans(ps []pending) int {
+	a, ok := d.openArray()
+	if !ok {
+		return -1
+	}
+	n := 0
+	for d.element(&a) {
+		if n == len(ps) {
+			d.fail()
+			return -1
+		}
+		d.span(&ps[n])
+		n++
+	}
+	return n
+}
+
+// text is a noted string as it is in the input: only for comparing (an escaped one is none we
+// look for, and reads as "").
+func (d *decoder) text(p pending) string {
+	if p.escaped || p.end == p.start {
+		return ""
+	}
+	b := d.in[p.start:p.end]
+	return unsafe.String(&b[0], len(b))
+}
+
+// keepSpan keeps a noted string into *dst.
+func (d *decoder) keepSpan(dst *string, p pending) {
+	switch {
+	case p.end == p.start:
+	case d.npend == len(d.pend):
+		*dst = string(unescape(nil, d.in[p.start:p.end], p.escaped)) // more strings than expected: rare
+	default:
+		p.dst = dst
+		d.pend[d.npend] = p
+		d.npend++
+		d.textSize += int(p.end - p.start)
+	}
+}
+
+// namesService is ServiceArn before the strings are kept: whether a resource names a service.
+func (d *decoder) namesService(res []pending) bool {
+	for _, p := range res {
+		if containsBytes(d.in[p.start:p.end], ":service/") {
+			return true
 		}
 	}
-	return ""
+	return false
 }
 
 // pended reports whether a string is waiting to be kept (so it is not empty).
@@ -741,18 +775,6 @@ func (d *decoder) pended(dst *string) bool {
 	for _, p := range d.pend[:d.npend] {
 		if p.dst == dst {
 			return true
-		}
-	}
-	return false
-}
-
-// hasServiceArn is ServiceArn before the strings are kept: whether a resource names a service.
-func (d *decoder) hasServiceArn(resources []string) bool {
-	for i := range resources {
-		for _, p := range d.pend[:d.npend] {
-			if p.dst == &resources[i] && containsBytes(d.in[p.start:p.end], ":service/") {
-				return true
-			}
 		}
 	}
 	return false
