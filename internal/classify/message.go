@@ -306,9 +306,28 @@ func hasPrefixFold(s, w string) bool {
 	return true
 }
 
-// indexFold is strings.Index for a lower-case sub, in any ASCII case.
+// indexFold is strings.Index for a lower-case sub, in any ASCII case. Candidates are found with
+// strings.IndexByte (vectorised) on sub's first byte in either case.
 func indexFold(s, sub string) int {
+	if len(sub) == 0 {
+		return 0
+	}
+	c := sub[0]
+	upper := c
+	if 'a' <= c && c <= 'z' {
+		upper = c - 'a' + 'A'
+	}
 	for i := 0; i+len(sub) <= len(s); i++ {
+		j := strings.IndexByte(s[i:], c)
+		if upper != c {
+			if k := strings.IndexByte(s[i:], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return -1
+		}
+		i += j
 		if hasPrefixFold(s[i:], sub) {
 			return i
 		}
