@@ -364,6 +364,8 @@ func (a *App) slackHandler(prov *accounts.Provider, logs *tasklogs.Reader) *chat
 		Region:        a.region,
 		Log:           a.log,
 		Fix:           a.fix,
+		// status, why and logs classify as the pipeline does: classify.yaml's rules first.
+		Classifier: a.runbooks.Classifier,
 	}
 	h.OnCall = a.onCall()
 	if prov != nil {
