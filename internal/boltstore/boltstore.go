@@ -7,9 +7,10 @@
 // once the record is written to the operating system, so an acknowledged event survives the
 // process being killed. Concurrent callers share one write. Every FoldInterval (and on Close) the
 // records are folded into bbolt in one transaction, with bbolt's fsync, and the log segments it
-// covered are deleted; opening the store replays whatever was not folded. A power loss (not a
-// process kill) can lose the records of the last fold interval; bbolt itself is always
-// consistent, since it is written only by fsynced transactions.
+// covered are deleted; opening the store replays whatever was not folded. The log is synced to
+// the disk every SyncInterval: a power loss (not a process kill) can lose what was acknowledged
+// since the last sync. bbolt itself is always consistent: it is written only by fsynced
+// transactions, and a torn log record (never acknowledged) is skipped on replay.
 package boltstore
 
 import (
@@ -55,6 +56,7 @@ type Store struct {
 	writes  atomic.Int64
 	commits atomic.Int64
 	fold    time.Duration
+	sync    time.Duration
 	mem     memory
 	log     wal
 	foldMu  sync.Mutex // one fold at a time
@@ -73,11 +75,20 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 // WithMarkTTL sets how long idempotency marks are kept.
 func WithMarkTTL(d time.Duration) Option { return func(s *Store) { s.markTTL = d } }
 
-// DefaultFoldInterval is how often the log is folded into bbolt: the most a power loss can take.
-const DefaultFoldInterval = 100 * time.Millisecond
+// Defaults for how the log reaches the disk. An acknowledged change is in the operating system
+// at once (it survives the process); the log is synced to the disk every DefaultSyncInterval,
+// the most of acknowledged changes a power loss can take, and folded into bbolt every
+// DefaultFoldInterval (fewer, larger bbolt transactions touch fewer pages per event).
+const (
+	DefaultSyncInterval = 100 * time.Millisecond
+	DefaultFoldInterval = time.Second
+)
 
 // WithFoldInterval sets how often the log is folded into bbolt (DefaultFoldInterval).
 func WithFoldInterval(d time.Duration) Option { return func(s *Store) { s.fold = d } }
+
+// WithSyncInterval sets how often the log is synced to the disk (DefaultSyncInterval).
+func WithSyncInterval(d time.Duration) Option { return func(s *Store) { s.sync = d } }
 
 // OpenReadOnly opens an existing store file to read it (reports, postmortems) without taking the
 // writer's lock from anyone: it fails at once, rather than waiting, when a running `medic serve`
@@ -129,7 +140,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("init store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now, markTTL: DefaultMarkTTL, fold: DefaultFoldInterval}
+	s := &Store{db: db, path: path, now: time.Now, markTTL: DefaultMarkTTL, fold: DefaultFoldInterval, sync: DefaultSyncInterval}
 	for _, o := range opts {
 		o(s)
 	}

@@ -21,6 +21,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 )
 
 // memory is what the store holds decoded: the active incidents (the truth for them), and what
@@ -51,12 +52,47 @@ func (m *memory) init() {
 	m.dirty, m.marks = map[string]*incident.Incident{}, map[string]int64{}
 }
 
-// record is one log entry: the marks an Update recorded and the incidents it changed, whole.
+// record is one log entry: the marks an Update recorded and the incidents it changed, whole, or
+// for an incident that only counted an occurrence, just what that changed.
 type record struct {
 	Seq       uint64               `json:"s"`
 	Exp       int64                `json:"x,omitempty"`
 	Marks     []string             `json:"m,omitempty"`
 	Incidents []*incident.Incident `json:"i,omitempty"`
+	Occurred  []occurred           `json:"o,omitempty"`
+}
+
+// occurred is the change of an incident that only counted an occurrence (incident.OnlyOccurred).
+type occurred struct {
+	ID          string                 `json:"id"`
+	Version     int64                  `json:"v"`
+	UpdatedAt   time.Time              `json:"u"`
+	Occurrences incident.Occurrences   `json:"o"`
+	StateError  string                 `json:"se,omitempty"`
+	NewState    bool                   `json:"ns,omitempty"`
+	State       *servicestate.Snapshot `json:"st,omitempty"`
+}
+
+// occurredOf is the small form of next's change from prev, when it has one.
+func occurredOf(prev, next *incident.Incident) (occurred, bool) {
+	if !incident.OnlyOccurred(prev, next) {
+		return occurred{}, false
+	}
+	o := occurred{ID: next.ID, Version: next.Version, UpdatedAt: next.UpdatedAt, Occurrences: next.Occurrences, StateError: next.StateError}
+	if next.ServiceState != prev.ServiceState {
+		o.NewState, o.State = true, next.ServiceState
+	}
+	return o, true
+}
+
+// applyTo is the incident with the change made.
+func (o *occurred) applyTo(prev *incident.Incident) *incident.Incident {
+	inc := prev.Clone()
+	inc.Version, inc.UpdatedAt, inc.Occurrences, inc.StateError = o.Version, o.UpdatedAt, o.Occurrences, o.StateError
+	if o.NewState {
+		inc.ServiceState = o.State
+	}
+	return inc
 }
 
 // wal is the log: segment files "<db>.log.<first sequence>" of frames (length, CRC-32C, JSON
@@ -162,20 +198,30 @@ func (s *Store) flush(seq uint64) error {
 	return nil
 }
 
-// marked reports whether mark is recorded and unexpired. Called with s.mem.mu held.
-func (s *Store) marked(mark string, now int64) bool {
-	if exp, ok := s.mem.marks[mark]; ok && exp > now {
-		return true
+// marked returns the first of marks recorded and unexpired, or "". Called with s.mem.mu held.
+func (s *Store) marked(marks []string, now int64) string {
+	if len(marks) == 0 {
+		return ""
 	}
-	if f := s.mem.folding; f != nil {
-		if exp, ok := f.marks[mark]; ok && exp > now {
-			return true
+	for _, mk := range marks {
+		if exp, ok := s.mem.marks[mk]; ok && exp > now {
+			return mk
+		}
+		if f := s.mem.folding; f != nil {
+			if exp, ok := f.marks[mk]; ok && exp > now {
+				return mk
+			}
 		}
 	}
-	found := false
+	found := ""
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketMarks).Get([]byte(mark))
-		found = len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > now
+		b := tx.Bucket(bucketMarks)
+		for _, mk := range marks {
+			if v := b.Get([]byte(mk)); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > now {
+				found = mk
+				return nil
+			}
+		}
 		return nil
 	})
 	return found
@@ -193,16 +239,14 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 	m := &s.mem
 	m.mu.Lock()
 	now := s.now()
-	for _, mk := range marks {
-		if s.marked(mk, now.Unix()) {
-			seq := m.seq
-			m.mu.Unlock()
-			// The first delivery may still be on its way to the log: answer once it is there.
-			if err := s.flush(seq); err != nil {
-				return err
-			}
-			return fmt.Errorf("mark %s: %w", mk, incident.ErrDuplicate)
+	if mk := s.marked(marks, now.Unix()); mk != "" {
+		seq := m.seq
+		m.mu.Unlock()
+		// The first delivery may still be on its way to the log: answer once it is there.
+		if err := s.flush(seq); err != nil {
+			return err
 		}
+		return fmt.Errorf("mark %s: %w", mk, incident.ErrDuplicate)
 	}
 	key := scope.Key()
 	cur := m.active[key]
@@ -275,9 +319,16 @@ func (s *Store) install(changed []*incident.Incident, marks []string, now time.T
 		inc.Version++
 	}
 	exp := now.Add(s.markTTL).Unix()
-	rec := record{Seq: m.seq + 1, Marks: marks, Incidents: changed}
+	rec := record{Seq: m.seq + 1, Marks: marks}
 	if len(marks) > 0 {
 		rec.Exp = exp
+	}
+	for _, inc := range changed {
+		if o, ok := occurredOf(m.byID[inc.ID], inc); ok {
+			rec.Occurred = append(rec.Occurred, o)
+		} else {
+			rec.Incidents = append(rec.Incidents, inc)
+		}
 	}
 	if err := m.appendRecord(&rec); err != nil {
 		for _, inc := range changed {
@@ -567,17 +618,25 @@ func writeFold(tx *bolt.Tx, fs *foldSet) error {
 	return tx.Bucket(bucketMeta).Put([]byte("logseq"), seq[:])
 }
 
-// folder folds every FoldInterval until Close.
+// folder folds every FoldInterval and syncs the log to disk every SyncInterval until Close.
 func (s *Store) folder() {
 	defer close(s.stopped)
-	t := time.NewTicker(s.fold)
-	defer t.Stop()
+	fold, sync := time.NewTicker(s.fold), time.NewTicker(s.sync)
+	defer fold.Stop()
+	defer sync.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
-		case <-t.C:
+		case <-fold.C:
 			_ = s.Fold() // a failure keeps the log; the next fold or Close tries again
+		case <-sync.C:
+			s.log.mu.Lock()
+			f := s.log.f
+			s.log.mu.Unlock()
+			if f != nil {
+				_ = f.Sync() // a segment a fold closed meanwhile is in bbolt already
+			}
 		}
 	}
 }
@@ -663,6 +722,13 @@ func (s *Store) replay(name string, folded uint64) error {
 		}
 		for _, inc := range rec.Incidents {
 			m.apply(inc)
+		}
+		for _, o := range rec.Occurred {
+			prev := m.byID[o.ID]
+			if prev == nil {
+				return fmt.Errorf("log %s: record %d: an occurrence of incident %s, which is not active", name, rec.Seq, o.ID)
+			}
+			m.apply(o.applyTo(prev))
 		}
 		for _, mk := range rec.Marks {
 			m.marks[mk] = rec.Exp
