@@ -30,7 +30,17 @@ func run() int {
 	write := flag.String("write", "", "with -scenarios: write the figures into this Markdown file between its scenario markers")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the storm to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the storm to this file")
+	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the storm to this file")
 	flag.Parse()
+	if *mutexProfile != "" {
+		runtime.SetMutexProfileFraction(5)
+		defer func() {
+			if f, err := os.Create(*mutexProfile); err == nil {
+				_ = pprof.Lookup("mutex").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {

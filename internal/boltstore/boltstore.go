@@ -87,6 +87,9 @@ const (
 // WithFoldInterval sets how often the log is folded into bbolt (DefaultFoldInterval).
 func WithFoldInterval(d time.Duration) Option { return func(s *Store) { s.fold = d } }
 
+// WithSegmentSize sets the size of a log segment (DefaultSegmentSize).
+func WithSegmentSize(n int) Option { return func(s *Store) { s.log.size = n } }
+
 // WithSyncInterval sets how often the log is synced to the disk (DefaultSyncInterval).
 func WithSyncInterval(d time.Duration) Option { return func(s *Store) { s.sync = d } }
 
@@ -141,6 +144,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("init store %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: time.Now, markTTL: DefaultMarkTTL, fold: DefaultFoldInterval, sync: DefaultSyncInterval}
+	s.log.size = DefaultSegmentSize
 	for _, o := range opts {
 		o(s)
 	}

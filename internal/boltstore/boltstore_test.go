@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"testing"
@@ -153,7 +154,7 @@ func TestKilledBeforeFoldLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "medic.db")
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	st, err := boltstore.Open(path, boltstore.WithClock(clk.Now), boltstore.WithFoldInterval(time.Hour))
+	st, err := boltstore.Open(path, boltstore.WithClock(clk.Now), boltstore.WithFoldInterval(time.Hour), boltstore.WithSegmentSize(1<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,13 +185,19 @@ func TestKilledBeforeFoldLosesNothing(t *testing.T) {
 	if len(segs) != 1 {
 		t.Fatalf("log segments left: %v", segs)
 	}
-	// The kill tore the record being written.
-	f, err := os.OpenFile(segs[0], os.O_APPEND|os.O_WRONLY, 0)
+	// The kill tore the record being written: a length and half a record after the last one.
+	raw, err := os.ReadFile(segs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.Write([]byte{0, 0, 1, 0, 1, 2, 3, 4, '{', '"'})
-	_ = f.Close()
+	end := 0
+	for n := binary.BigEndian.Uint32(raw[end:]); n != 0; n = binary.BigEndian.Uint32(raw[end:]) {
+		end += 16 + int(n)
+	}
+	copy(raw[end:], []byte{0, 0, 1, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 99, '{', '"'})
+	if err := os.WriteFile(segs[0], raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	again, err := boltstore.Open(killed, boltstore.WithClock(clk.Now))
 	if err != nil {

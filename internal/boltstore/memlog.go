@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -27,18 +28,18 @@ import (
 // memory is what the store holds decoded: the active incidents (the truth for them), and what
 // changed since the last fold (the log's contents, still to be written into bbolt). Installed
 // incidents are never changed in place: a change installs a changed copy, so a pointer handed out
-// stays as it was.
+// stays as it was. mu guards the maps and the log and is held only to read or install; the work of
+// an update (marks, copies, fn, encoding) is done under its scope's own lock, so handlers of
+// different services do not wait for each other.
 type memory struct {
 	mu      sync.Mutex
+	scopes  map[string]*sync.Mutex          // scope key → the lock its updates take
 	active  map[string][]*incident.Incident // scope key → its active incidents
 	byID    map[string]*incident.Incident   // active incident id → incident
 	dirty   map[string]*incident.Incident   // changed since the last fold, resolved ones too
 	marks   map[string]int64                // marks since the last fold → expiry (unix seconds)
 	folding *foldSet                        // what a fold is writing: still visible until it commits
 	seq     uint64                          // the last record's sequence number
-	pending []byte                          // records not yet written to the log file
-	enc     *json.Encoder
-	encBuf  bytes.Buffer
 }
 
 type foldSet struct {
@@ -48,14 +49,26 @@ type foldSet struct {
 }
 
 func (m *memory) init() {
+	m.scopes = map[string]*sync.Mutex{}
 	m.active, m.byID = map[string][]*incident.Incident{}, map[string]*incident.Incident{}
 	m.dirty, m.marks = map[string]*incident.Incident{}, map[string]int64{}
+}
+
+// scopeLock is the lock of one scope's updates.
+func (m *memory) scopeLock(key string) *sync.Mutex {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.scopes[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		m.scopes[key] = l
+	}
+	return l
 }
 
 // record is one log entry: the marks an Update recorded and the incidents it changed, whole, or
 // for an incident that only counted an occurrence, just what that changed.
 type record struct {
-	Seq       uint64               `json:"s"`
 	Exp       int64                `json:"x,omitempty"`
 	Marks     []string             `json:"m,omitempty"`
 	Incidents []*incident.Incident `json:"i,omitempty"`
@@ -95,17 +108,22 @@ func (o *occurred) applyTo(prev *incident.Incident) *incident.Incident {
 	return inc
 }
 
-// wal is the log: segment files "<db>.log.<first sequence>" of frames (length, CRC-32C, JSON
-// record). Writes are serialised by mu; concurrent callers share one write.
+// wal is the log: segment files "<db>.log.<first sequence>", each mapped into memory, of frames
+// (length, CRC-32C, sequence number, JSON record); a zero length ends a segment. Guarded by
+// memory.mu.
 type wal struct {
-	mu       sync.Mutex
-	f        *os.File
+	size     int // a new segment's size
+	cur      *segment
+	off      int
 	segments []string // every segment not yet folded, the current one last
-	written  uint64   // every record up to this sequence is in the file
-	err      error    // a failed write: the store refuses further changes
-	spare    []byte
 	readOnly bool
 }
+
+// DefaultSegmentSize is a new log segment's size: a sparse file, filled as records come; a fold
+// starts the next one, and a record that does not fit in what is left starts one too.
+const DefaultSegmentSize = 64 << 20
+
+const frameHeader = 16
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -129,24 +147,27 @@ func segments(db string) ([]string, error) {
 	return out, nil
 }
 
-// open starts a new segment whose first record is first.
-func (w *wal) open(db string, first uint64) error {
+// open starts a new segment whose first record is first, big enough for at least need bytes.
+func (w *wal) open(db string, first uint64, need int) error {
 	name := segmentName(db, first)
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_TRUNC, 0o600)
+	seg, err := createSegment(name, max(w.size, need+frameHeader))
 	if err != nil {
-		return fmt.Errorf("log segment: %w", err)
+		return err
 	}
-	w.f = f
+	if w.cur != nil {
+		_ = w.cur.close()
+	}
+	w.cur, w.off = seg, 0
 	w.segments = append(w.segments, name)
 	return nil
 }
 
 func (w *wal) close() error {
-	if w.f == nil {
+	if w.cur == nil {
 		return nil
 	}
-	err := w.f.Close()
-	w.f = nil
+	err := w.cur.close()
+	w.cur = nil
 	return err
 }
 
@@ -157,62 +178,65 @@ func (w *wal) removeAll() {
 	w.segments = nil
 }
 
-// appendRecord encodes rec as a frame onto m.pending. Called with m.mu held.
-func (m *memory) appendRecord(rec *record) error {
-	if m.enc == nil {
-		m.enc = json.NewEncoder(&m.encBuf)
+// frame is an encoded record waiting for its sequence number.
+type frame struct{ buf bytes.Buffer }
+
+var frames = sync.Pool{New: func() any { f := &frame{}; return f }}
+
+// encodeRecord encodes rec after room for the frame header.
+func encodeRecord(rec *record) (*frame, error) {
+	f := frames.Get().(*frame)
+	f.buf.Reset()
+	f.buf.Write(make([]byte, frameHeader)[:frameHeader:frameHeader])
+	if err := json.NewEncoder(&f.buf).Encode(rec); err != nil {
+		frames.Put(f)
+		return nil, fmt.Errorf("encode log record: %w", err)
 	}
-	m.encBuf.Reset()
-	if err := m.enc.Encode(rec); err != nil {
-		return fmt.Errorf("encode log record: %w", err)
-	}
-	payload := m.encBuf.Bytes()
-	var hdr [8]byte
-	binary.BigEndian.PutUint32(hdr[:4], uint32(len(payload)))
-	binary.BigEndian.PutUint32(hdr[4:], crc32.Checksum(payload, castagnoli))
-	m.pending = append(append(m.pending, hdr[:]...), payload...)
-	return nil
+	return f, nil
 }
 
-// flush returns once every record up to seq is written to the log file (the operating system has
-// it: it survives the process). Whoever comes first writes what every caller queued.
-func (s *Store) flush(seq uint64) error {
-	w := &s.log
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
+// appendFrame numbers f as the next record and copies it into the log. Called with s.mem.mu held.
+// Once it returns the record is in the operating system's hands.
+func (s *Store) appendFrame(f *frame) (uint64, error) {
+	m, w := &s.mem, &s.log
+	b := f.buf.Bytes()
+	seq := m.seq + 1
+	binary.BigEndian.PutUint32(b[0:4], uint32(len(b)-frameHeader))
+	binary.BigEndian.PutUint64(b[8:16], seq)
+	binary.BigEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], castagnoli))
+	if w.off+len(b)+4 > w.cur.size() { // + room for the zero length that ends the segment
+		if err := w.open(s.path, seq, len(b)+4); err != nil {
+			return 0, err
+		}
 	}
-	if w.written >= seq {
-		return nil
+	if err := w.cur.write(w.off, b); err != nil {
+		return 0, fmt.Errorf("write log: %w", err)
 	}
-	s.mem.mu.Lock()
-	buf, upTo := s.mem.pending, s.mem.seq
-	s.mem.pending = w.spare[:0]
-	s.mem.mu.Unlock()
-	if _, err := w.f.Write(buf); err != nil {
-		w.err = fmt.Errorf("write log: %w", err)
-		return w.err
-	}
-	w.spare, w.written = buf, upTo
-	return nil
+	w.off += len(b)
+	m.seq = seq
+	return seq, nil
 }
 
-// marked returns the first of marks recorded and unexpired, or "". Called with s.mem.mu held.
+// marked returns the first of marks recorded and unexpired, or "". Called under the scope's lock:
+// a mark of an event is only ever recorded under the lock of the event's scope.
 func (s *Store) marked(marks []string, now int64) string {
 	if len(marks) == 0 {
 		return ""
 	}
+	m := &s.mem
+	m.mu.Lock()
 	for _, mk := range marks {
-		if exp, ok := s.mem.marks[mk]; ok && exp > now {
+		exp, ok := m.marks[mk]
+		if !ok && m.folding != nil {
+			exp, ok = m.folding.marks[mk]
+		}
+		if ok && exp > now {
+			m.mu.Unlock()
 			return mk
 		}
-		if f := s.mem.folding; f != nil {
-			if exp, ok := f.marks[mk]; ok && exp > now {
-				return mk
-			}
-		}
 	}
+	m.mu.Unlock()
+	// A fold moves marks to bbolt before it forgets them: one not in memory now is there.
 	found := ""
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMarks)
@@ -227,8 +251,8 @@ func (s *Store) marked(marks []string, now int64) string {
 	return found
 }
 
-// Update implements incident.Store: the marks are checked and fn applied under one lock, to
-// copies of the scope's active incidents, then one log record is written.
+// Update implements incident.Store: under the scope's lock, the marks are checked and fn
+// applied to copies of the scope's active incidents; then one log record is appended.
 func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string, fn func([]*incident.Incident) ([]*incident.Incident, error)) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -236,20 +260,17 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 	if s.log.readOnly {
 		return errReadOnly
 	}
-	m := &s.mem
-	m.mu.Lock()
+	key := scope.Key()
+	lock := s.mem.scopeLock(key)
+	lock.Lock()
+	defer lock.Unlock()
 	now := s.now()
 	if mk := s.marked(marks, now.Unix()); mk != "" {
-		seq := m.seq
-		m.mu.Unlock()
-		// The first delivery may still be on its way to the log: answer once it is there.
-		if err := s.flush(seq); err != nil {
-			return err
-		}
 		return fmt.Errorf("mark %s: %w", mk, incident.ErrDuplicate)
 	}
-	key := scope.Key()
-	cur := m.active[key]
+	s.mem.mu.Lock()
+	cur := s.mem.active[key]
+	s.mem.mu.Unlock()
 	copies := make([]*incident.Incident, len(cur))
 	for i, inc := range cur {
 		copies[i] = inc.Clone()
@@ -259,37 +280,35 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 		err = s.checkChanges(key, cur, changed)
 	}
 	if err != nil {
-		m.mu.Unlock()
 		return err
 	}
 	if len(changed) == 0 && len(marks) == 0 {
-		m.mu.Unlock()
 		return nil
 	}
-	seq, err := s.install(changed, marks, now)
-	m.mu.Unlock()
-	if err != nil {
+	if err := s.install(cur, changed, marks, now); err != nil {
 		return err
 	}
 	s.writes.Add(1)
-	return s.flush(seq)
+	return nil
 }
 
 var errReadOnly = errors.New("store opened read-only")
 
 // checkChanges refuses what a store must refuse: a second active incident for a scope and
-// cause, a stale version, an id in use. Called with s.mem.mu held.
+// cause, a stale version, an id in use. Called under the scope's lock, so cur is current.
 func (s *Store) checkChanges(key string, cur, changed []*incident.Incident) error {
 	causes := map[string]string{}
+	byID := map[string]*incident.Incident{}
 	for _, inc := range cur {
 		causes[string(inc.Cause)] = inc.ID
+		byID[inc.ID] = inc
 	}
 	for _, inc := range changed {
 		if inc.Scope.Key() != key {
 			return fmt.Errorf("incident %s is not of scope %s: %w", inc.ID, key, incident.ErrConflict)
 		}
 		if inc.Version == 0 {
-			if _, err := s.get(inc.ID); err == nil {
+			if _, err := s.find(inc.ID); err == nil {
 				return fmt.Errorf("create incident %s: id exists: %w", inc.ID, incident.ErrConflict)
 			}
 			if id, ok := causes[string(inc.Cause)]; ok && inc.State.Active() && id != inc.ID {
@@ -300,7 +319,7 @@ func (s *Store) checkChanges(key string, cur, changed []*incident.Incident) erro
 			}
 			continue
 		}
-		live := s.mem.byID[inc.ID]
+		live := byID[inc.ID]
 		if live == nil || live.Version != inc.Version {
 			return fmt.Errorf("update incident %s: %w", inc.ID, incident.ErrConflict)
 		}
@@ -311,39 +330,50 @@ func (s *Store) checkChanges(key string, cur, changed []*incident.Incident) erro
 	return nil
 }
 
-// install makes the changed incidents the live ones, records the marks, and queues the log
-// record. Called with s.mem.mu held; it returns the record's sequence number.
-func (s *Store) install(changed []*incident.Incident, marks []string, now time.Time) (uint64, error) {
-	m := &s.mem
+// install encodes the change as one log record, appends it, and makes the changed incidents the
+// live ones. Called under the scope's lock; cur is the scope's active incidents before.
+func (s *Store) install(cur, changed []*incident.Incident, marks []string, now time.Time) error {
+	exp := now.Add(s.markTTL).Unix()
+	var rec record
+	if len(marks) > 0 {
+		rec.Marks, rec.Exp = marks, exp
+	}
 	for _, inc := range changed {
 		inc.Version++
-	}
-	exp := now.Add(s.markTTL).Unix()
-	rec := record{Seq: m.seq + 1, Marks: marks}
-	if len(marks) > 0 {
-		rec.Exp = exp
-	}
-	for _, inc := range changed {
-		if o, ok := occurredOf(m.byID[inc.ID], inc); ok {
+		var prev *incident.Incident
+		for _, c := range cur {
+			if c.ID == inc.ID {
+				prev = c
+			}
+		}
+		if o, ok := occurredOf(prev, inc); ok {
 			rec.Occurred = append(rec.Occurred, o)
 		} else {
 			rec.Incidents = append(rec.Incidents, inc)
 		}
 	}
-	if err := m.appendRecord(&rec); err != nil {
+	f, err := encodeRecord(&rec)
+	if err == nil {
+		m := &s.mem
+		m.mu.Lock()
+		_, err = s.appendFrame(f)
+		if err == nil {
+			for _, inc := range changed {
+				m.apply(inc)
+			}
+			for _, mk := range marks {
+				m.marks[mk] = exp
+			}
+		}
+		m.mu.Unlock()
+		frames.Put(f)
+	}
+	if err != nil {
 		for _, inc := range changed {
 			inc.Version--
 		}
-		return 0, err
 	}
-	m.seq++
-	for _, inc := range changed {
-		m.apply(inc)
-	}
-	for _, mk := range marks {
-		m.marks[mk] = exp
-	}
-	return m.seq, nil
+	return err
 }
 
 // apply installs one incident as the newest: in the active set while active, dirty until folded.
@@ -385,12 +415,9 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 	m := &s.mem
 	m.mu.Lock()
 	live := m.byID[id]
+	unfolded := m.dirty[id] != nil || (m.folding != nil && m.folding.dirty[id] != nil)
+	m.mu.Unlock()
 	if live == nil {
-		_, unfolded := m.dirty[id]
-		if m.folding != nil && m.folding.dirty[id] != nil {
-			unfolded = true
-		}
-		m.mu.Unlock()
 		if unfolded {
 			// Resolved since the last fold: bbolt must hold its last version first.
 			if err := s.Fold(); err != nil {
@@ -399,38 +426,48 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 		}
 		return s.modifyDisk(ctx, id, fn)
 	}
+	key := live.Scope.Key()
+	lock := m.scopeLock(key)
+	lock.Lock()
+	defer lock.Unlock()
+	m.mu.Lock()
+	cur := m.active[key]
+	live = m.byID[id]
+	m.mu.Unlock()
+	if live == nil {
+		// Resolved meanwhile: bbolt must hold its last version first.
+		if err := s.Fold(); err != nil {
+			return nil, err
+		}
+		return s.modifyDisk(ctx, id, fn)
+	}
 	inc := live.Clone()
 	ch, err := fn(inc)
 	if err != nil || !ch {
-		m.mu.Unlock()
 		return inc, err
 	}
-	seq, err := s.install([]*incident.Incident{inc}, nil, s.now())
-	m.mu.Unlock()
-	if err != nil {
+	if err := s.install(cur, []*incident.Incident{inc}, nil, s.now()); err != nil {
 		return nil, err
 	}
 	s.writes.Add(1)
-	if err := s.flush(seq); err != nil {
-		return nil, err
-	}
 	return inc.Clone(), nil
 }
 
-// get finds an incident in memory, then in bbolt. Called with s.mem.mu held, or on a read-only
-// store.
-func (s *Store) get(id string) (*incident.Incident, error) {
+// find finds an incident in memory, then in bbolt.
+func (s *Store) find(id string) (*incident.Incident, error) {
 	m := &s.mem
-	if inc := m.byID[id]; inc != nil {
+	m.mu.Lock()
+	inc := m.byID[id]
+	if inc == nil {
+		inc = m.dirty[id]
+	}
+	if inc == nil && m.folding != nil {
+		inc = m.folding.dirty[id]
+	}
+	m.mu.Unlock()
+	if inc != nil {
 		return inc, nil
 	}
-	if inc := m.dirty[id]; inc != nil {
-		return inc, nil
-	}
-	if m.folding != nil && m.folding.dirty[id] != nil {
-		return m.folding.dirty[id], nil
-	}
-	var inc *incident.Incident
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		inc, err = decode(tx.Bucket(bucketIncidents).Get([]byte(id)))
@@ -441,9 +478,7 @@ func (s *Store) get(id string) (*incident.Incident, error) {
 
 // Get implements incident.Store.
 func (s *Store) Get(_ context.Context, id string) (*incident.Incident, error) {
-	s.mem.mu.Lock()
-	inc, err := s.get(id)
-	s.mem.mu.Unlock()
+	inc, err := s.find(id)
 	if err != nil {
 		return nil, fmt.Errorf("incident %s: %w", id, err)
 	}
@@ -510,48 +545,28 @@ func (s *Store) Fold() error {
 	}
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
-	w, m := &s.log, &s.mem
-	w.mu.Lock()
+	m, w := &s.mem, &s.log
 	m.mu.Lock()
 	if len(m.dirty) == 0 && len(m.marks) == 0 {
 		m.mu.Unlock()
-		w.mu.Unlock()
 		return nil
 	}
-	if len(m.pending) > 0 && w.err == nil {
-		if _, err := w.f.Write(m.pending); err != nil {
-			w.err = fmt.Errorf("write log: %w", err)
-		}
-		w.written, m.pending = m.seq, m.pending[:0]
-	}
-	if w.err != nil {
-		m.mu.Unlock()
-		w.mu.Unlock()
-		return w.err
-	}
 	fs := &foldSet{dirty: m.dirty, marks: m.marks, upTo: m.seq}
-	var old []string
-	var oldFile *os.File
-	if last := len(w.segments) - 1; last >= 0 && w.segments[last] == segmentName(s.path, m.seq+1) {
-		// Nothing was logged since the segment began (a fold that failed): keep writing to it.
-		old = slices.Clone(w.segments[:last])
-		w.segments = w.segments[last:]
-	} else {
-		old, oldFile = w.segments, w.f
-		w.segments, w.f = nil, nil
-		if err := w.open(s.path, m.seq+1); err != nil {
-			w.segments, w.f = old, oldFile
-			m.mu.Unlock()
-			w.mu.Unlock()
-			return err
-		}
+	// The next records go to a new segment, so the old ones hold nothing after upTo.
+	old := w.segments
+	w.segments = nil
+	if err := w.open(s.path, m.seq+1, 0); err != nil {
+		w.segments = old
+		m.mu.Unlock()
+		return err
 	}
+	old = slices.DeleteFunc(old, func(n string) bool { return n == w.segments[0] })
 	m.folding, m.dirty, m.marks = fs, map[string]*incident.Incident{}, map[string]int64{}
 	m.mu.Unlock()
-	w.mu.Unlock()
 
 	err := s.db.Update(func(tx *bolt.Tx) error { return writeFold(tx, fs) })
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	m.folding = nil
 	if err != nil {
 		// Keep it for the next fold; the old segments stay until then.
@@ -565,20 +580,10 @@ func (s *Store) Fold() error {
 				m.marks[mk] = exp
 			}
 		}
-		m.mu.Unlock()
-		w.mu.Lock()
 		w.segments = append(old, w.segments...)
-		w.mu.Unlock()
-		if oldFile != nil {
-			_ = oldFile.Close()
-		}
 		return fmt.Errorf("fold log into store: %w", err)
 	}
-	m.mu.Unlock()
 	s.commits.Add(1)
-	if oldFile != nil {
-		_ = oldFile.Close()
-	}
 	for _, n := range old {
 		_ = os.Remove(n)
 	}
@@ -631,11 +636,13 @@ func (s *Store) folder() {
 		case <-fold.C:
 			_ = s.Fold() // a failure keeps the log; the next fold or Close tries again
 		case <-sync.C:
-			s.log.mu.Lock()
-			f := s.log.f
-			s.log.mu.Unlock()
-			if f != nil {
-				_ = f.Sync() // a segment a fold closed meanwhile is in bbolt already
+			s.mem.mu.Lock()
+			cur := s.log.cur
+			s.mem.mu.Unlock()
+			if cur != nil {
+				// Outside the lock, so records are not held up by the disk. A segment a fold
+				// closed meanwhile fails to sync, and needs none: bbolt holds its records.
+				_ = cur.sync()
 			}
 		}
 	}
@@ -680,7 +687,6 @@ func (s *Store) load() error {
 		}
 	}
 	s.log.segments = segs
-	s.log.written = m.seq
 	return nil
 }
 
@@ -696,29 +702,45 @@ func (s *Store) foldReplayed() error {
 		m.dirty, m.marks = map[string]*incident.Incident{}, map[string]int64{}
 	}
 	w.removeAll()
-	return w.open(s.path, m.seq+1)
+	return w.open(s.path, m.seq+1, 0)
 }
 
 // replay applies a segment's records after folded. A torn last record (the process died while
-// writing it, so it was never acknowledged) ends the segment.
+// writing it, so it was never acknowledged) ends the segment, as does a zero length (the part of
+// the segment never written).
 func (s *Store) replay(name string, folded uint64) error {
-	raw, err := os.ReadFile(name)
+	f, err := os.Open(name)
 	if err != nil {
 		return fmt.Errorf("read log %s: %w", name, err)
 	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
 	m := &s.mem
-	for len(raw) >= 8 {
-		n := binary.BigEndian.Uint32(raw[:4])
-		if uint64(len(raw)-8) < uint64(n) || crc32.Checksum(raw[8:8+n], castagnoli) != binary.BigEndian.Uint32(raw[4:8]) {
+	var hdr [frameHeader]byte
+	var payload []byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			break // the end, or a torn header
+		}
+		n := binary.BigEndian.Uint32(hdr[:4])
+		if n == 0 || n > 1<<30 {
 			break
 		}
-		var rec record
-		if err := json.NewDecoder(bytes.NewReader(raw[8 : 8+n])).Decode(&rec); err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("log %s: record %d: %w", name, rec.Seq, err)
+		payload = slices.Grow(payload[:0], int(n))[:n]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			break
 		}
-		raw = raw[8+n:]
-		if rec.Seq <= folded {
+		crc := crc32.Update(crc32.Checksum(hdr[8:], castagnoli), castagnoli, payload)
+		if crc != binary.BigEndian.Uint32(hdr[4:8]) {
+			break
+		}
+		seq := binary.BigEndian.Uint64(hdr[8:16])
+		if seq <= folded {
 			continue
+		}
+		var rec record
+		if err := json.Unmarshal(payload, &rec); err != nil {
+			return fmt.Errorf("log %s: record %d: %w", name, seq, err)
 		}
 		for _, inc := range rec.Incidents {
 			m.apply(inc)
@@ -726,14 +748,14 @@ func (s *Store) replay(name string, folded uint64) error {
 		for _, o := range rec.Occurred {
 			prev := m.byID[o.ID]
 			if prev == nil {
-				return fmt.Errorf("log %s: record %d: an occurrence of incident %s, which is not active", name, rec.Seq, o.ID)
+				return fmt.Errorf("log %s: record %d: an occurrence of incident %s, which is not active", name, seq, o.ID)
 			}
 			m.apply(o.applyTo(prev))
 		}
 		for _, mk := range rec.Marks {
 			m.marks[mk] = rec.Exp
 		}
-		m.seq = max(m.seq, rec.Seq)
+		m.seq = max(m.seq, seq)
 	}
 	return nil
 }
