@@ -32,38 +32,80 @@ import (
 // an update (marks, copies, fn, encoding) is done under its scope's own lock, so handlers of
 // different services do not wait for each other.
 type memory struct {
+	scopes sync.Map // scope key → *scopeState
+	marks  [markShards]markShard
+
 	mu      sync.Mutex
-	scopes  map[string]*sync.Mutex          // scope key → the lock its updates take
-	active  map[string][]*incident.Incident // scope key → its active incidents
-	byID    map[string]*incident.Incident   // active incident id → incident
-	dirty   map[string]*incident.Incident   // changed since the last fold, resolved ones too
-	marks   map[string]int64                // marks since the last fold → expiry (unix seconds)
-	folding *foldSet                        // what a fold is writing: still visible until it commits
-	seq     uint64                          // the last record's sequence number
+	byID    map[string]*incident.Incident // active incident id → incident
+	dirty   map[string]*incident.Incident // changed since the last fold, resolved ones too
+	folding *foldSet                      // what a fold is writing: still visible until it commits
+	seq     uint64                        // the last record's sequence number
+}
+
+// scopeState is one scope's active incidents and the lock its updates take.
+type scopeState struct {
+	mu     sync.Mutex
+	active []*incident.Incident
+}
+
+// markShards spreads the marks recorded since the last fold over separately locked maps, so
+// that checking one costs no global lock.
+const markShards = 32
+
+type markShard struct {
+	mu      sync.Mutex
+	cur     map[string]int64 // mark → expiry (unix seconds)
+	folding map[string]int64 // what a fold is writing
+}
+
+func (m *memory) shard(mark string) *markShard {
+	h := uint32(2166136261) // FNV-1a
+	for i := 0; i < len(mark); i++ {
+		h = (h ^ uint32(mark[i])) * 16777619
+	}
+	return &m.marks[h%markShards]
+}
+
+// markCount is how many marks wait for a fold.
+func (m *memory) markCount() int {
+	n := 0
+	for i := range m.marks {
+		sh := &m.marks[i]
+		sh.mu.Lock()
+		n += len(sh.cur)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 type foldSet struct {
 	dirty map[string]*incident.Incident
-	marks map[string]int64
+	marks []map[string]int64
 	upTo  uint64
 }
 
 func (m *memory) init() {
-	m.scopes = map[string]*sync.Mutex{}
-	m.active, m.byID = map[string][]*incident.Incident{}, map[string]*incident.Incident{}
-	m.dirty, m.marks = map[string]*incident.Incident{}, map[string]int64{}
+	m.byID, m.dirty = map[string]*incident.Incident{}, map[string]*incident.Incident{}
+	for i := range m.marks {
+		m.marks[i].cur = map[string]int64{}
+	}
 }
 
-// scopeLock is the lock of one scope's updates.
-func (m *memory) scopeLock(key string) *sync.Mutex {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l := m.scopes[key]
-	if l == nil {
-		l = &sync.Mutex{}
-		m.scopes[key] = l
+// forgetFolded forgets what a fold wrote: dirty incidents and marks.
+func (m *memory) forgetFolded() {
+	m.dirty = map[string]*incident.Incident{}
+	for i := range m.marks {
+		m.marks[i].cur = map[string]int64{}
 	}
-	return l
+}
+
+// scope is the state of one scope.
+func (m *memory) scope(key string) *scopeState {
+	if st, ok := m.scopes.Load(key); ok {
+		return st.(*scopeState)
+	}
+	st, _ := m.scopes.LoadOrStore(key, &scopeState{})
+	return st.(*scopeState)
 }
 
 // record is one log entry: the marks an Update recorded and the incidents it changed, whole, or
@@ -223,19 +265,18 @@ func (s *Store) marked(marks []string, now int64) string {
 	if len(marks) == 0 {
 		return ""
 	}
-	m := &s.mem
-	m.mu.Lock()
 	for _, mk := range marks {
-		exp, ok := m.marks[mk]
-		if !ok && m.folding != nil {
-			exp, ok = m.folding.marks[mk]
+		sh := s.mem.shard(mk)
+		sh.mu.Lock()
+		exp, ok := sh.cur[mk]
+		if !ok {
+			exp, ok = sh.folding[mk]
 		}
+		sh.mu.Unlock()
 		if ok && exp > now {
-			m.mu.Unlock()
 			return mk
 		}
 	}
-	m.mu.Unlock()
 	// A fold moves marks to bbolt before it forgets them: one not in memory now is there.
 	found := ""
 	_ = s.db.View(func(tx *bolt.Tx) error {
@@ -261,16 +302,14 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 		return errReadOnly
 	}
 	key := scope.Key()
-	lock := s.mem.scopeLock(key)
-	lock.Lock()
-	defer lock.Unlock()
+	st := s.mem.scope(key)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	now := s.now()
 	if mk := s.marked(marks, now.Unix()); mk != "" {
 		return fmt.Errorf("mark %s: %w", mk, incident.ErrDuplicate)
 	}
-	s.mem.mu.Lock()
-	cur := s.mem.active[key]
-	s.mem.mu.Unlock()
+	cur := st.active
 	copies := make([]*incident.Incident, len(cur))
 	for i, inc := range cur {
 		copies[i] = inc.Clone()
@@ -285,7 +324,7 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 	if len(changed) == 0 && len(marks) == 0 {
 		return nil
 	}
-	if err := s.install(cur, changed, marks, now); err != nil {
+	if err := s.install(st, changed, marks, now); err != nil {
 		return err
 	}
 	s.writes.Add(1)
@@ -331,8 +370,9 @@ func (s *Store) checkChanges(key string, cur, changed []*incident.Incident) erro
 }
 
 // install encodes the change as one log record, appends it, and makes the changed incidents the
-// live ones. Called under the scope's lock; cur is the scope's active incidents before.
-func (s *Store) install(cur, changed []*incident.Incident, marks []string, now time.Time) error {
+// live ones. Called under the scope's lock.
+func (s *Store) install(st *scopeState, changed []*incident.Incident, marks []string, now time.Time) error {
+	cur := st.active
 	exp := now.Add(s.markTTL).Unix()
 	var rec record
 	if len(marks) > 0 {
@@ -359,10 +399,14 @@ func (s *Store) install(cur, changed []*incident.Incident, marks []string, now t
 		_, err = s.appendFrame(f)
 		if err == nil {
 			for _, inc := range changed {
-				m.apply(inc)
+				m.apply(st, inc)
 			}
+			// Under mu, so a fold takes every mark of the records it covers.
 			for _, mk := range marks {
-				m.marks[mk] = exp
+				sh := m.shard(mk)
+				sh.mu.Lock()
+				sh.cur[mk] = exp
+				sh.mu.Unlock()
 			}
 		}
 		m.mu.Unlock()
@@ -376,10 +420,10 @@ func (s *Store) install(cur, changed []*incident.Incident, marks []string, now t
 	return err
 }
 
-// apply installs one incident as the newest: in the active set while active, dirty until folded.
-func (m *memory) apply(inc *incident.Incident) {
-	key := inc.Scope.Key()
-	list := m.active[key]
+// apply installs one incident as the newest: in its scope's active set while active, dirty until
+// folded. Called with m.mu and the scope's lock held (or alone, at load).
+func (m *memory) apply(st *scopeState, inc *incident.Incident) {
+	list := st.active
 	i := slices.IndexFunc(list, func(x *incident.Incident) bool { return x.ID == inc.ID })
 	list = slices.Clone(list)
 	switch {
@@ -390,11 +434,7 @@ func (m *memory) apply(inc *incident.Incident) {
 	case i >= 0:
 		list = slices.Delete(list, i, i+1)
 	}
-	if len(list) == 0 {
-		delete(m.active, key)
-	} else {
-		m.active[key] = list
-	}
+	st.active = list
 	if inc.State.Active() {
 		m.byID[inc.ID] = inc
 	} else {
@@ -426,12 +466,10 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 		}
 		return s.modifyDisk(ctx, id, fn)
 	}
-	key := live.Scope.Key()
-	lock := m.scopeLock(key)
-	lock.Lock()
-	defer lock.Unlock()
+	st := m.scope(live.Scope.Key())
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	m.mu.Lock()
-	cur := m.active[key]
 	live = m.byID[id]
 	m.mu.Unlock()
 	if live == nil {
@@ -446,7 +484,7 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 	if err != nil || !ch {
 		return inc, err
 	}
-	if err := s.install(cur, []*incident.Incident{inc}, nil, s.now()); err != nil {
+	if err := s.install(st, []*incident.Incident{inc}, nil, s.now()); err != nil {
 		return nil, err
 	}
 	s.writes.Add(1)
@@ -547,11 +585,11 @@ func (s *Store) Fold() error {
 	defer s.foldMu.Unlock()
 	m, w := &s.mem, &s.log
 	m.mu.Lock()
-	if len(m.dirty) == 0 && len(m.marks) == 0 {
+	if len(m.dirty) == 0 && m.markCount() == 0 {
 		m.mu.Unlock()
 		return nil
 	}
-	fs := &foldSet{dirty: m.dirty, marks: m.marks, upTo: m.seq}
+	fs := &foldSet{dirty: m.dirty, upTo: m.seq}
 	// The next records go to a new segment, so the old ones hold nothing after upTo.
 	old := w.segments
 	w.segments = nil
@@ -561,23 +599,39 @@ func (s *Store) Fold() error {
 		return err
 	}
 	old = slices.DeleteFunc(old, func(n string) bool { return n == w.segments[0] })
-	m.folding, m.dirty, m.marks = fs, map[string]*incident.Incident{}, map[string]int64{}
+	m.folding, m.dirty = fs, map[string]*incident.Incident{}
+	for i := range m.marks {
+		sh := &m.marks[i]
+		sh.mu.Lock()
+		sh.folding, sh.cur = sh.cur, map[string]int64{}
+		fs.marks = append(fs.marks, sh.folding)
+		sh.mu.Unlock()
+	}
 	m.mu.Unlock()
 
 	err := s.db.Update(func(tx *bolt.Tx) error { return writeFold(tx, fs) })
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.folding = nil
+	for i := range m.marks {
+		sh := &m.marks[i]
+		sh.mu.Lock()
+		if err != nil {
+			// Keep them for the next fold.
+			for mk, exp := range sh.folding {
+				if _, newer := sh.cur[mk]; !newer {
+					sh.cur[mk] = exp
+				}
+			}
+		}
+		sh.folding = nil
+		sh.mu.Unlock()
+	}
 	if err != nil {
 		// Keep it for the next fold; the old segments stay until then.
 		for id, inc := range fs.dirty {
 			if _, newer := m.dirty[id]; !newer {
 				m.dirty[id] = inc
-			}
-		}
-		for mk, exp := range fs.marks {
-			if _, newer := m.marks[mk]; !newer {
-				m.marks[mk] = exp
 			}
 		}
 		w.segments = append(old, w.segments...)
@@ -612,10 +666,12 @@ func writeFold(tx *bolt.Tx, fs *foldSet) error {
 		}
 	}
 	var exp [8]byte
-	for mk, x := range fs.marks {
-		binary.BigEndian.PutUint64(exp[:], uint64(x))
-		if err := mb.Put([]byte(mk), exp[:]); err != nil {
-			return err
+	for _, marks := range fs.marks {
+		for mk, x := range marks {
+			binary.BigEndian.PutUint64(exp[:], uint64(x))
+			if err := mb.Put([]byte(mk), exp[:]); err != nil {
+				return err
+			}
 		}
 	}
 	var seq [8]byte
@@ -668,7 +724,8 @@ func (s *Store) load() error {
 			if err != nil {
 				return fmt.Errorf("incident %s: %w", id, err)
 			}
-			m.active[inc.Scope.Key()] = append(m.active[inc.Scope.Key()], inc)
+			st := m.scope(inc.Scope.Key())
+			st.active = append(st.active, inc)
 			m.byID[inc.ID] = inc
 			return nil
 		})
@@ -694,12 +751,15 @@ func (s *Store) load() error {
 // one.
 func (s *Store) foldReplayed() error {
 	m, w := &s.mem, &s.log
-	if len(m.dirty) > 0 || len(m.marks) > 0 {
-		fs := &foldSet{dirty: m.dirty, marks: m.marks, upTo: m.seq}
+	if len(m.dirty) > 0 || m.markCount() > 0 {
+		fs := &foldSet{dirty: m.dirty, upTo: m.seq}
+		for i := range m.marks {
+			fs.marks = append(fs.marks, m.marks[i].cur)
+		}
 		if err := s.db.Update(func(tx *bolt.Tx) error { return writeFold(tx, fs) }); err != nil {
 			return fmt.Errorf("fold replayed log: %w", err)
 		}
-		m.dirty, m.marks = map[string]*incident.Incident{}, map[string]int64{}
+		m.forgetFolded()
 	}
 	w.removeAll()
 	return w.open(s.path, m.seq+1, 0)
@@ -743,17 +803,17 @@ func (s *Store) replay(name string, folded uint64) error {
 			return fmt.Errorf("log %s: record %d: %w", name, seq, err)
 		}
 		for _, inc := range rec.Incidents {
-			m.apply(inc)
+			m.apply(m.scope(inc.Scope.Key()), inc)
 		}
 		for _, o := range rec.Occurred {
 			prev := m.byID[o.ID]
 			if prev == nil {
 				return fmt.Errorf("log %s: record %d: an occurrence of incident %s, which is not active", name, seq, o.ID)
 			}
-			m.apply(o.applyTo(prev))
+			m.apply(m.scope(prev.Scope.Key()), o.applyTo(prev))
 		}
 		for _, mk := range rec.Marks {
-			m.marks[mk] = rec.Exp
+			m.shard(mk).cur[mk] = rec.Exp
 		}
 		m.seq = max(m.seq, seq)
 	}
