@@ -6,21 +6,24 @@ import (
 	"time"
 )
 
-// Clone returns a copy of the incident that shares nothing the Manager changes in place: its
-// slices, maps and notices are copied. Stores that keep active incidents in memory hand clones to
-// update functions, so an incident a caller already holds never changes under it. What is only
-// ever replaced whole (the diagnosis, the service state, the deployment link, times) is shared.
+// Clone returns a copy of the incident that shares nothing the Manager changes in place. Stores
+// that keep active incidents in memory hand clones to update functions, so an incident a caller
+// already holds never changes under it. Slices are shared with their capacity cut to their
+// length: the Manager only ever appends to them (which then copies) or replaces them, never
+// writes into their elements. Maps and notices, which it changes in place, are copied. What is
+// only ever replaced whole (the diagnosis, the service state, the deployment link, times) is
+// shared.
 func (inc *Incident) Clone() *Incident {
 	if inc == nil {
 		return nil
 	}
 	c := *inc
-	c.Occurrences.Tasks = slices.Clone(inc.Occurrences.Tasks)
-	c.Occurrences.Evidence = slices.Clone(inc.Occurrences.Evidence)
-	c.Occurrences.TaskDefinitions = slices.Clone(inc.Occurrences.TaskDefinitions)
-	c.Alarms = slices.Clone(inc.Alarms)
-	c.LogLines = slices.Clone(inc.LogLines)
-	c.Timeline = slices.Clone(inc.Timeline)
+	c.Occurrences.Tasks = slices.Clip(inc.Occurrences.Tasks)
+	c.Occurrences.Evidence = slices.Clip(inc.Occurrences.Evidence)
+	c.Occurrences.TaskDefinitions = slices.Clip(inc.Occurrences.TaskDefinitions)
+	c.Alarms = slices.Clip(inc.Alarms)
+	c.LogLines = slices.Clip(inc.LogLines)
+	c.Timeline = slices.Clip(inc.Timeline)
 	c.Suppressed = maps.Clone(inc.Suppressed)
 	if inc.Notices != nil {
 		c.Notices = make(map[string]*Notice, len(inc.Notices))

@@ -29,7 +29,7 @@ func TestOnlyOccurredSeesEveryField(t *testing.T) {
 		t.Error("a notice changed: OnlyOccurred = true")
 	}
 	next = base.Clone()
-	next.Timeline[0].Message = "x"
+	next.Timeline = []Entry{{Kind: "opened", Message: "x"}}
 	if OnlyOccurred(base, next) {
 		t.Error("a timeline entry changed: OnlyOccurred = true")
 	}
@@ -38,6 +38,17 @@ func TestOnlyOccurredSeesEveryField(t *testing.T) {
 	next.UpdatedAt = time.Now()
 	if !OnlyOccurred(base, next) {
 		t.Error("an occurrence: OnlyOccurred = false")
+	}
+}
+
+// A clone shares no array it may append to: appending to the clone leaves the original as it was.
+func TestCloneAppendsApart(t *testing.T) {
+	base := &Incident{Timeline: make([]Entry, 1, 10), Occurrences: Occurrences{Tasks: make([]string, 1, 10)}}
+	c := base.Clone()
+	c.addEntry(Entry{Kind: "x"})
+	c.Occurrences.add(time.Now(), "t2", "", "")
+	if len(base.Timeline) != 1 || len(base.Occurrences.Tasks) != 1 || base.Timeline[:2][1].Kind != "" || base.Occurrences.Tasks[:2][1] != "" {
+		t.Fatalf("the original changed: %+v", base)
 	}
 }
 

@@ -66,6 +66,7 @@ func Alertmanager(ctx context.Context, s Scale) (Result, error) {
 
 // amProcess is a running Alertmanager with a webhook receiver that counts notifications.
 type amProcess struct {
+	pid   int
 	base  string
 	mu    sync.Mutex
 	notes int
@@ -124,6 +125,7 @@ receivers:
 		cleanup()
 		return nil, err
 	}
+	am.pid = cmd.Process.Pid
 	am.stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); cleanup() }
 	am.base = "http://" + addr
 	for deadline := time.Now().Add(20 * time.Second); ; {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // SideBySide sends the same crash-loop storm, one event per request from s.Clients senders, to
@@ -20,29 +21,43 @@ func SideBySide(ctx context.Context, s Scale, rounds int) (Result, error) {
 	if err != nil {
 		return r, err
 	}
-	var ratios []float64
-	var medicRates, amRates []string
+	var ratios, cpuRatios []float64
+	var medicRates, amRates, medicCPU, amCPU []string
 	for round := range max(rounds, 1) {
+		cpu0 := selfCPU()
 		medic, err := medicRound(ctx, s, bodies, dups, &r)
 		if err != nil {
 			return r, fmt.Errorf("round %d: %w", round+1, err)
 		}
+		medicPer := (selfCPU() - cpu0) / time.Duration(len(bodies))
 		am, err := startAlertmanager(ctx)
 		if err != nil {
 			return r, err
 		}
+		cpu0, amCPU0 := selfCPU(), procCPU(am.pid)
 		sent := am.post(ctx, alerts, s.Clients)
+		amPer := (selfCPU() - cpu0 + procCPU(am.pid) - amCPU0) / time.Duration(len(alerts))
 		am.stop()
 		amRate := float64(len(alerts)) / sent.Elapsed.Seconds()
 		ratios = append(ratios, medic/amRate)
 		medicRates = append(medicRates, fmt.Sprintf("%.0f", medic))
 		amRates = append(amRates, fmt.Sprintf("%.0f", amRate))
+		medicCPU = append(medicCPU, medicPer.Round(time.Microsecond).String())
+		amCPU = append(amCPU, amPer.Round(time.Microsecond).String())
+		if medicPer > 0 {
+			cpuRatios = append(cpuRatios, float64(amPer)/float64(medicPer))
+		}
 	}
 	slices.Sort(ratios)
+	slices.Sort(cpuRatios)
 	r.figure("events, one per request / senders", "%d / %d (%d services × 3 causes, 5 %% redelivered)", len(bodies), s.Clients, s.Services)
 	r.figure("ecs-medic, events/s by round", "%s", strings.Join(medicRates, ", "))
 	r.figure("Alertmanager, alerts/s by round", "%s", strings.Join(amRates, ", "))
-	r.figure("ratio (median of rounds)", "%.2f×", ratios[len(ratios)/2])
+	r.figure("ratio of events/s (median of rounds)", "%.2f×", ratios[len(ratios)/2])
+	r.figure("CPU per event, server and load generator: ecs-medic / Alertmanager", "%s / %s", strings.Join(medicCPU, ", "), strings.Join(amCPU, ", "))
+	if len(cpuRatios) > 0 {
+		r.figure("events per CPU-second, ecs-medic ÷ Alertmanager (median)", "%.2f×", cpuRatios[len(cpuRatios)/2])
+	}
 	return r, nil
 }
 
