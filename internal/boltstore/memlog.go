@@ -665,13 +665,31 @@ func writeFold(tx *bolt.Tx, fs *foldSet) error {
 			return err
 		}
 	}
-	var exp [8]byte
+	// In key order: bbolt then walks its pages once, instead of shifting a page's keys for every
+	// insert into it in random order.
+	n := 0
 	for _, marks := range fs.marks {
-		for mk, x := range marks {
-			binary.BigEndian.PutUint64(exp[:], uint64(x))
-			if err := mb.Put([]byte(mk), exp[:]); err != nil {
-				return err
+		n += len(marks)
+	}
+	keys := make([]string, 0, n)
+	for _, marks := range fs.marks {
+		for mk := range marks {
+			keys = append(keys, mk)
+		}
+	}
+	slices.Sort(keys)
+	var exp [8]byte
+	for _, mk := range keys {
+		var x int64
+		for _, marks := range fs.marks {
+			if v, ok := marks[mk]; ok {
+				x = v
+				break
 			}
+		}
+		binary.BigEndian.PutUint64(exp[:], uint64(x))
+		if err := mb.Put([]byte(mk), exp[:]); err != nil {
+			return err
 		}
 	}
 	var seq [8]byte
