@@ -10,7 +10,7 @@ import (
 // segment is one log file, written with a system call per group of records where memory mapping
 // is not available.
 type segment struct {
-	f    *os.File
+	f *os.File
 	n int
 }
 
