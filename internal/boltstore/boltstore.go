@@ -14,7 +14,6 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -197,21 +196,6 @@ func (s *Store) Commits() int64 { return s.commits.Load() }
 
 func activeKey(scope incident.Scope, cause string) []byte {
 	return []byte(scope.Key() + "\x00" + cause)
-}
-
-func loadActive(tx *bolt.Tx, scope incident.Scope) ([]*incident.Incident, error) {
-	prefix := []byte(scope.Key() + "\x00")
-	ib := tx.Bucket(bucketIncidents)
-	var out []*incident.Incident
-	c := tx.Bucket(bucketActive).Cursor()
-	for k, id := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
-		inc, err := decode(ib.Get(id))
-		if err != nil {
-			return nil, fmt.Errorf("incident %s: %w", id, err)
-		}
-		out = append(out, inc)
-	}
-	return out, nil
 }
 
 // put writes an incident and keeps the active index true to its state.
