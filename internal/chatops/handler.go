@@ -60,7 +60,7 @@ type LogTailer interface {
 
 // Job is work done after the acknowledgement: it answers through ResponseURL.
 type Job struct {
-	Kind string             `json:"kind"` // "status", "logs", "report", "postmortem", "announce", "reply", "fix"
+	Kind string             `json:"kind"` // "status", "logs", "report", "postmortem", "oncall", "announce", "reply", "fix"
 	Fix  *remediate.Request `json:"fix,omitempty"`
 	Args []string           `json:"args,omitempty"`
 	// Account and Region say whose service a status or logs job reads ("" : the home account).
@@ -104,6 +104,8 @@ type Handler struct {
 	Logs   LogTailer // nil: logs come only from incidents
 	Groups Groups    // nil: group membership cannot be checked
 	Region string
+	// OnCall answers `/medic oncall`; nil: who is on call cannot be told here.
+	OnCall *OnCall
 	// Fix carries out a fix (remediate.Remediator.Handle, or an invocation of the remediation
 	// function); nil: fixes are not available here.
 	Fix   func(ctx context.Context, req remediate.Request) (remediate.Outcome, error)
@@ -308,6 +310,8 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 			return errors.New("postmortem job without an incident")
 		}
 		rep = h.postmortem(ctx, j.Args)
+	case "oncall":
+		rep = h.onCall(ctx, j.Args)
 	case "announce":
 		inc, err := h.Manager.Store().Get(ctx, j.Incident)
 		if err != nil {
