@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
@@ -14,7 +16,9 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/testing/scenario"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+func run() int {
 	s := loadtest.Storm{}
 	flag.IntVar(&s.Events, "events", 10000, "STOPPED task events")
 	flag.IntVar(&s.Services, "services", 20, "services the events spread across")
@@ -22,22 +26,80 @@ func main() {
 	flag.IntVar(&s.Clients, "clients", 16, "concurrent senders")
 	flag.Uint64Var(&s.Seed, "seed", 1, "shuffle seed")
 	scenarios := flag.Bool("scenarios", false, "run the storm and fault scenarios in full instead")
+	side := flag.Bool("side-by-side", false, "send the crash-loop storm to ecs-medic and Alertmanager in turn and print the ratio")
 	write := flag.String("write", "", "with -scenarios: write the figures into this Markdown file between its scenario markers")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the storm to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the storm to this file")
+	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the storm to this file")
 	flag.Parse()
-	if *scenarios {
-		os.Exit(runScenarios(*write))
+	if *mutexProfile != "" {
+		runtime.SetMutexProfileFraction(5)
+		defer func() {
+			if f, err := os.Create(*mutexProfile); err == nil {
+				_ = pprof.Lookup("mutex").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 4096
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
+	}
+	if *scenarios {
+		return runScenarios(*write)
+	}
+	if *side {
+		sc := scenario.Full
+		sc.Events, sc.Services, sc.Clients = s.Events, s.Services, s.Clients
+		r, err := scenario.SideBySide(context.Background(), sc, sideRounds)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
+			return 1
+		}
+		for _, f := range r.Figures {
+			fmt.Printf("%s: %s\n", f[0], f[1])
+		}
+		if !r.Passed() {
+			fmt.Fprintln(os.Stderr, "medic-load:", strings.Join(r.Problems, "; "))
+			return 1
+		}
+		return 0
+	}
+	return storm(s)
+}
+
+func storm(s loadtest.Storm) int {
 	r, err := loadtest.Run(context.Background(), s)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
 	fmt.Print(r.Markdown())
 	if r.Incidents != s.Services || r.Occurrences != s.Events {
 		fmt.Fprintf(os.Stderr, "medic-load: %d incidents and %d occurrences, want %d and %d\n", r.Incidents, r.Occurrences, s.Services, s.Events)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
+
+// sideRounds is how many times ecs-medic and Alertmanager take the storm in turn.
+const sideRounds = 3
 
 const (
 	beginMark = "<!-- scenarios:begin (written by `make bench`) -->"
@@ -82,6 +144,20 @@ func runScenarios(file string) int {
 			status = "counts differ: " + strings.Join(am.Problems, "; ")
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", am.Name, status, strings.Join(figs, "<br>"))
+	}
+	fmt.Fprintln(os.Stderr, "running ecs-medic and Alertmanager side by side…")
+	if sb, err := scenario.SideBySide(context.Background(), scenario.Full, sideRounds); err != nil {
+		fmt.Fprintf(&b, "| ingest side by side: ecs-medic ÷ Alertmanager | not run: %v | |\n", err)
+	} else {
+		var figs []string
+		for _, f := range sb.Figures {
+			figs = append(figs, f[0]+": **"+f[1]+"**")
+		}
+		status := "pass"
+		if !sb.Passed() {
+			status, failed = "FAIL: "+strings.Join(sb.Problems, "; "), true
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", sb.Name, status, strings.Join(figs, "<br>"))
 	}
 	fmt.Print(b.String())
 	if file != "" {

@@ -1,14 +1,19 @@
 // Package boltstore keeps incidents in an embedded bbolt file: the store of `medic serve` and
 // `medic replay`, with no server to run. State survives restarts.
 //
-// Every Update runs in one bbolt write transaction, so idempotency marks and incident writes
-// land together or not at all, and bbolt's single writer makes concurrent handlers safe without
-// retries. Writes go through DB.Batch, which commits concurrent callers together: one fsync for
-// many events in a storm.
+// Active incidents live decoded in memory, and the store is their log. An Update or a Modify of
+// an active incident checks its marks, applies the change to copies under one lock, and appends
+// one record (the marks and the changed incidents) to a log file beside the bbolt file; it returns
+// once the record is written to the operating system, so an acknowledged event survives the
+// process being killed. Concurrent callers share one write. Every FoldInterval (and on Close) the
+// records are folded into bbolt in one transaction, with bbolt's fsync, and the log segments it
+// covered are deleted; opening the store replays whatever was not folded. The log is synced to
+// the disk every SyncInterval: a power loss (not a process kill) can lose what was acknowledged
+// since the last sync. bbolt itself is always consistent: it is written only by fsynced
+// transactions, and a torn log record (never acknowledged) is skipped on replay.
 package boltstore
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -16,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +38,7 @@ var (
 	bucketSilences  = []byte("silences")  // scope key → silence JSON
 	bucketGuards    = []byte("guards")    // scope key → remediation guard JSON
 	bucketSeen      = []byte("seen")      // remembered key (Slack signature) → expiry (unix seconds)
+	bucketMeta      = []byte("meta")      // "logseq" → the last log record folded in (big endian)
 )
 
 // DefaultMarkTTL is how long an event id is remembered. EventBridge retries a delivery for up to
@@ -42,9 +49,18 @@ const DefaultMarkTTL = 48 * time.Hour
 // Store is the bbolt-backed incident store.
 type Store struct {
 	db      *bolt.DB
+	path    string
 	now     func() time.Time
 	markTTL time.Duration
 	writes  atomic.Int64
+	commits atomic.Int64
+	fold    time.Duration
+	sync    time.Duration
+	mem     memory
+	log     wal
+	foldMu  sync.Mutex // one fold at a time
+	stop    chan struct{}
+	stopped chan struct{}
 }
 
 var _ incident.Store = (*Store)(nil)
@@ -57,6 +73,24 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // WithMarkTTL sets how long idempotency marks are kept.
 func WithMarkTTL(d time.Duration) Option { return func(s *Store) { s.markTTL = d } }
+
+// Defaults for how the log reaches the disk. An acknowledged change is in the operating system
+// at once (it survives the process); the log is synced to the disk every DefaultSyncInterval,
+// the most of acknowledged changes a power loss can take, and folded into bbolt every
+// DefaultFoldInterval (fewer, larger bbolt transactions touch fewer pages per event).
+const (
+	DefaultSyncInterval = 100 * time.Millisecond
+	DefaultFoldInterval = time.Second
+)
+
+// WithFoldInterval sets how often the log is folded into bbolt (DefaultFoldInterval).
+func WithFoldInterval(d time.Duration) Option { return func(s *Store) { s.fold = d } }
+
+// WithSegmentSize sets the size of a log segment (DefaultSegmentSize).
+func WithSegmentSize(n int) Option { return func(s *Store) { s.log.size = n } }
+
+// WithSyncInterval sets how often the log is synced to the disk (DefaultSyncInterval).
+func WithSyncInterval(d time.Duration) Option { return func(s *Store) { s.sync = d } }
 
 // OpenReadOnly opens an existing store file to read it (reports, postmortems) without taking the
 // writer's lock from anyone: it fails at once, rather than waiting, when a running `medic serve`
@@ -72,7 +106,13 @@ func OpenReadOnly(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &Store{db: db, now: time.Now, markTTL: DefaultMarkTTL}, nil
+	s := &Store{db: db, path: path, now: time.Now, markTTL: DefaultMarkTTL}
+	s.log.readOnly = true
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	return s, nil
 }
 
 // ErrLocked says another process holds the store file.
@@ -91,7 +131,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	// Batch commits whatever queued within 2 ms together.
 	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks, bucketSilences, bucketGuards, bucketSeen} {
+		for _, b := range [][]byte{bucketIncidents, bucketActive, bucketMarks, bucketSilences, bucketGuards, bucketSeen, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -102,83 +142,60 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("init store %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now, markTTL: DefaultMarkTTL}
+	s := &Store{db: db, path: path, now: time.Now, markTTL: DefaultMarkTTL, fold: DefaultFoldInterval, sync: DefaultSyncInterval}
+	s.log.size = DefaultSegmentSize
 	for _, o := range opts {
 		o(s)
 	}
+	// Replay what the last process logged and did not fold, fold it, and start a new segment.
+	if err := s.load(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := s.foldReplayed(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+	go s.folder()
 	return s, nil
 }
 
 // ErrInUse: another process has the store file open.
 var ErrInUse = errors.New("store file in use")
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
-
-// Writes is how many committed Update and Modify calls wrote something.
-func (s *Store) Writes() int64 { return s.writes.Load() }
-
-func activeKey(scope incident.Scope, cause string) []byte {
-	return []byte(scope.Key() + "\x00" + cause)
-}
-
-// Update implements incident.Store.
-func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string, fn func([]*incident.Incident) ([]*incident.Incident, error)) error {
-	if err := ctx.Err(); err != nil {
-		return err
+// Close folds what is logged into bbolt and closes the files.
+func (s *Store) Close() error {
+	if s.stop != nil {
+		close(s.stop)
+		<-s.stopped
+		s.stop = nil
 	}
-	wrote := false
-	err := s.db.Batch(func(tx *bolt.Tx) error {
-		wrote = false
-		now := s.now()
-		mb := tx.Bucket(bucketMarks)
-		for _, m := range marks {
-			if v := mb.Get([]byte(m)); len(v) == 8 && int64(binary.BigEndian.Uint64(v)) > now.Unix() {
-				return fmt.Errorf("mark %s: %w", m, incident.ErrDuplicate)
-			}
+	var err error
+	if !s.log.readOnly {
+		err = s.Fold()
+		if cerr := s.log.close(); err == nil {
+			err = cerr
 		}
-		active, err := loadActive(tx, scope)
-		if err != nil {
-			return err
+		if err == nil {
+			// Everything is in bbolt: the last (empty) segment goes too.
+			s.log.removeAll()
 		}
-		changed, err := fn(active)
-		if err != nil {
-			return err
-		}
-		for _, inc := range changed {
-			if err := put(tx, inc); err != nil {
-				return err
-			}
-		}
-		exp := make([]byte, 8)
-		binary.BigEndian.PutUint64(exp, uint64(now.Add(s.markTTL).Unix()))
-		for _, m := range marks {
-			if err := mb.Put([]byte(m), exp); err != nil {
-				return err
-			}
-		}
-		wrote = len(changed) > 0 || len(marks) > 0
-		return nil
-	})
-	if err == nil && wrote {
-		s.writes.Add(1)
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
 
-func loadActive(tx *bolt.Tx, scope incident.Scope) ([]*incident.Incident, error) {
-	prefix := []byte(scope.Key() + "\x00")
-	ib := tx.Bucket(bucketIncidents)
-	var out []*incident.Incident
-	c := tx.Bucket(bucketActive).Cursor()
-	for k, id := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, id = c.Next() {
-		inc, err := decode(ib.Get(id))
-		if err != nil {
-			return nil, fmt.Errorf("incident %s: %w", id, err)
-		}
-		out = append(out, inc)
-	}
-	return out, nil
+// Writes is how many Update and Modify calls wrote something: log records, one per event.
+func (s *Store) Writes() int64 { return s.writes.Load() }
+
+// Commits is how many bbolt transactions (each with its fsync) the folds took.
+func (s *Store) Commits() int64 { return s.commits.Load() }
+
+func activeKey(scope incident.Scope, cause string) []byte {
+	return []byte(scope.Key() + "\x00" + cause)
 }
 
 // put writes an incident and keeps the active index true to its state.
@@ -225,14 +242,14 @@ func decode(raw []byte) (*incident.Incident, error) {
 	return &inc, nil
 }
 
-// Modify implements incident.Store.
-func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Incident) (bool, error)) (*incident.Incident, error) {
+// modifyDisk applies fn to an incident that is not active, in one bbolt transaction.
+func (s *Store) modifyDisk(ctx context.Context, id string, fn func(*incident.Incident) (bool, error)) (*incident.Incident, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var res *incident.Incident
 	changed := false
-	err := s.db.Batch(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		res, changed = nil, false
 		inc, err := decode(tx.Bucket(bucketIncidents).Get([]byte(id)))
 		if err != nil {
@@ -258,30 +275,13 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 	}
 	if changed {
 		s.writes.Add(1)
+		s.commits.Add(1)
 	}
 	return res, nil
 }
 
-// Get implements incident.Store.
-func (s *Store) Get(_ context.Context, id string) (*incident.Incident, error) {
-	var inc *incident.Incident
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		inc, err = decode(tx.Bucket(bucketIncidents).Get([]byte(id)))
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("incident %s: %w", id, err)
-	}
-	return inc, nil
-}
-
-// List implements incident.Store. Ids sort by creation time, so a reverse scan is newest first.
-func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+// listDisk lists what bbolt holds. Ids sort by creation time, so a reverse scan is newest first.
+func (s *Store) listDisk(f incident.Filter, limit int) ([]*incident.Incident, error) {
 	var out []*incident.Incident
 	err := s.db.View(func(tx *bolt.Tx) error {
 		ib := tx.Bucket(bucketIncidents)
@@ -340,6 +340,9 @@ func sortNewestFirst(incs []*incident.Incident) {
 // Sweep deletes expired idempotency marks and resolved incidents older than retain. It returns
 // how many records it removed.
 func (s *Store) Sweep(retain time.Duration) (int, error) {
+	if err := s.Fold(); err != nil {
+		return 0, err
+	}
 	now := s.now()
 	removed := 0
 	err := s.db.Update(func(tx *bolt.Tx) error {

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,7 @@ type Store struct {
 	now   func() time.Time
 	// writes counts successful writes of scope and incident items.
 	writes atomic.Int64
+	stats  *counted
 }
 
 var _ incident.Store = (*Store)(nil)
@@ -86,7 +88,8 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New returns a store on table.
 func New(api API, table string, opts ...Option) *Store {
-	s := &Store{api: api, table: table, now: time.Now}
+	c := &counted{api: api}
+	s := &Store{api: c, table: table, now: time.Now, stats: c}
 	for _, o := range opts {
 		o(s)
 	}
@@ -227,7 +230,13 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 		return err
 	}
 	pk := scopePK(scope)
-	for range maxAttempts {
+	for attempt := range maxAttempts {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				s.release(ctx, claimed)
+				return err
+			}
+		}
 		cur, err := s.readScope(ctx, pk)
 		if err != nil {
 			return err
@@ -715,6 +724,21 @@ func attrN(item map[string]types.AttributeValue, name string) int64 {
 		return n
 	}
 	return 0
+}
+
+// backoff waits before the attempt-th try of a write a concurrent writer got in first: a random
+// time up to 10 ms doubled per attempt (at most 320 ms, a few round trips), so handlers of one scope spread out
+// instead of reading and failing in lockstep (full jitter, as the AWS SDK's retryer does).
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := min(10*time.Millisecond<<min(attempt-1, 10), 320*time.Millisecond)
+	t := time.NewTimer(rand.N(ceiling) + time.Millisecond/2)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func isConditionFailed(err error) bool {

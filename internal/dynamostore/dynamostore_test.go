@@ -86,6 +86,52 @@ func Test32ConcurrentHandlers(t *testing.T) {
 	if len(incs) != 1 || incs[0].Occurrences.Count != 24 || opened.Load() != 1 || dups.Load() != 8 {
 		t.Fatalf("incidents %d, occurrences %d, opened %d, duplicates %d", len(incs), incs[0].Occurrences.Count, opened.Load(), dups.Load())
 	}
+	// How hard they contended (it depends on the interleaving, so it is reported, not asserted).
+	stats := st.Stats()
+	t.Logf("32 events: %d reads, %d writes, %.1f RCU, %.1f WCU, %d conditional writes refused", stats.Reads, stats.Writes, stats.ReadUnits, stats.WriteUnits, stats.ConditionFailures)
+}
+
+// BenchmarkConcurrentHandlers is 32 handlers applying failures of different tasks to the one open
+// incident of one service, on dynalite: ns/op is per event; writes, capacity units (as DynamoDB
+// reports them) and refused conditional writes per event say what an occurrence costs and how
+// much the handlers contend.
+func BenchmarkConcurrentHandlers(b *testing.B) {
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	table := dynalite.NewTable(b, server.URL, createTable)
+	st := dynamostore.New(dynalite.Client(server.URL, 3), table, dynamostore.WithClock(clk.Now))
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	ctx := context.Background()
+	if _, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, -1, severity.P1)); err != nil {
+		b.Fatal(err)
+	}
+	before := st.Stats()
+	var next atomic.Int64
+	b.SetParallelism(16) // 32 handlers on 2 CPUs
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			sig := incidenttest.Failure(classify.OOMKilled, int(next.Add(1)), severity.P1)
+			for {
+				_, err := m.Apply(ctx, sig)
+				if errors.Is(err, incident.ErrConflict) {
+					continue
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				break
+			}
+		}
+	})
+	b.StopTimer()
+	after := st.Stats()
+	n := float64(b.N)
+	b.ReportMetric(float64(after.Writes-before.Writes)/n, "writes/event")
+	b.ReportMetric(float64(after.Reads-before.Reads)/n, "reads/event")
+	b.ReportMetric((after.WriteUnits-before.WriteUnits)/n, "WCU/event")
+	b.ReportMetric((after.ReadUnits-before.ReadUnits)/n, "RCU/event")
+	b.ReportMetric(float64(after.ConditionFailures-before.ConditionFailures)/n, "refused/event")
 }
 
 // A handler that died after claiming an event's marks only delays its retry until the lease

@@ -6,6 +6,7 @@ package incident
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -264,7 +265,7 @@ func (inc *Incident) addEntry(e Entry) {
 		if kept >= MaxRefusalEntries {
 			for i, x := range inc.Timeline {
 				if x.Kind == KindRefused {
-					inc.Timeline = append(inc.Timeline[:i], inc.Timeline[i+1:]...)
+					inc.Timeline = slices.Concat(inc.Timeline[:i], inc.Timeline[i+1:]) // a new array: see Clone
 					break
 				}
 			}
@@ -283,7 +284,7 @@ func (inc *Incident) addEntry(e Entry) {
 		// Keep the first entry (how it opened) and the newest; drop the oldest real entry after it.
 		for i := 1; i < len(inc.Timeline); i++ {
 			if inc.Timeline[i].Kind != KindRefused {
-				inc.Timeline = append(inc.Timeline[:i], inc.Timeline[i+1:]...)
+				inc.Timeline = slices.Concat(inc.Timeline[:i], inc.Timeline[i+1:]) // a new array: see Clone
 				break
 			}
 		}

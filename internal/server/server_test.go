@@ -167,3 +167,30 @@ func TestRefusedBodyAnswersAnEmptyResultsList(t *testing.T) {
 		}
 	}
 }
+
+// One object is handed on whole; anything else is split as before: concatenated objects, JSON
+// lines, an object with braces inside its strings.
+func TestOneObjectOrMany(t *testing.T) {
+	srv := newServer(t)
+	one := eventgen.OOM("prod", "checkout", 1)
+	braces := bytes.Replace(eventgen.OOM("prod", "checkout", 2), []byte(`"prod"`), []byte(`"pr}{od"`), 1)
+	for name, c := range map[string]struct {
+		body []byte
+		want int
+	}{
+		"one":                 {one, 1},
+		"one, spaces around":  {append(append([]byte("\n  "), one...), "  \n"...), 1},
+		"braces in a string":  {braces, 1},
+		"two concatenated":    {append(append([]byte{}, eventgen.OOM("prod", "checkout", 3)...), eventgen.OOM("prod", "checkout", 4)...), 2},
+		"two as JSON lines":   {append(append(append([]byte{}, eventgen.OOM("prod", "checkout", 5)...), '\n'), eventgen.OOM("prod", "checkout", 6)...), 2},
+		"an array of three":   {[]byte("[" + string(eventgen.OOM("prod", "a", 7)) + "," + string(eventgen.OOM("prod", "a", 8)) + "," + string(eventgen.OOM("prod", "a", 9)) + "]"), 3},
+		"unbalanced, refused": {[]byte(`{"id":"x"`), 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, out := post(t, srv.URL, c.body)
+			if len(out.Results) != c.want {
+				t.Fatalf("%d results, want %d: %+v", len(out.Results), c.want, out)
+			}
+		})
+	}
+}

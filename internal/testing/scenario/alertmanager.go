@@ -33,27 +33,69 @@ var ErrNoAlertmanager = errors.New("prometheus-alertmanager is not installed (ma
 // notifications.
 func Alertmanager(ctx context.Context, s Scale) (Result, error) {
 	r := Result{Name: "Prometheus Alertmanager, same storm"}
-	if _, err := os.Stat(AlertmanagerBinary); err != nil {
-		return r, ErrNoAlertmanager
-	}
-	var mu sync.Mutex
-	var notes int
-	var first time.Time
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		_, _ = io.Copy(io.Discard, req.Body)
-		mu.Lock()
-		notes++
-		if first.IsZero() {
-			first = time.Now()
-		}
-		mu.Unlock()
-	}))
-	defer hook.Close()
-	dir, err := os.MkdirTemp("", "medic-am-")
+	am, err := startAlertmanager(ctx)
 	if err != nil {
 		return r, err
 	}
-	defer os.RemoveAll(dir)
+	defer am.stop()
+	bodies, _ := stormEvents(s.Events, s.Services, 1)
+	alerts, err := amAlerts(bodies)
+	if err != nil {
+		return r, err
+	}
+	sent := am.post(ctx, alerts, s.Clients)
+	start, ingest := sent.First, sent.Elapsed
+	// Wait out group_wait, and a little more.
+	select {
+	case <-time.After(35*time.Second - time.Since(start)):
+	case <-ctx.Done():
+		return r, ctx.Err()
+	}
+	am.mu.Lock()
+	defer am.mu.Unlock()
+	want := s.Services * 3
+	r.expect(am.notes == want, "%d notifications, want %d groups", am.notes, want)
+	r.figure("alerts posted", "%d", len(alerts))
+	r.figure("ingestion throughput", "%.0f alerts/s", float64(len(alerts))/ingest.Seconds())
+	r.figure("notifications (groups of service × cause)", "%d", am.notes)
+	if !am.first.IsZero() {
+		r.figure("first alert → first notification", "%s (group_wait 30 s)", am.first.Sub(start).Round(time.Millisecond))
+	}
+	return r, nil
+}
+
+// amProcess is a running Alertmanager with a webhook receiver that counts notifications.
+type amProcess struct {
+	pid   int
+	base  string
+	mu    sync.Mutex
+	notes int
+	first time.Time
+	stop  func()
+}
+
+// startAlertmanager starts Alertmanager on loopback, grouping by service and cause with its
+// default group_wait of 30 s, into a counting webhook.
+func startAlertmanager(ctx context.Context) (*amProcess, error) {
+	if _, err := os.Stat(AlertmanagerBinary); err != nil {
+		return nil, ErrNoAlertmanager
+	}
+	am := &amProcess{}
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		am.mu.Lock()
+		am.notes++
+		if am.first.IsZero() {
+			am.first = time.Now()
+		}
+		am.mu.Unlock()
+	}))
+	dir, err := os.MkdirTemp("", "medic-am-")
+	if err != nil {
+		hook.Close()
+		return nil, err
+	}
+	cleanup := func() { hook.Close(); _ = os.RemoveAll(dir) }
 	conf := fmt.Sprintf(`route:
   receiver: hook
   group_by: [service, cause]
@@ -67,40 +109,49 @@ receivers:
         send_resolved: false
 `, hook.URL)
 	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(conf), 0o644); err != nil {
-		return r, err
+		cleanup()
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return r, err
+		cleanup()
+		return nil, err
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
 	cmd := exec.CommandContext(ctx, AlertmanagerBinary, "--config.file="+filepath.Join(dir, "am.yml"),
 		"--storage.path="+dir, "--web.listen-address="+addr, "--cluster.listen-address=")
 	if err := cmd.Start(); err != nil {
-		return r, err
+		cleanup()
+		return nil, err
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	base := "http://" + addr
+	am.pid = cmd.Process.Pid
+	am.stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); cleanup() }
+	am.base = "http://" + addr
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get(base + "/-/ready"); err == nil {
+		if resp, err := http.Get(am.base + "/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
 				break
 			}
 		}
 		if time.Now().After(deadline) {
-			return r, errors.New("alertmanager did not become ready")
+			am.stop()
+			return nil, errors.New("alertmanager did not become ready")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return am, nil
+}
 
-	bodies, _ := stormEvents(s.Events, s.Services, 1)
+// amAlerts turns each event into one alert labelled with its service and the cause ecs-medic's
+// classifier gave it.
+func amAlerts(bodies [][]byte) ([][]byte, error) {
 	alerts := make([][]byte, 0, len(bodies))
 	for _, b := range bodies {
 		ev, err := event.Decode(b)
 		if err != nil {
-			return r, err
+			return nil, err
 		}
 		in := pipeline.Interpret(ev)
 		a, _ := json.Marshal([]map[string]any{{
@@ -110,31 +161,19 @@ receivers:
 		}})
 		alerts = append(alerts, a)
 	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: s.Clients}, Timeout: 30 * time.Second}
+	return alerts, nil
+}
+
+// post sends each alert in its own request to /api/v2/alerts from `clients` senders.
+func (am *amProcess) post(ctx context.Context, alerts [][]byte, clients int) Sent {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second}
 	// Errors are not counted: Alertmanager's answer to each post is not what is compared.
-	sent, _ := drive(ctx, len(alerts), s.Clients, func(i int) error {
-		if resp, err := client.Post(base+"/api/v2/alerts", "application/json", bytes.NewReader(alerts[i])); err == nil {
+	sent, _ := drive(ctx, len(alerts), clients, func(i int) error {
+		if resp, err := client.Post(am.base+"/api/v2/alerts", "application/json", bytes.NewReader(alerts[i])); err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
 		return nil
 	})
-	start, ingest := sent.First, sent.Elapsed
-	// Wait out group_wait, and a little more.
-	select {
-	case <-time.After(35*time.Second - time.Since(start)):
-	case <-ctx.Done():
-		return r, ctx.Err()
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	want := s.Services * 3
-	r.expect(notes == want, "%d notifications, want %d groups", notes, want)
-	r.figure("alerts posted", "%d", len(alerts))
-	r.figure("ingestion throughput", "%.0f alerts/s", float64(len(alerts))/ingest.Seconds())
-	r.figure("notifications (groups of service × cause)", "%d", notes)
-	if !first.IsZero() {
-		r.figure("first alert → first notification", "%s (group_wait 30 s)", first.Sub(start).Round(time.Millisecond))
-	}
-	return r, nil
+	return sent
 }

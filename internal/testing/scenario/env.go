@@ -56,6 +56,8 @@ type Env struct {
 	URL   string
 	// Writes counts the store's write transactions.
 	Writes func() int64
+	// Dynamo is the DynamoDB store when the env keeps incidents there (its request statistics).
+	Dynamo *dynamostore.Store
 	Rec    *reconcile.Reconciler
 
 	dir        string
@@ -98,7 +100,7 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 			return nil, err
 		}
 		ds := dynamostore.New(client, table)
-		e.Store, e.Writes = ds, ds.Writes
+		e.Store, e.Writes, e.Dynamo = ds, ds.Writes, ds
 	} else {
 		bs, err := boltstore.Open(filepath.Join(dir, "medic.db"))
 		if err != nil {

@@ -190,7 +190,9 @@ func DynamoStorm(ctx context.Context, s Scale) Result {
 	defer e.Close()
 	bodies, dups := stormEvents(s.Events/2, s.Services, 7)
 	// Through the Lambda handler itself (awslambda.Events), as concurrent invocations would.
+	before := e.Dynamo.Stats()
 	sent, err := e.Invoke(ctx, bodies, s.Clients)
+	during := e.Dynamo.Stats()
 	r.expect(err == nil, "invoke: %v", err)
 	e.settle(ctx)
 	incs := e.incidents(ctx)
@@ -208,6 +210,10 @@ func DynamoStorm(ctx context.Context, s Scale) Result {
 	r.figure("throughput", "%.0f events/s", float64(sent.Requests)/sent.Elapsed.Seconds())
 	r.figure("decision latency p50 / p99", "%s / %s", sent.Percentile(0.5).Round(time.Microsecond), sent.Percentile(0.99).Round(time.Microsecond))
 	r.figure("incidents / pages / DynamoDB writes per incident", "%d / %d / %.0f", len(incs), len(e.PD.Events("trigger")), float64(e.Writes())/float64(want))
+	n := float64(sent.Requests)
+	r.figure("per event: DynamoDB reads / writes / RCU / WCU / conditional writes refused", "%.1f / %.1f / %.1f / %.1f / %.2f",
+		float64(during.Reads-before.Reads)/n, float64(during.Writes-before.Writes)/n,
+		(during.ReadUnits-before.ReadUnits)/n, (during.WriteUnits-before.WriteUnits)/n, float64(during.ConditionFailures-before.ConditionFailures)/n)
 	return r
 }
 
