@@ -35,7 +35,7 @@ func BenchmarkPostEvents(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer st.Close()
-			m := metrics.New()
+			m := metrics.Nop()
 			p := pipeline.New(incident.NewManager(st), servicestate.Unavailable{Reason: "benchmark"}, notify.NewFanout(nil), zap.NewNop(), m)
 			srv := httptest.NewServer(server.New(p, st, m, zap.NewNop(), nil))
 			defer srv.Close()
