@@ -150,6 +150,39 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("a store refuses a second active incident of a cause, and a stale write", func(t *testing.T) {
+		m, st, clk := setup(t)
+		first := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident
+		twin := *first
+		twin.ID, twin.Version, twin.Timeline = "inc-twin", 0, nil
+		err := st.Update(ctx, Scope, nil, func([]*incident.Incident) ([]*incident.Incident, error) {
+			c := twin
+			return []*incident.Incident{&c}, nil
+		})
+		if err == nil {
+			t.Fatal("a second active oom-killed incident of the same service was stored")
+		}
+		if active, _ := st.List(ctx, incident.Filter{Active: true}); len(active) != 1 || active[0].ID != first.ID {
+			t.Fatalf("active after the refused twin: %v", idsOf(active))
+		}
+		// first is now stale: someone else writes the incident, then a write of the old copy fails.
+		if _, err := m.Record(ctx, first.ID, incident.Entry{Actor: "x", Kind: "note", Message: "newer"}); err != nil {
+			t.Fatal(err)
+		}
+		stale := *first
+		stale.Title = "stale"
+		err = st.Update(ctx, Scope, nil, func([]*incident.Incident) ([]*incident.Incident, error) {
+			c := stale
+			return []*incident.Incident{&c}, nil
+		})
+		if err == nil {
+			t.Fatal("a stale copy overwrote a newer incident")
+		}
+		if got := mustGet(t, st, first.ID); got.Title == "stale" || countKind(got, "note") != 1 {
+			t.Fatalf("after the refused stale write: %q", got.Title)
+		}
+	})
+
 	t.Run("a signal without a severity neither raises nor lowers", func(t *testing.T) {
 		m, st, clk := setup(t)
 		open := mustApply(t, m, at(clk, classify.OOMKilled, 1, 0))
