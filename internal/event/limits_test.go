@@ -186,7 +186,7 @@ func TestDecodeRequiredFields(t *testing.T) {
 // Names come from both ARN formats ECS uses.
 func TestNames(t *testing.T) {
 	for _, tc := range []struct {
-		name, raw                    string
+		name, raw                   string
 		cluster, service, arn, task string
 	}{
 		{"task, long ARN", `{"id":"e","detail-type":"ECS Task State Change","detail":{"taskArn":"arn:aws:ecs:r:1:task/prod/abc123","clusterArn":"arn:aws:ecs:r:1:cluster/prod","group":"service:checkout"}}`,
