@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
@@ -353,4 +354,103 @@ type failStore struct{ incident.Store }
 
 func (failStore) List(context.Context, incident.Filter) ([]*incident.Incident, error) {
 	return nil, errors.New("disk on fire")
+}
+
+// Invalid UTF-8 is clipped without a panic, and so is a text cut shorter than the mark itself.
+func TestClipInvalidUTF8(t *testing.T) {
+	for n := -1; n < 12; n++ {
+		got := incident.Clip(strings.Repeat("\x80", 10), n)
+		if len(got) > max(n, 0) {
+			t.Errorf("Clip(%d) of invalid UTF-8: %d bytes", n, len(got))
+		}
+	}
+	for n, want := range map[int]string{0: "", 1: "a", 2: "a", 3: "…", 4: "a…"} {
+		if got := incident.Clip("aéé", n); got != want {
+			t.Errorf("Clip(%q, %d) = %q, want %q", "aéé", n, got, want)
+		}
+	}
+}
+
+// First and last seen are the earliest and latest event times, whatever order events arrive in.
+func TestOccurrenceTimes(t *testing.T) {
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	m := incident.NewManager(newStore(t, clk.Now), incident.WithClock(clk.Now))
+	base := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+	var inc *incident.Incident
+	for i, offset := range []time.Duration{2 * time.Minute, time.Minute, 3 * time.Minute, 90 * time.Second} {
+		sig := incidenttest.Failure(classify.OOMKilled, i, severity.P3)
+		sig.Time = base.Add(offset)
+		out, err := m.Apply(ctx, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inc = out.Incident
+	}
+	if o := inc.Occurrences; !o.FirstSeen.Equal(base.Add(time.Minute)) || !o.LastSeen.Equal(base.Add(3*time.Minute)) || o.Count != 4 {
+		t.Fatalf("first %v last %v count %d", o.FirstSeen, o.LastSeen, o.Count)
+	}
+}
+
+// The deployment link is recorded once: the first one found stays.
+func TestLinkDeploymentOnce(t *testing.T) {
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	m := incident.NewManager(newStore(t, clk.Now), incident.WithClock(clk.Now))
+	out, err := m.Apply(ctx, incidenttest.Failure(classify.EssentialExit, 1, severity.P2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.Incident.ID
+	if inc, err := m.LinkDeployment(ctx, id, nil); err != nil || inc.Deployment != nil {
+		t.Fatalf("nil link: %+v %v", inc.Deployment, err)
+	}
+	first := &deployment.Link{DeploymentID: "ecs-svc/1", To: "arn:aws:ecs:us-east-1:1:task-definition/checkout:13", From: "arn:aws:ecs:us-east-1:1:task-definition/checkout:12"}
+	inc, err := m.LinkDeployment(ctx, id, first)
+	if err != nil || inc.Deployment == nil || inc.Deployment.DeploymentID != "ecs-svc/1" || inc.Timeline[len(inc.Timeline)-1].Kind != "deployment" {
+		t.Fatalf("link: %+v %v", inc, err)
+	}
+	inc, err = m.LinkDeployment(ctx, id, &deployment.Link{DeploymentID: "ecs-svc/2", To: "x"})
+	if err != nil || inc.Deployment.DeploymentID != "ecs-svc/1" {
+		t.Fatalf("second link replaced the first: %+v %v", inc.Deployment, err)
+	}
+	n := 0
+	for _, e := range inc.Timeline {
+		if e.Kind == "deployment" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d deployment entries", n)
+	}
+}
+
+// A resolved incident takes no state reading; an alarm incident that never named its alarms is
+// resolved by any of its alarms returning to OK.
+func TestResolvedAndAlarmEdges(t *testing.T) {
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	m := incident.NewManager(newStore(t, clk.Now), incident.WithClock(clk.Now))
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P3)
+	sig.State, sig.StateError = nil, "no role"
+	out, err := m.Apply(ctx, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.Resolve(ctx, out.Incident.ID, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	inc, raised, err := m.StateKnown(ctx, out.Incident.ID, &servicestate.Snapshot{Desired: 2, Running: 0})
+	if err != nil || raised || inc.Severity != severity.P3 || inc.ServiceState != nil {
+		t.Fatalf("state on a resolved incident: %v %+v %v", raised, inc, err)
+	}
+	alarm := incident.Scope{Account: "1", Region: "r", Alarm: "queue-depth"}
+	open, err := m.Apply(ctx, incident.Signal{Kind: incident.Failure, EventID: "a1", Scope: alarm, Cause: classify.Alarm, Marks: []string{"evt#a1"}})
+	if err != nil || len(open.Incident.Alarms) != 0 {
+		t.Fatalf("%+v %v", open, err)
+	}
+	rec, err := m.Apply(ctx, incident.Signal{Kind: incident.Recover, EventID: "a2", Scope: alarm, Cause: classify.Alarm, Alarm: "queue-depth", Marks: []string{"evt#a2"}, Message: "OK"})
+	if err != nil || !rec.Resolved {
+		t.Fatalf("recover: %+v %v", rec, err)
+	}
 }
