@@ -530,6 +530,20 @@ func runRules(t *testing.T, setup setupFunc) {
 		if countKind(got, incident.KindRefused) != 5 || len(got.Timeline) != 205 || got.TimelineDropped != 102 || got.Timeline[0].Kind != "opened" {
 			t.Fatalf("after one more entry: %d refusals kept, %d entries, dropped %d", countKind(got, incident.KindRefused), len(got.Timeline), got.TimelineDropped)
 		}
+		// Refusals right after the opening entry never make the bound drop the opening entry.
+		id2 := mustApply(t, m, at(clk, classify.ImagePull, 2, severity.P2)).Incident.ID
+		for i := range 3 {
+			if _, err := m.Record(ctx, id2, incident.Entry{Actor: "slack:U0MALLORY", Kind: incident.KindRefused, Message: fmt.Sprintf("early refusal %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := m.Delivered(ctx, id2, ds); err != nil {
+			t.Fatal(err)
+		}
+		got2 := mustGet(t, st, id2)
+		if got2.Timeline[0].Kind != "opened" || countKind(got2, incident.KindRefused) != 3 || len(got2.Timeline) != 203 || got2.TimelineDropped != 101 {
+			t.Fatalf("early refusals: first %q, %d refusals, %d entries, dropped %d", got2.Timeline[0].Kind, countKind(got2, incident.KindRefused), len(got2.Timeline), got2.TimelineDropped)
+		}
 		// Entries are clipped: a message to MaxText bytes, an actor to 128.
 		inc, err := m.Record(ctx, id, incident.Entry{Actor: strings.Repeat("a", 500), Kind: "note", Message: strings.Repeat("m", 5000)})
 		if err != nil {
