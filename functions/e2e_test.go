@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -99,9 +100,13 @@ type fn struct {
 	mu       sync.Mutex
 	log      bytes.Buffer
 	initMs   float64
+	invMs    float64 // the first invocation's duration
 }
 
-var initRE = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+var (
+	initRE   = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
+	reportRE = regexp.MustCompile(`REPORT RequestId: \S+\t(?:Init Duration: [0-9.]+ ms\t)?Duration: ([0-9.]+) ms`)
+)
 
 func startFn(t testing.TB, bootstrap string, env map[string]string) *fn {
 	t.Helper()
@@ -128,6 +133,9 @@ func startFn(t testing.TB, bootstrap string, env map[string]string) *fn {
 			f.log.WriteString(sc.Text() + "\n")
 			if m := initRE.FindStringSubmatch(sc.Text()); m != nil {
 				f.initMs, _ = strconv.ParseFloat(m[1], 64)
+			}
+			if m := reportRE.FindStringSubmatch(sc.Text()); m != nil && f.invMs == 0 {
+				f.invMs, _ = strconv.ParseFloat(m[1], 64)
 			}
 			f.mu.Unlock()
 		}
@@ -172,6 +180,21 @@ func (f *fn) invoke(t testing.TB, payload []byte, out any) {
 			t.Fatalf("invoke answered %s: %v\n%s", body, err, f.logs())
 		}
 	}
+}
+
+// reports waits for the emulator's INIT REPORT and first REPORT lines, which trail the answer.
+func (f *fn) reports(tb testing.TB) (initMs, invMs float64) {
+	tb.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		f.mu.Lock()
+		initMs, invMs = f.initMs, f.invMs
+		f.mu.Unlock()
+		if initMs > 0 && invMs > 0 {
+			return initMs, invMs
+		}
+	}
+	tb.Fatalf("no INIT REPORT and REPORT from the emulator:\n%s", f.logs())
+	return 0, 0
 }
 
 func (f *fn) logs() string { f.mu.Lock(); defer f.mu.Unlock(); return f.log.String() }
@@ -431,40 +454,69 @@ func scenarioReconciler(t *testing.T) *world {
 	return w
 }
 
-// BenchmarkColdStart reports each function's init duration under the emulator (the "INIT
-// REPORT" the runtime prints), beside a hello-world Go Lambda built the same way.
+// BenchmarkColdStart starts each function under the emulator beside a hello-world Go Lambda
+// built the same way, in turns (hello, then every function, then again), so that the machine's
+// load at any moment weighs on all of them alike, and reports per function the init (the
+// emulator's INIT REPORT: from starting the bootstrap to its first request for work), the mean
+// first invocation (the emulator's REPORT: it builds the App, which the functions do lazily), and
+// both as a ratio to the hello-world's; medians, as a neighbour's burst of work moves a mean. Every AWS endpoint points at a closed port, so a call
+// fails at once instead of leaving the machine.
 func BenchmarkColdStart(b *testing.B) {
-	w := &world{env: map[string]string{"MEDIC_TABLE": "medic-bench", "AWS_REGION": "us-east-1",
+	env := map[string]string{"MEDIC_TABLE": "medic-bench", "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "MEDIC_LOG_LEVEL": "error",
-		"MEDIC_SLACK_SIGNING_SECRET": "bench", "AWS_LAMBDA_FUNCTION_NAME": "ecs-medic-slack"}}
-	for _, pkg := range []string{
-		"github.com/ecs-medic/ecs-medic/internal/awslambda/testdata/hello",
-		"github.com/ecs-medic/ecs-medic/functions/ecs-events",
-		"github.com/ecs-medic/ecs-medic/functions/alarm-events",
-		"github.com/ecs-medic/ecs-medic/functions/reconciler",
-		"github.com/ecs-medic/ecs-medic/functions/slack",
-		"github.com/ecs-medic/ecs-medic/functions/remediate",
-	} {
-		b.Run(filepath.Base(pkg), func(b *testing.B) {
-			bin := build(b, pkg, "lambda.norpc")
-			var total float64
-			for b.Loop() {
-				f := startFn(b, bin, w.env)
-				f.invoke(b, []byte(`{"id":"x"}`), nil)
-				deadline := time.Now().Add(2 * time.Second)
-				for time.Now().Before(deadline) {
-					f.mu.Lock()
-					ms := f.initMs
-					f.mu.Unlock()
-					if ms > 0 {
-						total += ms
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-				_ = f.cmd.Process.Kill()
-			}
-			b.ReportMetric(total/float64(b.N), "init-ms")
-		})
+		"MEDIC_SLACK_SIGNING_SECRET": "bench", "AWS_LAMBDA_FUNCTION_NAME": "ecs-medic-slack",
+		"MEDIC_HOME_ACCOUNT": "111122223333", "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"}
+	type target struct {
+		name, pkg string
+		payload   string
+		bin       string
+		init, inv []float64
 	}
+	targets := []*target{
+		{name: "hello", pkg: "github.com/ecs-medic/ecs-medic/internal/awslambda/testdata/hello", payload: `{}`},
+		{name: "ecs-events", pkg: "github.com/ecs-medic/ecs-medic/functions/ecs-events", payload: `{"id":"x"}`},
+		{name: "alarm-events", pkg: "github.com/ecs-medic/ecs-medic/functions/alarm-events", payload: `{"id":"x"}`},
+		{name: "reconciler", pkg: "github.com/ecs-medic/ecs-medic/functions/reconciler", payload: `{}`},
+		{name: "slack", pkg: "github.com/ecs-medic/ecs-medic/functions/slack", payload: `{"id":"x"}`},
+		{name: "remediate", pkg: "github.com/ecs-medic/ecs-medic/functions/remediate", payload: `{"incident":"inc-x"}`},
+	}
+	for _, tg := range targets {
+		tg.bin = build(b, tg.pkg, "lambda.norpc")
+	}
+	for b.Loop() {
+		for _, tg := range targets {
+			f := startFn(b, tg.bin, env)
+			resp, err := f.post([]byte(tg.payload))
+			if err != nil {
+				b.Fatalf("%s: %v\n%s", tg.name, err, f.logs())
+			}
+			resp.Body.Close()
+			ms, inv := f.reports(b)
+			tg.init, tg.inv = append(tg.init, ms), append(tg.inv, inv)
+			_ = f.cmd.Process.Kill()
+		}
+	}
+	// The median: one start delayed by a neighbour's burst of work would move a mean.
+	median := func(xs []float64) float64 {
+		ys := slices.Clone(xs)
+		slices.Sort(ys)
+		if n := len(ys); n%2 == 0 {
+			return (ys[n/2-1] + ys[n/2]) / 2
+		}
+		return ys[len(ys)/2]
+	}
+	hello := targets[0]
+	hi, hv := median(hello.init), median(hello.inv)
+	var out strings.Builder
+	fmt.Fprintf(&out, "cold starts under the emulator, median of %d, side by side (machine under load: compare the ratios)\n", len(hello.init))
+	fmt.Fprintf(&out, "%-14s %8s %13s %14s %17s\n", "function", "init ms", "init × hello", "1st invoke ms", "init+1st × hello")
+	for _, tg := range targets {
+		i, v := median(tg.init), median(tg.inv)
+		fmt.Fprintf(&out, "%-14s %8.1f %13.2f %14.1f %17.2f\n", tg.name, i, i/hi, v, (i+v)/(hi+hv))
+		if tg != hello {
+			b.ReportMetric(i/hi, tg.name+"-init-x-hello")
+		}
+	}
+	b.ReportMetric(hi, "hello-init-ms")
+	b.Log("\n" + out.String())
 }

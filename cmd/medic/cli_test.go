@@ -122,7 +122,7 @@ func TestSmokeThroughTheEventsFunction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler := awslambda.Events(a.Pipeline, zap.NewNop())
+	handler := awslambda.Events(a.Pipeline(), zap.NewNop())
 	var invoked []string
 	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		invoked = append(invoked, r.URL.Path)

@@ -222,6 +222,8 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "medic replay: %v\n", err)
 		return 1
 	}
+	// Replay starts nothing in the background; Stop is there so that it never leaves work behind.
+	defer func() { _ = a.Stop(context.Background()) }()
 
 	sum := replaySummary{Events: len(raws), Outcomes: map[string]int{}}
 	failed := false
@@ -238,7 +240,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 				eventTime = ev.Time
 			}
 		}
-		res, err := a.Pipeline.HandleRaw(ctx, raw)
+		res, err := a.Pipeline().HandleRaw(ctx, raw)
 		if err != nil || res.Outcome == pipeline.OutcomeError {
 			failed = true
 		}
@@ -488,7 +490,7 @@ func (p *scriptPlayer) do(ctx context.Context, st scriptStep) error {
 		p.states[key] = snap
 	case st.Ack != "" || st.Resolve != "":
 		name := st.Ack + st.Resolve
-		active, err := p.app.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 1000})
+		active, err := p.app.Manager().Store().List(ctx, incident.Filter{Active: true, Limit: 1000})
 		if err != nil {
 			return err
 		}
@@ -503,9 +505,9 @@ func (p *scriptPlayer) do(ctx context.Context, st scriptStep) error {
 		}
 		by := cmp.Or(st.By, "replay")
 		if st.Ack != "" {
-			_, _, err = p.app.Manager.Acknowledge(ctx, inc.ID, by)
+			_, _, err = p.app.Manager().Acknowledge(ctx, inc.ID, by)
 		} else {
-			_, _, err = p.app.Manager.Resolve(ctx, inc.ID, by, "resolved by hand")
+			_, _, err = p.app.Manager().Resolve(ctx, inc.ID, by, "resolved by hand")
 		}
 		return err
 	}

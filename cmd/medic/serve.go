@@ -2,22 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
-	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/logging"
-	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/server"
 )
 
@@ -68,32 +65,29 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return 1
 	}
 	defer store.Close()
-	var a *app.App
-	remedy := func(ctx context.Context, id string) { a.RemedyInBackground(ctx, id) }
-	a, err = app.New(ctx, cfg, log, app.Options{Store: store, Console: stdout, ProbeCredentials: true, Remedy: remedy})
-	if err != nil {
-		fmt.Fprintf(stderr, "medic serve: %v\n", err)
-		return 1
-	}
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "medic serve: %v\n", err)
 		return 1
 	}
-	opts := []server.Option{server.WithToken(a.Config.APIToken.Value.Reveal())}
+	// The API token (MEDIC_API_TOKEN, _ARN, _SSM) is the App's to add, once its secrets are read.
+	var opts []server.Option
 	if server.IsLoopback(cfg.Addr) {
 		opts = append(opts, server.WithHosts(server.LoopbackHosts(ln.Addr().String())...))
 	}
-	srv := &http.Server{
-		Handler:           server.New(a.Pipeline, store, a.Metrics, log, slackHandler(a), opts...),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+	// Fixes and Slack's deferred work run as background jobs that Stop waits for; the reconciler
+	// runs every minute, the store's sweep every hour.
+	a, err := app.New(ctx, cfg, log, app.Options{Store: store, Console: stdout, ProbeCredentials: true,
+		Remedies: app.RemediesInBackground, Listener: ln, Server: opts, Metrics: prom.New(),
+		ReconcileEvery: time.Minute, SweepEvery: time.Hour, Retain: retainResolved})
+	if err != nil {
+		ln.Close()
+		fmt.Fprintf(stderr, "medic serve: %v\n", err)
+		return 1
 	}
 	url := "http://" + ln.Addr().String()
 	auth := ""
-	if a.Config.APIToken.Value != "" {
+	if a.Config().APIToken.Value != "" {
 		auth = ` -H "Authorization: Bearer $MEDIC_API_TOKEN"`
 	}
 	fmt.Fprintf(stderr, `medic serve: listening on %s (store %s)
@@ -103,71 +97,24 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 `, url, cfg.DB, url, auth, auth, url)
 	log.Info("serving", zap.String("addr", ln.Addr().String()), zap.String("db", cfg.DB))
 
-	go every(ctx, time.Hour, func() { sweep(store, log) })
-	rec := a.Reconciler()
-	go every(ctx, time.Minute, func() { reconcileOnce(ctx, rec, log) })
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	if err := a.Start(ctx); err != nil {
+		fmt.Fprintf(stderr, "medic serve: %v\n", err)
+		return 1
+	}
+	code := 0
 	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			log.Error("server stopped", zap.Error(err))
-			return 1
-		}
+	case err := <-a.Err():
+		log.Error("server stopped", zap.Error(err))
+		code = 1
 	case <-ctx.Done():
 		log.Info("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			log.Error("shutdown", zap.Error(err))
-			return 1
-		}
 	}
-	return 0
-}
-
-// slackHandler is the /medic handler when a signing secret is configured; its deferred work runs
-// in goroutines.
-func slackHandler(a *app.App) http.Handler {
-	h := a.Slack(chatops.Goroutines)
-	if h == nil {
-		return nil
+	// A fix under way waits for ECS up to app.JobTimeout: Stop gives it that long, and a bit more.
+	sctx, cancel := context.WithTimeout(context.Background(), app.JobTimeout+10*time.Second)
+	defer cancel()
+	if err := a.Stop(sctx); err != nil {
+		log.Error("shutdown", zap.Error(err))
+		return 1
 	}
-	return h
-}
-
-// every calls fn each interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
-}
-
-// reconcileOnce runs the reconciler once, as the scheduled Lambda does in AWS every minute.
-func reconcileOnce(ctx context.Context, r *reconcile.Reconciler, log *zap.Logger) {
-	rep, err := r.Run(ctx)
-	if err != nil {
-		log.Warn("reconcile", zap.Error(err))
-		return
-	}
-	if rep.Resolved+rep.Escalated+rep.Found+rep.Errors > 0 {
-		log.Info("reconciled", zap.Int("checked", rep.Checked), zap.Int("resolved", rep.Resolved),
-			zap.Int("escalated", rep.Escalated), zap.Int("found", rep.Found), zap.Int("errors", rep.Errors))
-	}
-}
-
-// sweep drops expired idempotency marks and old resolved incidents.
-func sweep(store *boltstore.Store, log *zap.Logger) {
-	if n, err := store.Sweep(retainResolved); err != nil {
-		log.Warn("sweep store", zap.Error(err))
-	} else if n > 0 {
-		log.Info("swept store", zap.Int("removed", n))
-	}
+	return code
 }

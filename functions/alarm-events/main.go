@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -11,13 +12,16 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
+	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 )
 
 func main() {
-	a, err := app.ForLambda(context.Background(), os.Getenv)
+	l, err := app.NewLambda(os.Getenv, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "alarm-events:", err)
 		os.Exit(1)
 	}
-	lambda.Start(awslambda.Events(a.Pipeline, a.Log))
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, json.RawMessage) (pipeline.Result, error) {
+		return awslambda.Events(a.Pipeline(), a.Log())
+	}))
 }

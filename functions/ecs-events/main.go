@@ -5,20 +5,35 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
+	"github.com/ecs-medic/ecs-medic/internal/awslambda/invoke"
+	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 )
 
 func main() {
-	a, err := app.ForLambda(context.Background(), os.Getenv)
+	l, err := app.NewLambda(os.Getenv, remedies)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ecs-events:", err)
 		os.Exit(1)
 	}
-	lambda.Start(awslambda.Events(a.Pipeline, a.Log))
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, json.RawMessage) (pipeline.Result, error) {
+		return awslambda.Events(a.Pipeline(), a.Log())
+	}))
+}
+
+// remedies asks the remediation function (MEDIC_REMEDIATE_FUNCTION) to consider a new incident's
+// fix: this function's role may not change ECS.
+func remedies(awsCfg aws.Config, log *zap.Logger, o *app.Options) {
+	if fn := os.Getenv("MEDIC_REMEDIATE_FUNCTION"); fn != "" {
+		o.Remedy = invoke.Remedy(invoke.Client(func() aws.Config { return awsCfg }), fn, log)
+	}
 }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -12,13 +13,18 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
+	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 )
 
 func main() {
-	a, err := app.ForLambda(context.Background(), os.Getenv)
+	l, err := app.NewLambda(os.Getenv, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "reconciler:", err)
 		os.Exit(1)
 	}
-	lambda.Start(awslambda.Reconcile(a.Reconciler(), a.Log))
+	// EventBridge Scheduler's payload (an empty object by default) carries nothing the pass needs.
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, json.RawMessage) (reconcile.Report, error) {
+		run := awslambda.Reconcile(a.Reconciler(), a.Log())
+		return func(ctx context.Context, _ json.RawMessage) (reconcile.Report, error) { return run(ctx) }
+	}))
 }

@@ -11,18 +11,17 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
-	"github.com/ecs-medic/ecs-medic/internal/awslambda"
+	"github.com/ecs-medic/ecs-medic/internal/remediate"
 )
 
 func main() {
-	a, err := app.ForLambda(context.Background(), os.Getenv)
+	l, err := app.NewLambda(os.Getenv, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "remediate:", err)
 		os.Exit(1)
 	}
-	if a.Remediator == nil {
-		fmt.Fprintln(os.Stderr, "remediate: ECS cannot be reached (no region or credentials)")
-		os.Exit(1)
-	}
-	lambda.Start(awslambda.Remediate(a.Remediator))
+	// Where ECS cannot be reached (no region or credentials) every request is refused, saying so.
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, remediate.Request) (remediate.Outcome, error) {
+		return a.Remediate
+	}))
 }

@@ -5,34 +5,52 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
+	"github.com/ecs-medic/ecs-medic/internal/awslambda/invoke"
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 )
 
 func main() {
-	a, err := app.ForLambda(context.Background(), os.Getenv)
+	l, err := app.NewLambda(os.Getenv, parts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "slack:", err)
 		os.Exit(1)
 	}
-	self := awslambda.SelfInvoke(a.Lambda, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
-	h := a.Slack(func(*chatops.Handler) chatops.Deferrer { return self })
-	if h == nil {
-		// Deployed before its secrets were filled (the URL must exist to create the Slack app):
-		// answer every request 503, saying why, rather than failing to start on each one.
-		a.Log.Warn("MEDIC_SLACK_SIGNING_SECRET (or _ARN, _SSM) is not set: every Slack request is refused until it is (Terraform: fill the signing secret, set slack_enabled = true)")
-		lambda.Start(awslambda.FunctionURL(notSwitchedOn{}))
-		return
-	}
-	lambda.Start(awslambda.Slack(h, h.Run))
+	lambda.Start(app.LambdaHandler(l, func(a *app.App) func(context.Context, json.RawMessage) (any, error) {
+		h, ok := a.Slack()
+		if !ok {
+			// Deployed before its secrets were filled (the URL must exist to create the Slack app):
+			// answer every request 503, saying why, rather than failing on each one.
+			a.Log().Warn("MEDIC_SLACK_SIGNING_SECRET (or _ARN, _SSM) is not set: every Slack request is refused until it is (Terraform: fill the signing secret, set slack_enabled = true)")
+			return awslambda.Slack(notSwitchedOn{}, func(context.Context, chatops.Job) error { return errNotSwitchedOn })
+		}
+		return awslambda.Slack(h, h.Run)
+	}))
 }
+
+// parts: deferred jobs go to an asynchronous invocation of this function, and a human's fix to
+// the remediation function (MEDIC_REMEDIATE_FUNCTION), whose role alone may change ECS.
+func parts(awsCfg aws.Config, _ *zap.Logger, o *app.Options) {
+	api := invoke.Client(func() aws.Config { return awsCfg })
+	self := invoke.Self(api, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	o.Defer = func(*chatops.Handler) chatops.Deferrer { return self }
+	if fn := os.Getenv("MEDIC_REMEDIATE_FUNCTION"); fn != "" {
+		o.FixVia = invoke.Fix(api, fn)
+	}
+}
+
+var errNotSwitchedOn = errors.New("slack is not switched on: MEDIC_SLACK_SIGNING_SECRET is not set")
 
 // notSwitchedOn answers Slack while the function has no signing secret to verify requests with.
 type notSwitchedOn struct{}

@@ -18,8 +18,8 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
-	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
@@ -102,7 +102,7 @@ func newOrg(t *testing.T, env map[string]string) *org {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = o.store.Close() })
-	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock})
+	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock, Metrics: prom.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func member(raw []byte) []byte { return eventgen.InAccount(raw, memberAccount) }
 
 func (o *org) handle(t *testing.T, raw []byte) pipeline.Result {
 	t.Helper()
-	res, err := o.app.Pipeline.HandleRaw(context.Background(), raw)
+	res, err := o.app.Pipeline().HandleRaw(context.Background(), raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func TestMemberAccountIsReadAndFixedWithItsOwnCredentials(t *testing.T) {
 		t.Fatalf("log lines %q (%s)", inc.LogLines, inc.LogError)
 	}
 
-	out, err := o.app.Remediator.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "slack:U0ALICE", Action: runbook.ScaleOut, Desired: 3})
+	out, err := o.app.Remediate(context.Background(), remediate.Request{Incident: inc.ID, By: "slack:U0ALICE", Action: runbook.ScaleOut, Desired: 3})
 	if err != nil || !out.Done {
 		t.Fatalf("scale: %+v %v", out, err)
 	}
@@ -226,7 +226,8 @@ func TestAccountWithoutAccessIsNeverReadWithCentralCredentials(t *testing.T) {
 		if n := len(o.pd.Events("trigger")); n != 0 {
 			t.Fatalf("%d pages for a P3", n)
 		}
-		rec := &reconcile.Reconciler{Manager: o.app.Manager, States: o.app.States, Sender: o.app.Fanout, Quiet: time.Hour, Log: zap.NewNop()}
+		rec := o.app.Reconciler()
+		rec.Quiet, rec.Lister = time.Hour, nil
 		o.sts.AllowRole("arn:aws:iam::" + memberAccount + ":role/ecs-medic-member")
 		o.advance(time.Minute) // the reconciler's next pass
 		rep, err := rec.Run(context.Background())
@@ -255,7 +256,7 @@ func TestEventsOfAccountsNotAllowedAreRefused(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 	rec := httptest.NewRecorder()
-	o.app.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	o.app.Metrics().Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if !strings.Contains(rec.Body.String(), `medic_events_refused_total{reason="account-not-allowed"} 1`) {
 		t.Fatal("the refusal is not counted in /metrics")
 	}

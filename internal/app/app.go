@@ -1,6 +1,9 @@
-// Package app wires ecs-medic's parts from a configuration: the logger, metrics, the ECS state
-// source, the notifiers and the pipeline. The Lambda mains and `medic serve`/`replay` share it so
-// that every entry point is built the same way.
+// Package app is ecs-medic's composition root: it wires the parts from a configuration (the
+// logger, metrics, the ECS state source, the notifiers, the pipeline, the reconciler, Slack's
+// handler, the remediator) and runs them with Start and Stop: the HTTP API, the tickers and the
+// background jobs (fixes, Slack's deferred work), every one of which Stop waits for. The Lambda
+// mains, `medic serve`/`replay` and the tests share it so that every entry point is built the
+// same way.
 package app
 
 import (
@@ -10,15 +13,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	slackapi "github.com/slack-go/slack"
@@ -30,9 +33,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/cost"
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/digest"
-	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/logging"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
@@ -43,45 +44,58 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/route"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
+	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
-// App is a wired ecs-medic.
+// App is a wired ecs-medic: the composition root every entry point builds (medic serve, medic
+// replay, the Lambda functions, the tests) and runs with Start and Stop. Nothing in it is nil: a
+// part that cannot work here (no ECS, no remediation, no digest) is a stand-in that says why.
 type App struct {
-	Config  config.Config
-	Log     *zap.Logger
-	Metrics *metrics.Metrics
-	States  pipeline.StateReader
-	Source  *servicestate.Source // nil when ECS is unreachable
-	// ECS is the home account's client (default credentials), for the reconciler's sweep of the
-	// home account; nil when ECS is unreachable. Everything about a given service goes through
-	// Accounts instead, with that service's own account's credentials.
-	ECS      *ecs.Client
-	Accounts *accounts.Provider // nil when ECS is unreachable
-	// Fanout delivers notifications: each incident to its route's receivers (MEDIC_ROUTES).
-	Fanout   notify.Sender
-	Routes   *route.File // nil without MEDIC_ROUTES
-	Manager  *incident.Manager
-	Pipeline *pipeline.Pipeline
-	Logs     *tasklogs.Reader // nil when ECS is unreachable
-	Region   string
-	Runbooks *runbook.Set
-	// Remediator changes ECS; nil when ECS is unreachable. Only the remediation function (and
-	// medic serve) may use it: the other Lambdas' roles cannot call ECS's write APIs.
-	Remediator *remediate.Remediator
-	// FixVia runs a human's fix elsewhere (the remediation function), when set.
-	FixVia func(context.Context, remediate.Request) (remediate.Outcome, error)
-	// Lambda invokes functions (the remediation function, the Slack function's deferred work);
-	// set by ForLambda only.
-	Lambda *awslambdasvc.Client
+	cfg      config.Config
+	log      *zap.Logger
+	metrics  *metrics.Metrics
+	store    incident.Store
+	states   pipeline.StateReader
+	forget   func(servicestate.Ref)
+	sender   notify.Sender // counts every notification, whoever sends it
+	manager  *incident.Manager
+	pipeline *pipeline.Pipeline
+	region   string
+	runbooks *runbook.Set
+	// reconciler is the pass the schedule (or medic serve's ticker) runs.
+	reconciler *reconcile.Reconciler
+	// fix carries out a fix: the remediator here, the remediation function elsewhere, or nil
+	// when ECS cannot be reached (chatops then tells the human how to do it by hand).
+	fix func(context.Context, remediate.Request) (remediate.Outcome, error)
+	// remediator is the remediator's Handle, or a refusal saying ECS cannot be reached.
+	remediator func(context.Context, remediate.Request) (remediate.Outcome, error)
+	slack      *chatops.Handler // nil without MEDIC_SLACK_SIGNING_SECRET: no Slack request is served
+	handler    http.Handler     // medic serve's HTTP API
 
-	// digest posts the weekly report; nil when MEDIC_DIGEST_SCHEDULE is unset.
-	digest *digest.Digest
-	// pagerKeys are the routes' PagerDuty keys, for `/medic oncall`.
+	// routes (MEDIC_ROUTES, nil without) and their PagerDuty keys are what `/medic oncall` reads.
+	routes    *route.File
 	pagerKeys pagerKeys
+
+	opts Options
+	jobs *jobs
+	life lifecycle
 }
+
+// Remedies says what happens when an incident whose runbook has a fix opens or worsens.
+type Remedies int
+
+const (
+	// RemediesOff asks for no fix (medic replay, most tests).
+	RemediesOff Remedies = iota
+	// RemediesInline runs the remediator inside the event's handling (recorded scenarios).
+	RemediesInline
+	// RemediesInBackground runs the remediator as a background job, so an event is answered
+	// without waiting for ECS; Stop waits for it (medic serve).
+	RemediesInBackground
+)
 
 // Options are the parts an entry point chooses.
 type Options struct {
@@ -93,8 +107,17 @@ type Options struct {
 	// AWS is the AWS configuration; when nil it is loaded the SDK's standard way (AWS_REGION,
 	// AWS_ENDPOINT_URL_ECS, profiles, roles, ...).
 	AWS *aws.Config
-	// Remedy is called when an incident with a runbook fix opens (pipeline.WithRemedy).
-	Remedy func(ctx context.Context, incidentID string)
+	// Remedies chooses how a fix is asked for; Remedy, when set, replaces it (the Lambda
+	// functions invoke the remediation function).
+	Remedies Remedies
+	Remedy   func(ctx context.Context, incidentID string)
+	// FixVia runs a human's fix elsewhere (the remediation function) instead of here.
+	FixVia func(context.Context, remediate.Request) (remediate.Outcome, error)
+	// Defer runs Slack's deferred work; nil: a background job, drained by Stop (medic serve).
+	Defer func(*chatops.Handler) chatops.Deferrer
+	// Metrics are where the App counts (metrics/prom for medic serve's GET /metrics); nil: none
+	// kept (the Lambda functions).
+	Metrics *metrics.Metrics
 	// Now is the clock of the per-account clients and the state cache (tests); default time.Now.
 	Now func() time.Time
 	// IncidentClock stamps incidents and their timelines: wall time by default, the events' own
@@ -106,21 +129,41 @@ type Options struct {
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
+
+	// Listener, when set, is where Start serves the HTTP API (medic serve).
+	Listener net.Listener
+	// Server are the HTTP API's options (token, allowed hosts).
+	Server []server.Option
+	// ReconcileEvery runs the reconciler on a ticker from Start to Stop; 0: never (the Lambda
+	// schedule runs it, tests call it).
+	ReconcileEvery time.Duration
+	// SweepEvery drops expired marks and resolved incidents older than Retain, when the store
+	// can (the embedded store); 0: never.
+	SweepEvery time.Duration
+	Retain     time.Duration
 }
 
-// New wires an App.
+// New wires an App. Nothing runs until Start.
 func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) (*App, error) {
-	a := &App{Config: cfg, Log: log, States: opts.States}
+	a := &App{cfg: cfg, log: log, store: opts.Store, states: opts.States, forget: func(servicestate.Ref) {}, opts: opts}
+	a.jobs = newJobs(log)
 	awsCfg, awsReason := loadAWS(ctx, opts)
-	if a.States == nil {
-		a.States, a.Source, a.ECS, a.Accounts = ecsStates(ctx, log, awsCfg, awsReason, opts, cfg)
+	var (
+		source *servicestate.Source
+		home   *ecs.Client
+		prov   *accounts.Provider
+	)
+	if a.states == nil {
+		a.states, source, home, prov = ecsStates(ctx, log, awsCfg, awsReason, opts, cfg)
 	}
-	if a.Source != nil {
-		src := a.Source
-		a.Metrics = metrics.New(metrics.CounterFunc("medic_ecs_describe_services_calls_total",
-			"DescribeServices calls made to read service state.", func() float64 { return float64(src.Calls()) }))
-	} else {
-		a.Metrics = metrics.New()
+	a.metrics = opts.Metrics
+	if a.metrics == nil {
+		a.metrics = metrics.Nop()
+	}
+	if source != nil {
+		a.forget = source.Forget
+		a.metrics.CounterFunc("medic_ecs_describe_services_calls_total",
+			"DescribeServices calls made to read service state.", func() float64 { return float64(source.Calls()) })
 	}
 
 	if secrets.Needed(&cfg) {
@@ -130,48 +173,59 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if err := secrets.Resolve(ctx, &cfg, secretsmanager.NewFromConfig(awsCfg), ssm.NewFromConfig(awsCfg)); err != nil {
 			return nil, err
 		}
-		a.Config = cfg
+		a.cfg = cfg
 	}
 	if err := cfg.CheckSecrets(); err != nil {
 		return nil, err
 	}
 
-	var err error
+	var (
+		err    error
+		routes *route.File
+		fanout notify.Sender
+	)
 	if cfg.Routes != "" {
-		if a.Routes, err = route.Load(cfg.Routes); err != nil {
+		if routes, err = route.Load(cfg.Routes); err != nil {
 			return nil, err
 		}
+		a.routes = routes
 	}
-	if a.Fanout, a.pagerKeys, err = senders(ctx, cfg, a.Routes, awsCfg, awsReason, opts.Console, log); err != nil {
+	if fanout, a.pagerKeys, err = senders(ctx, cfg, routes, awsCfg, awsReason, opts.Console, log); err != nil {
 		return nil, err
 	}
+	a.sender = counted{next: fanout, metrics: a.metrics}
 	var mo []incident.Option
 	if opts.IncidentClock != nil {
 		mo = append(mo, incident.WithClock(opts.IncidentClock))
 	}
-	if a.Routes != nil {
-		mo = append(mo, incident.WithRoute(routeOf(a.Routes)))
+	if routes != nil {
+		mo = append(mo, incident.WithRoute(routeOf(routes)))
 	}
-	a.Manager = incident.NewManager(opts.Store, mo...)
-	if a.digest, err = weeklyDigest(cfg, opts.Store); err != nil {
+	a.manager = incident.NewManager(opts.Store, mo...)
+	dig, err := weeklyDigest(cfg, opts.Store)
+	if err != nil {
 		return nil, err
 	}
-	a.Region = awsCfg.Region
+	a.region = awsCfg.Region
 	rbs, err := LoadRunbooks(cfg.Runbooks)
 	if err != nil {
 		return nil, err
 	}
-	a.Runbooks = rbs
+	a.runbooks = rbs
+	a.remediator = func(context.Context, remediate.Request) (remediate.Outcome, error) {
+		return remediate.Outcome{}, errNoECS
+	}
 	po := []pipeline.Option{pipeline.WithRunbooks(rbs), pipeline.WithAccounts(cfg.Accounts)}
 	if opts.Deployments != nil {
 		po = append(po, pipeline.WithDeployments(opts.Deployments))
 	}
-	if a.Accounts != nil {
-		a.Logs = tasklogs.PerAccount(a.Accounts, 20)
-		po = append(po, pipeline.WithLogs(a.Logs))
+	var logs *tasklogs.Reader
+	if prov != nil {
+		logs = tasklogs.PerAccount(prov, 20)
+		po = append(po, pipeline.WithLogs(logs))
 		if opts.Deployments == nil {
 			po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
-				cs, err := a.Accounts.For(ctx, account, region)
+				cs, err := prov.For(ctx, account, region)
 				if err != nil {
 					return nil, err
 				}
@@ -182,14 +236,159 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if err != nil {
 			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
 		}
-		a.Remediator = &remediate.Remediator{Clients: a.Accounts, Manager: a.Manager,
-			Runbooks: rbs, Sender: a.Fanout, Cap: cfg.AutoFix, DryRun: cfg.DryRun, MaxTasks: cfg.MaxTasks, Prices: prices, Log: log}
+		r := &remediate.Remediator{Clients: prov, Manager: a.manager,
+			Runbooks: rbs, Sender: a.sender, Cap: cfg.AutoFix, DryRun: cfg.DryRun, MaxTasks: cfg.MaxTasks, Prices: prices, Log: log}
+		a.remediator, a.fix = r.Handle, r.Handle
 	}
-	if opts.Remedy != nil {
+	if opts.FixVia != nil {
+		a.fix = opts.FixVia
+	}
+	switch {
+	case opts.Remedy != nil:
 		po = append(po, pipeline.WithRemedy(opts.Remedy))
+	case opts.Remedies == RemediesInline && prov != nil:
+		po = append(po, pipeline.WithRemedy(a.remedyNow))
+	case opts.Remedies == RemediesInBackground && prov != nil:
+		po = append(po, pipeline.WithRemedy(a.remedyInBackground))
 	}
-	a.Pipeline = pipeline.New(a.Manager, a.States, a.Fanout, log, a.Metrics, po...)
+	a.pipeline = pipeline.New(a.manager, a.states, a.sender, log, a.metrics, po...)
+
+	a.reconciler = &reconcile.Reconciler{Manager: a.manager, States: a.states, Sender: a.sender, Quiet: 5 * time.Minute,
+		Region: a.region, Log: log}
+	if home != nil { // a nil *ecs.Client in the interface would not read as "no lister"
+		a.reconciler.Lister = home
+	}
+	if dig != nil {
+		a.reconciler.Digest = dig
+	}
+	a.slack = a.slackHandler(prov, logs)
+	var slackHTTP http.Handler
+	if a.slack != nil {
+		slackHTTP = a.slack
+	}
+	// The API token is the configuration's (its secret read by now); a caller's options follow it.
+	so := append([]server.Option{server.WithToken(a.cfg.APIToken.Value.Reveal())}, opts.Server...)
+	a.handler = server.New(a.pipeline, opts.Store, a.metrics, log, slackHTTP, so...)
 	return a, nil
+}
+
+// errNoECS is the remediator's answer where ECS cannot be reached.
+var errNoECS = errors.New("ECS cannot be reached (no region or credentials): no fix can be made here")
+
+// Config is the configuration the App runs with, secrets resolved.
+func (a *App) Config() config.Config { return a.cfg }
+
+// Log is the App's logger.
+func (a *App) Log() *zap.Logger { return a.log }
+
+// Metrics are the App's metrics (GET /metrics); they count nothing unless Options.Metrics
+// was given.
+func (a *App) Metrics() *metrics.Metrics { return a.metrics }
+
+// Pipeline handles events.
+func (a *App) Pipeline() *pipeline.Pipeline { return a.pipeline }
+
+// Manager is the incident manager.
+func (a *App) Manager() *incident.Manager { return a.manager }
+
+// Sender delivers notifications to each incident's receivers, counting each outcome
+// (medic_notifications_total) whoever sends it: the pipeline, the reconciler, a fix, Slack.
+func (a *App) Sender() notify.Sender { return a.sender }
+
+// States reads services' state: ECS through each service's own account, or a stand-in that
+// says why it is unavailable.
+func (a *App) States() pipeline.StateReader { return a.states }
+
+// ForgetState drops a service's cached state, so the next read asks ECS (no-op without ECS).
+func (a *App) ForgetState(ref servicestate.Ref) { a.forget(ref) }
+
+// Runbooks are the runbooks in force.
+func (a *App) Runbooks() *runbook.Set { return a.runbooks }
+
+// Region is the home region ("" without AWS).
+func (a *App) Region() string { return a.region }
+
+// Reconciler is the reconciler the scheduled function and `medic serve` run every minute: a
+// service resolves after 5 quiet minutes at running = desired.
+// Each call returns a copy, which a test may tune (Quiet) without changing the App's.
+func (a *App) Reconciler() *reconcile.Reconciler {
+	r := *a.reconciler
+	return &r
+}
+
+// Remediate carries out a fix here, under the guardrails: the remediation function's handler. It
+// refuses, saying why, where ECS cannot be reached.
+func (a *App) Remediate(ctx context.Context, req remediate.Request) (remediate.Outcome, error) {
+	return a.remediator(ctx, req)
+}
+
+// Handler is `medic serve`'s HTTP API (POST /events, GET /incidents, /metrics, /slack/...).
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Slack is the handler of Slack's requests; ok is false when MEDIC_SLACK_SIGNING_SECRET is not
+// set: without it no request can be verified, so none is served.
+func (a *App) Slack() (h *chatops.Handler, ok bool) { return a.slack, a.slack != nil }
+
+// remedyNow runs the remediator inside the event's handling.
+func (a *App) remedyNow(ctx context.Context, id string) {
+	if _, err := a.remediator(ctx, remediate.Request{Incident: id, By: "auto"}); err != nil {
+		a.log.Warn("remediation", zap.String("incident", id), zap.Error(err))
+	}
+}
+
+// remedyInBackground runs the remediator as a background job, so an event is answered without
+// waiting for ECS. A job refused because the App is stopping is logged: the incident stays open
+// and the next fix request (the next failure, or a human) tries again.
+func (a *App) remedyInBackground(_ context.Context, id string) {
+	err := a.jobs.Go("fix", func(ctx context.Context) error {
+		_, err := a.remediator(ctx, remediate.Request{Incident: id, By: "auto"})
+		return err
+	})
+	if err != nil {
+		a.log.Warn("remediation not started", zap.String("incident", id), zap.Error(err))
+	}
+}
+
+// slackHandler builds the handler of Slack's requests (nil without a signing secret).
+func (a *App) slackHandler(prov *accounts.Provider, logs *tasklogs.Reader) *chatops.Handler {
+	if a.cfg.SlackSigningSecret.Value == "" {
+		return nil
+	}
+	h := &chatops.Handler{
+		SigningSecret: a.cfg.SlackSigningSecret.Value,
+		SlackAPIURL:   a.cfg.SlackAPIURL,
+		AllowedUsers:  a.cfg.SlackAllowedUsers,
+		AllowedGroups: a.cfg.SlackAllowedGroups,
+		Manager:       a.manager,
+		Sender:        a.sender,
+		Region:        a.region,
+		Log:           a.log,
+		Fix:           a.fix,
+		// status, why and logs classify as the pipeline does: classify.yaml's rules first.
+		Classifier: a.runbooks.Classifier,
+	}
+	h.OnCall = a.onCall()
+	if prov != nil {
+		h.Clients = prov
+	}
+	if logs != nil {
+		h.Logs = logs
+	}
+	if token := a.cfg.SlackBotToken.Value; token != "" && len(a.cfg.SlackAllowedGroups) > 0 {
+		var so []slackapi.Option
+		if a.cfg.SlackAPIURL != "" {
+			so = append(so, slackapi.OptionAPIURL(strings.TrimSuffix(a.cfg.SlackAPIURL, "/")+"/"))
+		}
+		h.Groups = slackapi.New(token.Reveal(), so...)
+	}
+	if a.opts.Defer != nil {
+		h.Defer = a.opts.Defer(h)
+	} else {
+		h.Defer = func(_ context.Context, j chatops.Job) error {
+			return a.jobs.Go("slack "+j.Kind, func(ctx context.Context) error { return h.Run(ctx, j) })
+		}
+	}
+	return h
 }
 
 // weeklyDigest builds the weekly digest MEDIC_DIGEST_SCHEDULE asks for (nil when unset). It posts
@@ -213,85 +412,12 @@ func weeklyDigest(cfg config.Config, store incident.Store) (*digest.Digest, erro
 	return &digest.Digest{Schedule: sched, Channel: channel, Store: store, Poster: slack.New(cfg.SlackBotToken.Value, channel, so...)}, nil
 }
 
-// Reconciler is the reconciler the scheduled function and `medic serve` run every minute: a
-// service resolves after 5 quiet minutes at running = desired.
-func (a *App) Reconciler() *reconcile.Reconciler {
-	r := &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 5 * time.Minute,
-		Region: a.Region, Log: a.Log}
-	if a.ECS != nil { // a nil *ecs.Client in the interface would not read as "no lister"
-		r.Lister = a.ECS
-	}
-	if a.digest != nil {
-		r.Digest = a.digest
-	}
-	return r
-}
-
-// RemedyInBackground is the remedy of `medic serve`: the remediator runs in a goroutine, so an
-// event is answered without waiting for ECS.
-func (a *App) RemedyInBackground(ctx context.Context, id string) {
-	if a.Remediator == nil {
-		return
-	}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
-		defer cancel()
-		if _, err := a.Remediator.Handle(ctx, remediate.Request{Incident: id, By: "auto"}); err != nil {
-			a.Log.Warn("remediation", zap.String("incident", id), zap.Error(err))
-		}
-	}()
-}
-
-// Slack returns the handler of Slack's requests, or nil when MEDIC_SLACK_SIGNING_SECRET is not
-// set: without it no request can be verified, so none is served.
-func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.Handler {
-	if a.Config.SlackSigningSecret.Value == "" {
-		return nil
-	}
-	h := &chatops.Handler{
-		SigningSecret: a.Config.SlackSigningSecret.Value,
-		SlackAPIURL:   a.Config.SlackAPIURL,
-		AllowedUsers:  a.Config.SlackAllowedUsers,
-		AllowedGroups: a.Config.SlackAllowedGroups,
-		Manager:       a.Manager,
-		Sender:        a.Fanout,
-		Region:        a.Region,
-		Log:           a.Log,
-	}
-	if a.Runbooks != nil {
-		// status, why and logs classify as the pipeline does: classify.yaml's rules first.
-		h.Classifier = a.Runbooks.Classifier
-	}
-	if a.Accounts != nil {
-		h.Clients = a.Accounts
-	}
-	if a.Logs != nil {
-		h.Logs = a.Logs
-	}
-	if token := a.Config.SlackBotToken.Value; token != "" && len(a.Config.SlackAllowedGroups) > 0 {
-		var so []slackapi.Option
-		if a.Config.SlackAPIURL != "" {
-			so = append(so, slackapi.OptionAPIURL(strings.TrimSuffix(a.Config.SlackAPIURL, "/")+"/"))
-		}
-		h.Groups = slackapi.New(token.Reveal(), so...)
-	}
-	switch {
-	case a.FixVia != nil:
-		h.Fix = a.FixVia
-	case a.Remediator != nil:
-		h.Fix = a.Remediator.Handle
-	}
-	h.OnCall = a.onCall()
-	h.Defer = deferrer(h)
-	return h
-}
-
 // onCall is what `/medic oncall` reads: PagerDuty's REST API (MEDIC_PAGERDUTY_API_TOKEN) and the
 // routes' keys.
 func (a *App) onCall() *chatops.OnCall {
-	oc := &chatops.OnCall{Routes: a.Routes, Keys: a.pagerKeys.keys, KeyErrors: a.pagerKeys.errs}
-	if tok := a.Config.PagerDutyAPIToken.Value; tok != "" {
-		oc.Finder = pagerduty.NewDirectory(tok, a.Config.PagerDutyAPIURL)
+	oc := &chatops.OnCall{Routes: a.routes, Keys: a.pagerKeys.keys, KeyErrors: a.pagerKeys.errs}
+	if tok := a.cfg.PagerDutyAPIToken.Value; tok != "" {
+		oc.Finder = pagerduty.NewDirectory(tok, a.cfg.PagerDutyAPIURL)
 	}
 	return oc
 }
@@ -368,41 +494,4 @@ func ecsStates(ctx context.Context, log *zap.Logger, cfg aws.Config, reason stri
 	}
 	src := servicestate.PerAccount(prov, so...)
 	return src, src, ecs.NewFromConfig(cfg), prov
-}
-
-// ForLambda wires an App the way every Lambda function needs it: configuration from the
-// environment, JSON logs, the SDK's default AWS configuration, and the DynamoDB store on
-// MEDIC_TABLE. Cold-start work is done here, once per execution environment: the AWS
-// configuration is loaded once and its clients are shared.
-func ForLambda(ctx context.Context, getenv func(string) string) (*App, error) {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Table == "" {
-		return nil, errors.New("MEDIC_TABLE is not set: the Lambda functions keep incidents in DynamoDB")
-	}
-	log, err := logging.New(cfg.LogLevel)
-	if err != nil {
-		return nil, err
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load AWS configuration: %w", err)
-	}
-	invoker := awslambdasvc.NewFromConfig(awsCfg)
-	opts := Options{Store: dynamostore.New(dynamodb.NewFromConfig(awsCfg), cfg.Table), AWS: &awsCfg, Console: os.Stdout}
-	fn := getenv("MEDIC_REMEDIATE_FUNCTION")
-	if fn != "" {
-		opts.Remedy = remedyVia(invoker, fn, log)
-	}
-	a, err := New(ctx, cfg, log, opts)
-	if err != nil {
-		return nil, err
-	}
-	a.Lambda = invoker
-	if fn != "" {
-		a.FixVia = fixVia(invoker, fn)
-	}
-	return a, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
@@ -41,7 +42,7 @@ func TestECSEndpointFromEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := a.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", 1))
+	res, err := a.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,10 +68,10 @@ func TestNoRegionMeansStateUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Source != nil {
-		t.Fatal("an ECS source without a region")
+	if _, ok := a.States().(servicestate.Unavailable); !ok {
+		t.Fatalf("an ECS source without a region: %T", a.States())
 	}
-	res, err := a.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", 1))
+	res, err := a.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", 1))
 	if err != nil || res.Severity != "P3" || res.Outcome != "opened" {
 		t.Fatalf("%+v %v", res, err)
 	}

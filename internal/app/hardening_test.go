@@ -29,7 +29,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
@@ -62,6 +62,20 @@ const fixRunbook = "---\nid: oom-killed\nmatch: { cause: oom-killed }\nseverity_
 
 func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 	t.Helper()
+	return newDoorWith(t, env, doorOptions{}, opts...)
+}
+
+// doorOptions change a door from the hardening tests' own (inline Slack jobs, no automatic fix).
+type doorOptions struct {
+	// gate, when set, stands between ecs-medic and the fake ECS; background is then as in medic
+	// serve: fixes and Slack's deferred jobs run as background jobs.
+	gate *gate
+	// runbook replaces fixRunbook.
+	runbook string
+}
+
+func newDoorWith(t *testing.T, env map[string]string, do doorOptions, opts ...server.Option) *door {
+	t.Helper()
 	fe := fakeecs.New(fakeecs.Service{Cluster: "prod", Name: "checkout", Desired: 4, Running: 0, MaxCapacity: 10,
 		TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:1"})
 	pd := fakepagerduty.New(routingKey).WithAPIToken(pdAPIToken)
@@ -70,12 +84,19 @@ func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 		t.Cleanup(c.Close)
 	}
 	rb := t.TempDir()
-	if err := os.WriteFile(filepath.Join(rb, "oom-killed.md"), []byte(fixRunbook), 0o644); err != nil {
+	runbook, ecsURL := fixRunbook, fe.URL
+	if do.runbook != "" {
+		runbook = do.runbook
+	}
+	if do.gate != nil {
+		ecsURL = do.gate.front(t, fe.URL)
+	}
+	if err := os.WriteFile(filepath.Join(rb, "oom-killed.md"), []byte(runbook), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
-		"AWS_ENDPOINT_URL_ECS": fe.URL, "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fe.URL,
+		"AWS_ENDPOINT_URL_ECS": ecsURL, "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": fe.URL, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS": fe.URL,
 		"AWS_CONFIG_FILE": filepath.Join(t.TempDir(), "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(t.TempDir(), "none"),
 	} {
 		t.Setenv(k, v)
@@ -100,16 +121,21 @@ func newDoor(t *testing.T, env map[string]string, opts ...server.Option) *door {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	core, logs := observer.New(zapcore.InfoLevel)
-	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Deferred Slack work runs inside the request here, so every outcome is there when it answers.
 	inline := func(h *chatops.Handler) chatops.Deferrer {
 		return func(ctx context.Context, j chatops.Job) error { return h.Run(ctx, j) }
 	}
-	srv := httptest.NewServer(server.New(a.Pipeline, store, a.Metrics, a.Log, a.Slack(inline), opts...))
+	ao := app.Options{Store: store, Console: io.Discard, Defer: inline, Server: opts, Metrics: prom.New()}
+	if do.gate != nil {
+		ao.Defer, ao.Remedies = nil, app.RemediesInBackground
+	}
+	a, err := app.New(context.Background(), cfg, zap.New(core), ao)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = a.Stop(context.Background()) })
 	return &door{app: a, store: store, ecs: fe, pd: pd, slack: sl, srv: srv, logs: logs}
 }
 
@@ -365,7 +391,7 @@ func TestHardenConsoleStripsControlCharacters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(server.New(a.Pipeline, store, a.Metrics, zap.NewNop(), nil))
+	srv := httptest.NewServer(server.New(a.Pipeline(), store, a.Metrics(), zap.NewNop(), nil))
 	defer srv.Close()
 	forged := "web\n[P1] OPENED inc-fake prod/payments — all tasks down\x1b[2K\r"
 	resp, err := http.Post(srv.URL+"/events", "application/json", bytes.NewReader(eventgen.OOM("prod", forged, 1)))
@@ -661,7 +687,8 @@ func TestHardenEscalationReachesTheNextLevel(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	r := &reconcile.Reconciler{Manager: d.app.Manager, States: d.app.States, Sender: d.app.Fanout, Quiet: time.Hour, Log: d.app.Log}
+	r := d.app.Reconciler()
+	r.Quiet, r.Lister = time.Hour, nil
 	rep, err := r.Run(context.Background())
 	if err != nil || rep.Escalated != 1 {
 		t.Fatalf("%+v %v", rep, err)

@@ -57,11 +57,13 @@ func TestOnCallReadsEachRoutesKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = store.Close() })
-		a, err := app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: store})
+		a, err := app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: store,
+			Defer: func(*chatops.Handler) chatops.Deferrer { return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return a.Slack(func(*chatops.Handler) chatops.Deferrer { return nil })
+		h, _ := a.Slack()
+		return h
 	}
 
 	h := build(map[string]string{"MEDIC_PAGERDUTY_API_TOKEN": token, "MEDIC_PAGERDUTY_API_URL": pd.URL})

@@ -91,7 +91,8 @@ func newPaging(t *testing.T) *paging {
 
 func (p *paging) reconcile(t *testing.T) reconcile.Report {
 	t.Helper()
-	r := &reconcile.Reconciler{Manager: p.app.Manager, States: p.app.States, Sender: p.app.Fanout, Quiet: 0, Log: p.app.Log}
+	r := p.app.Reconciler()
+	r.Quiet, r.Lister = 0, nil
 	rep, err := r.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +120,7 @@ func TestStormPagesOnceAndResolves(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for raw := range events {
-				if _, err := p.app.Pipeline.HandleRaw(context.Background(), raw); err != nil {
+				if _, err := p.app.Pipeline().HandleRaw(context.Background(), raw); err != nil {
 					t.Error(err)
 				}
 			}
@@ -150,7 +151,7 @@ func TestStormPagesOnceAndResolves(t *testing.T) {
 	}
 
 	p.ecs.SetCounts("prod", "checkout", 4, 4)
-	p.app.Source.Forget(servicestate.Ref{Account: eventgen.Account, Region: "us-east-1", Cluster: "prod", Service: "checkout"})
+	p.app.ForgetState(servicestate.Ref{Account: eventgen.Account, Region: "us-east-1", Cluster: "prod", Service: "checkout"})
 	p.reconcile(t) // recovering
 	if rep := p.reconcile(t); rep.Resolved != 1 {
 		t.Fatalf("%+v", rep)
@@ -173,7 +174,7 @@ func TestSlackDownDoesNotStopThePage(t *testing.T) {
 	for range 4 { // every attempt of the first delivery fails
 		p.slack.Fail(fakeslack.Failure{Status: 500})
 	}
-	if _, err := p.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", 1)); err != nil {
+	if _, err := p.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.pd.Events("trigger")) != 1 {
@@ -201,7 +202,7 @@ func TestPagerDutyDownThenBack(t *testing.T) {
 	p.pd.SetDown(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if _, err := p.app.Pipeline.HandleRaw(ctx, eventgen.OOM("prod", "checkout", 1)); err != nil {
+	if _, err := p.app.Pipeline().HandleRaw(ctx, eventgen.OOM("prod", "checkout", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if n := p.only(t).Notices["pagerduty"]; n == nil || n.Pending != "opened" {
@@ -224,7 +225,7 @@ func TestSecretsStayOutOfLogsAndMessages(t *testing.T) {
 	p.pd.Fail(400) // a failure path logs its error too
 	p.slack.Fail(fakeslack.Failure{Error: "not_in_channel"})
 	for i := 1; i <= 3; i++ {
-		if _, err := p.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", i)); err != nil {
+		if _, err := p.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -121,7 +121,7 @@ func TestStormAcrossTwoTeams(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for raw := range events {
-				if _, err := g.app.Pipeline.HandleRaw(context.Background(), raw); err != nil {
+				if _, err := g.app.Pipeline().HandleRaw(context.Background(), raw); err != nil {
 					t.Error(err)
 				}
 			}
@@ -187,11 +187,11 @@ func TestStormAcrossTwoTeams(t *testing.T) {
 	if pay.Route != "payments" || idx.Route != "search" || byService["misc"].Route != "default" {
 		t.Fatalf("routes kept: %q %q %q", pay.Route, idx.Route, byService["misc"].Route)
 	}
-	acked, _, _ := g.app.Manager.Acknowledge(ctx, pay.ID, "slack:U0ALICE")
-	notify.Announce(ctx, g.app.Fanout, g.app.Manager, zap.NewNop(), notify.Acknowledged, acked)
-	notify.Announce(ctx, g.app.Fanout, g.app.Manager, zap.NewNop(), notify.Escalated, idx)
-	resolved, _, _ := g.app.Manager.Resolve(ctx, idx.ID, "slack:U0BOB", "fixed")
-	notify.Announce(ctx, g.app.Fanout, g.app.Manager, zap.NewNop(), notify.Resolved, resolved)
+	acked, _, _ := g.app.Manager().Acknowledge(ctx, pay.ID, "slack:U0ALICE")
+	notify.Announce(ctx, g.app.Sender(), g.app.Manager(), zap.NewNop(), notify.Acknowledged, acked)
+	notify.Announce(ctx, g.app.Sender(), g.app.Manager(), zap.NewNop(), notify.Escalated, idx)
+	resolved, _, _ := g.app.Manager().Resolve(ctx, idx.ID, "slack:U0BOB", "fixed")
+	notify.Announce(ctx, g.app.Sender(), g.app.Manager(), zap.NewNop(), notify.Resolved, resolved)
 	if a := g.pd.EventsFor(paymentsKey, "acknowledge"); len(a) != 1 || a[0]["dedup_key"] != pay.ID {
 		t.Fatalf("acknowledge: %v", a)
 	}
@@ -232,10 +232,10 @@ func TestAFailingRouteDoesNotHoldUpAnother(t *testing.T) {
 	release := g.pd.Hold(paymentsKey)
 	done := make(chan error, 1)
 	go func() {
-		_, err := g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("payments-prod", "pay-1", 1))
+		_, err := g.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("payments-prod", "pay-1", 1))
 		done <- err
 	}()
-	res, err := g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "idx-1", 2))
+	res, err := g.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "idx-1", 2))
 	if err != nil || res.Outcome != "opened" {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -256,8 +256,8 @@ func TestAFailingRouteDoesNotHoldUpAnother(t *testing.T) {
 
 	// Down rather than hanging: payments' page is left pending for the reconciler, search pages.
 	g.pd.SetDownKey(paymentsKey, true)
-	g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("payments-prod", "pay-2", 3))
-	g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "idx-2", 4))
+	g.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("payments-prod", "pay-2", 3))
+	g.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "idx-2", 4))
 	if n := len(g.pd.EventsFor(searchKey, "trigger")); n != 2 {
 		t.Fatalf("search paged %d times", n)
 	}
@@ -281,11 +281,11 @@ func TestARouteWhoseKeyCannotBeReadDoesNotStopTheOthers(t *testing.T) {
 	routes := strings.Replace(teamsRoutes, "pagerduty_routing_key: "+paymentsKey,
 		"pagerduty_routing_key_arn: arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-payments", 1)
 	g := newTeams(t, routes, "AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL, "AWS_MAX_ATTEMPTS", "1")
-	pay, err := g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("payments-prod", "pay-1", 1))
+	pay, err := g.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("payments-prod", "pay-1", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := g.app.Pipeline.HandleRaw(context.Background(), eventgen.OOM("prod", "idx-1", 2)); err != nil {
+	if _, err := g.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "idx-1", 2)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(g.pd.EventsFor(searchKey, "trigger")); n != 1 {

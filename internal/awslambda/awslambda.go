@@ -16,9 +16,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awslambdasvc "github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
@@ -126,32 +123,10 @@ func toHTTP(ctx context.Context, req events.LambdaFunctionURLRequest) (*http.Req
 	return r, nil
 }
 
-// Invoker is the part of *lambda.Client SelfInvoke calls.
-type Invoker interface {
-	Invoke(ctx context.Context, in *awslambdasvc.InvokeInput, optFns ...func(*awslambdasvc.Options)) (*awslambdasvc.InvokeOutput, error)
-}
-
-// jobEnvelope marks a deferred Slack job among the function's invocations.
-type jobEnvelope struct {
+// JobEnvelope marks a deferred Slack job among the Slack function's invocations (invoke.Self
+// sends it).
+type JobEnvelope struct {
 	Job *chatops.Job `json:"medic_job"`
-}
-
-// SelfInvoke is the Slack function's Deferrer. Lambda freezes a function once it has answered,
-// so work that must not delay Slack's 3-second acknowledgement (reading ECS, paging) runs in a
-// second, asynchronous invocation of the same function, which answers through response_url.
-func SelfInvoke(api Invoker, function string) chatops.Deferrer {
-	return func(ctx context.Context, j chatops.Job) error {
-		payload, err := json.Marshal(jobEnvelope{Job: &j})
-		if err != nil {
-			return err
-		}
-		_, err = api.Invoke(ctx, &awslambdasvc.InvokeInput{FunctionName: aws.String(function),
-			InvocationType: lambdatypes.InvocationTypeEvent, Payload: payload})
-		if err != nil {
-			return fmt.Errorf("invoke %s for a deferred %s: %w", function, j.Kind, err)
-		}
-		return nil
-	}
 }
 
 // Slack serves the Slack function's two kinds of invocation: Function URL requests from Slack,
@@ -159,7 +134,7 @@ func SelfInvoke(api Invoker, function string) chatops.Deferrer {
 func Slack(h http.Handler, run func(context.Context, chatops.Job) error) func(context.Context, json.RawMessage) (any, error) {
 	serve := FunctionURL(h)
 	return func(ctx context.Context, raw json.RawMessage) (any, error) {
-		var env jobEnvelope
+		var env JobEnvelope
 		if json.Unmarshal(raw, &env) == nil && env.Job != nil {
 			return nil, run(ctx, *env.Job)
 		}

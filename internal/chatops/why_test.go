@@ -46,7 +46,7 @@ func TestWhyUsesTheOperatorsRules(t *testing.T) {
 	g := newRig(t)
 	set := operatorRunbooks(t)
 	g.h.Classifier = set.Classifier
-	p := pipeline.New(g.m, servicestate.Unavailable{Reason: "test"}, notify.NewFanout(nil), zap.NewNop(), metrics.New(),
+	p := pipeline.New(g.m, servicestate.Unavailable{Reason: "test"}, notify.NewFanout(nil), zap.NewNop(), metrics.Nop(),
 		pipeline.WithRunbooks(set))
 	raw := eventgen.TaskStopped(eventgen.Task{Cluster: "prod", Service: "checkout", TaskN: 7, StopCode: "EssentialContainerExited",
 		StoppedReason: "Essential container in task exited", Container: "app", ExitCode: eventgen.Exit(1),

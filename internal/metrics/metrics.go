@@ -1,75 +1,69 @@
-// Package metrics holds ecs-medic's Prometheus metrics, on a registry of their own (no globals),
-// served by `medic serve` at GET /metrics.
+// Package metrics holds the counters ecs-medic keeps, behind small interfaces: Prometheus
+// (metrics/prom, on a registry of its own, served by `medic serve` at GET /metrics) or Nop, which
+// counts nothing. The Lambda functions keep no metrics (nothing scrapes them; Lambda's own
+// metrics and the logs say what they did), so they do not link Prometheus at all.
 package metrics
 
-import (
-	"net/http"
+import "net/http"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-)
+// Counter is one labelled counter.
+type Counter interface{ Inc() }
 
-// Metrics are the counters the pipeline updates.
+// CounterVec is a counter per label values.
+type CounterVec interface {
+	WithLabelValues(lvs ...string) Counter
+}
+
+// Observer is one labelled histogram.
+type Observer interface{ Observe(float64) }
+
+// HistogramVec is a histogram per label values.
+type HistogramVec interface {
+	WithLabelValues(lvs ...string) Observer
+}
+
+// Metrics are the counters the pipeline and the App's notification sender update.
 type Metrics struct {
-	Registry *prometheus.Registry
+	Events        CounterVec   // by detail_type and outcome
+	EventErrors   CounterVec   // by reason: malformed, unsupported, too-large, store
+	Opened        CounterVec   // incidents opened, by cause and severity
+	Diagnoses     CounterVec   // stopped tasks classified, by cause (unknown and expected included)
+	Suppressed    CounterVec   // by reason: duplicate, expected, ...
+	Refused       CounterVec   // events refused, by reason: account-not-allowed
+	Notifications CounterVec   // by notifier, kind and result
+	Duration      HistogramVec // event handling time, by detail_type
 
-	Events        *prometheus.CounterVec   // by detail_type and outcome
-	EventErrors   *prometheus.CounterVec   // by reason: malformed, unsupported, too-large, store
-	Opened        *prometheus.CounterVec   // incidents opened, by cause and severity
-	Diagnoses     *prometheus.CounterVec   // stopped tasks classified, by cause (unknown and expected included)
-	Suppressed    *prometheus.CounterVec   // by reason: duplicate, expected, ...
-	Refused       *prometheus.CounterVec   // events refused, by reason: account-not-allowed
-	Notifications *prometheus.CounterVec   // by notifier, kind and result
-	Duration      *prometheus.HistogramVec // event handling time, by detail_type
+	// Serve serves the metrics (GET /metrics); CountFunc exposes a counter read from elsewhere
+	// (the ECS client's call count). Set by the implementation.
+	Serve     http.Handler
+	CountFunc func(name, help string, fn func() float64)
 }
 
-// New creates the metrics on a fresh registry. extra collectors (e.g. the ECS call counter) are
-// registered beside them.
-func New(extra ...prometheus.Collector) *Metrics {
-	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
-		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "medic_events_total", Help: "Events handled, by detail type and outcome.",
-		}, []string{"detail_type", "outcome"}),
-		EventErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "medic_event_errors_total", Help: "Events that could not be handled, by reason.",
-		}, []string{"reason"}),
-		Opened: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "medic_incidents_opened_total", Help: "Incidents opened, by cause and severity.",
-		}, []string{"cause", "severity"}),
-		Diagnoses: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "medic_diagnoses_total",
-			Help: "Stopped tasks classified, by cause; unknown counts the reasons no rule knows (their texts are kept on the unknown incidents).",
-		}, []string{"cause"}),
-		Suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "medic_suppressed_total", Help: "Things deliberately not done (no page, no incident), by reason.",
-		}, []string{"reason"}),
-		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "medic_events_refused_total", Help: "Events refused before any handling (MEDIC_ACCOUNTS), by reason.",
-		}, []string{"reason"}),
-		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "medic_notifications_total", Help: "Notifications delivered or failed, by notifier, kind and result.",
-		}, []string{"notifier", "kind", "result"}),
-		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "medic_event_duration_seconds", Help: "Time to handle one event.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"detail_type"}),
-	}
-	m.Registry.MustRegister(m.Events, m.EventErrors, m.Opened, m.Diagnoses, m.Suppressed, m.Refused, m.Notifications, m.Duration,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	for _, c := range extra {
-		m.Registry.MustRegister(c)
-	}
-	return m
-}
-
-// Handler serves the registry in the Prometheus text format.
-func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
-}
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler { return m.Serve }
 
 // CounterFunc exposes a counter read from elsewhere (e.g. the ECS client's call count).
-func CounterFunc(name, help string, fn func() float64) prometheus.Collector {
-	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, fn)
+func (m *Metrics) CounterFunc(name, help string, fn func() float64) { m.CountFunc(name, help, fn) }
+
+// Nop returns metrics that count nothing; GET /metrics answers 404 saying so.
+func Nop() *Metrics {
+	c, h := nopVec{}, nopHist{}
+	return &Metrics{Events: c, EventErrors: c, Opened: c, Diagnoses: c, Suppressed: c, Refused: c, Notifications: c, Duration: h,
+		Serve: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "metrics are not kept by this process", http.StatusNotFound)
+		}),
+		CountFunc: func(string, string, func() float64) {}}
 }
+
+type nopVec struct{}
+
+func (nopVec) WithLabelValues(...string) Counter { return nop{} }
+
+type nopHist struct{}
+
+func (nopHist) WithLabelValues(...string) Observer { return nop{} }
+
+type nop struct{}
+
+func (nop) Inc()            {}
+func (nop) Observe(float64) {}

@@ -257,9 +257,14 @@ func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind
 		if len(through) > 0 {
 			results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, through...)
 		}
+		var heldBack []Result
 		for _, name := range held {
-			results = append(results, Result{Notifier: name, Skipped: reason})
+			heldBack = append(heldBack, Result{Notifier: name, Skipped: reason})
 		}
+		if h, ok := s.(interface{ Held(Kind, []Result) }); ok && len(heldBack) > 0 {
+			h.Held(kind, heldBack) // a counting sender counts these too: they never reach Send
+		}
+		results = append(results, heldBack...)
 	} else {
 		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
 	}

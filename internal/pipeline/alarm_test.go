@@ -17,6 +17,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
@@ -43,7 +44,7 @@ func alarmRig(t *testing.T) (*pipeline.Pipeline, *boltstore.Store, *metrics.Metr
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New()
+	m := prom.New()
 	src := servicestate.New(client)
 	p := pipeline.New(incident.NewManager(st), src, notify.NewFanout(nil), zap.NewNop(), m, pipeline.WithRunbooks(set))
 	return p, st, m, src

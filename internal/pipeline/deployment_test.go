@@ -16,7 +16,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/metrics"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
@@ -53,7 +53,7 @@ func deployRig(t *testing.T, controller string) (*pipeline.Pipeline, *boltstore.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	p := pipeline.New(incident.NewManager(st), servicestate.New(client), notify.NewFanout(nil), zap.NewNop(), metrics.New(),
+	p := pipeline.New(incident.NewManager(st), servicestate.New(client), notify.NewFanout(nil), zap.NewNop(), prom.New(),
 		pipeline.WithDeployments(func(context.Context, string, string) (deployment.ECS, error) { return client, nil }))
 	return p, st, fake
 }

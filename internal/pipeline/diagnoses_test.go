@@ -5,13 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/metrics"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
@@ -32,7 +33,7 @@ func TestDiagnosesCountedAndOperatorRulesApplied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New()
+	m := prom.New()
 	mgr := incident.NewManager(st)
 	p := pipeline.New(mgr, servicestate.Unavailable{Reason: "test"}, notify.NewFanout(nil), zap.NewNop(), m,
 		pipeline.WithRunbooks(&runbook.Set{Classifier: classify.New(rules)}))
@@ -58,7 +59,7 @@ func TestDiagnosesCountedAndOperatorRulesApplied(t *testing.T) {
 		t.Fatalf("operator rule: %+v", res)
 	}
 	for cause, want := range map[string]float64{"oom-killed": 1, "expected": 2, "unknown": 1, "image-pull": 0} {
-		if got := testutil.ToFloat64(m.Diagnoses.WithLabelValues(cause)); got != want {
+		if got := testutil.ToFloat64(m.Diagnoses.WithLabelValues(cause).(prometheus.Collector)); got != want {
 			t.Errorf("medic_diagnoses_total{cause=%q} = %v, want %v", cause, got, want)
 		}
 	}

@@ -374,19 +374,10 @@ func (p *Pipeline) linkDeployment(ctx context.Context, log *zap.Logger, inc *inc
 	return updated
 }
 
-// notify announces an incident change and counts the outcome per receiver.
+// notify announces an incident change. Each outcome is counted by the sender the App wires
+// (medic_notifications_total), so the reconciler's, a fix's and Slack's are counted too.
 func (p *Pipeline) notify(ctx context.Context, log *zap.Logger, kind notify.Kind, inc *incident.Incident) {
-	for _, r := range notify.Announce(ctx, p.sender, p.incidents, log, kind, inc) {
-		result := "sent"
-		switch {
-		case r.Err != nil:
-			result = "failed"
-		case r.Skipped != "":
-			result = "skipped"
-			p.metrics.Suppressed.WithLabelValues(r.Notifier + "-skip").Inc()
-		}
-		p.metrics.Notifications.WithLabelValues(r.Notifier, string(kind), result).Inc()
-	}
+	notify.Announce(ctx, p.sender, p.incidents, log, kind, inc)
 }
 
 // shortReason keeps an error's own context ("describe task definition ...") and AWS's code and

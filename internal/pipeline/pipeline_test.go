@@ -17,7 +17,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/metrics"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/console"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
@@ -51,7 +51,7 @@ func newRig(t *testing.T, services ...fakeecs.Service) *rig {
 	var mu sync.Mutex
 	w := writerFunc(func(b []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return buf.Write(b) })
 	fan := notify.NewFanout([]notify.Notifier{console.New(w)})
-	p := pipeline.New(incident.NewManager(st), src, fan, zap.NewNop(), metrics.New())
+	p := pipeline.New(incident.NewManager(st), src, fan, zap.NewNop(), prom.New())
 	return &rig{p: p, store: st, ecs: fake, source: src, console: buf}
 }
 
@@ -254,7 +254,7 @@ func (failingStore) Update(context.Context, incident.Scope, []string, func([]*in
 
 func TestStoreFailureAsksForRetry(t *testing.T) {
 	p := pipeline.New(incident.NewManager(failingStore{}), servicestate.Unavailable{Reason: "test"},
-		notify.NewFanout(nil), zap.NewNop(), metrics.New())
+		notify.NewFanout(nil), zap.NewNop(), prom.New())
 	res, err := p.HandleRaw(context.Background(), eventgen.OOM("prod", "api", 1))
 	if err == nil || res.Outcome != pipeline.OutcomeError {
 		t.Fatalf("store failure hidden: %+v %v", res, err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/metrics"
+	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/server"
@@ -30,7 +30,7 @@ func newServer(t *testing.T) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
-	m := metrics.New()
+	m := prom.New()
 	p := pipeline.New(incident.NewManager(st), servicestate.Unavailable{Reason: "no AWS in tests"}, notify.NewFanout(nil), zap.NewNop(), m)
 	srv := httptest.NewServer(server.New(p, st, m, zap.NewNop(), nil))
 	t.Cleanup(srv.Close)

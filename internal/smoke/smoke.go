@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -26,11 +27,13 @@ type Test struct {
 	At time.Time // when it was sent
 }
 
-// idRE bounds what an id may hold: it is shown in Slack and PagerDuty.
-var idRE = regexp.MustCompile(`^smoke-[a-z0-9-]{1,60}$`)
+// idRE bounds what an id may hold: it is shown in Slack and PagerDuty. Compiled at first use,
+// not at start: its bounded repetition makes a large program, and only a smoke test needs it
+// (every Lambda function's cold start would pay for it otherwise).
+var idRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^smoke-[a-z0-9-]{1,60}$`) })
 
 // byRE bounds the runner's name for the same reason: no mentions, links or markup.
-var byRE = regexp.MustCompile(`^[A-Za-z0-9._@-]{0,64}$`)
+var byRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._@-]{0,64}$`) })
 
 type envelope struct {
 	Version    string    `json:"version"`
@@ -45,7 +48,7 @@ type envelope struct {
 
 // Event renders the smoke event, shaped like every EventBridge event.
 func Event(t Test) ([]byte, error) {
-	if !idRE.MatchString(t.ID) || !byRE.MatchString(t.By) {
+	if !idRE().MatchString(t.ID) || !byRE().MatchString(t.By) {
 		return nil, fmt.Errorf("smoke test id %q or runner %q: ids are smoke-[a-z0-9-], runners [A-Za-z0-9._@-]", t.ID, t.By)
 	}
 	e := envelope{Version: "0", ID: t.ID, DetailType: DetailType, Source: Source, Time: t.At.UTC()}
@@ -69,7 +72,7 @@ func Parse(raw []byte) (t Test, ok bool, err error) {
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return Test{}, true, fmt.Errorf("smoke event: %w", err)
 	}
-	if e.DetailType != DetailType || !idRE.MatchString(e.ID) || !byRE.MatchString(e.Detail.By) {
+	if e.DetailType != DetailType || !idRE().MatchString(e.ID) || !byRE().MatchString(e.Detail.By) {
 		return Test{}, true, fmt.Errorf("smoke event %q: not a well-formed ecs-medic smoke test", e.ID)
 	}
 	return Test{ID: e.ID, By: e.Detail.By, At: e.Time}, true, nil

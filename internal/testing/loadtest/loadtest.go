@@ -27,7 +27,6 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 )
@@ -83,17 +82,19 @@ func Run(ctx context.Context, s Storm) (*Report, error) {
 	awsCfg := aws.Config{Region: eventgen.Region, Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		BaseEndpoint: aws.String(fake.URL)}
 	cfg, _ := config.Load(func(string) string { return "" })
-	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{Store: store, Console: io.Discard, AWS: &awsCfg})
-	if err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: server.New(a.Pipeline, store, a.Metrics, zap.NewNop(), nil), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
+	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{Store: store, Console: io.Discard, AWS: &awsCfg, Listener: ln})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if err := a.Start(ctx); err != nil {
+		return nil, err
+	}
+	defer func() { _ = a.Stop(context.Background()) }()
 	url := "http://" + ln.Addr().String() + "/events"
 
 	// Build the storm up front so generation is not measured: a crash loop on every service, some

@@ -27,13 +27,10 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
-	"github.com/ecs-medic/ecs-medic/internal/chatops"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
-	"github.com/ecs-medic/ecs-medic/internal/remediate"
-	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
@@ -61,7 +58,6 @@ type Env struct {
 	Writes func() int64
 	Rec    *reconcile.Reconciler
 
-	srv        *http.Server
 	dir        string
 	closeStore func() error
 }
@@ -120,36 +116,37 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 	})
 	awsCfg := aws.Config{Region: eventgen.Region, Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
 		BaseEndpoint: aws.String(e.ECS.URL), RetryMaxAttempts: 2}
-	var a *app.App
-	remedy := func(ctx context.Context, id string) {
-		if a.Remediator != nil {
-			_, _ = a.Remediator.Handle(ctx, remediate.Request{Incident: id, By: "auto"})
-		}
-	}
-	a, err = app.New(ctx, cfg, zap.NewNop(), app.Options{Store: e.Store, AWS: &awsCfg, Console: io.Discard, Remedy: remedy})
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range o.Auto {
-		if rb := a.Runbooks.ByID(id); rb != nil {
-			rb.Fix.Mode = "auto"
-		}
-	}
-	e.App = a
-	e.Rec = &reconcile.Reconciler{Manager: a.Manager, States: a.States, Sender: a.Fanout, Quiet: 0, Log: zap.NewNop()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
+	// Fixes run inside the event's handling, so a scenario's outcome is there when it answers.
+	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{Store: e.Store, AWS: &awsCfg, Console: io.Discard,
+		Remedies: app.RemediesInline, Listener: ln})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	for _, id := range o.Auto {
+		if rb := a.Runbooks().ByID(id); rb != nil {
+			rb.Fix.Mode = "auto"
+		}
+	}
+	e.App = a
+	e.Rec = a.Reconciler()
+	e.Rec.Quiet, e.Rec.Lister = 0, nil // recovery at once; no lost-event sweep in a scenario
 	e.URL = "http://" + ln.Addr().String()
-	e.srv = &http.Server{Handler: server.New(a.Pipeline, e.Store, a.Metrics, zap.NewNop(), a.Slack(chatops.Goroutines)), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = e.srv.Serve(ln) }()
+	if err := a.Start(ctx); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
 // Close stops everything.
 func (e *Env) Close() {
-	_ = e.srv.Close()
+	// Stop answers the requests under way and waits for Slack's background jobs, then the store
+	// can close.
+	_ = e.App.Stop(context.Background())
 	if e.closeStore != nil {
 		_ = e.closeStore()
 	}
@@ -198,7 +195,7 @@ func (e *Env) Send(ctx context.Context, bodies [][]byte, clients int) (Sent, err
 // Invoke calls the ecs-events Lambda handler (awslambda.Events) directly, from `clients`
 // concurrent callers, as concurrent Lambda invocations of the function would.
 func (e *Env) Invoke(ctx context.Context, bodies [][]byte, clients int) (Sent, error) {
-	h := awslambda.Events(e.App.Pipeline, zap.NewNop())
+	h := awslambda.Events(e.App.Pipeline(), zap.NewNop())
 	return drive(ctx, len(bodies), clients, func(i int) error {
 		_, err := h(ctx, bodies[i])
 		return err

@@ -224,7 +224,7 @@ func Flapping(ctx context.Context, s Scale) Result {
 	n := 0
 	for c := range s.Cycles {
 		e.ECS.SetCounts("prod", "flappy", 4, 0)
-		e.App.Source.Forget(stateRef("flappy"))
+		e.App.ForgetState(stateRef("flappy"))
 		var bodies [][]byte
 		for range 20 {
 			n++
@@ -236,7 +236,7 @@ func Flapping(ctx context.Context, s Scale) Result {
 		active, _ := e.Store.List(ctx, incident.Filter{Active: true})
 		r.expect(len(active) == 1, "cycle %d: %d active incidents, want 1", c, len(active))
 		e.ECS.SetCounts("prod", "flappy", 4, 4)
-		e.App.Source.Forget(stateRef("flappy"))
+		e.App.ForgetState(stateRef("flappy"))
 		_, _ = e.Rec.Run(ctx) // recovering
 		_, _ = e.Rec.Run(ctx) // resolved (quiet period 0 here)
 	}
