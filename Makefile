@@ -8,7 +8,7 @@ BIN   := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 MEDIC_LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run demo test terraform-test testenv fuzz lint bench chaos build package clean
+.PHONY: run demo test terraform-test testenv fuzz lint mutate bench chaos build package clean
 
 ## run: the local daemon `medic serve` on the embedded store (./medic.db), no AWS account needed.
 ## The binary replaces the recipe's shell (exec), so Ctrl-C or a kill reaches the server itself.
@@ -33,10 +33,11 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	@touch $@
 
 ## test: vet and every test, with the race detector, plus short fuzzes of the event decoders, the
-## Slack request parser and runbook front matter, then the Terraform checks (fmt, validate of every
-## example, terraform test of every module; a provider mirror is used when found, or
-## TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it after. Every fuzz
-## runs a number of inputs, not a time: a timed fuzz whose slow worker is still busy
+## Slack request parser and runbook front matter, mutation testing of the severity rules (the short
+## form of make mutate, about a minute: fails below 90 % of its mutants killed), then the Terraform
+## checks (fmt, validate of every example, terraform test of every module; a provider mirror is
+## used when found, or TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it
+## after. Every fuzz runs a number of inputs, not a time: a timed fuzz whose slow worker is still busy
 ## when the time is up fails with "context deadline exceeded" (seen in CI on the Slack fuzz).
 test: testenv
 	$(GO) vet ./...
@@ -45,6 +46,7 @@ test: testenv
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 100000x ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 20000x ./internal/chatops/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 100000x ./internal/runbook/
+	GO=$(GO) MUTATE_MIN=90 .ci/mutate internal/severity
 	deploy/terraform/check.sh
 
 ## terraform-test: only the Terraform checks
@@ -65,6 +67,13 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+## mutate: mutation testing of the packages that hold the safety rules, with gremlins (pinned in
+## go.mod as a tool), one package at a time: test efficacy and mutant coverage per package, logs in
+## build/mutate (docs/testing.md). CPU-heavy and slow (an hour or more): MUTATE_PKGS=internal/severity
+## for one package, MUTATE_MIN=90 to fail below 90 % efficacy.
+mutate:
+	GO=$(GO) MUTATE_MIN=$(MUTATE_MIN) .ci/mutate $(MUTATE_PKGS)
 
 ## bench: decode+classify per event, Lambda cold starts under the emulator, package sizes, then
 ## the 10,000-event storm through the medic serve stack

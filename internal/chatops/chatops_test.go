@@ -207,6 +207,11 @@ func TestSignatures(t *testing.T) {
 	if code, _ := g.post(t, "/slack/commands", big, chatops.Sign(secret, g.clk.Now(), []byte(big))); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized body: %d", code)
 	}
+	// No signing secret configured: refused, even a request signed with the empty secret.
+	g.h.SigningSecret = ""
+	if code, raw := g.post(t, "/slack/commands", body, chatops.Sign("", g.clk.Now(), []byte(body))); code != http.StatusUnauthorized || raw != "" {
+		t.Errorf("empty secret: %d %q, want 401 and nothing else", code, raw)
+	}
 }
 
 func TestReplayedBody(t *testing.T) {

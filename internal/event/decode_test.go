@@ -167,11 +167,33 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzSplit: Split never panics, and never loses a whole well-formed line of a JSON-lines input.
+// FuzzSplit: Split never panics, and one broken line of a JSON-lines input loses nothing else:
+// two well-formed events around a line of anything (its newlines made spaces) both come out whole.
 func FuzzSplit(f *testing.F) {
 	f.Add([]byte("[{}]"))
 	f.Add([]byte("{}\n{\"a\":1}\n{"))
+	f.Add([]byte(`{"id": "broken`))
+	f.Add([]byte(`{"x":[`))
+	f.Add([]byte(`"unterminated`))
+	f.Add([]byte("1 2 {}"))
+	f.Add([]byte(""))
+	first := []byte(`{"id":"e1","detail-type":"ECS Task State Change","detail":{"taskArn":"a","clusterArn":"c"}}`)
+	last := []byte(`{"id":"e2","detail-type":"ECS Service Action","detail":{"eventName":"X"}}`)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		_, _ = Split(raw)
+		middle := bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("\n"), []byte(" ")), []byte("\r"), []byte(" "))
+		input := bytes.Join([][]byte{first, middle, last}, []byte("\n"))
+		msgs, err := Split(input)
+		if err != nil {
+			t.Fatalf("JSON lines refused: %v", err)
+		}
+		var gotFirst, gotLast bool
+		for _, m := range msgs {
+			gotFirst = gotFirst || bytes.Equal(m, first)
+			gotLast = gotLast || bytes.Equal(m, last)
+		}
+		if !gotFirst || !gotLast {
+			t.Fatalf("a line of %q lost a neighbour: first %v, last %v (%d messages)", middle, gotFirst, gotLast, len(msgs))
+		}
 	})
 }

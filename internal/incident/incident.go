@@ -297,6 +297,13 @@ func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	if n < len("…") {
+		// No room for the mark: the longest prefix of whole runes that fits.
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		return s[:max(n, 0)]
+	}
 	cut := n - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--

@@ -52,6 +52,8 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		st := newStore(t, clk.Now)
 		return incident.NewManager(st, incident.WithClock(clk.Now)), st, clk
 	}
+	// The safety rules (rules.go), each pinned at its bound.
+	runRules(t, setup)
 
 	t.Run("opens once and counts occurrences", func(t *testing.T) {
 		m, st, _ := setup(t)
