@@ -10,12 +10,11 @@ import (
 	"strings"
 
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
-	"github.com/ecs-medic/ecs-medic/internal/testing/loadtest"
 	"github.com/ecs-medic/ecs-medic/internal/testing/scenario"
 )
 
 func main() {
-	s := loadtest.Storm{}
+	s := scenario.Load{}
 	flag.IntVar(&s.Events, "events", 10000, "STOPPED task events")
 	flag.IntVar(&s.Services, "services", 20, "services the events spread across")
 	flag.Float64Var(&s.Redelivered, "redelivered", 0.05, "fraction of events delivered twice")
@@ -27,7 +26,7 @@ func main() {
 	if *scenarios {
 		os.Exit(runScenarios(*write))
 	}
-	r, err := loadtest.Run(context.Background(), s)
+	r, err := scenario.RunLoad(context.Background(), s)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
 		os.Exit(1)
@@ -47,9 +46,10 @@ const (
 // runScenarios runs every scenario in full, prints a table, and optionally writes it into a
 // Markdown file between the markers.
 func runScenarios(file string) int {
+	full := scenario.Full
 	if srv, err := dynalite.Start(); err == nil {
 		defer srv.Stop()
-		scenario.DynamoURL = srv.URL
+		full.DynamoURL = srv.URL
 	} else {
 		fmt.Fprintln(os.Stderr, "medic-load: no dynalite, the DynamoDB storm is skipped:", err)
 	}
@@ -58,7 +58,7 @@ func runScenarios(file string) int {
 	failed := false
 	for _, sc := range scenario.All {
 		fmt.Fprintf(os.Stderr, "running %s…\n", sc.Name)
-		r := sc.Run(context.Background(), scenario.Full)
+		r := sc.Run(context.Background(), full)
 		status := "pass"
 		if !r.Passed() {
 			status, failed = "FAIL: "+strings.Join(r.Problems, "; "), true

@@ -75,6 +75,9 @@ type Options struct {
 	// Dynamo, when set, is a DynamoDB endpoint (dynalite) to keep incidents in instead of bbolt,
 	// as the Lambda functions do.
 	Dynamo string
+	// Bare leaves PagerDuty and Slack unconfigured (the fakes still start, unused): the stack
+	// cmd/medic-load measures is decode, classify, state and store only.
+	Bare bool
 }
 
 // NewEnv starts a stack.
@@ -111,6 +114,9 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 		e.Store, e.Writes, e.closeStore = bs, bs.Writes, bs.Close
 	}
 	cfg, _ := config.Load(func(k string) string {
+		if o.Bare && k != "MEDIC_HOME_ACCOUNT" {
+			return ""
+		}
 		return map[string]string{
 			"MEDIC_PAGERDUTY_ROUTING_KEY": routingKey, "MEDIC_PAGERDUTY_EVENTS_URL": e.PD.URL,
 			"MEDIC_SLACK_BOT_TOKEN": botToken, "MEDIC_SLACK_CHANNEL": "#incidents", "MEDIC_SLACK_API_URL": e.Slack.APIURL(),
@@ -142,7 +148,11 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	e.URL = "http://" + ln.Addr().String()
-	e.srv = &http.Server{Handler: server.New(a.Pipeline, e.Store, a.Metrics, zap.NewNop(), a.Slack(chatops.Goroutines)), ReadHeaderTimeout: 10 * time.Second}
+	var slack http.Handler // nil: no /slack routes
+	if !o.Bare {
+		slack = a.Slack(chatops.Goroutines)
+	}
+	e.srv = &http.Server{Handler: server.New(a.Pipeline, e.Store, a.Metrics, zap.NewNop(), slack), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = e.srv.Serve(ln) }()
 	return e, nil
 }

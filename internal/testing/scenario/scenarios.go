@@ -23,6 +23,9 @@ type Scale struct {
 	Services int
 	Clients  int
 	Cycles   int // flapping
+	// DynamoURL is the DynamoDB endpoint (dynalite, started by the caller) the DynamoDB storm
+	// keeps its incidents in; empty skips that scenario.
+	DynamoURL string
 }
 
 // Short and Full are the two sizes.
@@ -80,21 +83,35 @@ func svcName(i int) string { return fmt.Sprintf("svc-%02d", i) }
 // stormEvents builds a crash-loop storm: every service fails with three causes, 5 % of events
 // delivered twice, all shuffled.
 func stormEvents(n, services int, seed uint64) ([][]byte, int) {
-	rng := rand.New(rand.NewPCG(seed, 3))
-	var out [][]byte
+	return buildStorm(n, services, 0.05, seed, 3, threeCauses)
+}
+
+// threeCauses cycles every service through an OOM, an image pull failure and a crash.
+func threeCauses(svc string, i, services int) []byte {
+	switch (i / services) % 3 {
+	case 0:
+		return eventgen.OOM("prod", svc, i)
+	case 1:
+		return eventgen.ImagePull("prod", svc, i)
+	default:
+		return eventgen.Crash("prod", svc, i, 1)
+	}
+}
+
+// oomOnly is a crash loop of OOM kills on every service.
+func oomOnly(svc string, i, _ int) []byte { return eventgen.OOM("prod", svc, i) }
+
+// buildStorm builds n STOPPED task events spread round-robin over `services` services (event i by
+// kind(service, i, services)), a fraction `redelivered` of them sent twice as EventBridge's
+// at-least-once delivery would, all shuffled by a generator seeded with (seed, stream). It returns
+// the bodies and how many are redeliveries.
+func buildStorm(n, services int, redelivered float64, seed, stream uint64, kind func(svc string, i, services int) []byte) ([][]byte, int) {
+	rng := rand.New(rand.NewPCG(seed, stream))
+	out := make([][]byte, 0, n+int(float64(n)*redelivered)+1)
 	for i := range n {
-		svc := svcName(i % services)
-		var b []byte
-		switch (i / services) % 3 {
-		case 0:
-			b = eventgen.OOM("prod", svc, i)
-		case 1:
-			b = eventgen.ImagePull("prod", svc, i)
-		default:
-			b = eventgen.Crash("prod", svc, i, 1)
-		}
+		b := kind(svcName(i%services), i, services)
 		out = append(out, b)
-		if rng.Float64() < 0.05 {
+		if rng.Float64() < redelivered {
 			out = append(out, b)
 		}
 	}
@@ -169,20 +186,16 @@ func Storm(ctx context.Context, s Scale) Result {
 	return r
 }
 
-// DynamoURL is the DynamoDB endpoint the DynamoDB storm uses (set by the caller that started
-// dynalite); empty skips it.
-var DynamoURL string
-
 // DynamoStorm is the crash-loop storm through the ecs-events Lambda handler with incidents in
 // DynamoDB (dynalite), as the functions run: the same counts under many concurrent conditional
 // writes.
 func DynamoStorm(ctx context.Context, s Scale) Result {
 	r := Result{Name: "crash-loop storm, Lambda handler on DynamoDB"}
-	if DynamoURL == "" {
+	if s.DynamoURL == "" {
 		r.figure("skipped", "no DynamoDB endpoint")
 		return r
 	}
-	e, err := NewEnv(ctx, Options{Services: services(s.Services), Dynamo: DynamoURL})
+	e, err := NewEnv(ctx, Options{Services: services(s.Services), Dynamo: s.DynamoURL})
 	if err != nil {
 		r.expect(false, "%v", err)
 		return r
