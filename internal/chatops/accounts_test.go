@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"go.uber.org/zap"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
@@ -37,8 +37,7 @@ func TestCommandsNameTheAccount(t *testing.T) {
 	for _, c := range []interface{ Close() }{st, mECS, front} {
 		t.Cleanup(c.Close)
 	}
-	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("AKIDHOME", "S", ""),
-		BaseEndpoint: aws.String(front.URL)}
+	cfg := fakes.AWSConfigAs("AKIDHOME", front.URL)
 	stsCfg := cfg.Copy()
 	stsCfg.BaseEndpoint = aws.String(st.URL)
 	prov := accounts.New(cfg, accounts.WithSTS(sts.NewFromConfig(stsCfg)), accounts.WithMemberRole("arn:aws:iam::{account}:role/ecs-medic-member"))

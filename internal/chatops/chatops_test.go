@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
@@ -31,6 +29,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
@@ -99,8 +98,7 @@ func newRig(t testing.TB) *rig {
 		"lastStatus":"STOPPED","stopCode":"EssentialContainerExited","stoppedReason":"Essential container in task exited","stoppedAt":1764212460,
 		"containers":[{"name":"api","exitCode":137,"reason":"OutOfMemoryError: Container killed due to memory usage"}]}`))
 	t.Cleanup(fe.Close)
-	client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(fe.URL) })
+	client := ecs.NewFromConfig(fakes.AWSConfig(fe.URL))
 	var seq int
 	m := incident.NewManager(st, incident.WithClock(clk.Now), incident.WithIDs(func(time.Time) string {
 		seq++

@@ -36,7 +36,10 @@ func createTable(ctx context.Context, c *dynamodb.Client, table string) error {
 
 func newStore(t *testing.T, url string, retries int, clock func() time.Time) *dynamostore.Store {
 	t.Helper()
-	table := dynalite.NewTable(t, server.URL, createTable)
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return dynamostore.New(dynalite.Client(url, retries), table, dynamostore.WithClock(clock))
 }
 

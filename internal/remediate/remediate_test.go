@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
@@ -27,6 +25,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
@@ -52,9 +51,9 @@ func newRig(t *testing.T, svc fakeecs.Service, auto ...string) *rig {
 		t.Fatal(err)
 	}
 	fake.PutTaskDefinition("checkout:12", raw)
-	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")}
-	client := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(fake.URL) })
-	scaling := applicationautoscaling.NewFromConfig(cfg, func(o *applicationautoscaling.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	cfg := fakes.AWSConfig(fake.URL)
+	client := ecs.NewFromConfig(cfg)
+	scaling := applicationautoscaling.NewFromConfig(cfg)
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now))
 	if err != nil {
@@ -392,9 +391,8 @@ func TestSuggestShowsThePlan(t *testing.T) {
 func TestKilledMidActionNoSecondAction(t *testing.T) {
 	g := newRig(t, checkout(0), "oom-killed")
 	inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
-	g.r.ECS = ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(g.ecs.URL) })
-	g.ecs.FailNext("UpdateService", 1)
+	g.r.ECS = ecs.NewFromConfig(fakes.AWSConfig(g.ecs.URL))
+	g.ecs.FailNext(1, fakes.Fault{Op: "UpdateService", Status: 500})
 	if _, err := g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "auto"}); err == nil {
 		t.Fatal("the failed update was hidden")
 	}

@@ -21,7 +21,7 @@ const routingKey = "R0UTINGKEY0123456789abcdefABCDEF"
 
 func newFakePD(t *testing.T, script ...int) *fakepagerduty.Server {
 	f := fakepagerduty.New(routingKey)
-	f.Fail(script...)
+	f.Fail(fakepagerduty.Statuses(script...)...)
 	t.Cleanup(f.Close)
 	return f
 }

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/zap"
 
@@ -39,6 +37,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
@@ -93,18 +92,13 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 	}
 	e.dir = dir
 	if o.Dynamo != "" {
-		table := fmt.Sprintf("medic-scenario-%d", time.Now().UnixNano())
-		client := dynalite.Client(o.Dynamo, 5)
-		if err := dynamostore.CreateTable(ctx, client, table); err != nil {
+		table, err := dynalite.NewTable(o.Dynamo, func(ctx context.Context, c *dynamodb.Client, name string) error {
+			return dynamostore.CreateTable(ctx, c, name)
+		})
+		if err != nil {
 			return nil, err
 		}
-		if err := dynamodb.NewTableExistsWaiter(client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 10*time.Second,
-			func(o *dynamodb.TableExistsWaiterOptions) {
-				o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
-			}); err != nil {
-			return nil, err
-		}
-		ds := dynamostore.New(client, table)
+		ds := dynamostore.New(dynalite.Client(o.Dynamo, 5), table)
 		e.Store, e.Writes = ds, ds.Writes
 	} else {
 		bs, err := boltstore.Open(filepath.Join(dir, "medic.db"))
@@ -124,8 +118,8 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 			"MEDIC_HOME_ACCOUNT": eventgen.Account, // the fake ECS behind BaseEndpoint speaks no STS
 		}[k]
 	})
-	awsCfg := aws.Config{Region: eventgen.Region, Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(e.ECS.URL), RetryMaxAttempts: 2}
+	awsCfg := fakes.AWSConfig(e.ECS.URL)
+	awsCfg.RetryMaxAttempts = 2
 	var a *app.App
 	remedy := func(ctx context.Context, id string) {
 		if a.Remediator != nil {

@@ -14,7 +14,8 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Scale is how big a run is: Short for `make test`, Full for `make bench`.
@@ -329,7 +330,7 @@ func PagerDutyOutage(ctx context.Context, s Scale) Result {
 	want := len(e.incidents(ctx))
 	r.expect(len(e.PD.Events("trigger")) == 0, "pages accepted while down")
 	e.PD.SetDown(false)
-	e.PD.Fail(429, 500) // coming back, still shaky
+	e.PD.Fail(fakepagerduty.Statuses(429, 500)...) // coming back, still shaky
 	e.settle(ctx)
 	r.expect(len(e.PD.Events("trigger")) == want, "%d pages after the outage, want %d (one per incident)", len(e.PD.Events("trigger")), want)
 	r.expect(e.messages() == want, "PagerDuty down disturbed Slack: %d messages for %d incidents", e.messages(), want)
@@ -346,9 +347,9 @@ func SlackDown(ctx context.Context, s Scale) Result {
 		return r
 	}
 	defer e.Close()
-	var fails []fakeslack.Failure
+	var fails []fakes.Fault
 	for range 1000 {
-		fails = append(fails, fakeslack.Failure{Status: 503})
+		fails = append(fails, fakes.Fault{Status: 503})
 	}
 	e.Slack.Fail(fails...)
 	bodies, _ := stormEvents(s.Events/4, s.Services, 4)
@@ -380,7 +381,7 @@ func ECSThrottling(ctx context.Context, s Scale) Result {
 	}
 	defer e.Close()
 	e.ECS.SetDelay(50 * time.Millisecond)
-	e.ECS.Throttle(1 << 30)
+	e.ECS.FailNext(1<<30, fakeecs.Throttled)
 	bodies, _ := stormEvents(s.Events/2, s.Services, 5)
 	sent, err := e.Send(ctx, bodies, s.Clients)
 	r.expect(err == nil, "send: %v", err)
