@@ -245,6 +245,7 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 		Manager:       a.Manager,
 		Sender:        a.Fanout,
 		Region:        a.Region,
+		Runbooks:      a.Runbooks,
 		Log:           a.Log,
 	}
 	if a.Accounts != nil {

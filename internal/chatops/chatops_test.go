@@ -31,6 +31,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/runbooks"
+	"testing/fstest"
 )
 
 const secret = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -115,6 +116,7 @@ func newRig(t testing.TB) *rig {
 	h := &chatops.Handler{SigningSecret: config.Secret(secret), SlackAPIURL: responses.URL, AllowedUsers: []string{"U0ALICE"}, Manager: m,
 		Sender: notify.NewFanout([]notify.Notifier{notes}), ECS: client, Region: "us-east-1", Log: zap.NewNop(), Now: clk.Now}
 	set, _ := runbook.Load(runbooks.FS)
+	h.Runbooks = set
 	rem := &remediate.Remediator{ECS: client, Manager: m, Runbooks: set, Cap: config.AutoFixSuggest, Log: zap.NewNop()}
 	h.Fix = rem.Handle
 	h.Defer = chatops.Goroutines(h)
@@ -319,6 +321,8 @@ func TestCommandAnswers(t *testing.T) {
 		{"why", "U0BOB", "why " + task[:12]},
 		{"why-unknown", "U0BOB", "why 0123456789abcdef"},
 		{"runbook", "U0BOB", "runbook oom-killed"},
+		{"runbook-by-id", "U0BOB", "runbook service-degraded"},
+		{"runbook-unknown", "U0BOB", "runbook reboot"},
 		{"silence", "U0ALICE", "silence prod/payments 2h schema migration"},
 		{"incidents-silenced", "U0BOB", "incidents"},
 		{"ack", "U0ALICE", "ack " + inc.ID},
@@ -372,4 +376,31 @@ func BenchmarkCommandAckWithSlowECS(b *testing.B) {
 		<-g.replies
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-ack")
+}
+
+// `/medic runbook` answers from the runbooks in force, not from text in the code: an operator's
+// own folder (MEDIC_RUNBOOKS) is what Slack shows.
+func TestRunbookAnswersFromTheFiles(t *testing.T) {
+	g := newRig(t)
+	set, err := runbook.Load(fstest.MapFS{"oom.md": {Data: []byte("---\nid: our-oom\nmatch: { cause: oom-killed }\nfix: { action: none, mode: off }\n---\n" +
+		"# Our OOM procedure\n\n**Call** the JVM team, see [the wiki](https://wiki.example.com/oom?a=1&b=2) and [notes](../docs/x.md) <now>.\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.h.Runbooks = set
+	for _, text := range []string{"runbook oom-killed", "runbook OUR-OOM"} {
+		_, answer := g.command(t, "U0BOB", text)
+		for _, want := range []string{"*Our OOM procedure* (`our-oom`, oom.md)", "*Call* the JVM team",
+			"<https://wiki.example.com/oom?a=1&amp;b=2|the wiki>", "and notes &lt;now&gt;."} {
+			if !strings.Contains(answer, want) {
+				t.Errorf("%s: %q lacks %q", text, answer, want)
+			}
+		}
+		if strings.Contains(answer, "Fix:") {
+			t.Errorf("%s: a runbook without a fix shows one: %q", text, answer)
+		}
+	}
+	if _, answer := g.command(t, "U0BOB", "runbook image-pull"); !strings.HasPrefix(answer, "No runbook for `image-pull`") {
+		t.Errorf("a cause the folder has no runbook for: %q", answer)
+	}
 }

@@ -18,7 +18,7 @@ const Help = "*ecs-medic* — `/medic <command>`\n" +
 	"(`<account>/<cluster>/<service>` where several accounts have it)\n" +
 	"• `why <task-id>` — the diagnosis, its evidence and the last log lines\n" +
 	"• `logs <task-id>` — the task's last log lines\n" +
-	"• `runbook <cause>` — what SOP-002 says to do\n" +
+	"• `runbook <cause>` — what its runbook says to do\n" +
 	"• `report [since]` — per service: incidents, time to acknowledge and resolve, SLA, fixes (default 7d)\n" +
 	"• `postmortem <incident>` — a Markdown postmortem draft\n" +
 	"Changing commands, for allowed users:\n" +
@@ -44,7 +44,7 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 	case "logs":
 		return h.logs(ctx, args, form.Get("response_url"))
 	case "runbook":
-		return runbookAnswer(args)
+		return h.runbookAnswer(args)
 	case "report", "postmortem":
 		return h.reviewCommand(ctx, verb, args, form.Get("response_url"))
 	case "status":

@@ -28,6 +28,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
 
@@ -104,6 +105,8 @@ type Handler struct {
 	Logs   LogTailer // nil: logs come only from incidents
 	Groups Groups    // nil: group membership cannot be checked
 	Region string
+	// Runbooks are the runbooks in force, which `/medic runbook` answers from; nil: none.
+	Runbooks *runbook.Set
 	// Fix carries out a fix (remediate.Remediator.Handle, or an invocation of the remediation
 	// function); nil: fixes are not available here.
 	Fix   func(ctx context.Context, req remediate.Request) (remediate.Outcome, error)

@@ -2,33 +2,101 @@ package chatops
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 )
 
-// runbookAnswer answers with what SOP-002 says for a cause.
-func runbookAnswer(args []string) Reply {
+// maxRunbookAnswer bounds the runbook text answered: Slack shows at most 4,000 characters of a
+// message's text before "show more", and an operator's runbook can be long.
+// https://api.slack.com/methods/chat.postMessage#truncating
+const maxRunbookAnswer = 3500
+
+// runbookAnswer answers with the runbook in force (the one built in, or MEDIC_RUNBOOKS) for a
+// cause or a runbook id: its title, its fix and its human steps, as the file says them.
+func (h *Handler) runbookAnswer(args []string) Reply {
 	if len(args) != 1 {
 		return Reply{Text: "Usage: `/medic runbook <cause>`, one of: " + causeList()}
 	}
-	steps := map[classify.Cause]string{
-		classify.OOMKilled:        "The task ran out of memory. SOP-002: increase the task's memory (task definition `memory`, or the container's hard limit), register a new revision and update the service. Check the last log lines for a leak first.",
-		classify.EssentialExit:    "The application crashed. SOP-002: read the application logs (`/medic logs <task>`), fix the root cause, redeploy; roll back (SOP-001) if a deploy caused it.",
-		classify.ResourceInit:     "The task could not set up its resources. SOP-002: fix the execution role's permissions (secrets, registry auth, log group), or the network path to them (NAT or VPC endpoints).",
-		classify.ImagePull:        "The image could not be pulled. SOP-002: fix registry auth (execution role `ecr:*` permissions, repository policy) or the image reference (tag, digest, platform); check the network path to the registry.",
-		classify.HealthCheck:      "Tasks fail health checks. Check the target group's health check path and grace period, the security group from the load balancer, and the application's start time.",
-		classify.StartFailure:     "The container could not start. Read the reason: port conflicts, a bad entrypoint or architecture, a full disk on EC2 hosts.",
-		classify.SpotInterruption: "Spot capacity was reclaimed. Usually self-healing; keep some on-demand capacity in the capacity provider strategy.",
-		classify.HostLost:         "The host went away. Usually self-healing; check the Auto Scaling group and the instance's events.",
-		classify.Unknown:          "The stop reason is one ecs-medic does not know. Read it with `/medic why <task>` and the logs; add the message to the classification corpus.",
+	name := strings.ToLower(args[0])
+	rb := h.Runbooks.ByID(name)
+	if rb == nil {
+		rb = h.Runbooks.For(classify.Cause(name), "", "")
 	}
-	c := classify.Cause(strings.ToLower(args[0]))
-	text, ok := steps[c]
-	if !ok {
+	if rb == nil {
 		return Reply{Text: fmt.Sprintf("No runbook for `%s`. Causes: %s", echo(args[0]), causeList())}
 	}
-	return Reply{Text: fmt.Sprintf("*%s* (`%s`)\n%s", c.Title(), c, text)}
+	var b strings.Builder
+	title := rb.Title
+	if title == "" {
+		title = rb.ID
+	}
+	fmt.Fprintf(&b, "*%s* (`%s`, %s)\n", esc(title), rb.ID, esc(rb.File))
+	if rb.Fix.Action != "" && rb.Fix.Action != runbook.None {
+		fmt.Fprintf(&b, "Fix: `%s`, mode `%s`\n", rb.Fix.Action, rb.Fix.Mode)
+	}
+	body := strings.TrimSpace(rb.Body)
+	if first, rest, _ := strings.Cut(body, "\n"); rb.Title != "" && strings.TrimSpace(strings.TrimLeft(first, "#")) == rb.Title {
+		body = rest // the title, already said
+	}
+	b.WriteString(incident.Clip(slackMarkdown(body), maxRunbookAnswer))
+	return Reply{Text: strings.TrimRight(b.String(), "\n")}
+}
+
+var (
+	mdBold = regexp.MustCompile(`\*\*([^*\n]+)\*\*`)
+	mdLink = regexp.MustCompile(`\[([^\]\n]+)\]\(([^)\s]+)\)`)
+)
+
+// slackMarkdown turns a runbook body's Markdown into Slack mrkdwn: paragraphs wrapped in the
+// file are joined (Slack would show every line break), a heading or **bold** becomes *bold*, a link
+// to a web page <url|text>, a link to a file of the repository only its text (it means nothing in
+// Slack), and <, > and & are escaped.
+func slackMarkdown(md string) string {
+	out := mdLink.ReplaceAllStringFunc(unwrap(md), func(m string) string {
+		p := mdLink.FindStringSubmatch(m)
+		if strings.HasPrefix(p[2], "https://") {
+			return "\x00" + p[2] + "|" + p[1] + "\x01"
+		}
+		return p[1]
+	})
+	out = mdBold.ReplaceAllString(esc(out), "*$1*")
+	return strings.NewReplacer("\x00", "<", "\x01", ">").Replace(out)
+}
+
+var mdBlockStart = regexp.MustCompile(`^(\d+\.|[-*+>|]|#+) `)
+
+// unwrap joins the lines of each Markdown paragraph or list item, keeps blank lines, and turns
+// headings into bold lines.
+func unwrap(md string) string {
+	var b strings.Builder
+	prevText := false
+	for _, line := range strings.Split(strings.TrimSpace(md), "\n") {
+		t := strings.TrimSpace(line)
+		switch {
+		case t == "":
+			b.WriteString("\n\n")
+			prevText = false
+			continue
+		case strings.HasPrefix(t, "#"):
+			if prevText {
+				b.WriteString("\n")
+			}
+			b.WriteString("**" + strings.TrimSpace(strings.TrimLeft(t, "#")) + "**")
+		case prevText && !mdBlockStart.MatchString(t):
+			b.WriteString(" " + t)
+		default:
+			if prevText {
+				b.WriteString("\n")
+			}
+			b.WriteString(t)
+		}
+		prevText = true
+	}
+	return strings.ReplaceAll(b.String(), "\n\n\n\n", "\n\n")
 }
 
 func causeList() string {
