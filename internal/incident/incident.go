@@ -202,7 +202,7 @@ type Delivery struct {
 type Entry struct {
 	At      time.Time `json:"at"`
 	Actor   string    `json:"actor"`
-	Kind    string    `json:"kind"`
+	Kind    EntryKind `json:"kind"`
 	Message string    `json:"message"`
 	// CostUSD is the monthly cost change of a fix this entry records, when it could be priced.
 	CostUSD *float64 `json:"cost_usd_month,omitempty"`
@@ -246,7 +246,7 @@ const (
 )
 
 // KindRefused is the timeline kind of a changing command refused to a user who may not run it.
-const KindRefused = "refused"
+const KindRefused EntryKind = "refused"
 
 func (inc *Incident) addEntry(e Entry) {
 	e.Message = Clip(e.Message, MaxText)
