@@ -58,7 +58,7 @@ func (h *Handler) change(ctx context.Context, c caller, verb string, args []stri
 		case !changed:
 			return Reply{Text: fmt.Sprintf("`%s` is already %s; nothing changed.", inc.ID, inc.State)}
 		}
-		h.defer_(ctx, Job{Kind: "announce", Incident: inc.ID, Notice: string(kind)})
+		h.runLater(ctx, Job{Kind: JobAnnounce, Incident: inc.ID, Notice: string(kind)})
 		past := map[string]string{"ack": "Acknowledged", "resolve": "Resolved"}[verb]
 		return Reply{ResponseType: "in_channel", Text: fmt.Sprintf("%s `%s` (%s — %s).", past, inc.ID, esc(notify.Subject(inc)), esc(notify.CauseWords(inc)))}
 	case "silence":
@@ -116,7 +116,7 @@ func (h *Handler) fix(ctx context.Context, c caller, verb string, args []string)
 			req.Action, req.Desired = runbook.ScaleOut, n
 		}
 	}
-	h.defer_(ctx, Job{Kind: "fix", Fix: &req, ResponseURL: responseURLFrom(ctx)})
+	h.runLater(ctx, Job{Kind: JobFix, Fix: &req, ResponseURL: responseURLFrom(ctx)})
 	return Reply{Text: fmt.Sprintf("Checking the guardrails for `%s`…", echo(strings.Join(append([]string{verb}, args...), " ")))}
 }
 

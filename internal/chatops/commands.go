@@ -58,7 +58,7 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 		if problem != "" {
 			return Reply{Text: problem}
 		}
-		h.defer_(ctx, Job{Kind: "status", Args: []string{t.Cluster + "/" + t.Service}, Account: t.Account, Region: t.Region,
+		h.runLater(ctx, Job{Kind: JobStatus, Args: []string{t.Cluster + "/" + t.Service}, Account: t.Account, Region: t.Region,
 			User: c.id, ResponseURL: form.Get("response_url")})
 		return Reply{Text: "Reading `" + echo(args[0]) + "` from ECS…"}
 	case "ack", "resolve", "silence", "fix", "rollback", "scale":

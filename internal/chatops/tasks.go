@@ -117,7 +117,7 @@ func (h *Handler) logs(ctx context.Context, args []string, responseURL string) R
 	if len(args[0]) > 255 || len(args[1]) > 255 {
 		return Reply{Text: "Cluster names and task ids have at most 255 characters: check them with `/medic status <cluster>/<service>`."}
 	}
-	h.defer_(ctx, Job{Kind: "logs", Args: args, Account: account, Region: region, ResponseURL: responseURL})
+	h.runLater(ctx, Job{Kind: JobLogs, Args: args, Account: account, Region: region, ResponseURL: responseURL})
 	return Reply{Text: "Reading the logs of `" + echo(args[1]) + "`…"}
 }
 

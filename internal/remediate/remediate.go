@@ -112,13 +112,13 @@ func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
 	out, err := r.handle(ctx, req, inc)
 	switch {
 	case err != nil:
-		r.record(ctx, inc, req, "action-failed", fmt.Sprintf("%s failed: %s; automation stopped for this incident: do it by hand, or fix the cause and run it again", out.Action, reason(err)), nil)
+		r.record(ctx, inc, req, incident.KindActionFailed, fmt.Sprintf("%s failed: %s; automation stopped for this incident: do it by hand, or fix the cause and run it again", out.Action, reason(err)), nil)
 		log.Error("remediation failed", zap.String("action", string(out.Action)), zap.Error(err))
 	case out.Skipped != "":
 		log.Info("remediation skipped", zap.String("action", string(out.Action)), zap.String("reason", out.Skipped))
-		kind := "action-skipped"
+		kind := incident.KindActionSkipped
 		if !out.announce {
-			kind = "action-considered" // recorded, not announced
+			kind = incident.KindActionConsidered // recorded, not announced
 		}
 		var costUSD *float64
 		if out.Plan != "" {
@@ -126,15 +126,15 @@ func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
 		}
 		r.record(ctx, inc, req, kind, fmt.Sprintf("%s not done: %s", out.Action, out.Skipped), costUSD)
 	case out.DryRun:
-		r.record(ctx, inc, req, "action-planned", "dry run, nothing changed: would "+out.Plan, out.CostUSD)
+		r.record(ctx, inc, req, incident.KindActionPlanned, "dry run, nothing changed: would "+out.Plan, out.CostUSD)
 	case out.Done:
 		log.Info("remediation done", zap.String("action", string(out.Action)), zap.String("plan", out.Plan))
-		r.record(ctx, inc, req, "action", out.Plan, out.CostUSD)
+		r.record(ctx, inc, req, incident.KindAction, out.Plan, out.CostUSD)
 	}
 	return out, err
 }
 
-func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Request, kind, msg string, costUSD *float64) {
+func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Request, kind incident.EntryKind, msg string, costUSD *float64) {
 	actor := "ecs-medic"
 	if req.human() {
 		actor = req.By
@@ -144,12 +144,11 @@ func (r *Remediator) record(ctx context.Context, inc *incident.Incident, req Req
 		r.Log.Warn("record remediation", zap.Error(err))
 		return
 	}
-	announce := kind == "action" || kind == "action-failed" || kind == "action-planned" || kind == "action-skipped"
 	switch {
 	case r.Sender == nil:
-	case announce:
+	case kind.Announced():
 		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Action, updated)
-	case kind == "action-considered" && strings.Contains(msg, ": would "):
+	case kind == incident.KindActionConsidered && strings.Contains(msg, ": would "):
 		// A suggestion: the incident's message shows the plan and its cost beside Run fix.
 		notify.Announce(ctx, r.Sender, r.Manager, r.Log, notify.Suggested, updated)
 	}

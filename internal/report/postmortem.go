@@ -246,7 +246,7 @@ func severityWords(inc *incident.Incident) string {
 
 func resolution(inc *incident.Incident) string {
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
-		if e := inc.Timeline[i]; e.Kind == "resolved" {
+		if e := inc.Timeline[i]; e.Kind == incident.KindResolved {
 			return strings.TrimPrefix(e.Message, "resolved: ")
 		}
 	}
@@ -313,13 +313,13 @@ func actions(inc *incident.Incident) (taken, other []incident.Entry) {
 	return taken, other
 }
 
-func actionVerb(kind string) string {
+func actionVerb(kind incident.EntryKind) string {
 	switch kind {
-	case "action-failed":
+	case incident.KindActionFailed:
 		return "Failed"
-	case "action-skipped":
+	case incident.KindActionSkipped:
 		return "Refused"
-	case "action-planned":
+	case incident.KindActionPlanned:
 		return "Planned (dry run)"
 	default:
 		return "Suggested"

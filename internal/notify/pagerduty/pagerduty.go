@@ -308,7 +308,7 @@ func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) 
 		details["escalated"] = "not acknowledged within the " + notify.HumanDuration(inc.Severity.SLA()) + " response time"
 	}
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
-		if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {
+		if e := inc.Timeline[i]; e.Kind.IsAction() {
 			details["automation"] = e.Message + " (" + e.Actor + ")"
 			break
 		}

@@ -13,8 +13,10 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
 
-// Action ids of the incident message's buttons; the Slack request handler (chatops) acts on them.
+// Action ids of the incident message's buttons (and of the block holding them); the Slack request
+// handler (chatops) acts on them.
 const (
+	ActionBlock       = "medic_actions"
 	ActionAcknowledge = "medic_ack"
 	ActionRunFix      = "medic_fix"
 	ActionRollback    = "medic_rollback"
@@ -139,7 +141,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 			buttons = append(buttons, button(ActionRollback, "Rollback", inc.ID, ""))
 		}
 		buttons = append(buttons, button(ActionResolve, "Resolve", inc.ID, ""))
-		blocks = append(blocks, slackapi.NewActionBlock("medic_actions", buttons...))
+		blocks = append(blocks, slackapi.NewActionBlock(ActionBlock, buttons...))
 	}
 	return blocks
 }
@@ -152,9 +154,9 @@ func suggestion(inc *incident.Incident) string {
 	}
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		switch e := inc.Timeline[i]; e.Kind {
-		case "action", "action-failed":
+		case incident.KindAction, incident.KindActionFailed:
 			return ""
-		case "action-considered":
+		case incident.KindActionConsidered:
 			if _, plan, ok := strings.Cut(e.Message, ": would "); ok {
 				return plan
 			}
@@ -215,15 +217,15 @@ func ThreadReply(kind notify.Kind, inc *incident.Incident) string {
 		return fmt.Sprintf(":eyes: Acknowledged by %s.", notify.SlackActor(inc.AcknowledgedBy))
 	case notify.Action:
 		for i := len(inc.Timeline) - 1; i >= 0; i-- {
-			if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {
-				icon := map[string]string{"action": ":wrench:", "action-planned": ":memo:", "action-skipped": ":no_entry_sign:", "action-failed": ":x:"}[e.Kind]
+			if e := inc.Timeline[i]; e.Kind.IsAction() {
+				icon := map[incident.EntryKind]string{incident.KindAction: ":wrench:", incident.KindActionPlanned: ":memo:", incident.KindActionSkipped: ":no_entry_sign:", incident.KindActionFailed: ":x:"}[e.Kind]
 				return fmt.Sprintf("%s %s (%s)", icon, esc(e.Message), notify.SlackActor(e.Actor))
 			}
 		}
 		return ""
 	case notify.Resolved:
 		for i := len(inc.Timeline) - 1; i >= 0; i-- {
-			if e := inc.Timeline[i]; e.Kind == "resolved" {
+			if e := inc.Timeline[i]; e.Kind == incident.KindResolved {
 				return ":white_check_mark: " + esc(strings.ToUpper(e.Message[:1])+e.Message[1:]) + " (" + notify.SlackActor(e.Actor) + ")."
 			}
 		}
@@ -238,11 +240,11 @@ func escalatedReply(inc *incident.Incident) string {
 latest:
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		switch e := inc.Timeline[i]; {
-		case e.Kind == "relapse" && inc.Stopped != "":
+		case e.Kind == incident.KindRelapse && inc.Stopped != "":
 			return ":rotating_light: *Escalated*: the cause recurred after the fix; automation is stopped for this incident. Acknowledge it and take over."
-		case e.Kind == "escalated" && strings.Contains(e.Message, "fix was not effective"):
+		case e.Kind == incident.KindEscalated && strings.Contains(e.Message, "fix was not effective"):
 			return ":rotating_light: *Escalated*: the fix did not bring the service back in time; automation is stopped for this incident. Acknowledge it and take over."
-		case e.Kind == "escalated":
+		case e.Kind == incident.KindEscalated:
 			break latest // the response time passed: said below
 		}
 	}
