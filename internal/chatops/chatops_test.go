@@ -117,7 +117,7 @@ func newRig(t testing.TB) *rig {
 		Sender: notify.NewFanout([]notify.Notifier{notes}), ECS: client, Region: "us-east-1", Log: zap.NewNop(), Now: clk.Now}
 	set, _ := runbook.Load(runbooks.FS)
 	h.Runbooks = set
-	rem := &remediate.Remediator{ECS: client, Manager: m, Runbooks: set, Cap: config.AutoFixSuggest, Log: zap.NewNop()}
+	rem := &remediate.Remediator{ECS: client, Manager: m, Runbooks: set, Cap: runbook.Suggest, Log: zap.NewNop()}
 	h.Fix = rem.Handle
 	h.Defer = chatops.Goroutines(h)
 	srv := httptest.NewServer(h)

@@ -20,7 +20,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/cost"
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -89,7 +88,7 @@ type Remediator struct {
 	Manager  *incident.Manager
 	Runbooks *runbook.Set
 	Sender   notify.Sender
-	Cap      config.AutoFix
+	Cap      runbook.Mode
 	DryRun   bool
 	// MaxTasks is the absolute cap on desired count (MEDIC_MAX_TASKS); 0 means
 	// config.DefaultMaxTasks.
@@ -182,7 +181,7 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	if req.human() && req.Action != "" {
 		mode = runbook.Suggest // an explicit /medic rollback or scale is a human's decision
 	}
-	if capMode := runbook.Mode(r.Cap); capMode.Rank() < mode.Rank() {
+	if capMode := r.Cap; capMode.Rank() < mode.Rank() {
 		mode = capMode
 	}
 	if mode == runbook.Off {

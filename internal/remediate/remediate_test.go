@@ -18,7 +18,6 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
@@ -68,7 +67,7 @@ func newRig(t *testing.T, svc fakeecs.Service, auto ...string) *rig {
 		set.ByID(id).Fix.Mode = runbook.Auto
 	}
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
-	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Runbooks: set, Cap: config.AutoFixAuto, Log: zap.NewNop()}
+	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
 	return &rig{r: r, m: m, clk: clk, ecs: fake}
 }
 
@@ -217,7 +216,7 @@ func TestBadDeployRollsBackButNeverLoops(t *testing.T) {
 
 func TestGuardrailsMeanNoMutation(t *testing.T) {
 	cases := map[string]func(*rig, *fakeecs.Service){
-		"MEDIC_AUTOFIX=off":  func(g *rig, _ *fakeecs.Service) { g.r.Cap = config.AutoFixOff },
+		"MEDIC_AUTOFIX=off":  func(g *rig, _ *fakeecs.Service) { g.r.Cap = runbook.Off },
 		"dry run":            func(g *rig, _ *fakeecs.Service) { g.r.DryRun = true },
 		"medic:auto-fix=off": func(_ *rig, s *fakeecs.Service) { s.Tags = map[string]string{"medic:auto-fix": "off"} },
 		"suggest only":       func(g *rig, _ *fakeecs.Service) { g.r.Runbooks.ByID("oom-killed").Fix.Mode = runbook.Suggest },

@@ -31,6 +31,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
@@ -68,7 +69,7 @@ type Env struct {
 // Options shape an Env.
 type Options struct {
 	Services []fakeecs.Service
-	AutoFix  config.AutoFix
+	AutoFix  runbook.Mode
 	// Auto lists runbooks switched to mode auto.
 	Auto []string
 	// Dynamo, when set, is a DynamoDB endpoint (dynalite) to keep incidents in instead of bbolt,

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
@@ -280,7 +280,7 @@ func BadDeploy(ctx context.Context, s Scale) Result {
 		Deployments: []fakeecs.Deployment{
 			{ID: "ecs-svc/2", Status: "PRIMARY", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/payments:2", RolloutState: "IN_PROGRESS", Desired: 4, Failed: 3},
 			{ID: "ecs-svc/1", Status: "ACTIVE", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/payments:1", RolloutState: "COMPLETED", Desired: 4, Running: 1}}}
-	e, err := NewEnv(ctx, Options{Services: append(svcs, bad), AutoFix: config.AutoFixAuto, Auto: []string{"essential-exit"}})
+	e, err := NewEnv(ctx, Options{Services: append(svcs, bad), AutoFix: runbook.Auto, Auto: []string{"essential-exit"}})
 	if err != nil {
 		r.expect(false, "%v", err)
 		return r
