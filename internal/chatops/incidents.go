@@ -10,10 +10,8 @@ import (
 
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
-	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 )
-
-var marks = map[severity.Level]string{severity.P1: ":red_circle:", severity.P2: ":large_orange_circle:", severity.P3: ":large_yellow_circle:"}
 
 func (h *Handler) incidents(ctx context.Context) Reply {
 	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 50})
@@ -36,7 +34,7 @@ func (h *Handler) incidents(ctx context.Context) Reply {
 			state = " · acknowledged by " + notify.SlackActor(inc.AcknowledgedBy)
 			due = "SLA met"
 		}
-		fmt.Fprintf(&b, "%s *%s* `%s` %s — %s · %d occurrence(s) · open %s · %s%s\n", marks[inc.Severity], inc.Severity, inc.ID,
+		fmt.Fprintf(&b, "%s *%s* `%s` %s — %s · %d occurrence(s) · open %s · %s%s\n", slack.SeverityEmoji(inc.Severity), inc.Severity, inc.ID,
 			esc(notify.Subject(inc)), esc(notify.CauseWords(inc)), inc.Occurrences.Count, age(now.Sub(inc.OpenedAt)), due, state)
 	}
 	sils, err := h.Manager.Store().Silences(ctx, now)

@@ -15,6 +15,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 )
 
 // status reads a service from ECS, with its own account's credentials: counts, deployments, and
@@ -67,7 +68,7 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 					fmt.Fprintf(&b, ", container `%s`", esc(d.Container))
 				}
 				if p := d.Primary(); p != "" {
-					fmt.Fprintf(&b, ": %s", esc(truncate(p, 160)))
+					fmt.Fprintf(&b, ": %s", esc(slack.Truncate(p, 160)))
 				}
 				b.WriteString("\n")
 			}
@@ -76,7 +77,7 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 	if incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 100}); err == nil {
 		for _, inc := range incs {
 			if inc.Scope.Cluster == cluster && inc.Scope.Service == service && (account == "" || inc.Scope.Account == account) {
-				fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", marks[inc.Severity], inc.ID, inc.Severity, esc(notify.CauseWords(inc)))
+				fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", slack.SeverityEmoji(inc.Severity), inc.ID, inc.Severity, esc(notify.CauseWords(inc)))
 			}
 		}
 	}
@@ -89,5 +90,3 @@ func revision(taskDef string) string {
 	}
 	return taskDef
 }
-
-func truncate(s string, n int) string { return incident.Clip(s, n) }

@@ -10,7 +10,6 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
-	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
 
 // Action ids of the incident message's buttons (and of the block holding them); the Slack request
@@ -24,16 +23,10 @@ const (
 )
 
 func marker(inc *incident.Incident) string {
-	switch {
-	case inc.State == incident.Resolved:
+	if inc.State == incident.Resolved {
 		return ":white_check_mark:"
-	case inc.Severity == severity.P1:
-		return ":red_circle:"
-	case inc.Severity == severity.P2:
-		return ":large_orange_circle:"
-	default:
-		return ":large_yellow_circle:"
 	}
+	return SeverityEmoji(inc.Severity)
 }
 
 func clock(t time.Time) string { return t.UTC().Format("15:04 UTC") }
@@ -49,7 +42,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	}
 	cause = esc(notify.CauseWords(inc))
 	blocks := []slackapi.Block{
-		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(header, 150), true, false)),
+		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, Truncate(header, 150), true, false)),
 	}
 
 	state := string(inc.State)
@@ -94,10 +87,10 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	blocks = append(blocks, slackapi.NewSectionBlock(nil, fields, nil))
 
 	if len(inc.Occurrences.Evidence) > 0 {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+truncate(esc(strings.Join(inc.Occurrences.Evidence, "\n")), 2800)+"```"), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+Truncate(esc(strings.Join(inc.Occurrences.Evidence, "\n")), 2800)+"```"), nil, nil))
 	}
 	if plan := suggestion(inc); plan != "" && inc.State.Active() {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate("*Suggested fix*\n"+esc(plan), 2900)), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(Truncate("*Suggested fix*\n"+esc(plan), 2900)), nil, nil))
 	}
 	if d := inc.Deployment; d != nil {
 		what := deployment.Revision(d.From) + " → " + deployment.Revision(d.To)
@@ -113,13 +106,13 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		} else {
 			text += "\n:warning: " + esc(d.RollbackHelp)
 		}
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate(text, 2900)), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(Truncate(text, 2900)), nil, nil))
 	}
 	switch {
 	case len(inc.LogLines) > 0:
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Last log lines*\n```"+truncate(esc(strings.Join(inc.LogLines, "\n")), 2800)+"```"), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Last log lines*\n```"+Truncate(esc(strings.Join(inc.LogLines, "\n")), 2800)+"```"), nil, nil))
 	case inc.LogError != "":
-		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Container log unavailable: "+truncate(esc(inc.LogError), 2800))))
+		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Container log unavailable: "+Truncate(esc(inc.LogError), 2800))))
 	}
 
 	var ctx []slackapi.MixedElement
@@ -176,18 +169,6 @@ func button(action, text, value, style string) *slackapi.ButtonBlockElement {
 
 func mrkdwn(s string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.MarkdownType, s, false, false)
-}
-
-// truncate cuts s to at most n bytes, on a rune boundary and never inside an escape (&amp;).
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := incident.Clip(s, n)
-	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
-		cut = cut[:i] + "…"
-	}
-	return cut
 }
 
 func esc(s string) string { return notify.SlackEscape(s) }
