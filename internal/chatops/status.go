@@ -43,7 +43,7 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 	fmt.Fprintf(&b, "*%s/%s* — %d desired, %d running, %d pending (%s)\n", esc(cluster), esc(service), svc.DesiredCount, svc.RunningCount, svc.PendingCount, esc(aws.ToString(svc.Status)))
 	b.WriteString("*Deployments*\n")
 	for _, d := range svc.Deployments {
-		fmt.Fprintf(&b, "• %s `%s` %s — %d/%d running", esc(aws.ToString(d.Status)), esc(revision(aws.ToString(d.TaskDefinition))), esc(string(d.RolloutState)), d.RunningCount, d.DesiredCount)
+		fmt.Fprintf(&b, "• %s `%s` %s — %d/%d running", esc(aws.ToString(d.Status)), esc(event.ResourceName(aws.ToString(d.TaskDefinition))), esc(string(d.RolloutState)), d.RunningCount, d.DesiredCount)
 		if d.FailedTasks > 0 {
 			fmt.Fprintf(&b, ", %d failed", d.FailedTasks)
 		}
@@ -82,11 +82,4 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 		}
 	}
 	return Reply{Text: strings.TrimRight(b.String(), "\n")}
-}
-
-func revision(taskDef string) string {
-	if i := strings.LastIndexByte(taskDef, '/'); i >= 0 {
-		return taskDef[i+1:]
-	}
-	return taskDef
 }

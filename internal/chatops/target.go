@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
@@ -116,7 +117,7 @@ func closest(ctx context.Context, api ECS, cluster, name string) string {
 			return ""
 		}
 		for _, arn := range page.ServiceArns {
-			names = append(names, arn[strings.LastIndexByte(arn, '/')+1:])
+			names = append(names, event.ResourceName(arn))
 		}
 	}
 	best, bestD := "", len(name)/2+2

@@ -26,3 +26,23 @@ func TestClipKeepsCharactersWhole(t *testing.T) {
 		t.Errorf("clip(short) = %q", got)
 	}
 }
+
+func TestResourceName(t *testing.T) {
+	for in, want := range map[string]string{
+		"arn:aws:ecs:us-east-1:111122223333:cluster/prod":                   "prod",
+		"arn:aws:ecs:us-east-1:111122223333:service/prod/api":               "api",
+		"arn:aws:ecs:us-east-1:111122223333:task/prod/0123456789abcdef":     "0123456789abcdef",
+		"arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12":    "checkout:12",
+		"arn:aws:iam::111122223333:role/team/app-role":                      "app-role",
+		"arn:aws-cn:ecs:cn-north-1:111122223333:cluster/a:b":                "a:b",
+		"arn:aws:cloudwatch:us-east-1:111122223333:alarm:checkout 5xx/high": "high",
+		"checkout:12": "checkout:12",
+		"prod/api":    "api",
+		"arn:broken":  "arn:broken",
+		"":            "",
+	} {
+		if got := ResourceName(in); got != want {
+			t.Errorf("ResourceName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

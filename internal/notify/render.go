@@ -11,6 +11,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
@@ -108,7 +109,7 @@ func Links(inc *incident.Incident) []Link {
 			console, url.PathEscape(inc.Scope.Cluster), url.PathEscape(inc.Scope.Service), region)})
 	}
 	if task := inc.Facts.TaskArn; task != "" {
-		id := task[strings.LastIndexByte(task, '/')+1:]
+		id := event.ResourceName(task)
 		out = append(out, Link{Text: "Stopped task", URL: fmt.Sprintf("%s/ecs/v2/clusters/%s/tasks/%s/configuration?region=%s",
 			console, url.PathEscape(inc.Scope.Cluster), id, region)})
 	}

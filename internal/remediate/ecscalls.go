@@ -3,12 +3,12 @@ package remediate
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
@@ -44,9 +44,5 @@ func (r *Remediator) update(ctx context.Context, inc *incident.Incident, in *ecs
 	return nil
 }
 
-func revision(taskDef string) string {
-	if i := strings.LastIndexByte(taskDef, '/'); i >= 0 {
-		return taskDef[i+1:]
-	}
-	return taskDef
-}
+// revision names a task definition as people do: family:revision.
+func revision(taskDef string) string { return event.ResourceName(taskDef) }

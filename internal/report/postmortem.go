@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
@@ -374,15 +376,7 @@ func actorName(a string) string {
 	return strings.TrimPrefix(a, "slack:")
 }
 
-func revision(arn string) string {
-	if i := strings.LastIndexByte(arn, '/'); i >= 0 {
-		return arn[i+1:]
-	}
-	if arn == "" {
-		return "—"
-	}
-	return arn
-}
+func revision(arn string) string { return cmp.Or(event.ResourceName(arn), "—") }
 
 func orDash(s string) string {
 	if s == "" {
