@@ -381,6 +381,9 @@ func HumanDuration(d time.Duration) string {
 			return "1 day"
 		}
 		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d >= 48*time.Hour:
+		d += 30 * time.Minute
+		return fmt.Sprintf("%d days %d h", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
 	case d >= time.Hour && (d+30*time.Second)%time.Hour < time.Minute:
 		return fmt.Sprintf("%d h", (d+30*time.Second)/time.Hour)
 	case d >= time.Hour:
