@@ -27,7 +27,7 @@ func (h *Handler) incidents(ctx context.Context) Reply {
 	for _, inc := range incs {
 		due := "respond by " + inc.SLADeadline.UTC().Format("15:04 UTC")
 		if now.After(inc.SLADeadline) {
-			due = "*overdue* by " + notify.HumanDuration(now.Sub(inc.SLADeadline).Round(time.Minute))
+			due = "*overdue* by " + incident.HumanDuration(now.Sub(inc.SLADeadline).Round(time.Minute))
 		}
 		state := ""
 		if inc.State == incident.Acknowledged {
@@ -48,14 +48,8 @@ func (h *Handler) incidents(ctx context.Context) Reply {
 }
 
 func age(d time.Duration) string {
-	switch {
-	case d < time.Minute:
+	if d < time.Minute {
 		return "just now"
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd", int(d.Hours()/24))
 	}
+	return incident.HumanDuration(d.Truncate(time.Minute))
 }

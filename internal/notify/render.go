@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/aws/smithy-go"
 
@@ -157,9 +156,6 @@ func SlackActor(actor string) string {
 }
 
 var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
-
-// HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
-func HumanDuration(d time.Duration) string { return incident.HumanDuration(d) }
 
 // Reason says why a call failed in words for people: the error's own context, then AWS's error
 // code and message — without the SDK's operation name, HTTP status and request id — or that AWS

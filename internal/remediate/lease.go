@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/incident"
-	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 )
 
@@ -39,7 +38,7 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 			reason = "another action on this service is under way: wait a minute or two for its outcome in the thread"
 		case len(recent) > 0 && now.Sub(recent[len(recent)-1]) < fix.Cooldown.Duration && !force:
 			reason = fmt.Sprintf("cooldown: the last action on this service was %s ago and the runbook waits %s between actions; %s",
-				notify.HumanDuration(now.Sub(recent[len(recent)-1])), notify.HumanDuration(fix.Cooldown.Duration), hint)
+				incident.HumanDuration(now.Sub(recent[len(recent)-1])), incident.HumanDuration(fix.Cooldown.Duration), hint)
 		case len(recent) >= fix.MaxPerDay:
 			// Not even force passes this: it is the bound on what automation and people together
 			// may do to a service in a day.

@@ -38,12 +38,12 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	fmt.Fprintf(b, "%s on %s: %s", causeWords(inc), mdText(inc.Scope.Name()), severityWords(inc))
 	fmt.Fprintf(b, " It opened at %s UTC", ts(inc.OpenedAt))
 	if inc.AcknowledgedAt != nil {
-		fmt.Fprintf(b, ", was acknowledged by %s after %s", mdText(actorName(inc.AcknowledgedBy)), Duration(inc.AcknowledgedAt.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, ", was acknowledged by %s after %s", mdText(actorName(inc.AcknowledgedBy)), incident.HumanDuration(inc.AcknowledgedAt.Sub(inc.OpenedAt)))
 	}
 	if ended {
-		fmt.Fprintf(b, " and was resolved after %s (%s).\n\n", Duration(end.Sub(inc.OpenedAt)), mdText(resolution(inc)))
+		fmt.Fprintf(b, " and was resolved after %s (%s).\n\n", incident.HumanDuration(end.Sub(inc.OpenedAt)), mdText(resolution(inc)))
 	} else {
-		fmt.Fprintf(b, " and is still %s after %s.\n\n", inc.State, Duration(now.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, " and is still %s after %s.\n\n", inc.State, incident.HumanDuration(now.Sub(inc.OpenedAt)))
 	}
 	if d := inc.Diagnosis; d != nil {
 		fmt.Fprintf(b, "Diagnosis: `%s`", d.Cause)
@@ -61,11 +61,11 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	}
 
 	b.WriteString("## Impact\n\n")
-	fmt.Fprintf(b, "- Severity: %s (respond within %s)\n", severityName(inc.Severity), Duration(inc.Severity.SLA()))
+	fmt.Fprintf(b, "- Severity: %s (respond within %s)\n", severityName(inc.Severity), incident.HumanDuration(inc.Severity.SLA()))
 	if ended {
-		fmt.Fprintf(b, "- Duration: %s (opened → resolved)\n", Duration(end.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, "- Duration: %s (opened → resolved)\n", incident.HumanDuration(end.Sub(inc.OpenedAt)))
 	} else {
-		fmt.Fprintf(b, "- Duration: %s so far (still %s)\n", Duration(now.Sub(inc.OpenedAt)), inc.State)
+		fmt.Fprintf(b, "- Duration: %s so far (still %s)\n", incident.HumanDuration(now.Sub(inc.OpenedAt)), inc.State)
 	}
 	if isTaskCause(inc.Cause) {
 		fmt.Fprintf(b, "- Tasks lost: %d stopped task(s) reported", inc.Occurrences.Count)
@@ -81,9 +81,9 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	}
 	if below, ok := belowDesired(inc, now); ok {
 		if inc.RecoveringSince == nil && inc.ResolvedAt == nil {
-			fmt.Fprintf(b, "- Time below the desired count: %s so far (since the first failure; not back yet)\n", Duration(below))
+			fmt.Fprintf(b, "- Time below the desired count: %s so far (since the first failure; not back yet)\n", incident.HumanDuration(below))
 		} else {
-			fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", Duration(below))
+			fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", incident.HumanDuration(below))
 		}
 	}
 	if s := inc.ServiceState; s != nil {
@@ -199,14 +199,14 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 
 	b.WriteString("## SLA\n\n")
 	outcome := SLAOutcome(inc, now)
-	fmt.Fprintf(b, "Respond within %s, by %s UTC: ", Duration(inc.Severity.SLA()), ts(inc.SLADeadline))
+	fmt.Fprintf(b, "Respond within %s, by %s UTC: ", incident.HumanDuration(inc.Severity.SLA()), ts(inc.SLADeadline))
 	switch at := answeredAt(inc); {
 	case outcome == SLAPending:
 		b.WriteString("not answered yet, still inside the deadline.\n")
 	case at == nil:
 		b.WriteString("**missed**: nobody acknowledged it by the deadline.\n")
 	case inc.AcknowledgedAt != nil:
-		fmt.Fprintf(b, "**%s**: acknowledged at %s UTC, %s after it opened.\n", outcome, ts(*at), Duration(at.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, "**%s**: acknowledged at %s UTC, %s after it opened.\n", outcome, ts(*at), incident.HumanDuration(at.Sub(inc.OpenedAt)))
 	default:
 		fmt.Fprintf(b, "**%s**: resolved at %s UTC before anyone acknowledged it.\n", outcome, ts(*at))
 	}

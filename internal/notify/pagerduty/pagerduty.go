@@ -305,7 +305,7 @@ func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) 
 		details["log_tail"] = "unavailable: " + inc.LogError
 	}
 	if inc.Escalated {
-		details["escalated"] = "not acknowledged within the " + notify.HumanDuration(inc.Severity.SLA()) + " response time"
+		details["escalated"] = "not acknowledged within the " + incident.HumanDuration(inc.Severity.SLA()) + " response time"
 	}
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		if e := inc.Timeline[i]; e.Kind.IsAction() {

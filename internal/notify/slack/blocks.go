@@ -231,5 +231,5 @@ latest:
 	}
 	return fmt.Sprintf(":rotating_light: *Escalated*: not acknowledged within the %s response time of a %s. "+
 		"Whoever takes it: press Acknowledge above, or `/medic ack %s`.",
-		notify.HumanDuration(inc.Severity.SLA()), inc.Severity, esc(inc.ID))
+		incident.HumanDuration(inc.Severity.SLA()), inc.Severity, esc(inc.ID))
 }
