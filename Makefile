@@ -32,14 +32,13 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: vet and every test, with the race detector, plus short fuzzes of the event decoders, the
-## Slack request parser and runbook front matter, then the Terraform checks (fmt, validate of every
+## test: lint (gofmt, vet, staticcheck, go mod tidy) and every test, with the race detector, plus
+## short fuzzes of the event decoders, the Slack request parser and runbook front matter, then the Terraform checks (fmt, validate of every
 ## example, terraform test of every module; a provider mirror is used when found, or
 ## TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it after. The Slack and
 ## runbook fuzzes run a number of inputs, not a time: a timed fuzz whose slow worker is still busy
 ## when the time is up fails with "context deadline exceeded" (seen in CI on the Slack fuzz).
-test: testenv
-	$(GO) vet ./...
+test: testenv lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 10s ./internal/event/
@@ -60,11 +59,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 1m ./internal/chatops/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 1m ./internal/runbook/
 
-## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
+## lint: gofmt, go vet, staticcheck (pinned in go.mod as a tool) and go.mod/go.sum tidy (a module
+## imported directly must not be marked // indirect, none may be missing or unused)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 ## bench: decode+classify per event, Lambda cold starts under the emulator, package sizes, then
 ## the 10,000-event storm through the medic serve stack
