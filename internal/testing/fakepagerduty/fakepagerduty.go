@@ -286,6 +286,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	fault, failed := s.Take(r.Context(), key)
 	switch {
+	case failed && fault.Drop:
+		fakes.DropConnection(w)
 	case failed && fault.Status == http.StatusBadGateway: // a load balancer's HTML error page
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(fault.Status)

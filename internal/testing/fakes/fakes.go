@@ -22,6 +22,9 @@ type Fault struct {
 	Code string
 	// RetryAfter is the Retry-After header sent with the answer, if any.
 	RetryAfter string
+	// Drop closes the connection without an answer (a crashed or cut-off server): the client sees
+	// EOF or a reset, no status. Status and Code are then unused.
+	Drop bool
 	// Op limits the fault to calls of one operation (the AWS operation, the Slack method, the
 	// PagerDuty routing key); empty, any call takes it.
 	Op string
@@ -118,6 +121,15 @@ func (f *Faults) next(op string) (Fault, bool) {
 		return ft, true
 	}
 	return Fault{}, false
+}
+
+// DropConnection closes a request's connection without answering, for a Fault with Drop.
+func DropConnection(w http.ResponseWriter) {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		_ = conn.Close()
+		return
+	}
+	panic(http.ErrAbortHandler) // HTTP/2: net/http aborts the stream without an answer
 }
 
 // Recorder keeps the calls a fake received, in arrival order, by operation.
