@@ -21,6 +21,7 @@ const Help = "*ecs-medic* — `/medic <command>`\n" +
 	"• `runbook <cause>` — what its runbook says to do\n" +
 	"• `report [since]` — per service: incidents, time to acknowledge and resolve, SLA, fixes (default 7d)\n" +
 	"• `postmortem <incident>` — a Markdown postmortem draft\n" +
+	"• `oncall [<cluster>/<service>]` — who PagerDuty pages for it now, level by level (every route without one)\n" +
 	"Changing commands, for allowed users:\n" +
 	"• `ack <incident>` · `resolve <incident>`\n" +
 	"• `silence <cluster>/<service> <duration> [reason]` — mute its notifications, e.g. `silence prod/web 30m deploying`\n" +
@@ -47,6 +48,8 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 		return h.runbookAnswer(args)
 	case "report", "postmortem":
 		return h.reviewCommand(ctx, verb, args, form.Get("response_url"))
+	case "oncall":
+		return h.onCallCommand(ctx, args, form.Get("response_url"))
 	case "status":
 		if len(args) != 1 || !strings.Contains(args[0], "/") {
 			return Reply{Text: "Usage: `/medic status <cluster>/<service>`"}

@@ -63,13 +63,15 @@ type LogTailer interface {
 // JobKind says what a deferred Job does.
 type JobKind string
 
-// The job kinds: read a service (status) or a task's logs, a period report or a postmortem,
+// The job kinds: read a service (status) or a task's logs, a period report or a postmortem, who
+// is on call,
 // announce a change to the receivers, post a reply, run a fix.
 const (
 	JobStatus     JobKind = "status"
 	JobLogs       JobKind = "logs"
 	JobReport     JobKind = "report"
 	JobPostmortem JobKind = "postmortem"
+	JobOncall     JobKind = "oncall"
 	JobAnnounce   JobKind = "announce"
 	JobReply      JobKind = "reply"
 	JobFix        JobKind = "fix"
@@ -123,6 +125,8 @@ type Handler struct {
 	Region string
 	// Runbooks are the runbooks in force, which `/medic runbook` answers from; nil: none.
 	Runbooks *runbook.Set
+	// OnCall answers `/medic oncall`; nil: who is on call cannot be told here.
+	OnCall *OnCall
 	// Fix carries out a fix (remediate.Remediator.Handle, or an invocation of the remediation
 	// function); nil: fixes are not available here.
 	Fix   func(ctx context.Context, req remediate.Request) (remediate.Outcome, error)
@@ -329,6 +333,8 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 			return errors.New("postmortem job without an incident")
 		}
 		rep = h.postmortem(ctx, j.Args)
+	case JobOncall:
+		rep = h.onCall(ctx, j.Args)
 	case JobAnnounce:
 		inc, err := h.Manager.Store().Get(ctx, j.Incident)
 		if err != nil {
