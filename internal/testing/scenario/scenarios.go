@@ -294,7 +294,8 @@ func BadDeploy(ctx context.Context, s Scale) Result {
 	if _, err := e.Send(ctx, bodies, s.Clients); err != nil {
 		r.expect(false, "send: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond) // the background remediator
+	// No wait: the Env's remedy runs the remediator within the event's request, so every fix is
+	// done when Send returns.
 	var rollbacks []fakeecs.Call
 	for _, c := range e.ECS.Mutations() {
 		if c.Body["service"] == "payments" {
