@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 func readSample(t testing.TB, name string) []byte {
@@ -171,7 +173,22 @@ func FuzzDecode(f *testing.F) {
 func FuzzSplit(f *testing.F) {
 	f.Add([]byte("[{}]"))
 	f.Add([]byte("{}\n{\"a\":1}\n{"))
+	f.Add([]byte("{\"id\":\"a\"}\n{broken\n{\"id\":\"b\"}"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		_, _ = Split(raw)
+		parts, err := Split(raw)
+		if err != nil {
+			return // a broken array: refused as a whole, with a reason
+		}
+		// Nothing is invented and nothing is empty: every message is a piece of the input.
+		for i, p := range parts {
+			if len(bytes.TrimSpace(p)) == 0 || !bytes.Contains(raw, p) {
+				t.Fatalf("part %d %q is empty or not from the input %q", i, p, raw)
+			}
+		}
+		// One object is one message, whole.
+		trimmed := bytes.TrimSpace(raw)
+		if len(trimmed) > 0 && trimmed[0] == '{' && jsontext.Value(trimmed).IsValid() && (len(parts) != 1 || !bytes.Equal(parts[0], trimmed)) {
+			t.Fatalf("one object %q split into %q", trimmed, parts)
+		}
 	})
 }
