@@ -55,9 +55,6 @@ type Option func(*Store)
 // WithClock injects the clock used for mark expiry.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// WithMarkTTL sets how long idempotency marks are kept.
-func WithMarkTTL(d time.Duration) Option { return func(s *Store) { s.markTTL = d } }
-
 // OpenReadOnly opens an existing store file to read it (reports, postmortems) without taking the
 // writer's lock from anyone: it fails at once, rather than waiting, when a running `medic serve`
 // holds the file.
