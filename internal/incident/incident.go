@@ -99,8 +99,8 @@ type Incident struct {
 	Flaps         int           `json:"flaps,omitempty"`
 	FlapThreshold int           `json:"flap_threshold,omitempty"`
 	FlapWindow    time.Duration `json:"flap_window,omitempty"`
-	// Stopped says why automation is stopped for this incident ("" while it may act).
-	Stopped string `json:"automation_stopped,omitempty"`
+	// AutomationStopped says why automation is stopped for this incident ("" while it may act).
+	AutomationStopped string `json:"automation_stopped,omitempty"`
 
 	Occurrences Occurrences `json:"occurrences"`
 	// Diagnosis is the first decisive diagnosis; Facts the event fields it came from. They outlive

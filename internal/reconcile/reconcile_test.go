@@ -189,7 +189,7 @@ func TestIneffectiveFixAndRelapse(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 	inc, _ := g.store.Get(ctx, out.Incident.ID)
-	if inc.Stopped == "" || !inc.Escalated || !strings.Contains(g.out.String(), "ESCALATED") {
+	if inc.AutomationStopped == "" || !inc.Escalated || !strings.Contains(g.out.String(), "ESCALATED") {
 		t.Fatalf("not stopped or escalated: %+v", inc)
 	}
 
@@ -202,7 +202,7 @@ func TestIneffectiveFixAndRelapse(t *testing.T) {
 	sig = incidenttest.Failure(classify.ImagePull, 3, severity.P2)
 	sig.Time = g.clk.Now()
 	o3, err := g.m.Apply(ctx, sig)
-	if err != nil || !o3.Relapsed || o3.Incident.Stopped == "" {
+	if err != nil || !o3.Relapsed || o3.Incident.AutomationStopped == "" {
 		t.Fatalf("relapse not noticed: %+v %v", o3, err)
 	}
 }

@@ -189,8 +189,8 @@ func (r *Remediator) handle(ctx context.Context, req Request, inc *incident.Inci
 	}
 	suggestOnly := mode == runbook.Suggest && !req.human()
 	out.announce = !suggestOnly
-	if inc.Stopped != "" && !req.human() {
-		return skip("automation is stopped for this incident: %s", inc.Stopped)
+	if inc.AutomationStopped != "" && !req.human() {
+		return skip("automation is stopped for this incident: %s", inc.AutomationStopped)
 	}
 
 	r, err := r.forScope(ctx, inc.Scope)

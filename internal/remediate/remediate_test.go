@@ -411,7 +411,7 @@ func TestKilledMidActionNoSecondAction(t *testing.T) {
 		t.Fatalf("%d registrations after the restart, want 1", n)
 	}
 	got, _ := g.m.Store().Get(context.Background(), inc.ID)
-	if got.Stopped == "" {
+	if got.AutomationStopped == "" {
 		t.Fatal("automation not stopped after the failed action")
 	}
 }

@@ -192,8 +192,8 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	for _, e := range other {
 		fmt.Fprintf(b, "- %s at %s (%s): %s\n", actionVerb(e.Kind), ts(e.At), mdText(actorName(e.Actor)), mdText(e.Message))
 	}
-	if inc.Stopped != "" {
-		fmt.Fprintf(b, "- Automation was stopped for this incident: %s\n", mdText(inc.Stopped))
+	if inc.AutomationStopped != "" {
+		fmt.Fprintf(b, "- Automation was stopped for this incident: %s\n", mdText(inc.AutomationStopped))
 	}
 	b.WriteString("\n")
 
@@ -362,7 +362,7 @@ func questions(inc *incident.Incident, sla string, fixed, deployed bool) []strin
 	if fixed {
 		q = append(q, "Did the automatic fix address the cause or only the symptom, and should it stay automatic?")
 	}
-	if inc.Stopped != "" {
+	if inc.AutomationStopped != "" {
 		q = append(q, "Automation was stopped for this incident: what should the runbook do differently?")
 	}
 	if inc.Occurrences.Count > 1 && isTaskCause(inc.Cause) {

@@ -290,8 +290,8 @@ func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) 
 			break
 		}
 	}
-	if inc.Stopped != "" {
-		details["automation_stopped"] = inc.Stopped
+	if inc.AutomationStopped != "" {
+		details["automation_stopped"] = inc.AutomationStopped
 	}
 	component, group := inc.Scope.Service, inc.Scope.Cluster
 	if inc.Scope.Alarm != "" {

@@ -127,7 +127,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		if inc.State == incident.Open {
 			buttons = append(buttons, button(ActionAcknowledge, "Acknowledge", inc.ID, ""))
 		}
-		if inc.Fix != "" && inc.Stopped == "" {
+		if inc.Fix != "" && inc.AutomationStopped == "" {
 			buttons = append(buttons, button(ActionRunFix, "Run fix: "+esc(inc.Fix), inc.ID, "primary"))
 		}
 		if inc.Scope.IsService() && (inc.Deployment == nil || inc.Deployment.Rollback) {
@@ -142,7 +142,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 // suggestion is the plan of the last fix medic suggested (runbook mode suggest) and no one ran
 // yet: what Run fix would do, and what it costs.
 func suggestion(inc *incident.Incident) string {
-	if inc.Fix == "" || inc.Stopped != "" {
+	if inc.Fix == "" || inc.AutomationStopped != "" {
 		return ""
 	}
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
@@ -221,7 +221,7 @@ func escalatedReply(inc *incident.Incident) string {
 latest:
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		switch e := inc.Timeline[i]; {
-		case e.Kind == incident.KindRelapse && inc.Stopped != "":
+		case e.Kind == incident.KindRelapse && inc.AutomationStopped != "":
 			return ":rotating_light: *Escalated*: the cause recurred after the fix; automation is stopped for this incident. Acknowledge it and take over."
 		case e.Kind == incident.KindEscalated && strings.Contains(e.Message, "fix was not effective"):
 			return ":rotating_light: *Escalated*: the fix did not bring the service back in time; automation is stopped for this incident. Acknowledge it and take over."

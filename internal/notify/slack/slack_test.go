@@ -187,7 +187,7 @@ func TestEscalatedReply(t *testing.T) {
 	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "15 min response time of a P1") || !strings.Contains(r, "/medic ack "+inc.ID) {
 		t.Fatalf("SLA: %s", r)
 	}
-	inc.Stopped = "the cause recurred after the fix"
+	inc.AutomationStopped = "the cause recurred after the fix"
 	inc.Timeline = append(inc.Timeline, incident.Entry{Kind: "relapse", Message: "the cause recurred after the fix: automation stopped for this incident"})
 	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "recurred after the fix") {
 		t.Fatalf("relapse: %s", r)
