@@ -62,7 +62,7 @@ func newRig(t *testing.T, services ...fakeecs.Service) *rig {
 	buf := &lockedBuffer{}
 	src := servicestate.New(client, servicestate.WithTTL(0))
 	r := &reconcile.Reconciler{Manager: m, States: src, Sender: notify.NewFanout([]notify.Notifier{console.New(buf)}),
-		Lister: client, Account: "111122223333", Region: "us-east-1", Quiet: 5 * time.Minute, Log: zap.NewNop()}
+		Lister: client, Region: "us-east-1", Quiet: 5 * time.Minute, Log: zap.NewNop()}
 	return &rig{r: r, m: m, clk: clk, ecs: fake, src: src, out: buf, store: st}
 }
 
