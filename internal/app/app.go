@@ -259,6 +259,10 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 		Runbooks:      a.Runbooks,
 		Log:           a.Log,
 	}
+	if a.Runbooks != nil {
+		// status, why and logs classify as the pipeline does: classify.yaml's rules first.
+		h.Classifier = a.Runbooks.Classifier
+	}
 	if a.Accounts != nil {
 		h.Clients = a.Accounts
 	}

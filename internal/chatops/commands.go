@@ -16,7 +16,7 @@ const Help = "*ecs-medic* — `/medic <command>`\n" +
 	"• `incidents` — open incidents, newest first, and active silences\n" +
 	"• `status <cluster>/<service>` — desired/running/pending, deployments, last stopped tasks and their causes " +
 	"(`<account>/<cluster>/<service>` where several accounts have it)\n" +
-	"• `why <task-id>` — the diagnosis, its evidence and the last log lines\n" +
+	"• `why <task-id>` — the diagnosis, its evidence and the last log lines (`why <cluster> <task-id>` for a task no incident saw)\n" +
 	"• `logs <task-id>` — the task's last log lines\n" +
 	"• `runbook <cause>` — what its runbook says to do\n" +
 	"• `report [since]` — per service: incidents, time to acknowledge and resolve, SLA, fixes (default 7d)\n" +
@@ -41,7 +41,7 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 	case "incidents":
 		return h.incidents(ctx)
 	case "why":
-		return h.why(ctx, args)
+		return h.why(ctx, args, form.Get("response_url"))
 	case "logs":
 		return h.logs(ctx, args, form.Get("response_url"))
 	case "runbook":

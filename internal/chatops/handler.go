@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
+	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -63,12 +64,12 @@ type LogTailer interface {
 // JobKind says what a deferred Job does.
 type JobKind string
 
-// The job kinds: read a service (status) or a task's logs, a period report or a postmortem, who
-// is on call,
-// announce a change to the receivers, post a reply, run a fix.
+// The job kinds: read a service (status), a task's logs or its diagnosis (why), a period report or
+// a postmortem, who is on call, announce a change to the receivers, post a reply, run a fix.
 const (
 	JobStatus     JobKind = "status"
 	JobLogs       JobKind = "logs"
+	JobWhy        JobKind = "why"
 	JobReport     JobKind = "report"
 	JobPostmortem JobKind = "postmortem"
 	JobOncall     JobKind = "oncall"
@@ -134,6 +135,11 @@ type Handler struct {
 	Log   *zap.Logger
 	Now   func() time.Time
 	HTTP  *http.Client // for response_url
+
+	// Classifier diagnoses the tasks status, why and logs read from ECS: the operator's rules of
+	// the runbook folder's classify.yaml before the built-in ones, as the pipeline does. nil: the
+	// built-in rules only.
+	Classifier *classify.Classifier
 
 	groupMu    sync.Mutex
 	groupCache map[string]groupEntry
@@ -326,6 +332,8 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 		rep = h.status(ctx, j.Account, j.Region, j.Args)
 	case JobLogs:
 		rep = h.logsFromECS(ctx, j.Account, j.Region, j.Args)
+	case JobWhy:
+		rep = h.whyFromECS(ctx, j.Account, j.Region, j.Args)
 	case JobReport:
 		rep = h.periodReport(ctx, j.Args)
 	case JobPostmortem:

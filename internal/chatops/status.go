@@ -11,7 +11,6 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"go.uber.org/zap"
 
-	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -62,7 +61,7 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 			})
 			b.WriteString("*Last stopped tasks*\n")
 			for _, t := range tasks.Tasks {
-				d := classify.Task(taskDetail(t))
+				d := h.Classifier.Task(taskDetail(t))
 				fmt.Fprintf(&b, "• `%s` %s — %s (`%s`)", esc(event.TaskID(aws.ToString(t.TaskArn))), aws.ToTime(t.StoppedAt).UTC().Format("15:04 UTC"), d.Cause.Title(), d.Cause)
 				if d.Container != "" {
 					fmt.Fprintf(&b, ", container `%s`", esc(d.Container))

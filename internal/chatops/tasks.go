@@ -11,7 +11,6 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"go.uber.org/zap"
 
-	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -42,9 +41,12 @@ func (h *Handler) findTask(ctx context.Context, q string) (*incident.Incident, s
 	return nil, "", nil
 }
 
-func (h *Handler) why(ctx context.Context, args []string) Reply {
+func (h *Handler) why(ctx context.Context, args []string, responseURL string) Reply {
+	if len(args) == 2 {
+		return h.whyCluster(ctx, args, responseURL)
+	}
 	if len(args) != 1 {
-		return Reply{Text: "Usage: `/medic why <task-id>`"}
+		return Reply{Text: "Usage: `/medic why <task-id>` (or `/medic why <cluster> <task-id>` for a task no incident saw)"}
 	}
 	inc, id, err := h.findTask(ctx, args[0])
 	switch {
@@ -54,26 +56,14 @@ func (h *Handler) why(ctx context.Context, args []string) Reply {
 		h.Log.Error("slack why", zap.Error(err))
 		return Reply{Text: "Could not look the task up just now: ecs-medic's store did not answer. Try again in a minute."}
 	case inc == nil:
-		return Reply{Text: fmt.Sprintf("No incident mentions task `%s` (expected stops open none). ECS keeps stopped tasks about an hour: `/medic status <cluster>/<service>` shows the recent ones.", echo(args[0]))}
+		return Reply{Text: fmt.Sprintf("No incident mentions task `%s` (expected stops open none). ECS keeps stopped tasks about an hour: `/medic why <cluster> %s` reads it from ECS and classifies it, `/medic status <cluster>/<service>` shows the recent ones.", echo(args[0]), echo(args[0]))}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Task `%s`* — %s, %s\n", esc(id), esc(notify.CauseWords(inc)), inc.Confidence)
 	if item := inc.Cause.SOPItem(); item != "" {
 		fmt.Fprintf(&b, "SOP-002: %s\n", item)
 	}
-	if d := inc.Diagnosis; d != nil && d.Container != "" {
-		fmt.Fprintf(&b, "Container `%s`", esc(d.Container))
-		if d.ExitCode != nil {
-			fmt.Fprintf(&b, " exited %d", *d.ExitCode)
-		}
-		b.WriteString("\n")
-	}
-	if d := inc.Diagnosis; d != nil && len(d.Evidence) > 0 {
-		b.WriteString("*Evidence*\n")
-		for _, e := range d.Evidence {
-			fmt.Fprintf(&b, "• %s: `%s`\n", esc(e.Field), esc(e.Value))
-		}
-	}
+	writeDiagnosis(&b, inc.Diagnosis)
 	if event.TaskID(inc.Facts.TaskArn) == id && len(inc.LogLines) > 0 {
 		b.WriteString("*Last log lines*\n```" + esc(strings.Join(inc.LogLines, "\n")) + "```\n")
 	}
@@ -138,7 +128,7 @@ func (h *Handler) logsFromECS(ctx context.Context, account, region string, args 
 		return Reply{Text: fmt.Sprintf("ECS does not know task `%s` in `%s` (it forgets stopped tasks after about an hour).", echo(args[1]), echo(args[0]))}
 	}
 	t := out.Tasks[0]
-	d := classify.Task(taskDetail(t))
+	d := h.Classifier.Task(taskDetail(t))
 	tail, err := h.Logs.Last(ctx, tasklogs.Task{Account: account, Region: region, TaskDefinition: aws.ToString(t.TaskDefinitionArn), TaskID: event.TaskID(aws.ToString(t.TaskArn)), Container: d.Container})
 	if err != nil {
 		return Reply{Text: fmt.Sprintf("No log lines for `%s`: %s. Look in CloudWatch Logs.", echo(args[1]), esc(shortReason(err)))}
