@@ -32,15 +32,15 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 	npm ci --prefix testenv --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## test: vet and every test, with the race detector, plus short fuzzes of the event decoders, the
-## Slack request parser and runbook front matter, mutation testing of the severity rules (the short
-## form of make mutate, about a minute: fails below 90 % of its mutants killed), then the Terraform
-## checks (fmt, validate of every example, terraform test of every module; a provider mirror is
-## used when found, or TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it
-## after. Every fuzz runs a number of inputs, not a time: a timed fuzz whose slow worker is still busy
+## test: lint (gofmt, vet, staticcheck, go mod tidy) and every test, with the race detector, plus
+## short fuzzes of the event decoders, the Slack request parser and runbook front matter, mutation
+## testing of the severity rules (the short form of make mutate, about a minute: fails below 90 % of
+## its mutants killed), then the Terraform checks (fmt, validate of every example, terraform test of
+## every module; a provider mirror is used when found, or TF_PLUGIN_DIR). The DynamoDB tests start
+## dynalite themselves and stop it after. Every fuzz runs a number of inputs, not a time: a timed
+## fuzz whose slow worker is still busy
 ## when the time is up fails with "context deadline exceeded" (seen in CI on the Slack fuzz).
-test: testenv
-	$(GO) vet ./...
+test: testenv lint
 	$(GO) test -race -count=1 ./...
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 100000x ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 100000x ./internal/event/
@@ -62,11 +62,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 1m ./internal/chatops/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 1m ./internal/runbook/
 
-## lint: gofmt, go vet and staticcheck (pinned in go.mod as a tool)
+## lint: gofmt, go vet, staticcheck (pinned in go.mod as a tool) and go.mod/go.sum tidy (a module
+## imported directly must not be marked // indirect, none may be missing or unused)
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 ## mutate: mutation testing of the packages that hold the safety rules, with gremlins (pinned in
 ## go.mod as a tool), one package at a time: test efficacy and mutant coverage per package, logs in

@@ -258,8 +258,8 @@ func (w *world) calls() map[string]bool {
 	for _, c := range w.ecs.Calls("") {
 		out["ecs:"+c.Operation] = true
 	}
-	for _, op := range w.logs.Calls() {
-		out["logs:"+op] = true
+	for _, c := range w.logs.Calls("") {
+		out["logs:"+c.Operation] = true
 	}
 	if w.lambda != nil {
 		w.lambda.mu.Lock()
@@ -284,9 +284,12 @@ func observe(fn string, w *world) {
 
 func newWorld(t *testing.T, services ...fakeecs.Service) *world {
 	t.Helper()
-	table := dynalite.NewTable(t, db.URL, func(ctx context.Context, c *dynamodb.Client, name string) error {
+	table, err := dynalite.NewTable(db.URL, func(ctx context.Context, c *dynamodb.Client, name string) error {
 		return dynamostore.CreateTable(ctx, c, name)
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	admin := dynalite.Client(db.URL, 3)
 	fake := fakeecs.New(services...)
 	t.Cleanup(fake.Close)

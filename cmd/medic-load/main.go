@@ -12,14 +12,13 @@ import (
 	"strings"
 
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
-	"github.com/ecs-medic/ecs-medic/internal/testing/loadtest"
 	"github.com/ecs-medic/ecs-medic/internal/testing/scenario"
 )
 
 func main() { os.Exit(run()) }
 
 func run() int {
-	s := loadtest.Storm{}
+	s := scenario.Load{}
 	flag.IntVar(&s.Events, "events", 10000, "STOPPED task events")
 	flag.IntVar(&s.Services, "services", 20, "services the events spread across")
 	flag.Float64Var(&s.Redelivered, "redelivered", 0.05, "fraction of events delivered twice")
@@ -84,8 +83,8 @@ func run() int {
 	return storm(s)
 }
 
-func storm(s loadtest.Storm) int {
-	r, err := loadtest.Run(context.Background(), s)
+func storm(s scenario.Load) int {
+	r, err := scenario.RunLoad(context.Background(), s)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
 		return 1
@@ -109,9 +108,10 @@ const (
 // runScenarios runs every scenario in full, prints a table, and optionally writes it into a
 // Markdown file between the markers.
 func runScenarios(file string) int {
+	full := scenario.Full
 	if srv, err := dynalite.Start(); err == nil {
 		defer srv.Stop()
-		scenario.DynamoURL = srv.URL
+		full.DynamoURL = srv.URL
 	} else {
 		fmt.Fprintln(os.Stderr, "medic-load: no dynalite, the DynamoDB storm is skipped:", err)
 	}
@@ -120,7 +120,7 @@ func runScenarios(file string) int {
 	failed := false
 	for _, sc := range scenario.All {
 		fmt.Fprintf(os.Stderr, "running %s…\n", sc.Name)
-		r := sc.Run(context.Background(), scenario.Full)
+		r := sc.Run(context.Background(), full)
 		status := "pass"
 		if !r.Passed() {
 			status, failed = "FAIL: "+strings.Join(r.Problems, "; "), true

@@ -24,6 +24,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
@@ -167,7 +168,7 @@ func TestSmokeThroughTheEventsFunction(t *testing.T) {
 	}
 
 	// A failing receiver fails the smoke test.
-	sl.Fail(fakeslack.Failure{Error: "channel_not_found"})
+	sl.Fail(fakes.Fault{Code: "channel_not_found"})
 	out.Reset()
 	if code := run(context.Background(), []string{"smoke", "--function", "medic-test-ecs-events"}, nil, &out, io.Discard, noEnv); code != 1 || !strings.Contains(out.String(), "✗ slack: failed") {
 		t.Fatalf("with Slack failing: exit %d\n%s", code, out.String())

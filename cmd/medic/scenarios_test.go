@@ -13,13 +13,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	slackapi "github.com/slack-go/slack"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
@@ -27,6 +25,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
@@ -136,7 +135,7 @@ func TestScenarioBlueGreenIsNeverRolledBackThroughECS(t *testing.T) {
 	fe := fakeecs.New(fakeecs.Service{Cluster: "prod", Name: "web", Desired: 3, Running: 3, Controller: "CODE_DEPLOY",
 		TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/web:14"})
 	t.Cleanup(fe.Close)
-	client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")},
+	client := ecs.NewFromConfig(fakes.AWSConfig(""),
 		func(o *ecs.Options) { o.BaseEndpoint = aws.String(fe.URL) })
 	st, err := boltstore.Open(db)
 	if err != nil {
@@ -147,7 +146,7 @@ func TestScenarioBlueGreenIsNeverRolledBackThroughECS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rem := &remediate.Remediator{ECS: client, Manager: incident.NewManager(st), Runbooks: set, Cap: config.AutoFixAuto, Log: zap.NewNop()}
+	rem := &remediate.Remediator{ECS: client, Manager: incident.NewManager(st), Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
 	for _, req := range []remediate.Request{
 		{Incident: inc.ID, By: "slack:U0ALICE", Action: runbook.Rollback},
 		{Incident: inc.ID, By: "slack:U0ALICE"},

@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
 )
 
@@ -44,8 +44,7 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(w.mECS.Close)
 	front := w.sts.Route(map[string]http.Handler{home: w.homeECS.Config.Handler, member: w.mECS.Config.Handler})
 	t.Cleanup(front.Close)
-	w.cfg = aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("AKIDHOME", "secret", ""),
-		BaseEndpoint: aws.String(front.URL)}
+	w.cfg = fakes.AWSConfigAs("AKIDHOME", front.URL)
 	return w
 }
 

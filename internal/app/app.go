@@ -362,6 +362,7 @@ func (a *App) slackHandler(prov *accounts.Provider, logs *tasklogs.Reader) *chat
 		Manager:       a.manager,
 		Sender:        a.sender,
 		Region:        a.region,
+		Runbooks:      a.runbooks,
 		Log:           a.log,
 		Fix:           a.fix,
 		// status, why and logs classify as the pipeline does: classify.yaml's rules first.
@@ -385,7 +386,7 @@ func (a *App) slackHandler(prov *accounts.Provider, logs *tasklogs.Reader) *chat
 		h.Defer = a.opts.Defer(h)
 	} else {
 		h.Defer = func(_ context.Context, j chatops.Job) error {
-			return a.jobs.Go("slack "+j.Kind, func(ctx context.Context) error { return h.Run(ctx, j) })
+			return a.jobs.Go("slack "+string(j.Kind), func(ctx context.Context) error { return h.Run(ctx, j) })
 		}
 	}
 	return h

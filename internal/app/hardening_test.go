@@ -34,6 +34,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
@@ -719,10 +720,10 @@ func TestHardenEscalationReachesTheNextLevel(t *testing.T) {
 func TestHardenAnswersShowNoInternals(t *testing.T) {
 	d := newDoor(t, nil)
 	inc := d.open(t, 1)
-	d.ecs.FailNext("DescribeServices", 10)
+	d.ecs.FailNext(10, fakes.Fault{Op: "DescribeServices", Status: 500})
 	d.command(t, "U0BOB", "bob", "status prod/checkout")
 	d.command(t, "U0ALICE", "alice", "fix "+inc.ID) // DescribeServices fails: the fix cannot start
-	d.ecs.FailNext("DescribeServices", 0)
+	d.ecs.FailNext(0, fakes.Fault{Op: "DescribeServices"})
 	answers := []string{
 		d.command(t, "U0BOB", "bob", "ack "+inc.ID),
 		d.command(t, "U0ALICE", "alice", "silence prod/checkout 240h"),

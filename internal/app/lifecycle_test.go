@@ -129,7 +129,7 @@ func TestStopWaitsForAnAutomaticFix(t *testing.T) {
 }
 
 // hasEntry reports whether the incident's timeline has an entry of kind.
-func hasEntry(inc *incident.Incident, kind string) bool {
+func hasEntry(inc *incident.Incident, kind incident.EntryKind) bool {
 	for _, e := range inc.Timeline {
 		if e.Kind == kind {
 			return true

@@ -24,6 +24,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
 )
@@ -172,7 +173,7 @@ func TestStormPagesOnceAndResolves(t *testing.T) {
 func TestSlackDownDoesNotStopThePage(t *testing.T) {
 	p := newPaging(t)
 	for range 4 { // every attempt of the first delivery fails
-		p.slack.Fail(fakeslack.Failure{Status: 500})
+		p.slack.Fail(fakes.Fault{Status: 500})
 	}
 	if _, err := p.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", 1)); err != nil {
 		t.Fatal(err)
@@ -222,8 +223,8 @@ func TestPagerDutyDownThenBack(t *testing.T) {
 // No secret reaches a log line, a Slack message or a page.
 func TestSecretsStayOutOfLogsAndMessages(t *testing.T) {
 	p := newPaging(t)
-	p.pd.Fail(400) // a failure path logs its error too
-	p.slack.Fail(fakeslack.Failure{Error: "not_in_channel"})
+	p.pd.Fail(fakepagerduty.Statuses(400)...) // a failure path logs its error too
+	p.slack.Fail(fakes.Fault{Code: "not_in_channel"})
 	for i := 1; i <= 3; i++ {
 		if _, err := p.app.Pipeline().HandleRaw(context.Background(), eventgen.OOM("prod", "checkout", i)); err != nil {
 			t.Fatal(err)

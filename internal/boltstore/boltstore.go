@@ -71,9 +71,6 @@ type Option func(*Store)
 // WithClock injects the clock used for mark expiry.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// WithMarkTTL sets how long idempotency marks are kept.
-func WithMarkTTL(d time.Duration) Option { return func(s *Store) { s.markTTL = d } }
-
 // Defaults for how the log reaches the disk. An acknowledged change is in the operating system
 // at once (it survives the process); the log is synced to the disk every DefaultSyncInterval,
 // the most of acknowledged changes a power loss can take, and folded into bbolt every

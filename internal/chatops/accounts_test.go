@@ -7,18 +7,17 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakests"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
@@ -37,14 +36,13 @@ func TestCommandsNameTheAccount(t *testing.T) {
 	for _, c := range []interface{ Close() }{st, mECS, front} {
 		t.Cleanup(c.Close)
 	}
-	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("AKIDHOME", "S", ""),
-		BaseEndpoint: aws.String(front.URL)}
+	cfg := fakes.AWSConfigAs("AKIDHOME", front.URL)
 	stsCfg := cfg.Copy()
 	stsCfg.BaseEndpoint = aws.String(st.URL)
 	prov := accounts.New(cfg, accounts.WithSTS(sts.NewFromConfig(stsCfg)), accounts.WithMemberRole("arn:aws:iam::{account}:role/ecs-medic-member"))
 	g.h.Clients = prov
 	set, _ := runbook.Load(runbooks.FS)
-	g.h.Fix = (&remediate.Remediator{Clients: prov, Manager: g.m, Runbooks: set, Cap: config.AutoFixSuggest, Log: zap.NewNop()}).Handle
+	g.h.Fix = (&remediate.Remediator{Clients: prov, Manager: g.m, Runbooks: set, Cap: runbook.Suggest, Log: zap.NewNop()}).Handle
 
 	g.open(t, classify.OOMKilled) // the home account's prod/checkout
 	sig := incidenttest.Failure(classify.OOMKilled, 2, severity.P1)

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
@@ -31,7 +29,9 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/runbooks"
+	"testing/fstest"
 )
 
 const secret = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -99,8 +99,7 @@ func newRig(t testing.TB) *rig {
 		"lastStatus":"STOPPED","stopCode":"EssentialContainerExited","stoppedReason":"Essential container in task exited","stoppedAt":1764212460,
 		"containers":[{"name":"api","exitCode":137,"reason":"OutOfMemoryError: Container killed due to memory usage"}]}`))
 	t.Cleanup(fe.Close)
-	client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(fe.URL) })
+	client := ecs.NewFromConfig(fakes.AWSConfig(fe.URL))
 	var seq int
 	m := incident.NewManager(st, incident.WithClock(clk.Now), incident.WithIDs(func(time.Time) string {
 		seq++
@@ -117,9 +116,12 @@ func newRig(t testing.TB) *rig {
 	h := &chatops.Handler{SigningSecret: config.Secret(secret), SlackAPIURL: responses.URL, AllowedUsers: []string{"U0ALICE"}, Manager: m,
 		Sender: notify.NewFanout([]notify.Notifier{notes}), ECS: client, Region: "us-east-1", Log: zap.NewNop(), Now: clk.Now}
 	set, _ := runbook.Load(runbooks.FS)
-	rem := &remediate.Remediator{ECS: client, Manager: m, Runbooks: set, Cap: config.AutoFixSuggest, Log: zap.NewNop()}
+	h.Runbooks = set
+	rem := &remediate.Remediator{ECS: client, Manager: m, Runbooks: set, Cap: runbook.Suggest, Log: zap.NewNop()}
 	h.Fix = rem.Handle
-	h.Defer = chatops.Goroutines(h)
+	// Deferred jobs run before the request answers, so a test sees their outcome when its request
+	// returns, whatever the scheduling; BenchmarkCommandAckWithSlowECS runs them in goroutines.
+	h.Defer = func(ctx context.Context, j chatops.Job) error { return h.Run(ctx, j) }
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &rig{h: h, srv: srv, clk: clk, m: m, store: st, ecs: fe, notes: notes, replies: replies, replyTo: responses.URL}
@@ -297,11 +299,6 @@ func TestButtonsAreIdempotent(t *testing.T) {
 	if got.State != incident.Acknowledged || !strings.Contains(got.AcknowledgedBy, "U0ALICE") && !strings.Contains(got.AcknowledgedBy, "someone") {
 		t.Fatalf("%+v", got)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for len(g.notes.sent()) < 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
 	if k := g.notes.sent(); len(k) != 1 || k[0] != notify.Acknowledged {
 		t.Fatalf("notifications %v, want one acknowledgement", k)
 	}
@@ -326,6 +323,8 @@ func TestCommandAnswers(t *testing.T) {
 		{"why", "U0BOB", "why " + task[:12]},
 		{"why-unknown", "U0BOB", "why 0123456789abcdef"},
 		{"runbook", "U0BOB", "runbook oom-killed"},
+		{"runbook-by-id", "U0BOB", "runbook service-degraded"},
+		{"runbook-unknown", "U0BOB", "runbook reboot"},
 		{"silence", "U0ALICE", "silence prod/payments 2h schema migration"},
 		{"incidents-silenced", "U0BOB", "incidents"},
 		{"ack", "U0ALICE", "ack " + inc.ID},
@@ -366,6 +365,7 @@ func TestCommandAnswers(t *testing.T) {
 // takes 200 ms, and the answer follows through response_url.
 func BenchmarkCommandAckWithSlowECS(b *testing.B) {
 	g := newRig(b)
+	g.h.Defer = chatops.Goroutines(g.h)
 	g.ecs.SetDelay(200 * time.Millisecond)
 	body := url.Values{"text": {"status prod/checkout"}, "user_id": {"U0BOB"}, "response_url": {g.replyTo}}.Encode()
 	var total time.Duration
@@ -379,4 +379,31 @@ func BenchmarkCommandAckWithSlowECS(b *testing.B) {
 		<-g.replies
 	}
 	b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "ms-to-ack")
+}
+
+// `/medic runbook` answers from the runbooks in force, not from text in the code: an operator's
+// own folder (MEDIC_RUNBOOKS) is what Slack shows.
+func TestRunbookAnswersFromTheFiles(t *testing.T) {
+	g := newRig(t)
+	set, err := runbook.Load(fstest.MapFS{"oom.md": {Data: []byte("---\nid: our-oom\nmatch: { cause: oom-killed }\nfix: { action: none, mode: off }\n---\n" +
+		"# Our OOM procedure\n\n**Call** the JVM team, see [the wiki](https://wiki.example.com/oom?a=1&b=2) and [notes](../docs/x.md) <now>.\n")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.h.Runbooks = set
+	for _, text := range []string{"runbook oom-killed", "runbook OUR-OOM"} {
+		_, answer := g.command(t, "U0BOB", text)
+		for _, want := range []string{"*Our OOM procedure* (`our-oom`, oom.md)", "*Call* the JVM team",
+			"<https://wiki.example.com/oom?a=1&amp;b=2|the wiki>", "and notes &lt;now&gt;."} {
+			if !strings.Contains(answer, want) {
+				t.Errorf("%s: %q lacks %q", text, answer, want)
+			}
+		}
+		if strings.Contains(answer, "Fix:") {
+			t.Errorf("%s: a runbook without a fix shows one: %q", text, answer)
+		}
+	}
+	if _, answer := g.command(t, "U0BOB", "runbook image-pull"); !strings.HasPrefix(answer, "No runbook for `image-pull`") {
+		t.Errorf("a cause the folder has no runbook for: %q", answer)
+	}
 }

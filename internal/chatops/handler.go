@@ -28,7 +28,9 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 )
 
@@ -59,9 +61,26 @@ type LogTailer interface {
 	Last(ctx context.Context, t tasklogs.Task) (tasklogs.Tail, error)
 }
 
+// JobKind says what a deferred Job does.
+type JobKind string
+
+// The job kinds: read a service (status), a task's logs or its diagnosis (why), a period report or
+// a postmortem, who is on call, announce a change to the receivers, post a reply, run a fix.
+const (
+	JobStatus     JobKind = "status"
+	JobLogs       JobKind = "logs"
+	JobWhy        JobKind = "why"
+	JobReport     JobKind = "report"
+	JobPostmortem JobKind = "postmortem"
+	JobOncall     JobKind = "oncall"
+	JobAnnounce   JobKind = "announce"
+	JobReply      JobKind = "reply"
+	JobFix        JobKind = "fix"
+)
+
 // Job is work done after the acknowledgement: it answers through ResponseURL.
 type Job struct {
-	Kind string             `json:"kind"` // "status", "logs", "why", "report", "postmortem", "oncall", "announce", "reply", "fix"
+	Kind JobKind            `json:"kind"`
 	Fix  *remediate.Request `json:"fix,omitempty"`
 	Args []string           `json:"args,omitempty"`
 	// Account and Region say whose service a status or logs job reads ("" : the home account).
@@ -105,6 +124,8 @@ type Handler struct {
 	Logs   LogTailer // nil: logs come only from incidents
 	Groups Groups    // nil: group membership cannot be checked
 	Region string
+	// Runbooks are the runbooks in force, which `/medic runbook` answers from; nil: none.
+	Runbooks *runbook.Set
 	// OnCall answers `/medic oncall`; nil: who is on call cannot be told here.
 	OnCall *OnCall
 	// Fix carries out a fix (remediate.Remediator.Handle, or an invocation of the remediation
@@ -264,12 +285,14 @@ func (h *Handler) members(ctx context.Context, group string) []string {
 	return m
 }
 
-func (h *Handler) defer_(ctx context.Context, j Job) {
+// runLater hands a job to the Deferrer, to be done after Slack has its acknowledgement (Slack
+// waits 3 s for one); with no Deferrer, the job is dropped.
+func (h *Handler) runLater(ctx context.Context, j Job) {
 	if h.Defer == nil {
 		return
 	}
 	if err := h.Defer(ctx, j); err != nil {
-		h.Log.Error("defer slack job", zap.String("kind", j.Kind), zap.Error(err))
+		h.Log.Error("defer slack job", zap.String("kind", string(j.Kind)), zap.Error(err))
 	}
 }
 
@@ -283,20 +306,20 @@ func (h *Handler) interaction(ctx context.Context, form url.Values) {
 	for _, a := range cb.ActionCallback.BlockActions {
 		var verb string
 		switch a.ActionID {
-		case "medic_ack":
+		case slack.ActionAcknowledge:
 			verb = "ack"
-		case "medic_resolve":
+		case slack.ActionResolve:
 			verb = "resolve"
-		case "medic_rollback":
+		case slack.ActionRollback:
 			verb = "rollback"
-		case "medic_fix":
+		case slack.ActionRunFix:
 			verb = "fix"
 		default:
 			continue
 		}
 		rep := h.change(withResponseURL(ctx, cb.ResponseURL), c, verb, []string{a.Value})
 		if rep.Text != "" && cb.ResponseURL != "" {
-			h.defer_(ctx, Job{Kind: "reply", ResponseURL: cb.ResponseURL, Text: rep.Text})
+			h.runLater(ctx, Job{Kind: JobReply, ResponseURL: cb.ResponseURL, Text: rep.Text})
 		}
 	}
 }
@@ -305,31 +328,31 @@ func (h *Handler) interaction(ctx context.Context, form url.Values) {
 func (h *Handler) Run(ctx context.Context, j Job) error {
 	var rep Reply
 	switch j.Kind {
-	case "status":
+	case JobStatus:
 		rep = h.status(ctx, j.Account, j.Region, j.Args)
-	case "logs":
+	case JobLogs:
 		rep = h.logsFromECS(ctx, j.Account, j.Region, j.Args)
-	case "why":
+	case JobWhy:
 		rep = h.whyFromECS(ctx, j.Account, j.Region, j.Args)
-	case "report":
+	case JobReport:
 		rep = h.periodReport(ctx, j.Args)
-	case "postmortem":
+	case JobPostmortem:
 		if len(j.Args) != 1 {
 			return errors.New("postmortem job without an incident")
 		}
 		rep = h.postmortem(ctx, j.Args)
-	case "oncall":
+	case JobOncall:
 		rep = h.onCall(ctx, j.Args)
-	case "announce":
+	case JobAnnounce:
 		inc, err := h.Manager.Store().Get(ctx, j.Incident)
 		if err != nil {
 			return err
 		}
 		notify.Announce(ctx, h.Sender, h.Manager, h.Log, notify.Kind(j.Notice), inc)
 		return nil
-	case "reply":
+	case JobReply:
 		rep = Reply{Text: j.Text}
-	case "fix":
+	case JobFix:
 		if h.Fix == nil || j.Fix == nil {
 			return errors.New("no remediation here")
 		}
@@ -397,7 +420,7 @@ func Goroutines(h *Handler) Deferrer {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			if err := h.Run(ctx, j); err != nil {
-				h.Log.Warn("slack job", zap.String("kind", j.Kind), zap.Error(err))
+				h.Log.Warn("slack job", zap.String("kind", string(j.Kind)), zap.Error(err))
 			}
 		}()
 		return nil

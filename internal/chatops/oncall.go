@@ -54,7 +54,7 @@ func (h *Handler) onCallCommand(ctx context.Context, args []string, responseURL 
 	if len(oc.Keys) == 0 && len(oc.KeyErrors) == 0 {
 		return Reply{Text: "ecs-medic pages nobody: no PagerDuty routing key is configured (MEDIC_PAGERDUTY_ROUTING_KEY, or pagerduty_routing_key in MEDIC_ROUTES), so nobody is on call for its incidents."}
 	}
-	h.defer_(ctx, Job{Kind: "oncall", Args: args, ResponseURL: responseURL})
+	h.runLater(ctx, Job{Kind: JobOncall, Args: args, ResponseURL: responseURL})
 	return Reply{Text: "Asking PagerDuty who is on call…"}
 }
 

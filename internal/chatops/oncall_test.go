@@ -2,6 +2,7 @@ package chatops_test
 
 import (
 	"bytes"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/route"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeoncall"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 const (
@@ -109,7 +111,7 @@ func TestOnCallForAService(t *testing.T) {
 	answer := g.ask(t, "oncall prod/checkout")
 	notifytest.Golden(t, "answers/oncall-service.txt", []byte(answer+"\n"))
 
-	reqs := pd.Requests()
+	reqs := pd.Calls("")
 	var services, oncalls []fakeoncall.Request
 	for _, r := range reqs {
 		if r.Authorization != "Token token="+pdToken || r.Method != http.MethodGet {
@@ -159,7 +161,7 @@ func TestOnCallForEveryRoute(t *testing.T) {
 	notifytest.Golden(t, "answers/oncall-all.txt", []byte(answer+"\n"))
 	// Three keys, one listing of the services.
 	n := 0
-	for _, r := range pd.Requests() {
+	for _, r := range pd.Calls("") {
 		if r.Path == "/services" && r.Query.Get("offset") == "" {
 			n++
 		}
@@ -199,7 +201,7 @@ func TestOnCallAnswersWhenPagerDutyFails(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pd := pdFake(t)
 			if tc.path != "" {
-				pd.Fail(tc.path, tc.status)
+				pd.FailNext(math.MaxInt, fakes.Fault{Op: tc.path, Status: tc.status})
 			}
 			g, logs := onCallRig(t, pd, tc.token)
 			answer := g.ask(t, "oncall prod/checkout")

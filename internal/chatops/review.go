@@ -33,7 +33,7 @@ func (h *Handler) reviewCommand(ctx context.Context, verb string, args []string,
 			return Reply{Text: "Usage: `/medic postmortem <incident>`; `/medic incidents` lists the open ones, `/medic report` the recent ones"}
 		}
 	}
-	h.defer_(ctx, Job{Kind: verb, Args: args, ResponseURL: responseURL})
+	h.runLater(ctx, Job{Kind: JobKind(verb), Args: args, ResponseURL: responseURL})
 	return Reply{Text: "Writing the " + verb + "…"}
 }
 

@@ -31,7 +31,7 @@ func TestReportAndPostmortemCommands(t *testing.T) {
 		t.Fatalf("ack %q", ack)
 	}
 	rep := g.deferred(t)
-	for _, want := range []string{"```", "2 incident(s) in 1 service(s)", "prod/checkout", "MTTA 10m", "&lt;!channel&gt;"} {
+	for _, want := range []string{"```", "2 incident(s) in 1 service(s)", "prod/checkout", "MTTA 10 min", "&lt;!channel&gt;"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("report lacks %q:\n%s", want, rep)
 		}

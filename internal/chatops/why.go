@@ -22,7 +22,7 @@ func (h *Handler) whyCluster(ctx context.Context, args []string, responseURL str
 	if len(args[0]) > 255 || len(args[1]) > 255 {
 		return Reply{Text: "Cluster names and task ids have at most 255 characters: check them with `/medic status <cluster>/<service>`."}
 	}
-	h.defer_(ctx, Job{Kind: "why", Args: args, ResponseURL: responseURL})
+	h.runLater(ctx, Job{Kind: JobWhy, Args: args, ResponseURL: responseURL})
 	return Reply{Text: "Reading task `" + echo(args[1]) + "` from ECS…"}
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 )
 
 // Secret is a credential. It prints as <redacted> so it cannot leak into a log line or message.
@@ -37,16 +39,6 @@ type SecretRef struct {
 // Set reports whether the secret was configured in any form.
 func (r SecretRef) Set() bool { return r.Value != "" || r.ARN != "" || r.SSM != "" }
 
-// AutoFix is the global cap on runbook modes.
-type AutoFix string
-
-// AutoFix modes (SPEC §4).
-const (
-	AutoFixOff     AutoFix = "off"
-	AutoFixSuggest AutoFix = "suggest"
-	AutoFixAuto    AutoFix = "auto"
-)
-
 // Config is the whole configuration.
 type Config struct {
 	Table               string
@@ -58,7 +50,7 @@ type Config struct {
 	SlackAPIURL         string
 	SlackAllowedUsers   []string
 	SlackAllowedGroups  []string
-	AutoFix             AutoFix
+	AutoFix             runbook.Mode // the cap on every runbook's mode (MEDIC_AUTOFIX)
 	DryRun              bool
 	Runbooks            string
 	LogLevel            string
@@ -111,7 +103,7 @@ func Load(getenv func(string) string) (Config, error) {
 		SlackAPIURL:         getenv("MEDIC_SLACK_API_URL"),
 		SlackAllowedUsers:   list(getenv("MEDIC_SLACK_ALLOWED_USERS")),
 		SlackAllowedGroups:  list(getenv("MEDIC_SLACK_ALLOWED_GROUPS")),
-		AutoFix:             AutoFix(strings.ToLower(strings.TrimSpace(getenv("MEDIC_AUTOFIX")))),
+		AutoFix:             runbook.Mode(strings.ToLower(strings.TrimSpace(getenv("MEDIC_AUTOFIX")))),
 		Runbooks:            getenv("MEDIC_RUNBOOKS"),
 		LogLevel:            getenv("MEDIC_LOG_LEVEL"),
 		DB:                  getenv("MEDIC_DB"),
@@ -132,8 +124,8 @@ func Load(getenv func(string) string) (Config, error) {
 	var errs []error
 	switch c.AutoFix {
 	case "":
-		c.AutoFix = AutoFixSuggest
-	case AutoFixOff, AutoFixSuggest, AutoFixAuto:
+		c.AutoFix = runbook.Suggest
+	case runbook.Off, runbook.Suggest, runbook.Auto:
 	default:
 		errs = append(errs, fmt.Errorf("MEDIC_AUTOFIX %q: want off, suggest or auto", c.AutoFix))
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -13,7 +15,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DB != "medic.db" || c.Addr != "127.0.0.1:8080" || c.AutoFix != AutoFixSuggest || c.DryRun || c.Table != "" {
+	if c.DB != "medic.db" || c.Addr != "127.0.0.1:8080" || c.AutoFix != runbook.Suggest || c.DryRun || c.Table != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -27,7 +29,7 @@ func TestLoadValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.AutoFix != AutoFixAuto || !c.DryRun || c.Table != "medic" || len(c.SlackAllowedUsers) != 3 || c.DB != "/tmp/x.db" || c.Addr != ":9090" {
+	if c.AutoFix != runbook.Auto || !c.DryRun || c.Table != "medic" || len(c.SlackAllowedUsers) != 3 || c.DB != "/tmp/x.db" || c.Addr != ":9090" {
 		t.Fatalf("%+v", c)
 	}
 	if !c.SlackBotToken.Set() || c.SlackBotToken.ARN == "" || c.PagerDutyRoutingKey.Value.Reveal() != "R0UTINGKEY" {

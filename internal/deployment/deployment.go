@@ -7,6 +7,7 @@
 package deployment
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 )
 
@@ -320,15 +322,7 @@ func intOrNone(n int32) string {
 	return strconv.Itoa(int(n))
 }
 
-func lastSegment(arn string) string {
-	if arn == "" {
-		return "none"
-	}
-	if i := strings.LastIndexByte(arn, '/'); i >= 0 {
-		return arn[i+1:]
-	}
-	return arn
-}
+func lastSegment(arn string) string { return cmp.Or(event.ResourceName(arn), "none") }
 
 // Revision is a task definition ARN's "family:revision", or "unknown" when there is none.
 func Revision(arn string) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
@@ -147,7 +148,7 @@ func TestDigestOnceAmongConcurrentReconcilers(t *testing.T) {
 
 func TestDigestPostFailureIsReported(t *testing.T) {
 	g := newRig(t)
-	g.slack.Fail(fakeslack.Failure{Error: "channel_not_found"})
+	g.slack.Fail(fakes.Fault{Code: "channel_not_found"})
 	sent, err := g.d.Run(context.Background(), monday)
 	if sent || err == nil || !strings.Contains(err.Error(), "C0DIGEST") {
 		t.Errorf("sent %v, err %v: want the failure naming the channel", sent, err)

@@ -636,7 +636,7 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 		if f.Before != "" {
 			out = slices.DeleteFunc(out, func(inc *incident.Incident) bool { return inc.ID >= f.Before })
 		}
-		slices.SortFunc(out, func(a, b *incident.Incident) int { return -cmpString(a.ID, b.ID) })
+		slices.SortFunc(out, func(a, b *incident.Incident) int { return -strings.Compare(a.ID, b.ID) })
 		if len(out) > limit {
 			out = out[:limit]
 		}
@@ -662,16 +662,6 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 		return len(out) < limit
 	})
 	return out, err
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (s *Store) query(ctx context.Context, partition string, forward bool, each func(map[string]types.AttributeValue) bool) error {

@@ -36,7 +36,10 @@ func createTable(ctx context.Context, c *dynamodb.Client, table string) error {
 
 func newStore(t *testing.T, url string, retries int, clock func() time.Time) *dynamostore.Store {
 	t.Helper()
-	table := dynalite.NewTable(t, server.URL, createTable)
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return dynamostore.New(dynalite.Client(url, retries), table, dynamostore.WithClock(clock))
 }
 
@@ -97,7 +100,10 @@ func Test32ConcurrentHandlers(t *testing.T) {
 // much the handlers contend.
 func BenchmarkConcurrentHandlers(b *testing.B) {
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table := dynalite.NewTable(b, server.URL, createTable)
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		b.Fatal(err)
+	}
 	st := dynamostore.New(dynalite.Client(server.URL, 3), table, dynamostore.WithClock(clk.Now))
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
 	ctx := context.Background()

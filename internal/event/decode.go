@@ -180,10 +180,15 @@ func (ev *Event) checkLengths() string {
 	return ""
 }
 
-// clip keeps an oversized id short enough to quote in an error.
+// clip keeps an oversized id short enough to quote in an error: 64 bytes at most, never half a
+// character.
 func clip(s string) string {
 	if len(s) > 64 {
-		return s[:64] + "…"
+		cut := 64
+		for cut > 0 && s[cut]&0xC0 == 0x80 { // a continuation byte: back to the rune's start
+			cut--
+		}
+		return s[:cut] + "…"
 	}
 	return s
 }

@@ -10,9 +10,9 @@ import "strings"
 func (e *Event) Cluster() string {
 	switch {
 	case e.Task != nil:
-		return lastSegment(e.Task.ClusterArn)
+		return ResourceName(e.Task.ClusterArn)
 	case e.Service != nil && e.Service.ClusterArn != "":
-		return lastSegment(e.Service.ClusterArn)
+		return ResourceName(e.Service.ClusterArn)
 	case e.Service != nil || e.Deployment != nil:
 		if parts := resourceParts(e.ServiceArn()); len(parts) == 3 {
 			return parts[1]
@@ -51,18 +51,33 @@ func (e *Event) TaskID() string {
 	if e.Task == nil {
 		return ""
 	}
-	return lastSegment(e.Task.TaskArn)
+	return ResourceName(e.Task.TaskArn)
 }
 
 // TaskID returns the short id of a task ARN.
-func TaskID(taskArn string) string { return lastSegment(taskArn) }
+func TaskID(taskArn string) string { return ResourceName(taskArn) }
 
-// lastSegment returns what follows the last '/' of an ARN ("arn:...:cluster/prod" -> "prod").
-func lastSegment(arn string) string {
-	if i := strings.LastIndexByte(arn, '/'); i >= 0 {
-		return arn[i+1:]
+// ResourceName is the last segment of an ARN's resource, the name people use: "prod" for
+// arn:aws:ecs:…:cluster/prod, "checkout:12" for …:task-definition/checkout:12, "api" for
+// …:service/prod/api, "app-role" for arn:aws:iam::…:role/team/app-role. What is not an ARN
+// ("checkout:12", "prod/api") gives what follows its last '/'. The resource is found as
+// aws/arn.Parse finds it, after the fifth ':', but without its allocation: every event's cluster
+// and task names come through here.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html
+func ResourceName(s string) string {
+	if strings.HasPrefix(s, "arn:") {
+		rest := s
+		for range 5 {
+			i := strings.IndexByte(rest, ':')
+			if i < 0 {
+				rest = s
+				break
+			}
+			rest = rest[i+1:]
+		}
+		s = rest
 	}
-	return arn
+	return s[strings.LastIndexByte(s, '/')+1:]
 }
 
 // resourceParts splits the resource part of an ARN: "service/prod/api" -> [service prod api].

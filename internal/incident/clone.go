@@ -66,7 +66,7 @@ func (inc *Incident) equalScalars(o *Incident) bool {
 		inc.AcknowledgedBy == o.AcknowledgedBy && inc.ResolvedAt == o.ResolvedAt && inc.SLADeadline == o.SLADeadline &&
 		inc.Escalated == o.Escalated && inc.RecoveringSince == o.RecoveringSince && inc.ActionAt == o.ActionAt &&
 		inc.VerifyBy == o.VerifyBy && inc.Flaps == o.Flaps && inc.FlapThreshold == o.FlapThreshold &&
-		inc.FlapWindow == o.FlapWindow && inc.Stopped == o.Stopped && inc.Occurrences.Count == o.Occurrences.Count &&
+		inc.FlapWindow == o.FlapWindow && inc.AutomationStopped == o.AutomationStopped && inc.Occurrences.Count == o.Occurrences.Count &&
 		inc.Diagnosis == o.Diagnosis && inc.Facts == o.Facts && inc.Deployment == o.Deployment &&
 		inc.ServiceState == o.ServiceState && inc.StateError == o.StateError && inc.Route == o.Route &&
 		inc.LogError == o.LogError && inc.TimelineDropped == o.TimelineDropped && inc.Refusals == o.Refusals &&

@@ -100,8 +100,8 @@ type Incident struct {
 	Flaps         int           `json:"flaps,omitempty"`
 	FlapThreshold int           `json:"flap_threshold,omitempty"`
 	FlapWindow    time.Duration `json:"flap_window,omitempty"`
-	// Stopped says why automation is stopped for this incident ("" while it may act).
-	Stopped string `json:"automation_stopped,omitempty"`
+	// AutomationStopped says why automation is stopped for this incident ("" while it may act).
+	AutomationStopped string `json:"automation_stopped,omitempty"`
 
 	Occurrences Occurrences `json:"occurrences"`
 	// Diagnosis is the first decisive diagnosis; Facts the event fields it came from. They outlive
@@ -203,7 +203,7 @@ type Delivery struct {
 type Entry struct {
 	At      time.Time `json:"at"`
 	Actor   string    `json:"actor"`
-	Kind    string    `json:"kind"`
+	Kind    EntryKind `json:"kind"`
 	Message string    `json:"message"`
 	// CostUSD is the monthly cost change of a fix this entry records, when it could be priced.
 	CostUSD *float64 `json:"cost_usd_month,omitempty"`
@@ -247,7 +247,7 @@ const (
 )
 
 // KindRefused is the timeline kind of a changing command refused to a user who may not run it.
-const KindRefused = "refused"
+const KindRefused EntryKind = "refused"
 
 func (inc *Incident) addEntry(e Entry) {
 	e.Message = Clip(e.Message, MaxText)
@@ -389,6 +389,9 @@ func HumanDuration(d time.Duration) string {
 			return "1 day"
 		}
 		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d >= 48*time.Hour:
+		d += 30 * time.Minute
+		return fmt.Sprintf("%d days %d h", d/(24*time.Hour), (d%(24*time.Hour))/time.Hour)
 	case d >= time.Hour && (d+30*time.Second)%time.Hour < time.Minute:
 		return fmt.Sprintf("%d h", (d+30*time.Second)/time.Hour)
 	case d >= time.Hour:

@@ -241,8 +241,8 @@ func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, ou
 			relapse(inc, now, "a task failed again before the quiet period ended")
 		}
 		// A failure well after a fix (tasks started before it may still die) means it did not help.
-		if inc.ActionAt != nil && inc.Stopped == "" && sig.Time.After(inc.ActionAt.Add(time.Minute)) {
-			inc.Stopped = "the cause recurred after the fix"
+		if inc.ActionAt != nil && inc.AutomationStopped == "" && sig.Time.After(inc.ActionAt.Add(time.Minute)) {
+			inc.AutomationStopped = "the cause recurred after the fix"
 			inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "relapse", Message: "the cause recurred after the fix: automation stopped for this incident"})
 			out.Relapsed = true
 		}
@@ -508,10 +508,10 @@ func (m *Manager) ActionTaken(ctx context.Context, id string, verify time.Durati
 // StopAutomation stops fixes for an incident, with the reason.
 func (m *Manager) StopAutomation(ctx context.Context, id, reason string) (*Incident, error) {
 	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
-		if inc.Stopped != "" {
+		if inc.AutomationStopped != "" {
 			return false
 		}
-		inc.Stopped = reason
+		inc.AutomationStopped = reason
 		inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "automation-stopped", Message: "automation stopped: " + reason})
 		return true
 	})
@@ -527,8 +527,8 @@ func (m *Manager) Ineffective(ctx context.Context, id string) (*Incident, bool, 
 			return false
 		}
 		inc.VerifyBy = nil
-		if inc.Stopped == "" {
-			inc.Stopped = "the fix did not bring the service back in time"
+		if inc.AutomationStopped == "" {
+			inc.AutomationStopped = "the fix did not bring the service back in time"
 		}
 		inc.Escalated, inc.UpdatedAt = true, now
 		inc.addEntry(Entry{At: now, Actor: actorMedic, Kind: "escalated", Message: "the fix was not effective: the service is not back at its desired count; automation stopped, escalated"})

@@ -6,11 +6,11 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/aws/smithy-go"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
@@ -108,7 +108,7 @@ func Links(inc *incident.Incident) []Link {
 			console, url.PathEscape(inc.Scope.Cluster), url.PathEscape(inc.Scope.Service), region)})
 	}
 	if task := inc.Facts.TaskArn; task != "" {
-		id := task[strings.LastIndexByte(task, '/')+1:]
+		id := event.ResourceName(task)
 		out = append(out, Link{Text: "Stopped task", URL: fmt.Sprintf("%s/ecs/v2/clusters/%s/tasks/%s/configuration?region=%s",
 			console, url.PathEscape(inc.Scope.Cluster), id, region)})
 	}
@@ -156,9 +156,6 @@ func SlackActor(actor string) string {
 }
 
 var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
-
-// HumanDuration says a duration as people do: "15 min", "2 h", "7 days", never "240h0m0s".
-func HumanDuration(d time.Duration) string { return incident.HumanDuration(d) }
 
 // Reason says why a call failed in words for people: the error's own context, then AWS's error
 // code and message — without the SDK's operation name, HTTP status and request id — or that AWS

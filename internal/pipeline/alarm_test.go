@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
@@ -32,9 +31,7 @@ func alarmRig(t *testing.T) (*pipeline.Pipeline, *boltstore.Store, *metrics.Metr
 	t.Helper()
 	fake := fakeecs.New(fakeecs.Service{Cluster: "prod", Name: "api", Desired: 4, Running: 4})
 	t.Cleanup(fake.Close)
-	client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	client := ecs.NewFromConfig(fakes.AWSConfig(fake.URL))
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +82,7 @@ func TestServiceAlarmsJoinTheServiceScope(t *testing.T) {
 		t.Fatalf("target tracking: %+v", tt)
 	}
 	// The service runs every task: the reconciler resolves nothing of an alarm still in ALARM.
-	rec := &reconcile.Reconciler{Manager: p.Incidents(), States: states, Sender: notify.NewFanout(nil), Quiet: 0, Log: zap.NewNop()}
+	rec := &reconcile.Reconciler{Manager: incident.NewManager(st), States: states, Sender: notify.NewFanout(nil), Quiet: 0, Log: zap.NewNop()}
 	for range 2 {
 		if _, err := rec.Run(ctx); err != nil {
 			t.Fatal(err)

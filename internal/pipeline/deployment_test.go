@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
@@ -22,6 +20,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 const (
@@ -45,9 +44,7 @@ func deployRig(t *testing.T, controller string) (*pipeline.Pipeline, *boltstore.
 	fake.PutTaskDefinition("payments:31", json.RawMessage(`{"family":"payments","revision":31,"cpu":"512","memory":"1024",
 		"taskDefinitionArn":"`+payments31+`","containerDefinitions":[{"name":"api","image":"111122223333.dkr.ecr.us-east-1.amazonaws.com/payments:v31",
 		"essential":true,"environment":[{"name":"STRIPE_KEY","value":"sk_live_new"},{"name":"FEATURE_X","value":"on"}]}]}`))
-	client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	client := ecs.NewFromConfig(fakes.AWSConfig(fake.URL))
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"))
 	if err != nil {
 		t.Fatal(err)

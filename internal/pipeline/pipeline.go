@@ -129,9 +129,6 @@ func New(incidents *incident.Manager, states StateReader, sender Sender, log *za
 	return p
 }
 
-// Incidents returns the incident manager, for the HTTP API and the CLI.
-func (p *Pipeline) Incidents() *incident.Manager { return p.incidents }
-
 // HandleRaw decodes and handles one event. A malformed or unsupported event is answered with a
 // Result carrying the error and no Go error: retrying cannot fix it. The error is returned only
 // when a retry may help (the store failed).

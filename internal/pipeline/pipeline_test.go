@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 type rig struct {
@@ -38,9 +37,7 @@ func newRig(t *testing.T, services ...fakeecs.Service) *rig {
 	t.Helper()
 	fake := fakeecs.New(services...)
 	t.Cleanup(fake.Close)
-	client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	client := ecs.NewFromConfig(fakes.AWSConfig(fake.URL))
 	src := servicestate.New(client)
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"))
 	if err != nil {
@@ -157,7 +154,7 @@ func TestStateUnavailableFallsBackToP3(t *testing.T) {
 	if !strings.Contains(inc.StateError, "not found") {
 		t.Fatalf("the incident does not say why the state is unknown: %q", inc.StateError)
 	}
-	r.ecs.Throttle(1000)
+	r.ecs.FailNext(1000, fakeecs.Throttled)
 	res = r.handle(t, eventgen.OOM("prod", "throttled", 2))
 	if res.Outcome != pipeline.OutcomeOpened || res.Severity != "P3" {
 		t.Fatalf("throttled ECS failed the event: %+v", res)

@@ -43,12 +43,11 @@ type Reconciler struct {
 	Sender  notify.Sender
 	// Lister enables the lost-event sweep; nil disables it.
 	Lister Lister
-	// Account and Region name the scopes the sweep opens incidents in.
-	Account, Region string
+	// Region names the scopes the sweep opens incidents in when a cluster ARN cannot be read
+	// (ECS answers ARNs, which carry their own account and region).
+	Region string
 	// Quiet is how long a service must stay at running = desired before its incident resolves.
 	Quiet time.Duration
-	// MaxServices bounds the sweep's DescribeServices work per pass.
-	MaxServices int
 	// Digest posts the weekly report when it is due; nil: no digest.
 	Digest Digest
 	Log    *zap.Logger
@@ -201,12 +200,12 @@ func (r *Reconciler) resend(ctx context.Context, rep *Report) {
 	}
 }
 
+// maxSweepServices bounds the sweep's DescribeServices work per pass.
+const maxSweepServices = 500
+
 // sweep looks for services below their desired count, with nothing pending, and no incident.
 func (r *Reconciler) sweep(ctx context.Context, scopes map[string]bool, rep *Report) {
-	limit := r.MaxServices
-	if limit <= 0 {
-		limit = 500
-	}
+	limit := maxSweepServices
 	seen := 0
 	clusters := ecs.NewListClustersPaginator(r.Lister, &ecs.ListClustersInput{})
 	for clusters.HasMorePages() && seen < limit {
@@ -249,7 +248,7 @@ func (r *Reconciler) check(ctx context.Context, clusterArn string, svc ecstypes.
 	if status != "ACTIVE" || running >= desired || pending > 0 {
 		return
 	}
-	account, region, cluster := parseClusterArn(clusterArn, r.Account, r.Region)
+	account, region, cluster := parseClusterArn(clusterArn, "", r.Region)
 	scope := incident.Scope{Account: account, Region: region, Cluster: cluster, Service: aws.ToString(name)}
 	if scopes[scope.Key()] {
 		return

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
@@ -24,6 +22,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 type lockedBuffer struct {
@@ -52,9 +51,7 @@ func newRig(t *testing.T, services ...fakeecs.Service) *rig {
 	t.Helper()
 	fake := fakeecs.New(services...)
 	t.Cleanup(fake.Close)
-	client := ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
-		Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	client := ecs.NewFromConfig(fakes.AWSConfig(fake.URL))
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now))
 	if err != nil {
@@ -65,7 +62,7 @@ func newRig(t *testing.T, services ...fakeecs.Service) *rig {
 	buf := &lockedBuffer{}
 	src := servicestate.New(client, servicestate.WithTTL(0))
 	r := &reconcile.Reconciler{Manager: m, States: src, Sender: notify.NewFanout([]notify.Notifier{console.New(buf)}),
-		Lister: client, Account: "111122223333", Region: "us-east-1", Quiet: 5 * time.Minute, Log: zap.NewNop()}
+		Lister: client, Region: "us-east-1", Quiet: 5 * time.Minute, Log: zap.NewNop()}
 	return &rig{r: r, m: m, clk: clk, ecs: fake, src: src, out: buf, store: st}
 }
 
@@ -192,7 +189,7 @@ func TestIneffectiveFixAndRelapse(t *testing.T) {
 		t.Fatalf("%+v", rep)
 	}
 	inc, _ := g.store.Get(ctx, out.Incident.ID)
-	if inc.Stopped == "" || !inc.Escalated || !strings.Contains(g.out.String(), "ESCALATED") {
+	if inc.AutomationStopped == "" || !inc.Escalated || !strings.Contains(g.out.String(), "ESCALATED") {
 		t.Fatalf("not stopped or escalated: %+v", inc)
 	}
 
@@ -205,7 +202,7 @@ func TestIneffectiveFixAndRelapse(t *testing.T) {
 	sig = incidenttest.Failure(classify.ImagePull, 3, severity.P2)
 	sig.Time = g.clk.Now()
 	o3, err := g.m.Apply(ctx, sig)
-	if err != nil || !o3.Relapsed || o3.Incident.Stopped == "" {
+	if err != nil || !o3.Relapsed || o3.Incident.AutomationStopped == "" {
 		t.Fatalf("relapse not noticed: %+v %v", o3, err)
 	}
 }

@@ -12,21 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/runbooks"
 )
 
@@ -52,9 +50,9 @@ func newRig(t *testing.T, svc fakeecs.Service, auto ...string) *rig {
 		t.Fatal(err)
 	}
 	fake.PutTaskDefinition("checkout:12", raw)
-	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")}
-	client := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(fake.URL) })
-	scaling := applicationautoscaling.NewFromConfig(cfg, func(o *applicationautoscaling.Options) { o.BaseEndpoint = aws.String(fake.URL) })
+	cfg := fakes.AWSConfig(fake.URL)
+	client := ecs.NewFromConfig(cfg)
+	scaling := applicationautoscaling.NewFromConfig(cfg)
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now))
 	if err != nil {
@@ -69,7 +67,7 @@ func newRig(t *testing.T, svc fakeecs.Service, auto ...string) *rig {
 		set.ByID(id).Fix.Mode = runbook.Auto
 	}
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
-	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Runbooks: set, Cap: config.AutoFixAuto, Log: zap.NewNop()}
+	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
 	return &rig{r: r, m: m, clk: clk, ecs: fake}
 }
 
@@ -218,7 +216,7 @@ func TestBadDeployRollsBackButNeverLoops(t *testing.T) {
 
 func TestGuardrailsMeanNoMutation(t *testing.T) {
 	cases := map[string]func(*rig, *fakeecs.Service){
-		"MEDIC_AUTOFIX=off":  func(g *rig, _ *fakeecs.Service) { g.r.Cap = config.AutoFixOff },
+		"MEDIC_AUTOFIX=off":  func(g *rig, _ *fakeecs.Service) { g.r.Cap = runbook.Off },
 		"dry run":            func(g *rig, _ *fakeecs.Service) { g.r.DryRun = true },
 		"medic:auto-fix=off": func(_ *rig, s *fakeecs.Service) { s.Tags = map[string]string{"medic:auto-fix": "off"} },
 		"suggest only":       func(g *rig, _ *fakeecs.Service) { g.r.Runbooks.ByID("oom-killed").Fix.Mode = runbook.Suggest },
@@ -392,9 +390,8 @@ func TestSuggestShowsThePlan(t *testing.T) {
 func TestKilledMidActionNoSecondAction(t *testing.T) {
 	g := newRig(t, checkout(0), "oom-killed")
 	inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
-	g.r.ECS = ecs.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")},
-		func(o *ecs.Options) { o.BaseEndpoint = aws.String(g.ecs.URL) })
-	g.ecs.FailNext("UpdateService", 1)
+	g.r.ECS = ecs.NewFromConfig(fakes.AWSConfig(g.ecs.URL))
+	g.ecs.FailNext(1, fakes.Fault{Op: "UpdateService", Status: 500})
 	if _, err := g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "auto"}); err == nil {
 		t.Fatal("the failed update was hidden")
 	}
@@ -414,7 +411,7 @@ func TestKilledMidActionNoSecondAction(t *testing.T) {
 		t.Fatalf("%d registrations after the restart, want 1", n)
 	}
 	got, _ := g.m.Store().Get(context.Background(), inc.ID)
-	if got.Stopped == "" {
+	if got.AutomationStopped == "" {
 		t.Fatal("automation not stopped after the failed action")
 	}
 }

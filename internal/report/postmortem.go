@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
@@ -36,12 +38,12 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	fmt.Fprintf(b, "%s on %s: %s", causeWords(inc), mdText(inc.Scope.Name()), severityWords(inc))
 	fmt.Fprintf(b, " It opened at %s UTC", ts(inc.OpenedAt))
 	if inc.AcknowledgedAt != nil {
-		fmt.Fprintf(b, ", was acknowledged by %s after %s", mdText(actorName(inc.AcknowledgedBy)), Duration(inc.AcknowledgedAt.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, ", was acknowledged by %s after %s", mdText(actorName(inc.AcknowledgedBy)), incident.HumanDuration(inc.AcknowledgedAt.Sub(inc.OpenedAt)))
 	}
 	if ended {
-		fmt.Fprintf(b, " and was resolved after %s (%s).\n\n", Duration(end.Sub(inc.OpenedAt)), mdText(resolution(inc)))
+		fmt.Fprintf(b, " and was resolved after %s (%s).\n\n", incident.HumanDuration(end.Sub(inc.OpenedAt)), mdText(resolution(inc)))
 	} else {
-		fmt.Fprintf(b, " and is still %s after %s.\n\n", inc.State, Duration(now.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, " and is still %s after %s.\n\n", inc.State, incident.HumanDuration(now.Sub(inc.OpenedAt)))
 	}
 	if d := inc.Diagnosis; d != nil {
 		fmt.Fprintf(b, "Diagnosis: `%s`", d.Cause)
@@ -59,11 +61,11 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	}
 
 	b.WriteString("## Impact\n\n")
-	fmt.Fprintf(b, "- Severity: %s (respond within %s)\n", severityName(inc.Severity), Duration(inc.Severity.SLA()))
+	fmt.Fprintf(b, "- Severity: %s (respond within %s)\n", severityName(inc.Severity), incident.HumanDuration(inc.Severity.SLA()))
 	if ended {
-		fmt.Fprintf(b, "- Duration: %s (opened → resolved)\n", Duration(end.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, "- Duration: %s (opened → resolved)\n", incident.HumanDuration(end.Sub(inc.OpenedAt)))
 	} else {
-		fmt.Fprintf(b, "- Duration: %s so far (still %s)\n", Duration(now.Sub(inc.OpenedAt)), inc.State)
+		fmt.Fprintf(b, "- Duration: %s so far (still %s)\n", incident.HumanDuration(now.Sub(inc.OpenedAt)), inc.State)
 	}
 	if isTaskCause(inc.Cause) {
 		fmt.Fprintf(b, "- Tasks lost: %d stopped task(s) reported", inc.Occurrences.Count)
@@ -79,9 +81,9 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	}
 	if below, ok := belowDesired(inc, now); ok {
 		if inc.RecoveringSince == nil && inc.ResolvedAt == nil {
-			fmt.Fprintf(b, "- Time below the desired count: %s so far (since the first failure; not back yet)\n", Duration(below))
+			fmt.Fprintf(b, "- Time below the desired count: %s so far (since the first failure; not back yet)\n", incident.HumanDuration(below))
 		} else {
-			fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", Duration(below))
+			fmt.Fprintf(b, "- Time below the desired count: about %s (first failure → the service back at its desired count)\n", incident.HumanDuration(below))
 		}
 	}
 	if s := inc.ServiceState; s != nil {
@@ -190,21 +192,21 @@ func WritePostmortem(w io.Writer, inc *incident.Incident, now time.Time) error {
 	for _, e := range other {
 		fmt.Fprintf(b, "- %s at %s (%s): %s\n", actionVerb(e.Kind), ts(e.At), mdText(actorName(e.Actor)), mdText(e.Message))
 	}
-	if inc.Stopped != "" {
-		fmt.Fprintf(b, "- Automation was stopped for this incident: %s\n", mdText(inc.Stopped))
+	if inc.AutomationStopped != "" {
+		fmt.Fprintf(b, "- Automation was stopped for this incident: %s\n", mdText(inc.AutomationStopped))
 	}
 	b.WriteString("\n")
 
 	b.WriteString("## SLA\n\n")
 	outcome := SLAOutcome(inc, now)
-	fmt.Fprintf(b, "Respond within %s, by %s UTC: ", Duration(inc.Severity.SLA()), ts(inc.SLADeadline))
+	fmt.Fprintf(b, "Respond within %s, by %s UTC: ", incident.HumanDuration(inc.Severity.SLA()), ts(inc.SLADeadline))
 	switch at := answeredAt(inc); {
 	case outcome == SLAPending:
 		b.WriteString("not answered yet, still inside the deadline.\n")
 	case at == nil:
 		b.WriteString("**missed**: nobody acknowledged it by the deadline.\n")
 	case inc.AcknowledgedAt != nil:
-		fmt.Fprintf(b, "**%s**: acknowledged at %s UTC, %s after it opened.\n", outcome, ts(*at), Duration(at.Sub(inc.OpenedAt)))
+		fmt.Fprintf(b, "**%s**: acknowledged at %s UTC, %s after it opened.\n", outcome, ts(*at), incident.HumanDuration(at.Sub(inc.OpenedAt)))
 	default:
 		fmt.Fprintf(b, "**%s**: resolved at %s UTC before anyone acknowledged it.\n", outcome, ts(*at))
 	}
@@ -246,7 +248,7 @@ func severityWords(inc *incident.Incident) string {
 
 func resolution(inc *incident.Incident) string {
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
-		if e := inc.Timeline[i]; e.Kind == "resolved" {
+		if e := inc.Timeline[i]; e.Kind == incident.KindResolved {
 			return strings.TrimPrefix(e.Message, "resolved: ")
 		}
 	}
@@ -313,13 +315,13 @@ func actions(inc *incident.Incident) (taken, other []incident.Entry) {
 	return taken, other
 }
 
-func actionVerb(kind string) string {
+func actionVerb(kind incident.EntryKind) string {
 	switch kind {
-	case "action-failed":
+	case incident.KindActionFailed:
 		return "Failed"
-	case "action-skipped":
+	case incident.KindActionSkipped:
 		return "Refused"
-	case "action-planned":
+	case incident.KindActionPlanned:
 		return "Planned (dry run)"
 	default:
 		return "Suggested"
@@ -360,7 +362,7 @@ func questions(inc *incident.Incident, sla string, fixed, deployed bool) []strin
 	if fixed {
 		q = append(q, "Did the automatic fix address the cause or only the symptom, and should it stay automatic?")
 	}
-	if inc.Stopped != "" {
+	if inc.AutomationStopped != "" {
 		q = append(q, "Automation was stopped for this incident: what should the runbook do differently?")
 	}
 	if inc.Occurrences.Count > 1 && isTaskCause(inc.Cause) {
@@ -374,15 +376,7 @@ func actorName(a string) string {
 	return strings.TrimPrefix(a, "slack:")
 }
 
-func revision(arn string) string {
-	if i := strings.LastIndexByte(arn, '/'); i >= 0 {
-		return arn[i+1:]
-	}
-	if arn == "" {
-		return "—"
-	}
-	return arn
-}
+func revision(arn string) string { return cmp.Or(event.ResourceName(arn), "—") }
 
 func orDash(s string) string {
 	if s == "" {

@@ -147,15 +147,15 @@ const (
 // actionOutcome maps a timeline entry to the outcome of a fix, or "" when it is not about one.
 func actionOutcome(e incident.Entry) string {
 	switch e.Kind {
-	case "action":
+	case incident.KindAction:
 		return ActionApplied
-	case "action-failed":
+	case incident.KindActionFailed:
 		return ActionFailed
-	case "action-skipped":
+	case incident.KindActionSkipped:
 		return ActionRefused
-	case "action-planned":
+	case incident.KindActionPlanned:
 		return ActionPlanned
-	case "action-considered":
+	case incident.KindActionConsidered:
 		return ActionSuggested
 	}
 	return ""

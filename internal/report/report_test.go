@@ -106,7 +106,7 @@ func (w *week) resolve(t *testing.T, id string, at time.Time, actor string) {
 	}
 }
 
-func (w *week) record(t *testing.T, id string, at time.Time, kind, msg string, costUSD ...float64) {
+func (w *week) record(t *testing.T, id string, at time.Time, kind incident.EntryKind, msg string, costUSD ...float64) {
 	t.Helper()
 	w.clk.T = at
 	e := incident.Entry{Actor: "ecs-medic", Kind: kind, Message: msg}

@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
 // WriteText writes the period report as plain text for a terminal or a Slack code block.
 func WriteText(w io.Writer, p Period) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "ecs-medic report: %s → %s (%s)\n", p.From.UTC().Format(time.DateTime), p.To.UTC().Format(time.DateTime), Duration(p.To.Sub(p.From)))
+	fmt.Fprintf(b, "ecs-medic report: %s → %s (%s)\n", p.From.UTC().Format(time.DateTime), p.To.UTC().Format(time.DateTime), incident.HumanDuration(p.To.Sub(p.From)))
 	t := p.Totals
 	if t.Incidents == 0 {
 		fmt.Fprintln(b, "\nNo incidents in this period.")
@@ -99,24 +101,5 @@ func seconds(s *float64) string {
 	if s == nil {
 		return "—"
 	}
-	return Duration(time.Duration(*s * float64(time.Second)))
-}
-
-// Duration renders a duration the way people say it: "45s", "12m", "2h05m", "3d4h".
-func Duration(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		m, s := int(d.Minutes()), int(d.Seconds())%60
-		if s == 0 {
-			return fmt.Sprintf("%dm", m)
-		}
-		return fmt.Sprintf("%dm%02ds", m, s)
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	default:
-		return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
-	}
+	return incident.HumanDuration(time.Duration(*s * float64(time.Second)))
 }

@@ -170,6 +170,7 @@ func Parse(name string, data []byte) (*Runbook, error) {
 			break
 		}
 	}
+	rb.applyDefaults()
 	if err := rb.validate(); err != nil {
 		return nil, inFile(name, err)
 	}
@@ -187,6 +188,19 @@ func inFile(name string, err error) error {
 		errs = append(errs, fmt.Errorf("%s: %w", name, e))
 	}
 	return errors.Join(errs...)
+}
+
+// applyDefaults fills what a runbook may leave out: severity floor P3, no fix action, mode off.
+func (rb *Runbook) applyDefaults() {
+	if rb.SeverityFloor == 0 {
+		rb.SeverityFloor = severity.P3
+	}
+	if rb.Fix.Action == "" {
+		rb.Fix.Action = None
+	}
+	if rb.Fix.Mode == "" {
+		rb.Fix.Mode = Off
+	}
 }
 
 func (rb *Runbook) validate() error {
@@ -207,9 +221,6 @@ func (rb *Runbook) validate() error {
 			errs = append(errs, fmt.Errorf("match.alarm %q is not a valid glob", rb.Match.Alarm))
 		}
 	}
-	if rb.SeverityFloor == 0 {
-		rb.SeverityFloor = severity.P3
-	}
 	if rb.Title == "" {
 		errs = append(errs, errors.New("the body needs a '# ' title: the runbook is for people first"))
 	}
@@ -220,15 +231,9 @@ func (rb *Runbook) validate() error {
 		errs = append(errs, fmt.Errorf("flap.window %s: must be between 5m and 24h", w))
 	}
 	f := &rb.Fix
-	if f.Action == "" {
-		f.Action = None
-	}
 	params, ok := actionParams[f.Action]
 	if !ok {
 		errs = append(errs, fmt.Errorf("fix.action %q is not one of raise-memory, rollback, force-new-deployment, scale-out, none", f.Action))
-	}
-	if f.Mode == "" {
-		f.Mode = Off
 	}
 	if f.Mode.Rank() == 0 && f.Mode != Off {
 		errs = append(errs, fmt.Errorf("fix.mode %q is not off, suggest or auto", f.Mode))

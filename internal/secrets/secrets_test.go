@@ -10,13 +10,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // fakeAWS answers Secrets Manager and SSM on their JSON 1.1 wire protocol.
@@ -53,9 +52,8 @@ func fakeAWS(t *testing.T) *httptest.Server {
 }
 
 func clients(url string) (*secretsmanager.Client, *ssm.Client) {
-	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")}
-	return secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = aws.String(url) }),
-		ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.BaseEndpoint = aws.String(url) })
+	cfg := fakes.AWSConfig(url)
+	return secretsmanager.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
 }
 
 func TestResolve(t *testing.T) {

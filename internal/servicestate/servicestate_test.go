@@ -7,21 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 func client(t *testing.T, url string, attempts int) *ecs.Client {
 	t.Helper()
-	return ecs.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		RetryMaxAttempts: attempts,
-	}, func(o *ecs.Options) { o.BaseEndpoint = aws.String(url) })
+	cfg := fakes.AWSConfig(url)
+	cfg.RetryMaxAttempts = attempts
+	return ecs.NewFromConfig(cfg)
 }
 
 type clock struct {
@@ -89,7 +86,7 @@ func TestMissingServiceAndThrottling(t *testing.T) {
 		t.Fatalf("err %v, want ErrNotFound", err)
 	}
 
-	fake.Throttle(100)
+	fake.FailNext(100, fakeecs.Throttled)
 	ref := servicestate.Ref{Cluster: "prod", Service: "busy"}
 	_, err = src.Get(context.Background(), ref)
 	if err == nil {

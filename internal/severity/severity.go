@@ -1,6 +1,6 @@
-// Package severity decides an incident's level, P1 to P3, from the service's real state (SPEC §2,
-// SOP-002), and the response deadline each level carries. It is pure: callers pass the state and
-// the clock's reading.
+// Package severity decides an incident's level, P1 to P3, from the service's real state (how many
+// of its desired tasks run), and the time to respond each level allows (SLA). It is pure: no I/O
+// and no clock; callers pass the state.
 package severity
 
 import (

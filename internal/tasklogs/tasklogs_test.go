@@ -7,14 +7,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // TaskDef is a task definition as DescribeTaskDefinition returns it.
@@ -30,9 +29,8 @@ func setup(t *testing.T) (*tasklogs.Reader, *fakeecs.Server, *fakelogs.Server) {
 	t.Cleanup(fe.Close)
 	t.Cleanup(fl.Close)
 	fe.PutTaskDefinition("checkout:12", json.RawMessage(taskDef))
-	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("A", "S", "")}
-	e := ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(fe.URL) })
-	l := cloudwatchlogs.NewFromConfig(cfg, func(o *cloudwatchlogs.Options) { o.BaseEndpoint = aws.String(fl.URL) })
+	e := ecs.NewFromConfig(fakes.AWSConfig(fe.URL))
+	l := cloudwatchlogs.NewFromConfig(fakes.AWSConfig(fl.URL))
 	return tasklogs.New(e, l, 20), fe, fl
 }
 

@@ -50,7 +50,7 @@ func mustGet(t *testing.T, st incident.Store, id string) *incident.Incident {
 	return inc
 }
 
-func countKind(inc *incident.Incident, kind string) int {
+func countKind(inc *incident.Incident, kind incident.EntryKind) int {
 	n := 0
 	for _, e := range inc.Timeline {
 		if e.Kind == kind {
@@ -282,8 +282,8 @@ func runRules(t *testing.T, setup setupFunc) {
 		if out := mustApply(t, m, at(clk, classify.OOMKilled, 3, severity.P2)); out.Relapsed {
 			t.Fatal("a failure exactly 1 min after the fix counted as a relapse")
 		}
-		if got := mustGet(t, st, id); got.Stopped != "" {
-			t.Fatalf("automation stopped 1 min after the fix: %q", got.Stopped)
+		if got := mustGet(t, st, id); got.AutomationStopped != "" {
+			t.Fatalf("automation stopped 1 min after the fix: %q", got.AutomationStopped)
 		}
 		clk.Advance(time.Second)
 		out := mustApply(t, m, at(clk, classify.OOMKilled, 4, severity.P2))
@@ -291,8 +291,8 @@ func runRules(t *testing.T, setup setupFunc) {
 			t.Fatalf("a failure 1 min 1 s after the fix (at %v) is a relapse", fixAt)
 		}
 		got := mustGet(t, st, id)
-		if got.Stopped == "" || countKind(got, "relapse") != 1 {
-			t.Fatalf("after the relapse: stopped %q, %d relapse entries", got.Stopped, countKind(got, "relapse"))
+		if got.AutomationStopped == "" || countKind(got, "relapse") != 1 {
+			t.Fatalf("after the relapse: stopped %q, %d relapse entries", got.AutomationStopped, countKind(got, "relapse"))
 		}
 		// Said once: a further failure is an occurrence.
 		clk.Advance(time.Minute)
@@ -308,16 +308,16 @@ func runRules(t *testing.T, setup setupFunc) {
 		m, st, clk := setup(t)
 		id := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident.ID
 		inc, err := m.StopAutomation(ctx, id, "the fix failed: AccessDenied")
-		if err != nil || inc.Stopped != "the fix failed: AccessDenied" {
+		if err != nil || inc.AutomationStopped != "the fix failed: AccessDenied" {
 			t.Fatalf("stop: %+v %v", inc, err)
 		}
 		clk.Advance(time.Minute)
-		if inc, err = m.StopAutomation(ctx, id, "another reason"); err != nil || inc.Stopped != "the fix failed: AccessDenied" {
-			t.Fatalf("second stop: %q %v", inc.Stopped, err)
+		if inc, err = m.StopAutomation(ctx, id, "another reason"); err != nil || inc.AutomationStopped != "the fix failed: AccessDenied" {
+			t.Fatalf("second stop: %q %v", inc.AutomationStopped, err)
 		}
 		got := mustGet(t, st, id)
-		if got.Stopped != "the fix failed: AccessDenied" || countKind(got, "automation-stopped") != 1 {
-			t.Fatalf("stored %q with %d entries", got.Stopped, countKind(got, "automation-stopped"))
+		if got.AutomationStopped != "the fix failed: AccessDenied" || countKind(got, "automation-stopped") != 1 {
+			t.Fatalf("stored %q with %d entries", got.AutomationStopped, countKind(got, "automation-stopped"))
 		}
 		// A relapse after a fix keeps the first reason too.
 		if _, err := m.ActionTaken(ctx, id, time.Minute); err != nil {
@@ -352,7 +352,7 @@ func runRules(t *testing.T, setup setupFunc) {
 				}
 				clk.Advance(time.Second)
 				inc, changed, err := m.Ineffective(ctx, id)
-				if err != nil || !changed || inc.Stopped == "" || !inc.Escalated || inc.VerifyBy != nil {
+				if err != nil || !changed || inc.AutomationStopped == "" || !inc.Escalated || inc.VerifyBy != nil {
 					t.Fatalf("1 s past the deadline: changed=%v %+v %v", changed, inc, err)
 				}
 				// Once: the deadline is spent.
@@ -360,8 +360,8 @@ func runRules(t *testing.T, setup setupFunc) {
 					t.Fatal("ineffective twice")
 				}
 				got := mustGet(t, st, id)
-				if !got.Escalated || got.Stopped == "" || countKind(got, "escalated") != 1 {
-					t.Fatalf("stored: escalated %v stopped %q, %d escalations", got.Escalated, got.Stopped, countKind(got, "escalated"))
+				if !got.Escalated || got.AutomationStopped == "" || countKind(got, "escalated") != 1 {
+					t.Fatalf("stored: escalated %v stopped %q, %d escalations", got.Escalated, got.AutomationStopped, countKind(got, "escalated"))
 				}
 			})
 		}
@@ -384,8 +384,8 @@ func runRules(t *testing.T, setup setupFunc) {
 		if _, changed, _ := m.Ineffective(ctx, id); changed {
 			t.Fatal("a fix judged ineffective while the service was back")
 		}
-		if got := mustGet(t, st, id); got.Stopped != "" || got.Escalated {
-			t.Fatalf("stopped %q escalated %v", got.Stopped, got.Escalated)
+		if got := mustGet(t, st, id); got.AutomationStopped != "" || got.Escalated {
+			t.Fatalf("stopped %q escalated %v", got.AutomationStopped, got.Escalated)
 		}
 		// Resolved, then past the deadline: nothing to judge.
 		id2 := mustApply(t, m, at(clk, classify.ImagePull, 2, severity.P2)).Incident.ID
@@ -409,7 +409,7 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 		clk.Advance(2 * time.Minute)
 		inc, changed, err := m.Ineffective(ctx, id3)
-		if err != nil || !changed || inc.Stopped != "a human said so" || !inc.Escalated {
+		if err != nil || !changed || inc.AutomationStopped != "a human said so" || !inc.Escalated {
 			t.Fatalf("ineffective after a stop: %v %+v %v", changed, inc, err)
 		}
 	})

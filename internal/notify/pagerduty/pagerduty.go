@@ -8,10 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +60,7 @@ func WithAPI(token config.Secret, from, endpoint string) Option {
 			o = append(o, pagerduty.WithAPIEndpoint(strings.TrimSuffix(endpoint, "/")))
 		}
 		n.rest = pagerduty.NewClient(token.Reveal(), o...)
-		n.rest.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		n.rest.HTTPClient = newTransport()
 		n.from = from
 	}
 }
@@ -80,7 +77,7 @@ func New(routingKey config.Secret, opts ...Option) *Notifier {
 	}
 	// The Events API needs no REST token; the client's HTTP timeout bounds one attempt.
 	n.client = pagerduty.NewClient("", copts...)
-	n.client.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	n.client.HTTPClient = newTransport()
 	return n
 }
 
@@ -136,8 +133,8 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 		return false, &notify.Skip{Reason: "not a paging event"}
 	}
 	ev := Event(n.routingKey.Reveal(), action, note.Kind, inc)
-	if _, err := n.client.ManageEventWithContext(ctx, ev); err != nil {
-		return retryable(err), fmt.Errorf("pagerduty %s %s: %w", action, inc.ID, err)
+	if err := call(ctx, func(ctx context.Context) error { _, err := n.client.ManageEventWithContext(ctx, ev); return err }); err != nil {
+		return retryable(ctx, err), fmt.Errorf("pagerduty %s %s: %w", action, inc.ID, err)
 	}
 	if action == "trigger" && note.Kind != notify.Action {
 		note.SetRef(inc.ID)
@@ -149,10 +146,14 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) (bool, 
 // ecs-medic triggered it with) one level up its escalation policy.
 // https://developer.pagerduty.com/api-reference/8a0e1aa2ec666-update-incidents
 func (n *Notifier) escalate(ctx context.Context, inc *incident.Incident) (bool, error) {
-	list, err := n.rest.ListIncidentsWithContext(ctx, pagerduty.ListIncidentsOptions{IncidentKey: inc.ID,
-		Statuses: []string{"triggered", "acknowledged"}, Limit: 5})
+	var list *pagerduty.ListIncidentsResponse
+	err := call(ctx, func(ctx context.Context) (err error) {
+		list, err = n.rest.ListIncidentsWithContext(ctx, pagerduty.ListIncidentsOptions{IncidentKey: inc.ID,
+			Statuses: []string{"triggered", "acknowledged"}, Limit: 5})
+		return err
+	})
 	if err != nil {
-		return restRetryable(err), fmt.Errorf("pagerduty find incident %s: %w", inc.ID, err)
+		return retryable(ctx, err), fmt.Errorf("pagerduty find incident %s: %w", inc.ID, err)
 	}
 	if len(list.Incidents) == 0 {
 		return false, &notify.Skip{Reason: "no open PagerDuty incident for it (resolved or acknowledged in PagerDuty already)"}
@@ -163,15 +164,18 @@ func (n *Notifier) escalate(ctx context.Context, inc *incident.Incident) (bool, 
 	}
 	level, err := n.level(ctx, pd)
 	if err != nil {
-		return restRetryable(err), fmt.Errorf("pagerduty escalation level of %s: %w", pd.ID, err)
+		return retryable(ctx, err), fmt.Errorf("pagerduty escalation level of %s: %w", pd.ID, err)
 	}
-	if _, err := n.rest.ManageIncidentsWithContext(ctx, n.from, []pagerduty.ManageIncidentsOptions{{ID: pd.ID, EscalationLevel: level + 1}}); err != nil {
+	if err := call(ctx, func(ctx context.Context) error {
+		_, err := n.rest.ManageIncidentsWithContext(ctx, n.from, []pagerduty.ManageIncidentsOptions{{ID: pd.ID, EscalationLevel: level + 1}})
+		return err
+	}); err != nil {
 		var apiErr pagerduty.APIError
 		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
 			// Not worth a re-send every minute: most often the policy has no level after this one.
 			return false, &notify.Skip{Reason: fmt.Sprintf("PagerDuty did not move it to level %d (its escalation policy may have no further level): %s", level+1, apiErr.Error())}
 		}
-		return restRetryable(err), fmt.Errorf("pagerduty escalate %s to level %d: %w", pd.ID, level+1, err)
+		return retryable(ctx, err), fmt.Errorf("pagerduty escalate %s to level %d: %w", pd.ID, level+1, err)
 	}
 	return false, nil
 }
@@ -184,8 +188,8 @@ func (n *Notifier) change(ctx context.Context, inc *incident.Incident) (bool, er
 		Summary: inc.Title, Source: "ecs-medic", // no timestamp: PagerDuty uses the time it receives it
 		CustomDetails: map[string]any{"smoke_test": inc.ID},
 	}}
-	if _, err := n.client.CreateChangeEventWithContext(ctx, ev); err != nil {
-		return retryable(err), fmt.Errorf("pagerduty change event %s: %w", inc.ID, err)
+	if err := call(ctx, func(ctx context.Context) error { _, err := n.client.CreateChangeEventWithContext(ctx, ev); return err }); err != nil {
+		return retryable(ctx, err), fmt.Errorf("pagerduty change event %s: %w", inc.ID, err)
 	}
 	return false, nil
 }
@@ -200,7 +204,11 @@ func (n *Notifier) level(ctx context.Context, pd pagerduty.Incident) (uint, erro
 	if pd.EscalationPolicy.ID == "" || len(users) == 0 {
 		return 1, nil
 	}
-	out, err := n.rest.ListOnCallsWithContext(ctx, pagerduty.ListOnCallOptions{EscalationPolicyIDs: []string{pd.EscalationPolicy.ID}, UserIDs: users})
+	var out *pagerduty.ListOnCallsResponse
+	err := call(ctx, func(ctx context.Context) (err error) {
+		out, err = n.rest.ListOnCallsWithContext(ctx, pagerduty.ListOnCallOptions{EscalationPolicyIDs: []string{pd.EscalationPolicy.ID}, UserIDs: users})
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -212,37 +220,6 @@ func (n *Notifier) level(ctx context.Context, pd pagerduty.Incident) (uint, erro
 	}
 	return max(level, 1), nil
 }
-
-// restRetryable: the REST API answers 429 when rate limited and 5xx when it fails.
-// https://developer.pagerduty.com/docs/rest-api-v2/rate-limiting/
-func restRetryable(err error) bool {
-	var apiErr pagerduty.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || transportFailed(err)
-}
-
-func retryable(err error) bool {
-	var apiErr pagerduty.EventsAPIV2Error
-	if errors.As(err, &apiErr) {
-		return apiErr.Temporary()
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	// A proxy or load balancer in front of PagerDuty may answer 502/503/429 without the JSON
-	// body go-pagerduty decodes; the status is still in the message.
-	if m := statusRE.FindStringSubmatch(err.Error()); m != nil {
-		code, _ := strconv.Atoi(m[1])
-		return code == http.StatusTooManyRequests || code == http.StatusRequestTimeout || code >= 500
-	}
-	var netErr net.Error
-	return errors.As(err, &netErr) || strings.Contains(err.Error(), "connection refused") || strings.Contains(err.Error(), "EOF")
-}
-
-var statusRE = regexp.MustCompile(`status code (\d{3})`)
 
 // Event renders the Events API v2 event for an incident. Exported for golden tests.
 func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) *pagerduty.V2Event {
@@ -305,16 +282,16 @@ func Event(routingKey, action string, kind notify.Kind, inc *incident.Incident) 
 		details["log_tail"] = "unavailable: " + inc.LogError
 	}
 	if inc.Escalated {
-		details["escalated"] = "not acknowledged within the " + notify.HumanDuration(inc.Severity.SLA()) + " response time"
+		details["escalated"] = "not acknowledged within the " + incident.HumanDuration(inc.Severity.SLA()) + " response time"
 	}
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
-		if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {
+		if e := inc.Timeline[i]; e.Kind.IsAction() {
 			details["automation"] = e.Message + " (" + e.Actor + ")"
 			break
 		}
 	}
-	if inc.Stopped != "" {
-		details["automation_stopped"] = inc.Stopped
+	if inc.AutomationStopped != "" {
+		details["automation_stopped"] = inc.AutomationStopped
 	}
 	component, group := inc.Scope.Service, inc.Scope.Cluster
 	if inc.Scope.Alarm != "" {

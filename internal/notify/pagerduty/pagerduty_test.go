@@ -3,6 +3,7 @@ package pagerduty_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -15,13 +16,14 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 const routingKey = "R0UTINGKEY0123456789abcdefABCDEF"
 
 func newFakePD(t *testing.T, script ...int) *fakepagerduty.Server {
 	f := fakepagerduty.New(routingKey)
-	f.Fail(script...)
+	f.Fail(fakepagerduty.Statuses(script...)...)
 	t.Cleanup(f.Close)
 	return f
 }
@@ -213,5 +215,51 @@ func TestEscalationThroughTheRESTAPI(t *testing.T) {
 	wrong := fanout(pagerduty.New(config.Secret(routingKey), pagerduty.WithEndpoint(f.URL), pagerduty.WithAPI(config.Secret("nope"), "", f.URL)))
 	if r := wrong.Send(context.Background(), notify.Notification{Kind: notify.Escalated, Incident: inc}); r[0].Err == nil || r[0].Attempts != 1 {
 		t.Fatalf("wrong token: %+v", r[0])
+	}
+}
+
+// Retryability comes from the answer's status and the error's type: 429 and 5xx (also from a proxy
+// answering HTML) and a dropped connection are retried until accepted, 400 never is.
+func TestRetryableByStatusAndType(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		fault    fakes.Fault
+		attempts int
+		ok       bool
+	}{
+		{"429 rate limited", fakes.Fault{Status: 429, RetryAfter: "1"}, 2, true},
+		{"500", fakes.Fault{Status: 500}, 2, true},
+		{"502 from a proxy, HTML", fakes.Fault{Status: 502}, 2, true},
+		{"dropped connection", fakes.Fault{Drop: true}, 2, true},
+		{"400 invalid", fakes.Fault{Status: 400}, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakePD(t)
+			f.Fail(tc.fault)
+			res := fanout(newNotifier(f)).Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: notifytest.Incident(classify.OOMKilled)})
+			if res[0].Attempts != tc.attempts || (res[0].Err == nil) != tc.ok {
+				t.Fatalf("%d attempts, err %v; want %d attempts, accepted %v", res[0].Attempts, res[0].Err, tc.attempts, tc.ok)
+			}
+			if want := map[bool]int{true: 1, false: 0}[tc.ok]; len(f.Events("trigger")) != want {
+				t.Fatalf("%d triggers accepted, want %d", len(f.Events("trigger")), want)
+			}
+		})
+	}
+}
+
+// A request that got no answer fails with a *TransportError that keeps the network's error.
+func TestDroppedConnectionIsATransportError(t *testing.T) {
+	f := newFakePD(t)
+	f.Fail(fakes.Fault{Drop: true})
+	retry, err := newNotifier(f).Notify(context.Background(), notify.Notification{Kind: notify.Opened, Incident: notifytest.Incident(classify.OOMKilled)})
+	var te *pagerduty.TransportError
+	if !retry || !errors.As(err, &te) {
+		t.Fatalf("retry %v, %T %v", retry, err, err)
+	}
+	// A caller that gave up does not want another attempt.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if retry, err := newNotifier(f).Notify(ctx, notify.Notification{Kind: notify.Opened, Incident: notifytest.Incident(classify.OOMKilled)}); retry || err == nil {
+		t.Fatalf("cancelled: retry %v, %v", retry, err)
 	}
 }

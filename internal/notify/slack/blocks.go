@@ -10,11 +10,12 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
-	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
 
-// Action ids of the incident message's buttons; the Slack request handler (chatops) acts on them.
+// Action ids of the incident message's buttons (and of the block holding them); the Slack request
+// handler (chatops) acts on them.
 const (
+	ActionBlock       = "medic_actions"
 	ActionAcknowledge = "medic_ack"
 	ActionRunFix      = "medic_fix"
 	ActionRollback    = "medic_rollback"
@@ -22,16 +23,10 @@ const (
 )
 
 func marker(inc *incident.Incident) string {
-	switch {
-	case inc.State == incident.Resolved:
+	if inc.State == incident.Resolved {
 		return ":white_check_mark:"
-	case inc.Severity == severity.P1:
-		return ":red_circle:"
-	case inc.Severity == severity.P2:
-		return ":large_orange_circle:"
-	default:
-		return ":large_yellow_circle:"
 	}
+	return SeverityEmoji(inc.Severity)
 }
 
 func clock(t time.Time) string { return t.UTC().Format("15:04 UTC") }
@@ -47,7 +42,7 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	}
 	cause = esc(notify.CauseWords(inc))
 	blocks := []slackapi.Block{
-		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, truncate(header, 150), true, false)),
+		slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, Truncate(header, 150), true, false)),
 	}
 
 	state := string(inc.State)
@@ -92,10 +87,10 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 	blocks = append(blocks, slackapi.NewSectionBlock(nil, fields, nil))
 
 	if len(inc.Occurrences.Evidence) > 0 {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+truncate(esc(strings.Join(inc.Occurrences.Evidence, "\n")), 2800)+"```"), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Evidence*\n```"+Truncate(esc(strings.Join(inc.Occurrences.Evidence, "\n")), 2800)+"```"), nil, nil))
 	}
 	if plan := suggestion(inc); plan != "" && inc.State.Active() {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate("*Suggested fix*\n"+esc(plan), 2900)), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(Truncate("*Suggested fix*\n"+esc(plan), 2900)), nil, nil))
 	}
 	if d := inc.Deployment; d != nil {
 		what := deployment.Revision(d.From) + " → " + deployment.Revision(d.To)
@@ -111,13 +106,13 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		} else {
 			text += "\n:warning: " + esc(d.RollbackHelp)
 		}
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(truncate(text, 2900)), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(Truncate(text, 2900)), nil, nil))
 	}
 	switch {
 	case len(inc.LogLines) > 0:
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Last log lines*\n```"+truncate(esc(strings.Join(inc.LogLines, "\n")), 2800)+"```"), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn("*Last log lines*\n```"+Truncate(esc(strings.Join(inc.LogLines, "\n")), 2800)+"```"), nil, nil))
 	case inc.LogError != "":
-		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Container log unavailable: "+truncate(esc(inc.LogError), 2800))))
+		blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn("Container log unavailable: "+Truncate(esc(inc.LogError), 2800))))
 	}
 
 	var ctx []slackapi.MixedElement
@@ -132,14 +127,14 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 		if inc.State == incident.Open {
 			buttons = append(buttons, button(ActionAcknowledge, "Acknowledge", inc.ID, ""))
 		}
-		if inc.Fix != "" && inc.Stopped == "" {
+		if inc.Fix != "" && inc.AutomationStopped == "" {
 			buttons = append(buttons, button(ActionRunFix, "Run fix: "+esc(inc.Fix), inc.ID, "primary"))
 		}
 		if inc.Scope.IsService() && (inc.Deployment == nil || inc.Deployment.Rollback) {
 			buttons = append(buttons, button(ActionRollback, "Rollback", inc.ID, ""))
 		}
 		buttons = append(buttons, button(ActionResolve, "Resolve", inc.ID, ""))
-		blocks = append(blocks, slackapi.NewActionBlock("medic_actions", buttons...))
+		blocks = append(blocks, slackapi.NewActionBlock(ActionBlock, buttons...))
 	}
 	return blocks
 }
@@ -147,14 +142,14 @@ func Blocks(inc *incident.Incident) []slackapi.Block {
 // suggestion is the plan of the last fix medic suggested (runbook mode suggest) and no one ran
 // yet: what Run fix would do, and what it costs.
 func suggestion(inc *incident.Incident) string {
-	if inc.Fix == "" || inc.Stopped != "" {
+	if inc.Fix == "" || inc.AutomationStopped != "" {
 		return ""
 	}
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		switch e := inc.Timeline[i]; e.Kind {
-		case "action", "action-failed":
+		case incident.KindAction, incident.KindActionFailed:
 			return ""
-		case "action-considered":
+		case incident.KindActionConsidered:
 			if _, plan, ok := strings.Cut(e.Message, ": would "); ok {
 				return plan
 			}
@@ -174,18 +169,6 @@ func button(action, text, value, style string) *slackapi.ButtonBlockElement {
 
 func mrkdwn(s string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.MarkdownType, s, false, false)
-}
-
-// truncate cuts s to at most n bytes, on a rune boundary and never inside an escape (&amp;).
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := incident.Clip(s, n)
-	if i := strings.LastIndexByte(cut, '&'); i >= 0 && !strings.Contains(cut[i:], ";") {
-		cut = cut[:i] + "…"
-	}
-	return cut
 }
 
 func esc(s string) string { return notify.SlackEscape(s) }
@@ -215,15 +198,15 @@ func ThreadReply(kind notify.Kind, inc *incident.Incident) string {
 		return fmt.Sprintf(":eyes: Acknowledged by %s.", notify.SlackActor(inc.AcknowledgedBy))
 	case notify.Action:
 		for i := len(inc.Timeline) - 1; i >= 0; i-- {
-			if e := inc.Timeline[i]; strings.HasPrefix(e.Kind, "action") {
-				icon := map[string]string{"action": ":wrench:", "action-planned": ":memo:", "action-skipped": ":no_entry_sign:", "action-failed": ":x:"}[e.Kind]
+			if e := inc.Timeline[i]; e.Kind.IsAction() {
+				icon := map[incident.EntryKind]string{incident.KindAction: ":wrench:", incident.KindActionPlanned: ":memo:", incident.KindActionSkipped: ":no_entry_sign:", incident.KindActionFailed: ":x:"}[e.Kind]
 				return fmt.Sprintf("%s %s (%s)", icon, esc(e.Message), notify.SlackActor(e.Actor))
 			}
 		}
 		return ""
 	case notify.Resolved:
 		for i := len(inc.Timeline) - 1; i >= 0; i-- {
-			if e := inc.Timeline[i]; e.Kind == "resolved" {
+			if e := inc.Timeline[i]; e.Kind == incident.KindResolved {
 				return ":white_check_mark: " + esc(strings.ToUpper(e.Message[:1])+e.Message[1:]) + " (" + notify.SlackActor(e.Actor) + ")."
 			}
 		}
@@ -238,15 +221,15 @@ func escalatedReply(inc *incident.Incident) string {
 latest:
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
 		switch e := inc.Timeline[i]; {
-		case e.Kind == "relapse" && inc.Stopped != "":
+		case e.Kind == incident.KindRelapse && inc.AutomationStopped != "":
 			return ":rotating_light: *Escalated*: the cause recurred after the fix; automation is stopped for this incident. Acknowledge it and take over."
-		case e.Kind == "escalated" && strings.Contains(e.Message, "fix was not effective"):
+		case e.Kind == incident.KindEscalated && strings.Contains(e.Message, "fix was not effective"):
 			return ":rotating_light: *Escalated*: the fix did not bring the service back in time; automation is stopped for this incident. Acknowledge it and take over."
-		case e.Kind == "escalated":
+		case e.Kind == incident.KindEscalated:
 			break latest // the response time passed: said below
 		}
 	}
 	return fmt.Sprintf(":rotating_light: *Escalated*: not acknowledged within the %s response time of a %s. "+
 		"Whoever takes it: press Acknowledge above, or `/medic ack %s`.",
-		notify.HumanDuration(inc.Severity.SLA()), inc.Severity, esc(inc.ID))
+		incident.HumanDuration(inc.Severity.SLA()), inc.Severity, esc(inc.ID))
 }

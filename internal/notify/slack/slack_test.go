@@ -15,6 +15,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/notifytest"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
@@ -67,13 +68,13 @@ func TestSlackErrors(t *testing.T) {
 	fan := fanout(newNotifier(f))
 	inc := notifytest.Incident(classify.OOMKilled)
 
-	f.Fail(fakeslack.Failure{Error: "channel_not_found"})
+	f.Fail(fakes.Fault{Code: "channel_not_found"})
 	if r := fan.Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: inc}); r[0].Err == nil || r[0].Attempts != 1 {
 		t.Fatalf("ok=false retried or hidden: %+v", r[0])
 	}
 
 	slept = nil
-	f.Fail(fakeslack.Failure{Status: http.StatusTooManyRequests, RetryAfter: "3"}, fakeslack.Failure{Status: 500})
+	f.Fail(fakes.Fault{Status: http.StatusTooManyRequests, RetryAfter: "3"}, fakes.Fault{Status: 500})
 	r := fan.Send(context.Background(), notify.Notification{Kind: notify.Opened, Incident: inc})
 	if r[0].Err != nil || r[0].Attempts != 3 {
 		t.Fatalf("429 then 500 then ok: %+v", r[0])
@@ -93,7 +94,7 @@ func TestDeletedMessageIsPostedAgain(t *testing.T) {
 	defer f.Close()
 	inc := notifytest.Incident(classify.OOMKilled)
 	inc.Notices = map[string]*incident.Notice{"slack": {Ref: "C0INCIDENTS/1600000000.000001"}}
-	f.Fail(fakeslack.Failure{Error: "message_not_found"})
+	f.Fail(fakes.Fault{Code: "message_not_found"})
 	r := fanout(newNotifier(f)).Send(context.Background(), notify.Notification{Kind: notify.Raised, Incident: inc})
 	if r[0].Err != nil || r[0].Ref == "" || len(f.Calls("chat.postMessage")) != 1 {
 		t.Fatalf("%+v", r[0])
@@ -186,7 +187,7 @@ func TestEscalatedReply(t *testing.T) {
 	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "15 min response time of a P1") || !strings.Contains(r, "/medic ack "+inc.ID) {
 		t.Fatalf("SLA: %s", r)
 	}
-	inc.Stopped = "the cause recurred after the fix"
+	inc.AutomationStopped = "the cause recurred after the fix"
 	inc.Timeline = append(inc.Timeline, incident.Entry{Kind: "relapse", Message: "the cause recurred after the fix: automation stopped for this incident"})
 	if r := slack.ThreadReply(notify.Escalated, inc); !strings.Contains(r, "recurred after the fix") {
 		t.Fatalf("relapse: %s", r)

@@ -13,12 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Server is a running dynalite.
@@ -71,11 +70,9 @@ func (s *Server) Stop() {
 
 // Client returns a DynamoDB client for url (dynalite, or a proxy in front of it).
 func Client(url string, retries int) *dynamodb.Client {
-	return dynamodb.NewFromConfig(aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		RetryMaxAttempts: retries,
-	}, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(url) })
+	cfg := fakes.AWSConfig(url)
+	cfg.RetryMaxAttempts = retries
+	return dynamodb.NewFromConfig(cfg)
 }
 
 var tableSeq atomic.Int64
@@ -85,9 +82,13 @@ func TableName() string {
 	return fmt.Sprintf("medic-test-%d-%d", os.Getpid(), tableSeq.Add(1))
 }
 
+// Runner is what Main runs: a package's *testing.M (this package does not import testing, so
+// that a command such as medic-load can start dynalite too).
+type Runner interface{ Run() int }
+
 // Main runs a package's tests with a dynalite started for them and stopped after. Without
 // dynalite installed the tests are skipped — except under CI, where that is a failure.
-func Main(m *testing.M, srv **Server) int {
+func Main(m Runner, srv **Server) int {
 	s, err := Start()
 	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") == "" {
 		fmt.Fprintln(os.Stderr, "SKIP DynamoDB tests:", err)
@@ -129,22 +130,22 @@ func WaitContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
 
-// NewTable creates a fresh table with the store's layout and waits until it is active.
-func NewTable(t testing.TB, url string, create func(context.Context, *dynamodb.Client, string) error) string {
-	t.Helper()
+// NewTable creates a fresh table (TableName) with create, the store's layout, and waits until it
+// is active.
+func NewTable(url string, create func(context.Context, *dynamodb.Client, string) error) (string, error) {
 	table := TableName()
 	admin := Client(url, 3)
 	ctx, cancel := WaitContext()
 	defer cancel()
 	if err := create(ctx, admin, table); err != nil {
-		t.Fatal(err)
+		return "", fmt.Errorf("create table %s: %w", table, err)
 	}
 	err := dynamodb.NewTableExistsWaiter(admin).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 5*time.Second,
 		func(o *dynamodb.TableExistsWaiterOptions) {
 			o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
 		})
 	if err != nil {
-		t.Fatalf("table %s: %v", table, err)
+		return "", fmt.Errorf("table %s: %w", table, err)
 	}
-	return table
+	return table, nil
 }

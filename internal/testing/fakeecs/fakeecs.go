@@ -1,7 +1,8 @@
 // Package fakeecs is an in-process Amazon ECS endpoint for tests and load runs: an httptest server
 // that speaks ECS's real wire protocol (AWS JSON 1.1, operation chosen by the X-Amz-Target header,
 // errors as {"__type": ..., "message": ...}) so that the real SDK client is exercised end to end.
-// It records every call, and can be told to be slow or to throttle.
+// It records every call, and can be told to be slow, down, or to fail or throttle the next calls
+// (fakes.Faults: a fault's Op is the ECS operation, "DescribeServices").
 package fakeecs
 
 import (
@@ -11,11 +12,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // targetPrefix is ECS's JSON 1.1 service prefix in X-Amz-Target.
@@ -64,15 +66,13 @@ type Call struct {
 // Server is the fake ECS endpoint.
 type Server struct {
 	*httptest.Server
+	fakes.Faults
+	fakes.Recorder[Call]
 
 	mu       sync.Mutex
 	services map[string]*Service        // key cluster/name
 	taskDefs map[string]json.RawMessage // "family:revision" → taskDefinition JSON
 	stopped  []stoppedTask
-	calls    []Call
-	delay    time.Duration
-	throttle int            // answer this many requests with ThrottlingException
-	failOps  map[string]int // answer this many calls of an operation with a server error
 	account  string
 }
 
@@ -116,34 +116,9 @@ func (s *Server) SetCounts(cluster, name string, desired, running int) {
 	}
 }
 
-// SetDelay makes every answer wait d.
-func (s *Server) SetDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
-
-// FailNext makes the next n calls of op fail with a ServerException (HTTP 500).
-func (s *Server) FailNext(op string, n int) {
-	s.mu.Lock()
-	if s.failOps == nil {
-		s.failOps = map[string]int{}
-	}
-	s.failOps[op] = n
-	s.mu.Unlock()
-}
-
-// Throttle makes the next n requests fail with ThrottlingException.
-func (s *Server) Throttle(n int) { s.mu.Lock(); s.throttle = n; s.mu.Unlock() }
-
-// Calls returns the calls received so far, optionally only those of one operation.
-func (s *Server) Calls(operation string) []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Call
-	for _, c := range s.calls {
-		if operation == "" || c.Operation == operation {
-			out = append(out, c)
-		}
-	}
-	return out
-}
+// Throttled is the fault ECS answers a throttled call with (HTTP 400, ThrottlingException), for
+// FailNext.
+var Throttled = fakes.Fault{Status: http.StatusBadRequest, Code: "ThrottlingException"}
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
@@ -165,31 +140,13 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, "SerializationException", err.Error())
 		return
 	}
-	s.mu.Lock()
-	s.calls = append(s.calls, Call{Operation: op, Body: body, AccessKey: accessKey(r.Header.Get("Authorization"))})
-	delay := s.delay
-	throttled := s.throttle > 0
-	if throttled {
-		s.throttle--
-	}
-	failed := s.failOps[op] > 0
-	if failed {
-		s.failOps[op]--
-	}
-	s.mu.Unlock()
-	if failed {
-		writeErr(w, http.StatusInternalServerError, "ServerException", "injected failure")
-		return
-	}
-	if delay > 0 {
-		select {
-		case <-time.After(delay):
-		case <-r.Context().Done():
-			return
+	s.Record(op, Call{Operation: op, Body: body, AccessKey: fakes.SigningKey(r)})
+	if f, failed := s.Take(r.Context(), op); failed {
+		msg := "injected failure"
+		if f.Code == Throttled.Code {
+			msg = "Rate exceeded"
 		}
-	}
-	if throttled {
-		writeErr(w, http.StatusBadRequest, "ThrottlingException", "Rate exceeded")
+		writeErr(w, f.Status, fakes.AWSErrorCode(f), msg)
 		return
 	}
 	switch op {
@@ -522,18 +479,6 @@ func (s *Server) listServices(w http.ResponseWriter, body map[string]any) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"serviceArns": arns})
 }
 
-var credentialRE = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
-
-func accessKey(authorization string) string {
-	if m := credentialRE.FindStringSubmatch(authorization); m != nil {
-		return m[1]
-	}
-	return ""
-}
-
 func writeErr(w http.ResponseWriter, status int, typ, msg string) {
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-ErrorType", typ)
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": typ, "message": msg})
+	fakes.WriteAWSError(w, status, typ, msg)
 }

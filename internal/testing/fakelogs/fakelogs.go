@@ -1,5 +1,6 @@
 // Package fakelogs is a CloudWatch Logs endpoint for tests: GetLogEvents over the real wire
-// protocol (AWS JSON 1.1, X-Amz-Target Logs_20140328.*), with streams set by the test.
+// protocol (AWS JSON 1.1, X-Amz-Target Logs_20140328.*), with streams set by the test, every call
+// recorded and faults scripted (fakes.Faults, a fault's Op being the operation).
 package fakelogs
 
 import (
@@ -9,14 +10,24 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Server is the fake.
 type Server struct {
 	*httptest.Server
+	fakes.Faults
+	fakes.Recorder[Call]
 	mu      sync.Mutex
 	streams map[string][]string // group + "\x00" + stream → lines
-	calls   []string
+}
+
+// Call is one request received.
+type Call struct {
+	Operation string
+	Group     string
+	Stream    string
 }
 
 // New starts the fake.
@@ -33,13 +44,6 @@ func (s *Server) Put(group, stream string, lines ...string) {
 	s.mu.Unlock()
 }
 
-// Calls returns the operations received.
-func (s *Server) Calls() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.calls...)
-}
-
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	op, _ := strings.CutPrefix(r.Header.Get("X-Amz-Target"), "Logs_20140328.")
 	raw, _ := io.ReadAll(r.Body)
@@ -50,21 +54,23 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		StartFromHead bool   `json:"startFromHead"`
 	}
 	_ = json.Unmarshal(raw, &in)
+	s.Record(op, Call{Operation: op, Group: in.LogGroupName, Stream: in.LogStreamName})
+	if f, failed := s.Take(r.Context(), op); failed {
+		fakes.WriteAWSError(w, f.Status, fakes.AWSErrorCode(f), "injected failure")
+		return
+	}
 	s.mu.Lock()
-	s.calls = append(s.calls, op)
 	lines, ok := s.streams[in.LogGroupName+"\x00"+in.LogStreamName]
 	s.mu.Unlock()
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	if op != "GetLogEvents" {
-		w.WriteHeader(400)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": "UnknownOperationException"})
+		fakes.WriteAWSError(w, http.StatusBadRequest, "UnknownOperationException", "fakelogs does not implement "+op)
 		return
 	}
 	if !ok {
-		w.WriteHeader(400)
-		_ = json.NewEncoder(w).Encode(map[string]string{"__type": "ResourceNotFoundException", "message": "The specified log stream does not exist."})
+		fakes.WriteAWSError(w, http.StatusBadRequest, "ResourceNotFoundException", "The specified log stream does not exist.")
 		return
 	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	if in.Limit > 0 && len(lines) > in.Limit && !in.StartFromHead {
 		lines = lines[len(lines)-in.Limit:]
 	}

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Service is a PagerDuty service with its Events API v2 integration keys.
@@ -47,8 +49,13 @@ type Request struct {
 }
 
 // Server is the fake.
+//
+// Faults (fakes.Faults) take the request path as their Op ("/services", "/oncalls"); Calls
+// returns the requests received, by path.
 type Server struct {
 	*httptest.Server
+	fakes.Faults
+	fakes.Recorder[Request]
 	// MaxLimit caps a page (PagerDuty's is 100); smaller in tests to exercise pagination.
 	MaxLimit int
 
@@ -57,13 +64,11 @@ type Server struct {
 	services []Service
 	policies map[string]Policy
 	oncalls  []OnCall
-	fail     map[string]int // path → status to answer
-	requests []Request
 }
 
 // New starts a fake that serves requests carrying token.
 func New(token string) *Server {
-	s := &Server{MaxLimit: 100, token: token, policies: map[string]Policy{}, fail: map[string]int{}}
+	s := &Server{MaxLimit: 100, token: token, policies: map[string]Policy{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
 }
@@ -78,21 +83,6 @@ func (s *Server) Add(services []Service, policies []Policy, oncalls []OnCall) *S
 	}
 	s.oncalls = append(s.oncalls, oncalls...)
 	return s
-}
-
-// Fail makes requests to path ("/services", "/oncalls") answer status, with PagerDuty's error
-// body; 0 serves them again.
-func (s *Server) Fail(path string, status int) {
-	s.mu.Lock()
-	s.fail[path] = status
-	s.mu.Unlock()
-}
-
-// Requests returns the requests received, in order.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.requests)
 }
 
 const web = "https://acme.pagerduty.com"
@@ -112,16 +102,18 @@ var errorBodies = map[int]string{
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.Record(r.URL.Path, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Authorization: r.Header.Get("Authorization")})
+	fault, failed := s.Take(r.Context(), r.URL.Path)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Authorization: r.Header.Get("Authorization")})
 	w.Header().Set("Content-Type", "application/json")
 	if r.Header.Get("Authorization") != "Token token="+s.token {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, errorBodies[http.StatusUnauthorized])
 		return
 	}
-	if st := s.fail[r.URL.Path]; st != 0 {
+	if failed {
+		st := fault.Status
 		b, ok := errorBodies[st]
 		if !ok {
 			w.Header().Set("Content-Type", "text/html") // what a load balancer answers

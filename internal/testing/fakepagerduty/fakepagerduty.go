@@ -9,25 +9,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Server is the fake.
+//
+// Faults (fakes.Faults) apply to valid events only, a fault's Op being the routing key; Calls
+// returns every event received by event_action, Events those accepted.
 type Server struct {
 	*httptest.Server
+	fakes.Faults
+	fakes.Recorder[map[string]any]
 	RoutingKey string
 
 	mu       sync.Mutex
 	keys     map[string]bool // every integration key accepted (one per team's route)
 	accepted []map[string]any
 	changes  []map[string]any
-	script   []int
-	down     bool
-	downKeys map[string]bool
 	held     map[string]chan struct{}
 	invalid  []string
 
@@ -147,7 +152,7 @@ func contains(list []string, s string) bool {
 // New starts a fake accepting events for routingKey, and for more keys (other services'
 // integrations, as routes use them).
 func New(routingKey string, more ...string) *Server {
-	s := &Server{RoutingKey: routingKey, keys: map[string]bool{routingKey: true}, downKeys: map[string]bool{}, held: map[string]chan struct{}{}}
+	s := &Server{RoutingKey: routingKey, keys: map[string]bool{routingKey: true}, held: map[string]chan struct{}{}}
 	for _, k := range more {
 		s.keys[k] = true
 	}
@@ -157,9 +162,11 @@ func New(routingKey string, more ...string) *Server {
 
 // SetDownKey makes every event for one integration key fail with 503 until SetDownKey(key, false).
 func (s *Server) SetDownKey(key string, down bool) {
-	s.mu.Lock()
-	s.downKeys[key] = down
-	s.mu.Unlock()
+	if !down {
+		s.FailNext(0, fakes.Fault{Op: key})
+		return
+	}
+	s.FailNext(math.MaxInt, fakes.Fault{Status: http.StatusServiceUnavailable, Op: key})
 }
 
 // Hold makes events for key wait, unanswered, until release is called: a receiver that hangs.
@@ -191,15 +198,15 @@ func (s *Server) EventsFor(key, action string) []map[string]any {
 	return out
 }
 
-// Fail scripts the statuses of the next events, in order (429, 500, 502 ...).
-func (s *Server) Fail(statuses ...int) {
-	s.mu.Lock()
-	s.script = append(s.script, statuses...)
-	s.mu.Unlock()
+// Statuses is the faults answering the next events with these statuses, in order (429, 500,
+// 502 ...), for Fail.
+func Statuses(statuses ...int) []fakes.Fault {
+	out := make([]fakes.Fault, len(statuses))
+	for i, st := range statuses {
+		out[i] = fakes.Fault{Status: st}
+	}
+	return out
 }
-
-// SetDown makes every event fail with 503 until SetDown(false).
-func (s *Server) SetDown(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
 
 // Events returns the accepted events, optionally of one action.
 func (s *Server) Events(action string) []map[string]any {
@@ -253,41 +260,49 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if jsonErr == nil {
+		action, _ := ev["event_action"].(string)
+		s.Record(action, ev)
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.keys[key] {
 		key = s.RoutingKey // not an integration of ours: Validate refuses it
 	}
-	if err := jsonErr; err != nil {
-		s.invalid = append(s.invalid, "not JSON")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `{"status":"invalid event","message":"Event object is invalid"}`)
-		return
+	problem := "not JSON"
+	if jsonErr == nil {
+		problem = Validate(ev, key)
 	}
-	if problem := Validate(ev, key); problem != "" {
+	if problem != "" {
 		s.invalid = append(s.invalid, problem)
+		s.mu.Unlock()
 		w.WriteHeader(http.StatusBadRequest)
+		if jsonErr != nil {
+			fmt.Fprint(w, `{"status":"invalid event","message":"Event object is invalid"}`)
+			return
+		}
 		fmt.Fprintf(w, `{"status":"invalid event","message":"Event object is invalid","errors":[%q]}`, problem)
 		return
 	}
-	status := 0
+	s.mu.Unlock()
+	fault, failed := s.Take(r.Context(), key)
 	switch {
-	case s.down || s.downKeys[key]:
-		status = http.StatusServiceUnavailable
-	case len(s.script) > 0:
-		status, s.script = s.script[0], s.script[1:]
-	}
-	switch {
-	case status == http.StatusBadGateway: // a load balancer's HTML error page
+	case failed && fault.Drop:
+		fakes.DropConnection(w)
+	case failed && fault.Status == http.StatusBadGateway: // a load balancer's HTML error page
 		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(status)
+		w.WriteHeader(fault.Status)
 		fmt.Fprint(w, "<html>Bad Gateway</html>")
-	case status != 0:
-		w.WriteHeader(status)
+	case failed:
+		if fault.RetryAfter != "" {
+			w.Header().Set("Retry-After", fault.RetryAfter)
+		}
+		w.WriteHeader(fault.Status)
 		fmt.Fprint(w, `{"status":"throttled or failed","message":"try again later"}`)
 	default:
+		s.mu.Lock()
 		s.accepted = append(s.accepted, ev)
 		s.track(ev)
+		s.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprintf(w, `{"status":"success","message":"Event processed","dedup_key":%q}`, ev["dedup_key"])
 	}

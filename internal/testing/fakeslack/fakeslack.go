@@ -1,6 +1,7 @@
 // Package fakeslack is a Slack Web API endpoint for tests: chat.postMessage, chat.update and
 // usergroups.users.list over the real wire format (form-encoded requests, {"ok": ...} answers,
-// 429 with Retry-After), with every call recorded and failures scripted. It also takes the JSON
+// 429 with Retry-After), with every call recorded and failures scripted (fakes.Faults: a fault's Op
+// is the method, its Code Slack's error in {"ok": false}). It also takes the JSON
 // answers posted to response_url addresses (ResponseURL).
 package fakeslack
 
@@ -11,6 +12,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Call is one API call received.
@@ -24,21 +27,14 @@ type Call struct {
 	Raw      string // the whole form body, to check what was sent
 }
 
-// Failure scripts the answer to one coming call.
-type Failure struct {
-	Status     int    // HTTP status (429, 500); 0 means 200
-	Error      string // Slack's error code in {"ok": false}
-	RetryAfter string
-}
-
 // Server is the fake.
 type Server struct {
 	*httptest.Server
+	fakes.Faults
+	fakes.Recorder[Call]
 	Token string
 
 	mu        sync.Mutex
-	calls     []Call
-	failures  []Failure
 	seq       int
 	groups    map[string][]string
 	responses []Response
@@ -83,29 +79,6 @@ func New(token string) *Server {
 // URL of the Web API, as MEDIC_SLACK_API_URL takes it.
 func (s *Server) APIURL() string { return s.Server.URL + "/api/" }
 
-// Fail scripts the next calls' failures, in order.
-func (s *Server) Fail(f ...Failure) {
-	s.mu.Lock()
-	s.failures = append(s.failures, f...)
-	s.mu.Unlock()
-}
-
-// Clear drops every scripted failure: Slack is back.
-func (s *Server) Clear() { s.mu.Lock(); s.failures = nil; s.mu.Unlock() }
-
-// Calls returns the calls received (successful or not), optionally of one method.
-func (s *Server) Calls(method string) []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Call
-	for _, c := range s.calls {
-		if method == "" || c.Method == method {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/hooks/") {
 		var resp Response
@@ -125,15 +98,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), 400)
 		return
 	}
-	s.mu.Lock()
 	c := Call{Method: method, Channel: r.Form.Get("channel"), TS: r.Form.Get("ts"), Text: r.Form.Get("text"),
 		Blocks: r.Form.Get("blocks"), ThreadTS: r.Form.Get("thread_ts"), Raw: r.Form.Encode()}
-	s.calls = append(s.calls, c)
-	var fail *Failure
-	if len(s.failures) > 0 {
-		fail = &s.failures[0]
-		s.failures = s.failures[1:]
-	}
+	s.Record(method, c)
+	fail, failed := s.Take(r.Context(), method)
+	s.mu.Lock()
 	s.seq++
 	seq := s.seq
 	s.mu.Unlock()
@@ -147,16 +116,16 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	case tok != "Bearer "+s.Token:
 		fmt.Fprint(w, `{"ok":false,"error":"invalid_auth"}`)
 		return
-	case fail != nil && fail.Status == http.StatusTooManyRequests:
+	case failed && fail.Status == http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", fail.RetryAfter)
-		w.WriteHeader(429)
+		w.WriteHeader(http.StatusTooManyRequests)
 		fmt.Fprint(w, `{"ok":false,"error":"ratelimited"}`)
 		return
-	case fail != nil && fail.Status >= 500:
+	case failed && fail.Status >= 500:
 		w.WriteHeader(fail.Status)
 		return
-	case fail != nil:
-		fmt.Fprintf(w, `{"ok":false,"error":%q}`, fail.Error)
+	case failed:
+		fmt.Fprintf(w, `{"ok":false,"error":%q}`, fail.Code)
 		return
 	}
 	switch method {

@@ -3,7 +3,8 @@
 // errors such as AccessDenied), so the SDK's own assume-role credentials provider is exercised end
 // to end. It knows which account every access key belongs to — the long-lived keys it is given
 // and the temporary ones it issues — so that other fakes can tell, from a request's signature,
-// which account's credentials made it (Route).
+// which account's credentials made it (Route). Calls are recorded and faults scripted as on every
+// fake (fakes.Faults, a fault's Op being the Action).
 // https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 package fakests
 
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Call is one STS request received.
@@ -28,6 +31,8 @@ type Call struct {
 // Server is the fake STS.
 type Server struct {
 	*httptest.Server
+	fakes.Faults
+	fakes.Recorder[Call]
 
 	mu      sync.Mutex
 	keys    map[string]string // access key id → account
@@ -36,7 +41,6 @@ type Server struct {
 	ttl     time.Duration
 	now     func() time.Time
 	issued  int
-	calls   []Call
 	unknown []string // keys seen on other fakes' requests that no account owns
 }
 
@@ -64,35 +68,11 @@ func (s *Server) ExpireAt(t ...time.Time) {
 	s.mu.Unlock()
 }
 
-// Calls returns the requests received, optionally of one action.
-func (s *Server) Calls(action string) []Call {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []Call
-	for _, c := range s.calls {
-		if action == "" || c.Action == action {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // AccountOf returns the account an access key belongs to, or "".
 func (s *Server) AccountOf(key string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.keys[key]
-}
-
-var credRE = regexp.MustCompile(`Credential=([A-Z0-9]+)/`)
-
-// AccessKey reads the access key id from a SigV4 Authorization header.
-func AccessKey(r *http.Request) string {
-	m := credRE.FindStringSubmatch(r.Header.Get("Authorization"))
-	if m == nil {
-		return ""
-	}
-	return m[1]
 }
 
 // Route returns an endpoint that passes each signed request to the handler of the account whose
@@ -101,15 +81,14 @@ func AccessKey(r *http.Request) string {
 // signed by a key no account owns is refused as AWS refuses it.
 func (s *Server) Route(byAccount map[string]http.Handler) *httptest.Server {
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key := AccessKey(r)
+		key := fakes.SigningKey(r)
 		h, ok := byAccount[s.AccountOf(key)]
 		if !ok {
 			s.mu.Lock()
 			s.unknown = append(s.unknown, key)
 			s.mu.Unlock()
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-			w.WriteHeader(http.StatusBadRequest)
-			fmt.Fprintf(w, `{"__type":"UnrecognizedClientException","message":"The security token included in the request is invalid (key %s)."}`, key)
+			fakes.WriteAWSError(w, http.StatusBadRequest, "UnrecognizedClientException",
+				fmt.Sprintf("The security token included in the request is invalid (key %s).", key))
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -178,10 +157,18 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, http.StatusBadRequest, "MalformedQueryString", err.Error())
 		return
 	}
-	key := AccessKey(r)
+	key := fakes.SigningKey(r)
 	c := Call{Action: r.Form.Get("Action"), RoleArn: r.Form.Get("RoleArn"), AccessKey: key}
+	s.Record(c.Action, c)
+	if f, failed := s.Take(r.Context(), c.Action); failed {
+		code := f.Code
+		if code == "" {
+			code = "ServiceUnavailable"
+		}
+		s.fail(w, f.Status, code, "injected failure")
+		return
+	}
 	s.mu.Lock()
-	s.calls = append(s.calls, c)
 	caller, known := s.keys[key]
 	s.mu.Unlock()
 	if r.Form.Get("Version") != "2011-06-15" {

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"go.uber.org/zap"
 
@@ -31,11 +29,13 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
 )
 
@@ -58,7 +58,9 @@ type Env struct {
 	Writes func() int64
 	// Dynamo is the DynamoDB store when the env keeps incidents there (its request statistics).
 	Dynamo *dynamostore.Store
-	Rec    *reconcile.Reconciler
+	// Bolt is the embedded store otherwise (its log records and commits, its fold).
+	Bolt *boltstore.Store
+	Rec  *reconcile.Reconciler
 
 	dir        string
 	closeStore func() error
@@ -67,12 +69,15 @@ type Env struct {
 // Options shape an Env.
 type Options struct {
 	Services []fakeecs.Service
-	AutoFix  config.AutoFix
+	AutoFix  runbook.Mode
 	// Auto lists runbooks switched to mode auto.
 	Auto []string
 	// Dynamo, when set, is a DynamoDB endpoint (dynalite) to keep incidents in instead of bbolt,
 	// as the Lambda functions do.
 	Dynamo string
+	// Bare leaves PagerDuty and Slack unconfigured (the fakes still start, unused): the stack
+	// cmd/medic-load measures is decode, classify, state and store only.
+	Bare bool
 }
 
 // NewEnv starts a stack.
@@ -88,27 +93,25 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 	}
 	e.dir = dir
 	if o.Dynamo != "" {
-		table := fmt.Sprintf("medic-scenario-%d", time.Now().UnixNano())
-		client := dynalite.Client(o.Dynamo, 5)
-		if err := dynamostore.CreateTable(ctx, client, table); err != nil {
+		table, err := dynalite.NewTable(o.Dynamo, func(ctx context.Context, c *dynamodb.Client, name string) error {
+			return dynamostore.CreateTable(ctx, c, name)
+		})
+		if err != nil {
 			return nil, err
 		}
-		if err := dynamodb.NewTableExistsWaiter(client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: &table}, 10*time.Second,
-			func(o *dynamodb.TableExistsWaiterOptions) {
-				o.MinDelay, o.MaxDelay = 10*time.Millisecond, 100*time.Millisecond
-			}); err != nil {
-			return nil, err
-		}
-		ds := dynamostore.New(client, table)
+		ds := dynamostore.New(dynalite.Client(o.Dynamo, 5), table)
 		e.Store, e.Writes, e.Dynamo = ds, ds.Writes, ds
 	} else {
 		bs, err := boltstore.Open(filepath.Join(dir, "medic.db"))
 		if err != nil {
 			return nil, err
 		}
-		e.Store, e.Writes, e.closeStore = bs, bs.Writes, bs.Close
+		e.Store, e.Writes, e.closeStore, e.Bolt = bs, bs.Writes, bs.Close, bs
 	}
 	cfg, _ := config.Load(func(k string) string {
+		if o.Bare && k != "MEDIC_HOME_ACCOUNT" {
+			return ""
+		}
 		return map[string]string{
 			"MEDIC_PAGERDUTY_ROUTING_KEY": routingKey, "MEDIC_PAGERDUTY_EVENTS_URL": e.PD.URL,
 			"MEDIC_SLACK_BOT_TOKEN": botToken, "MEDIC_SLACK_CHANNEL": "#incidents", "MEDIC_SLACK_API_URL": e.Slack.APIURL(),
@@ -116,8 +119,8 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 			"MEDIC_HOME_ACCOUNT": eventgen.Account, // the fake ECS behind BaseEndpoint speaks no STS
 		}[k]
 	})
-	awsCfg := aws.Config{Region: eventgen.Region, Credentials: credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-		BaseEndpoint: aws.String(e.ECS.URL), RetryMaxAttempts: 2}
+	awsCfg := fakes.AWSConfig(e.ECS.URL)
+	awsCfg.RetryMaxAttempts = 2
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

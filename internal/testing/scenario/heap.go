@@ -32,6 +32,17 @@ func heapNow(gc bool) uint64 {
 	return s[0].Value.Uint64()
 }
 
+// heapAllocated is the total ever allocated on the heap: the difference over a run is what it
+// allocated, the load generator's share included.
+func heapAllocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return s[0].Value.Uint64()
+}
+
 func watchHeap(every time.Duration) *heapWatch {
 	h := &heapWatch{stop: make(chan struct{}), peak: heapNow(false)}
 	h.wg.Add(1)

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
@@ -53,7 +53,7 @@ func Restart(ctx context.Context, s Scale) Result {
 	// OOM fixes on auto, so a fix is under way when the process dies.
 	_ = os.WriteFile(filepath.Join(runbooks, "oom-killed.md"), []byte("---\nid: oom-killed\nmatch: { cause: oom-killed }\nfix:\n  action: raise-memory\n  mode: auto\n  params: { factor: 1.5, max_memory_mib: 4096 }\n---\n# OOM\n"), 0o644)
 	env := append(os.Environ(),
-		"MEDIC_DB="+filepath.Join(dir, "medic.db"), "MEDIC_LOG_LEVEL=error", "MEDIC_RUNBOOKS="+runbooks, "MEDIC_AUTOFIX="+string(config.AutoFixAuto),
+		"MEDIC_DB="+filepath.Join(dir, "medic.db"), "MEDIC_LOG_LEVEL=error", "MEDIC_RUNBOOKS="+runbooks, "MEDIC_AUTOFIX="+string(runbook.Auto),
 		"MEDIC_PAGERDUTY_ROUTING_KEY="+routingKey, "MEDIC_PAGERDUTY_EVENTS_URL="+pd.URL, "MEDIC_HOME_ACCOUNT="+eventgen.Account,
 		"MEDIC_SLACK_BOT_TOKEN="+botToken, "MEDIC_SLACK_CHANNEL=#incidents", "MEDIC_SLACK_API_URL="+sl.APIURL(),
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=AKID", "AWS_SECRET_ACCESS_KEY=secret", "AWS_ENDPOINT_URL_ECS="+fe.URL,

@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
-	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
-	"github.com/ecs-medic/ecs-medic/internal/testing/fakeslack"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakepagerduty"
+	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
 )
 
 // Scale is how big a run is: Short for `make test`, Full for `make bench`.
@@ -23,6 +24,9 @@ type Scale struct {
 	Services int
 	Clients  int
 	Cycles   int // flapping
+	// DynamoURL is the DynamoDB endpoint (dynalite, started by the caller) the DynamoDB storm
+	// keeps its incidents in; empty skips that scenario.
+	DynamoURL string
 }
 
 // Short and Full are the two sizes.
@@ -80,21 +84,35 @@ func svcName(i int) string { return fmt.Sprintf("svc-%02d", i) }
 // stormEvents builds a crash-loop storm: every service fails with three causes, 5 % of events
 // delivered twice, all shuffled.
 func stormEvents(n, services int, seed uint64) ([][]byte, int) {
-	rng := rand.New(rand.NewPCG(seed, 3))
-	var out [][]byte
+	return buildStorm(n, services, 0.05, seed, 3, threeCauses)
+}
+
+// threeCauses cycles every service through an OOM, an image pull failure and a crash.
+func threeCauses(svc string, i, services int) []byte {
+	switch (i / services) % 3 {
+	case 0:
+		return eventgen.OOM("prod", svc, i)
+	case 1:
+		return eventgen.ImagePull("prod", svc, i)
+	default:
+		return eventgen.Crash("prod", svc, i, 1)
+	}
+}
+
+// oomOnly is a crash loop of OOM kills on every service.
+func oomOnly(svc string, i, _ int) []byte { return eventgen.OOM("prod", svc, i) }
+
+// buildStorm builds n STOPPED task events spread round-robin over `services` services (event i by
+// kind(service, i, services)), a fraction `redelivered` of them sent twice as EventBridge's
+// at-least-once delivery would, all shuffled by a generator seeded with (seed, stream). It returns
+// the bodies and how many are redeliveries.
+func buildStorm(n, services int, redelivered float64, seed, stream uint64, kind func(svc string, i, services int) []byte) ([][]byte, int) {
+	rng := rand.New(rand.NewPCG(seed, stream))
+	out := make([][]byte, 0, n+int(float64(n)*redelivered)+1)
 	for i := range n {
-		svc := svcName(i % services)
-		var b []byte
-		switch (i / services) % 3 {
-		case 0:
-			b = eventgen.OOM("prod", svc, i)
-		case 1:
-			b = eventgen.ImagePull("prod", svc, i)
-		default:
-			b = eventgen.Crash("prod", svc, i, 1)
-		}
+		b := kind(svcName(i%services), i, services)
 		out = append(out, b)
-		if rng.Float64() < 0.05 {
+		if rng.Float64() < redelivered {
 			out = append(out, b)
 		}
 	}
@@ -169,20 +187,16 @@ func Storm(ctx context.Context, s Scale) Result {
 	return r
 }
 
-// DynamoURL is the DynamoDB endpoint the DynamoDB storm uses (set by the caller that started
-// dynalite); empty skips it.
-var DynamoURL string
-
 // DynamoStorm is the crash-loop storm through the ecs-events Lambda handler with incidents in
 // DynamoDB (dynalite), as the functions run: the same counts under many concurrent conditional
 // writes.
 func DynamoStorm(ctx context.Context, s Scale) Result {
 	r := Result{Name: "crash-loop storm, Lambda handler on DynamoDB"}
-	if DynamoURL == "" {
+	if s.DynamoURL == "" {
 		r.figure("skipped", "no DynamoDB endpoint")
 		return r
 	}
-	e, err := NewEnv(ctx, Options{Services: services(s.Services), Dynamo: DynamoURL})
+	e, err := NewEnv(ctx, Options{Services: services(s.Services), Dynamo: s.DynamoURL})
 	if err != nil {
 		r.expect(false, "%v", err)
 		return r
@@ -272,7 +286,7 @@ func BadDeploy(ctx context.Context, s Scale) Result {
 		Deployments: []fakeecs.Deployment{
 			{ID: "ecs-svc/2", Status: "PRIMARY", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/payments:2", RolloutState: "IN_PROGRESS", Desired: 4, Failed: 3},
 			{ID: "ecs-svc/1", Status: "ACTIVE", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/payments:1", RolloutState: "COMPLETED", Desired: 4, Running: 1}}}
-	e, err := NewEnv(ctx, Options{Services: append(svcs, bad), AutoFix: config.AutoFixAuto, Auto: []string{"essential-exit"}})
+	e, err := NewEnv(ctx, Options{Services: append(svcs, bad), AutoFix: runbook.Auto, Auto: []string{"essential-exit"}})
 	if err != nil {
 		r.expect(false, "%v", err)
 		return r
@@ -286,7 +300,8 @@ func BadDeploy(ctx context.Context, s Scale) Result {
 	if _, err := e.Send(ctx, bodies, s.Clients); err != nil {
 		r.expect(false, "send: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond) // the background remediator
+	// No wait: the Env's remedy runs the remediator within the event's request, so every fix is
+	// done when Send returns.
 	var rollbacks []fakeecs.Call
 	for _, c := range e.ECS.Mutations() {
 		if c.Body["service"] == "payments" {
@@ -322,7 +337,7 @@ func PagerDutyOutage(ctx context.Context, s Scale) Result {
 	want := len(e.incidents(ctx))
 	r.expect(len(e.PD.Events("trigger")) == 0, "pages accepted while down")
 	e.PD.SetDown(false)
-	e.PD.Fail(429, 500) // coming back, still shaky
+	e.PD.Fail(fakepagerduty.Statuses(429, 500)...) // coming back, still shaky
 	e.settle(ctx)
 	r.expect(len(e.PD.Events("trigger")) == want, "%d pages after the outage, want %d (one per incident)", len(e.PD.Events("trigger")), want)
 	r.expect(e.messages() == want, "PagerDuty down disturbed Slack: %d messages for %d incidents", e.messages(), want)
@@ -339,9 +354,9 @@ func SlackDown(ctx context.Context, s Scale) Result {
 		return r
 	}
 	defer e.Close()
-	var fails []fakeslack.Failure
+	var fails []fakes.Fault
 	for range 1000 {
-		fails = append(fails, fakeslack.Failure{Status: 503})
+		fails = append(fails, fakes.Fault{Status: 503})
 	}
 	e.Slack.Fail(fails...)
 	bodies, _ := stormEvents(s.Events/4, s.Services, 4)
@@ -373,7 +388,7 @@ func ECSThrottling(ctx context.Context, s Scale) Result {
 	}
 	defer e.Close()
 	e.ECS.SetDelay(50 * time.Millisecond)
-	e.ECS.Throttle(1 << 30)
+	e.ECS.FailNext(1<<30, fakeecs.Throttled)
 	bodies, _ := stormEvents(s.Events/2, s.Services, 5)
 	sent, err := e.Send(ctx, bodies, s.Clients)
 	r.expect(err == nil, "send: %v", err)

@@ -1,14 +1,14 @@
-package loadtest
+package scenario
 
 import (
 	"context"
 	"testing"
 )
 
-// TestShortStorm is the storm in a form small enough for every `make test`: the counts must be
-// exact whatever the interleaving.
-func TestShortStorm(t *testing.T) {
-	r, err := Run(context.Background(), Storm{Events: 1000, Services: 20, Redelivered: 0.05, Clients: 16, Seed: 1})
+// TestShortLoad is the medic-load storm in a form small enough for every `make test`: the counts
+// must be exact whatever the interleaving.
+func TestShortLoad(t *testing.T) {
+	r, err := RunLoad(context.Background(), Load{Events: 1000, Services: 20, Redelivered: 0.05, Clients: 16, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
