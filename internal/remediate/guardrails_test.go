@@ -252,7 +252,9 @@ func TestStaleLeaseExpires(t *testing.T) {
 	g := newRig(t, checkout(0))
 	g.tune("host-lost", runbook.Auto, 15*time.Minute, 3)
 	inc := g.open(t, classify.HostLost, "host-lost", td12, 1)
-	g.setGuard(t, func(gd *incident.Guard) { gd.LeaseHolder, gd.LeaseUntil = "dead/handler", g.clk.Now().Add(2*time.Minute) })
+	g.setGuard(t, func(gd *incident.Guard) {
+		gd.LeaseHolder, gd.LeaseUntil = "dead/handler", g.clk.Now().Add(2*time.Minute)
+	})
 	g.clk.Advance(2*time.Minute - time.Second)
 	mustSkip(t, g.fix(t, inc.ID), "under way")
 	g.clk.Advance(time.Second)
