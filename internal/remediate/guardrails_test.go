@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/cost"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
+	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
@@ -881,5 +884,91 @@ func TestScaleOutBounds(t *testing.T) {
 				t.Fatalf("%+v, want desired %v", muts, tc.want)
 			}
 		})
+	}
+}
+
+// sent records what would have gone to Slack.
+type sent struct {
+	mu    sync.Mutex
+	kinds []notify.Kind
+}
+
+func (s *sent) Send(_ context.Context, n notify.Notification, _ ...string) []notify.Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kinds = append(s.kinds, n.Kind)
+	return []notify.Result{{Notifier: "slack"}}
+}
+
+func (s *sent) Names() []string { return []string{"slack"} }
+
+func (s *sent) take() []notify.Kind {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.kinds
+	s.kinds = nil
+	return k
+}
+
+// Every action, and every action a guardrail stopped, goes to the incident's thread; a
+// suggestion updates the incident's message with its plan; a suggest-mode skip stays in the
+// timeline only.
+func TestWhatIsAnnounced(t *testing.T) {
+	one := func(k notify.Kind) []notify.Kind { return []notify.Kind{k} }
+	for _, tc := range []struct {
+		name  string
+		setup func(*rig)
+		want  []notify.Kind
+		kind  string // the timeline entry
+	}{
+		{"an action", func(*rig) {}, one(notify.Action), "action"},
+		{"a dry run", func(g *rig) { g.r.DryRun = true }, one(notify.Action), "action-planned"},
+		{"a guardrail stop", func(g *rig) { g.r.Runbooks.ByID("oom-killed").Fix.Params["max_memory_mib"] = 512 }, one(notify.Action), "action-skipped"},
+		{"a failure", func(g *rig) { g.ecs.FailNext("UpdateService", 1) }, one(notify.Action), "action-failed"},
+		{"a suggestion", func(g *rig) { g.r.Cap = config.AutoFixSuggest }, one(notify.Suggested), "action-considered"},
+		{"a suggest-mode skip", func(g *rig) {
+			g.r.Cap = config.AutoFixSuggest
+			g.r.Runbooks.ByID("oom-killed").Fix.Params["max_memory_mib"] = 512
+		}, nil, "action-considered"},
+		{"fixes off", func(g *rig) { g.r.Cap = config.AutoFixOff }, nil, "action-considered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, checkout(0), "oom-killed")
+			s := &sent{}
+			g.r.Sender = s
+			tc.setup(g)
+			inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+			_, _ = g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "auto"})
+			if got := s.take(); !slices.Equal(got, tc.want) {
+				t.Fatalf("announced %v, want %v", got, tc.want)
+			}
+			got := g.incident(t, inc.ID)
+			kinds := []string{}
+			for _, e := range got.Timeline {
+				kinds = append(kinds, e.Kind)
+			}
+			if !slices.Contains(kinds, tc.kind) {
+				t.Fatalf("timeline %v lacks %s", kinds, tc.kind)
+			}
+		})
+	}
+}
+
+// A scale-out whose cost cannot be read still acts, and says so in its plan.
+func TestScaleOutCostUnknown(t *testing.T) {
+	svc := checkout(4)
+	svc.TaskDefinition = td11 // not registered in the fake
+	g := newRig(t, svc, "cpu-high")
+	g.r.Prices = cost.Default()
+	sig := incident.Signal{Kind: incident.Failure, EventID: "a1", Scope: incidenttest.Scope,
+		Cause: classify.Alarm, Runbook: "cpu-high", Marks: []string{"evt#a1"}, Time: g.clk.Now()}
+	opened, err := g.m.Apply(context.Background(), sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := g.fix(t, opened.Incident.ID)
+	mustDo(t, out)
+	if !strings.Contains(out.Plan, "; cost: not estimated (describe task definition") || out.CostUSD != nil {
+		t.Fatalf("%+v", out)
 	}
 }
