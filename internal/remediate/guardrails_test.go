@@ -7,6 +7,7 @@ package remediate_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -14,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/cost"
@@ -970,5 +974,37 @@ func TestScaleOutCostUnknown(t *testing.T) {
 	mustDo(t, out)
 	if !strings.Contains(out.Plan, "; cost: not estimated (describe task definition") || out.CostUSD != nil {
 		t.Fatalf("%+v", out)
+	}
+}
+
+// clientsOf hands out one account's clients, or refuses.
+type clientsOf struct {
+	cs  *accounts.Clients
+	err error
+}
+
+func (c clientsOf) For(context.Context, string, string) (*accounts.Clients, error) {
+	return c.cs, c.err
+}
+
+// A service is only changed with its own account's clients; an account that may not be changed
+// is neither read nor changed.
+func TestOnlyTheIncidentsAccountActs(t *testing.T) {
+	g := newRig(t, checkout(0))
+	g.tune("host-lost", runbook.Auto, 15*time.Minute, 3)
+	inc := g.open(t, classify.HostLost, "host-lost", td12, 1)
+	g.r.Clients = clientsOf{err: errors.New("account 111122223333 is not in MEDIC_ACCOUNTS")}
+	mustSkip(t, g.fix(t, inc.ID), "account 111122223333 is not in MEDIC_ACCOUNTS; nothing of account 111122223333 is read or changed")
+	if len(g.ecs.Calls("")) != 0 {
+		t.Fatalf("the default clients were used: %+v", g.ecs.Calls(""))
+	}
+	member := fakeecs.New(checkout(0))
+	t.Cleanup(member.Close)
+	cfg := aws.Config{Region: "us-east-1", RetryMaxAttempts: 1, Credentials: credentials.NewStaticCredentialsProvider("MEMBER", "S", "")}
+	g.r.Clients = clientsOf{cs: &accounts.Clients{Account: "111122223333", Region: "us-east-1",
+		ECS: ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(member.URL) })}}
+	mustDo(t, g.fix(t, inc.ID))
+	if len(g.ecs.Calls("")) != 0 || len(member.Calls("UpdateService")) != 1 || member.Calls("UpdateService")[0].AccessKey != "MEMBER" {
+		t.Fatalf("acted through the wrong clients: default %d calls, member %+v", len(g.ecs.Calls("")), member.Calls("UpdateService"))
 	}
 }
