@@ -453,11 +453,14 @@ func TestRollbackRules(t *testing.T) {
 	for _, tc := range []struct {
 		name, stable string
 		failed       []string
+		failing      string // the incident's revision ("" for an incident that names none)
 		want         string // "" refused
 	}{
-		{"to the stable revision", td11, nil, td11},
-		{"not to a stable revision that failed", td11, []string{td11}, ""},
-		{"not to the revision deployed", td13, nil, ""},
+		{"to the stable revision", td11, nil, td13, td11},
+		{"not to a stable revision that failed", td11, []string{td11}, td13, ""},
+		{"not to the revision deployed", td13, nil, td13, ""},
+		{"not to the revision deployed, the incident naming none", td13, nil, "", ""},
+		{"to the stable revision, the incident naming none", td11, nil, "", td11},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := checkout(1)
@@ -466,7 +469,7 @@ func TestRollbackRules(t *testing.T) {
 			svc.Deployments[0].TaskDefinition = td13
 			g := newRig(t, svc, "essential-exit")
 			g.setGuard(t, func(gd *incident.Guard) { gd.StableTaskDefinition, gd.FailedTaskDefinitions = tc.stable, tc.failed })
-			out := g.fix(t, g.open(t, classify.EssentialExit, "essential-exit", td13, 1).ID)
+			out := g.fix(t, g.open(t, classify.EssentialExit, "essential-exit", tc.failing, 1).ID)
 			muts := g.ecs.Mutations()
 			if tc.want == "" {
 				mustSkip(t, out, "no earlier revision")

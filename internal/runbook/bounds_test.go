@@ -222,9 +222,11 @@ func TestEveryProblemNamesTheFile(t *testing.T) {
 // Runbook files are bounded and must be plain files; a folder without one is an error.
 func TestLoadBounds(t *testing.T) {
 	ok := func(id string) []byte { return []byte("---\nid: " + id + "\nmatch: { cause: unknown }\n---\n# A\n") }
-	atLimit := append(ok("big"), []byte(strings.Repeat("x", runbook.MaxFileSize-len(ok("big"))))...)
+	// Exactly the limit, its title the last bytes: read whole.
+	head := "---\nid: big\nmatch: { cause: unknown }\n---\n"
+	atLimit := []byte(head + strings.Repeat("x", runbook.MaxFileSize-len(head)-6) + "\n# Big")
 	set, err := runbook.Load(fstest.MapFS{"big.md": {Data: atLimit}, "readme.md": {Data: []byte("prose")}})
-	if err != nil || len(set.Runbooks) != 1 {
+	if err != nil || len(set.Runbooks) != 1 || set.Runbooks[0].Title != "Big" || len(atLimit) != runbook.MaxFileSize {
 		t.Fatalf("a runbook of exactly %d bytes: %v", runbook.MaxFileSize, err)
 	}
 	_, err = runbook.Load(fstest.MapFS{"big.md": {Data: append(atLimit, 'x')}})
@@ -246,6 +248,28 @@ func TestLoadBounds(t *testing.T) {
 	var nilSet *runbook.Set
 	if nilSet.ByID("a") != nil || nilSet.For(classify.Unknown, "", "") != nil {
 		t.Fatal("a nil set has runbooks")
+	}
+}
+
+// The operator's classification rules beside the runbooks are read with them, strictly.
+func TestLoadReadsClassificationRules(t *testing.T) {
+	rb := []byte("---\nid: a\nmatch: { cause: unknown }\n---\n# A\n")
+	rules := "rules:\n  - {id: r1, match: 'vault .* denied', cause: resource-init}\n"
+	set, err := runbook.Load(fstest.MapFS{"a.md": {Data: rb}, "classify.yaml": {Data: []byte(rules)}})
+	if err != nil || set.Classifier == nil {
+		t.Fatalf("rules not read: %+v %v", set, err)
+	}
+	set, err = runbook.Load(fstest.MapFS{"a.md": {Data: rb}})
+	if err != nil || set.Classifier != nil {
+		t.Fatalf("no rules file: %+v %v", set, err)
+	}
+	_, err = runbook.Load(fstest.MapFS{"a.md": {Data: rb}, "classify.yaml": {Data: []byte("rules:\n  - {id: r1, match: 'a(b', cause: oom-killed}\n")}})
+	if err == nil || !strings.Contains(err.Error(), "classify.yaml") {
+		t.Fatalf("a bad rules file: %v", err)
+	}
+	_, err = runbook.Load(fstest.MapFS{"a.md": {Data: rb}, "classify.yaml": {Mode: fs.ModeDir}})
+	if err == nil || !strings.Contains(err.Error(), "classify.yaml: not a regular file") {
+		t.Fatalf("a rules file that is a folder: %v", err)
 	}
 }
 
