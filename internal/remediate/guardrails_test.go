@@ -848,6 +848,7 @@ func TestScaleOutBounds(t *testing.T) {
 		runbookMx any // the runbook's max_tasks
 	}{
 		{name: "by the runbook's step", desired: 4, step: 2, want: 6, runbookMx: 10},
+		{name: "from zero tasks", desired: 0, step: 2, want: 2, runbookMx: 10},
 		{name: "a step below 1 means 1", desired: 4, step: 0, want: 5, runbookMx: 10},
 		{name: "clamped to max_tasks", desired: 9, step: 2, want: 10, runbookMx: 10},
 		{name: "at max_tasks", desired: 10, step: 2, says: "desired count 10 is already at the maximum 10 (the runbook's max_tasks)", runbookMx: 10},
@@ -861,7 +862,7 @@ func TestScaleOutBounds(t *testing.T) {
 		{name: "a human asking for fewer", desired: 4, step: 2, human: 3, says: "ecs-medic only scales out", runbookMx: 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			svc := checkout(tc.desired - 1)
+			svc := checkout(max(tc.desired-1, 0))
 			svc.Desired, svc.MaxCapacity = tc.desired, tc.maxCap
 			svc.Deployments[0].Desired = tc.desired
 			g := newRig(t, svc, "cpu-high")
