@@ -75,6 +75,7 @@ func TestGuardrailBounds(t *testing.T) {
 		{"step at max_tasks", fmt.Sprintf(scaleFixOf, "step: 5, max_tasks: 5"), ""},
 		{"step above max_tasks", fmt.Sprintf(scaleFixOf, "step: 6, max_tasks: 5"), "not above max_tasks"},
 		{"step not whole", fmt.Sprintf(scaleFixOf, "step: 1.5, max_tasks: 5"), "fix.params.step must be a whole number"},
+		{"an unknown action", "  action: run-script\n  mode: auto\n", `fix.action "run-script" is not one of raise-memory, rollback, force-new-deployment, scale-out, none`},
 		{"a parameter of another action", "  action: rollback\n  mode: auto\n  params: { step: 1 }\n", "fix.params.step is not a parameter of rollback"},
 		{"max_memory_mib missing", "  action: raise-memory\n  mode: auto\n  params: { factor: 1.5 }\n", "fix.params.max_memory_mib is required by raise-memory"},
 	} {
@@ -296,6 +297,17 @@ func TestForAlarms(t *testing.T) {
 		if (got == nil) != (tc.want == "") || (got != nil && got.ID != tc.want) {
 			t.Errorf("%s %q: %+v, want %q", tc.cause, tc.alarm, got, tc.want)
 		}
+	}
+	// A glob that matches even the empty name never catches an incident that has no alarm.
+	wide := &runbook.Set{Runbooks: []*runbook.Runbook{
+		{ID: "any-alarm", Match: runbook.Match{Alarm: "*"}},
+		{ID: "oom", Match: runbook.Match{Cause: classify.OOMKilled}},
+	}}
+	if got := wide.For(classify.OOMKilled, "", ""); got == nil || got.ID != "oom" {
+		t.Fatalf("an OOM incident got %+v", got)
+	}
+	if got := wide.For(classify.Alarm, "", "x"); got == nil || got.ID != "any-alarm" {
+		t.Fatalf("an alarm incident got %+v", got)
 	}
 }
 
