@@ -79,7 +79,7 @@ func (g *rig) tune(id string, mode runbook.Mode, cooldown time.Duration, maxPerD
 	return rb
 }
 
-// mutations counts the ECS calls of one operation.
+// count counts the ECS calls of one operation.
 func (g *rig) count(op string) int { return len(g.ecs.Calls(op)) }
 
 // spyECS lets a test act while an action is under way: during runs just before each
