@@ -775,6 +775,14 @@ func TestModeCap(t *testing.T) {
 		t.Fatalf("a human's action is recorded as theirs: %+v", e)
 	}
 
+	t.Run("the refusal names the runbook's mode and the cap", func(t *testing.T) {
+		g := newRig(t, checkout(0)) // oom-killed ships in suggest mode
+		g.r.Cap = config.AutoFixOff
+		inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+		mustSkip(t, g.fix(t, inc.ID), "automatic fixes are off (runbook mode suggest, MEDIC_AUTOFIX=off)")
+		orphan := g.open(t, classify.HostLost, "no-such-runbook", td12, 2)
+		mustSkip(t, g.handle(t, remediate.Request{Incident: orphan.ID, By: "slack:alice", Action: runbook.Rollback}), "automatic fixes are off (runbook mode off, MEDIC_AUTOFIX=off)")
+	})
 	t.Run("suggest runbook under auto cap, at the cap of its plan", func(t *testing.T) {
 		g := newRig(t, checkout(0))
 		g.r.Runbooks.ByID("oom-killed").Fix.Params["max_memory_mib"] = 512
