@@ -35,14 +35,14 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 ## test: vet and every test, with the race detector, plus short fuzzes of the event decoders, the
 ## Slack request parser and runbook front matter, then the Terraform checks (fmt, validate of every
 ## example, terraform test of every module; a provider mirror is used when found, or
-## TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it after. The Slack and
-## runbook fuzzes run a number of inputs, not a time: a timed fuzz whose slow worker is still busy
+## TF_PLUGIN_DIR). The DynamoDB tests start dynalite themselves and stop it after. Every fuzz
+## runs a number of inputs, not a time: a timed fuzz whose slow worker is still busy
 ## when the time is up fails with "context deadline exceeded" (seen in CI on the Slack fuzz).
 test: testenv
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./internal/event/
-	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 10s ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 100000x ./internal/event/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 100000x ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 20000x ./internal/chatops/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 100000x ./internal/runbook/
 	deploy/terraform/check.sh

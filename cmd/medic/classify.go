@@ -48,6 +48,20 @@ type errorLine struct {
 	ID    string `json:"id,omitempty"`
 }
 
+// operatorClassifier is the classifier the pipeline uses: the operator's rules, which live beside
+// the runbooks (MEDIC_RUNBOOKS/classify.yaml), before the built-in ones.
+func operatorClassifier(getenv func(string) string) (*classify.Classifier, error) {
+	dir := getenv("MEDIC_RUNBOOKS")
+	if dir == "" {
+		return nil, nil
+	}
+	set, err := app.LoadRunbooks(dir)
+	if err != nil && !errors.Is(err, runbook.ErrEmpty) { // classifying needs no runbook
+		return nil, err
+	}
+	return set.Classifier, nil
+}
+
 func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlags("classify", stderr)
 	explain := fs.Bool("explain", false, "for each event, print which rule and which text decided, and what else matched, instead of JSON")
@@ -58,15 +72,10 @@ func classifyCmd(args []string, stdin io.Reader, stdout, stderr io.Writer, geten
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	// The operator's classification rules live beside the runbooks (MEDIC_RUNBOOKS/classify.yaml).
-	var cl *classify.Classifier
-	if dir := getenv("MEDIC_RUNBOOKS"); dir != "" {
-		set, err := app.LoadRunbooks(dir)
-		if err != nil && !errors.Is(err, runbook.ErrEmpty) { // classifying needs no runbook
-			fmt.Fprintf(stderr, "medic classify: %v\n", err)
-			return 1
-		}
-		cl = set.Classifier
+	cl, err := operatorClassifier(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "medic classify: %v\n", err)
+		return 1
 	}
 	inputs, err := readNamedInputs(fs.Args(), stdin)
 	if err != nil {

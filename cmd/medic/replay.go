@@ -2,32 +2,43 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/config"
+	"github.com/ecs-medic/ecs-medic/internal/deployment"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 )
 
-// scenario is a recorded incident: the services' state as DescribeServices showed it, and the
-// events in the order EventBridge delivered them. Plain event files replay too.
+// scenario is a recorded incident: the services' state as DescribeServices showed it, the task
+// definitions its deployments ran, the events in the order EventBridge delivered them, and what
+// happened besides them (script). Plain event files replay too.
 type scenario struct {
 	Description string            `json:"description"`
 	Services    []recordedService `json:"services"`
-	Events      []json.RawMessage `json:"events"`
+	// TaskDefinitions are DescribeTaskDefinition's taskDefinition objects, for comparing a
+	// deployment's revisions.
+	TaskDefinitions []json.RawMessage `json:"task_definitions"`
+	Events          []json.RawMessage `json:"events"`
+	Script          []scriptStep      `json:"script"`
 }
 
 type recordedService struct {
@@ -38,6 +49,40 @@ type recordedService struct {
 	Running        int    `json:"running"`
 	Pending        int    `json:"pending"`
 	TaskDefinition string `json:"task_definition"`
+	// Controller is the deployment controller (ECS when empty, CODE_DEPLOY, EXTERNAL).
+	Controller  string                    `json:"deployment_controller"`
+	Deployments []servicestate.Deployment `json:"deployments"`
+}
+
+func (s recordedService) snapshot() *servicestate.Snapshot {
+	return &servicestate.Snapshot{Cluster: s.Cluster, Service: s.Service, Desired: s.Desired, Running: s.Running, Pending: s.Pending,
+		TaskDefinition: s.TaskDefinition, Controller: s.Controller, Deployments: s.Deployments, Status: "ACTIVE"}
+}
+
+// scriptStep is what happened at a time besides the events: a service's new state (as the next
+// DescribeServices would read it), a human's acknowledgement or resolution of the service's
+// active incident, or nothing (the clock moves on). With a script, the reconciler runs on every
+// minute of the recorded clock, as it does every minute in production: services that stay
+// recovered resolve, relapses count as flaps, unacknowledged incidents escalate.
+type scriptStep struct {
+	Time time.Time `json:"time"`
+	// State replaces the service's state (a field left empty keeps its value).
+	State *recordedService `json:"state,omitempty"`
+	// Ack and Resolve name a service, "<cluster>/<service>"; By is the actor recorded.
+	Ack     string `json:"ack,omitempty"`
+	Resolve string `json:"resolve,omitempty"`
+	By      string `json:"by,omitempty"`
+}
+
+// recordedTaskDefinitions serves DescribeTaskDefinition from a scenario.
+type recordedTaskDefinitions map[string]*ecstypes.TaskDefinition
+
+func (r recordedTaskDefinitions) DescribeTaskDefinition(_ context.Context, in *ecs.DescribeTaskDefinitionInput, _ ...func(*ecs.Options)) (*ecs.DescribeTaskDefinitionOutput, error) {
+	td, ok := r[aws.ToString(in.TaskDefinition)]
+	if !ok {
+		return nil, fmt.Errorf("task definition %s is not in the scenario", aws.ToString(in.TaskDefinition))
+	}
+	return &ecs.DescribeTaskDefinitionOutput{TaskDefinition: td}, nil
 }
 
 // recordedStates serves the states a scenario recorded, instead of asking ECS.
@@ -60,8 +105,11 @@ type replaySummary struct {
 const replayAbout = `Runs events through the whole pipeline (classification, severity, incidents, runbooks) on an
 embedded store and prints the incidents with their timelines. It only prints: PagerDuty and Slack
 get nothing, whatever the environment holds, unless --notify is given. A scenario file
-({"services": [...], "events": [...]}, see testdata/scenarios/demo.json) carries the services'
-recorded state; plain event files ask ECS when AWS credentials are found.`
+({"services": [...], "task_definitions": [...], "events": [...], "script": [...]}, see
+testdata/scenarios/) carries the services' recorded state and deployments, and a script of what
+happened besides the events (new service states, acknowledgements, resolutions), with the
+reconciler run on every minute of the recorded clock; plain event files ask ECS when AWS
+credentials are found.`
 
 func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := newFlags("replay", stderr)
@@ -94,6 +142,8 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 	var raws [][]byte
 	states := recordedStates{}
+	taskDefs := recordedTaskDefinitions{}
+	var script []scriptStep
 	recorded := map[string]time.Time{} // event id → the time EventBridge gave it
 	for _, in := range inputs {
 		var sc scenario
@@ -102,9 +152,25 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 				raws = append(raws, e)
 			}
 			for _, s := range sc.Services {
-				states[s.Cluster+"/"+s.Service] = &servicestate.Snapshot{Cluster: s.Cluster, Service: s.Service,
-					Desired: s.Desired, Running: s.Running, Pending: s.Pending, TaskDefinition: s.TaskDefinition, Status: "ACTIVE"}
+				states[s.Cluster+"/"+s.Service] = s.snapshot()
 			}
+			for _, raw := range sc.TaskDefinitions {
+				var td ecstypes.TaskDefinition
+				if err := json.Unmarshal(raw, &td); err != nil || td.TaskDefinitionArn == nil {
+					fmt.Fprintf(stderr, "medic replay: a task definition of the scenario is not DescribeTaskDefinition's taskDefinition (taskDefinitionArn, containerDefinitions, ...)\n")
+					return 1
+				}
+				arn := aws.ToString(td.TaskDefinitionArn)
+				taskDefs[arn] = &td
+				taskDefs[deployment.Revision(arn)] = &td
+			}
+			for _, st := range sc.Script {
+				if problem := st.check(states); problem != "" {
+					fmt.Fprintf(stderr, "medic replay: script step at %s: %s\n", st.Time.UTC().Format(time.RFC3339), problem)
+					return 1
+				}
+			}
+			script = append(script, sc.Script...)
 			continue
 		}
 		split, err := event.Split(in)
@@ -144,6 +210,9 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}}
 	if len(states) > 0 {
 		opts.States = states
+		// The deployments the scenario recorded are compared from its task definitions, never
+		// from whatever account the machine's credentials reach.
+		opts.Deployments = func(context.Context, string, string) (deployment.ECS, error) { return taskDefs, nil }
 	}
 	if !*asJSON {
 		opts.Console = stdout
@@ -156,9 +225,15 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 	sum := replaySummary{Events: len(raws), Outcomes: map[string]int{}}
 	failed := false
+	slices.SortStableFunc(script, func(x, y scriptStep) int { return x.Time.Compare(y.Time) })
+	play := &scriptPlayer{steps: script, states: states, app: a, clock: &eventTime}
 	for _, raw := range raws {
 		if ev, err := event.Decode(raw); err == nil && !ev.Time.IsZero() {
 			recorded[ev.ID] = ev.Time
+			if err := play.until(ctx, ev.Time); err != nil {
+				fmt.Fprintf(stderr, "medic replay: %v\n", err)
+				return 1
+			}
 			if ev.Time.After(eventTime) {
 				eventTime = ev.Time
 			}
@@ -169,6 +244,10 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		sum.Outcomes[string(res.Outcome)]++
 		sum.Results = append(sum.Results, res)
+	}
+	if err := play.until(ctx, time.Time{}); err != nil { // the rest of the script
+		fmt.Fprintf(stderr, "medic replay: %v\n", err)
+		return 1
 	}
 	sum.Incidents, err = store.List(ctx, incident.Filter{Limit: 1000})
 	if err != nil {
@@ -317,4 +396,118 @@ func printReplay(w io.Writer, sum replaySummary, recorded map[string]time.Time) 
 			fmt.Fprintf(w, "    %s  %-10s %s\n", e.At.UTC().Format("15:04:05"), e.Actor, e.Message)
 		}
 	}
+}
+
+// check says what is wrong with a step ("" when nothing).
+func (st scriptStep) check(states recordedStates) string {
+	n := 0
+	for _, set := range []bool{st.State != nil, st.Ack != "", st.Resolve != ""} {
+		if set {
+			n++
+		}
+	}
+	switch {
+	case st.Time.IsZero():
+		return "no time"
+	case n > 1:
+		return "give one of state, ack, resolve"
+	case st.State != nil && states[st.State.Cluster+"/"+st.State.Service] == nil:
+		return fmt.Sprintf("state of %s/%s, which is not among the scenario's services", st.State.Cluster, st.State.Service)
+	case (st.Ack != "" || st.Resolve != "") && !strings.Contains(st.Ack+st.Resolve, "/"):
+		return "ack and resolve name a service: <cluster>/<service>"
+	}
+	return ""
+}
+
+// scriptPlayer plays a scenario's script on the recorded clock, with the reconciler's pass on
+// every whole minute, as it runs in production.
+type scriptPlayer struct {
+	steps  []scriptStep
+	states recordedStates
+	app    *app.App
+	clock  *time.Time // the incidents' clock: the replay's recorded time
+	last   time.Time  // the last minute the reconciler ran at
+}
+
+// until plays the steps up to t (zero: all of them), ticking the reconciler on the way.
+func (p *scriptPlayer) until(ctx context.Context, t time.Time) error {
+	if len(p.steps) == 0 {
+		return nil
+	}
+	for len(p.steps) > 0 && (t.IsZero() || !p.steps[0].Time.After(t)) {
+		st := p.steps[0]
+		p.steps = p.steps[1:]
+		if err := p.tick(ctx, st.Time); err != nil {
+			return err
+		}
+		if err := p.do(ctx, st); err != nil {
+			return fmt.Errorf("script step at %s: %w", st.Time.UTC().Format(time.RFC3339), err)
+		}
+	}
+	if !t.IsZero() {
+		return p.tick(ctx, t)
+	}
+	return nil
+}
+
+// tick runs the reconciler at every whole minute after the last one, up to t.
+func (p *scriptPlayer) tick(ctx context.Context, t time.Time) error {
+	if p.last.IsZero() {
+		p.last = p.clock.Truncate(time.Minute)
+		if p.clock.IsZero() {
+			p.last = t.Truncate(time.Minute)
+		}
+	}
+	r := p.app.Reconciler()
+	for m := p.last.Add(time.Minute); !m.After(t); m = m.Add(time.Minute) {
+		if m.After(*p.clock) {
+			*p.clock = m
+		}
+		if _, err := r.Run(ctx); err != nil {
+			return fmt.Errorf("reconciler at %s: %w", m.UTC().Format(time.RFC3339), err)
+		}
+		p.last = m
+	}
+	if t.After(*p.clock) {
+		*p.clock = t
+	}
+	return nil
+}
+
+func (p *scriptPlayer) do(ctx context.Context, st scriptStep) error {
+	switch {
+	case st.State != nil:
+		key := st.State.Cluster + "/" + st.State.Service
+		old := p.states[key]
+		snap := st.State.snapshot()
+		snap.TaskDefinition = cmp.Or(snap.TaskDefinition, old.TaskDefinition)
+		snap.Controller = cmp.Or(snap.Controller, old.Controller)
+		if snap.Deployments == nil {
+			snap.Deployments = old.Deployments
+		}
+		p.states[key] = snap
+	case st.Ack != "" || st.Resolve != "":
+		name := st.Ack + st.Resolve
+		active, err := p.app.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		var inc *incident.Incident
+		for _, i := range active {
+			if i.Scope.Cluster+"/"+i.Scope.Service == name && (inc == nil || i.OpenedAt.After(inc.OpenedAt)) {
+				inc = i
+			}
+		}
+		if inc == nil {
+			return fmt.Errorf("no active incident on %s", name)
+		}
+		by := cmp.Or(st.By, "replay")
+		if st.Ack != "" {
+			_, _, err = p.app.Manager.Acknowledge(ctx, inc.ID, by)
+		} else {
+			_, _, err = p.app.Manager.Resolve(ctx, inc.ID, by, "resolved by hand")
+		}
+		return err
+	}
+	return nil
 }

@@ -110,6 +110,11 @@ func routesTest(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 		fmt.Fprintln(stderr, "medic routes test:", err)
 		return 1
 	}
+	cl, err := operatorClassifier(getenv) // the cause decides the route: classify as the pipeline does
+	if err != nil {
+		fmt.Fprintln(stderr, "medic routes test:", err)
+		return 1
+	}
 	fallback := fallbackReceivers(getenv)
 	code := 0
 	for _, in := range inputs {
@@ -130,7 +135,7 @@ func routesTest(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv
 				fmt.Fprintf(stdout, "event %s: refused: account %s is not in MEDIC_ACCOUNTS\n", ev.ID, ev.Account)
 				continue
 			}
-			in := pipeline.Interpret(ev)
+			in := pipeline.InterpretWith(ev, cl)
 			if !in.Opens {
 				why := in.Why
 				if why == "" {

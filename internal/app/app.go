@@ -35,6 +35,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/logging"
 	"github.com/ecs-medic/ecs-medic/internal/metrics"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
 	"github.com/ecs-medic/ecs-medic/internal/notify/slack"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
@@ -78,6 +79,8 @@ type App struct {
 
 	// digest posts the weekly report; nil when MEDIC_DIGEST_SCHEDULE is unset.
 	digest *digest.Digest
+	// pagerKeys are the routes' PagerDuty keys, for `/medic oncall`.
+	pagerKeys pagerKeys
 }
 
 // Options are the parts an entry point chooses.
@@ -97,6 +100,9 @@ type Options struct {
 	// IncidentClock stamps incidents and their timelines: wall time by default, the events' own
 	// time in a replay, so a recorded night replays with its own times.
 	IncidentClock func() time.Time
+	// Deployments reads the task definitions a deployment link compares (recorded scenarios);
+	// nil: each account's ECS client, when ECS is reachable.
+	Deployments pipeline.DeploymentReader
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -136,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 			return nil, err
 		}
 	}
-	if a.Fanout, err = senders(ctx, cfg, a.Routes, awsCfg, awsReason, opts.Console, log); err != nil {
+	if a.Fanout, a.pagerKeys, err = senders(ctx, cfg, a.Routes, awsCfg, awsReason, opts.Console, log); err != nil {
 		return nil, err
 	}
 	var mo []incident.Option
@@ -157,16 +163,21 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	}
 	a.Runbooks = rbs
 	po := []pipeline.Option{pipeline.WithRunbooks(rbs), pipeline.WithAccounts(cfg.Accounts)}
+	if opts.Deployments != nil {
+		po = append(po, pipeline.WithDeployments(opts.Deployments))
+	}
 	if a.Accounts != nil {
 		a.Logs = tasklogs.PerAccount(a.Accounts, 20)
 		po = append(po, pipeline.WithLogs(a.Logs))
-		po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
-			cs, err := a.Accounts.For(ctx, account, region)
-			if err != nil {
-				return nil, err
-			}
-			return cs.ECS, nil
-		}))
+		if opts.Deployments == nil {
+			po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
+				cs, err := a.Accounts.For(ctx, account, region)
+				if err != nil {
+					return nil, err
+				}
+				return cs.ECS, nil
+			}))
+		}
 		prices, err := cost.Load(cfg.Prices)
 		if err != nil {
 			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
@@ -247,6 +258,10 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 		Region:        a.Region,
 		Log:           a.Log,
 	}
+	if a.Runbooks != nil {
+		// status, why and logs classify as the pipeline does: classify.yaml's rules first.
+		h.Classifier = a.Runbooks.Classifier
+	}
 	if a.Accounts != nil {
 		h.Clients = a.Accounts
 	}
@@ -266,8 +281,19 @@ func (a *App) Slack(deferrer func(*chatops.Handler) chatops.Deferrer) *chatops.H
 	case a.Remediator != nil:
 		h.Fix = a.Remediator.Handle
 	}
+	h.OnCall = a.onCall()
 	h.Defer = deferrer(h)
 	return h
+}
+
+// onCall is what `/medic oncall` reads: PagerDuty's REST API (MEDIC_PAGERDUTY_API_TOKEN) and the
+// routes' keys.
+func (a *App) onCall() *chatops.OnCall {
+	oc := &chatops.OnCall{Routes: a.Routes, Keys: a.pagerKeys.keys, KeyErrors: a.pagerKeys.errs}
+	if tok := a.Config.PagerDutyAPIToken.Value; tok != "" {
+		oc.Finder = pagerduty.NewDirectory(tok, a.Config.PagerDutyAPIURL)
+	}
+	return oc
 }
 
 // LoadRunbooks reads the runbooks from dir (MEDIC_RUNBOOKS), or the ones built into the binary.

@@ -42,7 +42,9 @@ func routeOf(f *route.File) func(incident.Signal) string {
 // senders builds the receivers: without routes, one fan-out to MEDIC_SLACK_CHANNEL and
 // MEDIC_PAGERDUTY_ROUTING_KEY; with routes, one fan-out per route, the default's included. A
 // route whose key cannot be read gets a receiver that fails saying why, and the others work.
-func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg aws.Config, awsReason string, out io.Writer, log *zap.Logger) (notify.Sender, error) {
+// The keys read are returned by route too, for `/medic oncall`.
+func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg aws.Config, awsReason string, out io.Writer, log *zap.Logger) (notify.Sender, pagerKeys, error) {
+	pk := pagerKeys{keys: map[string]config.Secret{}, errs: map[string]string{}}
 	token := cfg.SlackBotToken.Value
 	channels := map[string]*slack.Notifier{} // one per channel, so routes sharing one share its pacing
 	slackFor := func(channel string) notify.Notifier {
@@ -75,6 +77,7 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 		var notifiers []notify.Notifier
 		if key := cfg.PagerDutyRoutingKey.Value; key != "" {
 			notifiers = append(notifiers, pagerFor(key, false))
+			pk.keys[route.DefaultName] = key
 		} else {
 			log.Info("MEDIC_PAGERDUTY_ROUTING_KEY is not set: no paging")
 		}
@@ -82,12 +85,12 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 		case token != "" && cfg.SlackChannel != "":
 			notifiers = append(notifiers, slackFor(cfg.SlackChannel))
 		case token != "" || cfg.SlackChannel != "":
-			return nil, errors.New("posting to Slack needs both MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL")
+			return nil, pk, errors.New("posting to Slack needs both MEDIC_SLACK_BOT_TOKEN and MEDIC_SLACK_CHANNEL")
 		}
 		if len(notifiers) == 0 && out != nil {
 			notifiers = append(notifiers, console.New(out))
 		}
-		return notify.NewFanout(notifiers), nil
+		return notify.NewFanout(notifiers), pk, nil
 	}
 
 	var sm secrets.SecretsManager
@@ -126,13 +129,15 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 		case keyErr != nil:
 			log.Error("a route's PagerDuty key could not be read: its incidents are not paged; other routes are", zap.String("route", name), zap.Error(keyErr))
 			notifiers = append(notifiers, route.Broken{Receiver: pagerduty.Name, Err: keyErr})
+			pk.errs[name] = keyErr.Error()
 		case key != "":
 			notifiers = append(notifiers, pagerFor(key, p3))
+			pk.keys[name] = key
 			paging = true
 		}
 		if rec.SlackChannel != "" {
 			if token == "" {
-				return nil, fmt.Errorf("%s: route %s posts to Slack channel %s, but MEDIC_SLACK_BOT_TOKEN is not set", routes.Path, name, rec.SlackChannel)
+				return nil, pk, fmt.Errorf("%s: route %s posts to Slack channel %s, but MEDIC_SLACK_BOT_TOKEN is not set", routes.Path, name, rec.SlackChannel)
 			}
 			notifiers = append(notifiers, slackFor(rec.SlackChannel))
 		}
@@ -149,5 +154,12 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 	if !paging {
 		log.Info("no PagerDuty routing key in MEDIC_ROUTES or MEDIC_PAGERDUTY_ROUTING_KEY: no paging")
 	}
-	return route.NewSender(byRoute, fallback), nil
+	return route.NewSender(byRoute, fallback), pk, nil
+}
+
+// pagerKeys are the PagerDuty routing keys by route name (route.DefaultName without routes), and
+// why a route's could not be read.
+type pagerKeys struct {
+	keys map[string]config.Secret
+	errs map[string]string
 }

@@ -30,11 +30,12 @@ const Help = "*ecs-medic* — `/medic <command>`\n" +
 	"• `incidents` — open incidents, newest first, and active silences\n" +
 	"• `status <cluster>/<service>` — desired/running/pending, deployments, last stopped tasks and their causes " +
 	"(`<account>/<cluster>/<service>` where several accounts have it)\n" +
-	"• `why <task-id>` — the diagnosis, its evidence and the last log lines\n" +
+	"• `why <task-id>` — the diagnosis, its evidence and the last log lines (`why <cluster> <task-id>` for a task no incident saw)\n" +
 	"• `logs <task-id>` — the task's last log lines\n" +
 	"• `runbook <cause>` — what SOP-002 says to do\n" +
 	"• `report [since]` — per service: incidents, time to acknowledge and resolve, SLA, fixes (default 7d)\n" +
 	"• `postmortem <incident>` — a Markdown postmortem draft\n" +
+	"• `oncall [<cluster>/<service>]` — who PagerDuty pages for it now, level by level (every route without one)\n" +
 	"Changing commands, for allowed users:\n" +
 	"• `ack <incident>` · `resolve <incident>`\n" +
 	"• `silence <cluster>/<service> <duration> [reason]` — mute its notifications, e.g. `silence prod/web 30m deploying`\n" +
@@ -54,13 +55,15 @@ func (h *Handler) command(ctx context.Context, form url.Values) Reply {
 	case "incidents":
 		return h.incidents(ctx)
 	case "why":
-		return h.why(ctx, args)
+		return h.why(ctx, args, form.Get("response_url"))
 	case "logs":
 		return h.logs(ctx, args, form.Get("response_url"))
 	case "runbook":
 		return runbookAnswer(args)
 	case "report", "postmortem":
 		return h.reviewCommand(ctx, verb, args, form.Get("response_url"))
+	case "oncall":
+		return h.onCallCommand(ctx, args, form.Get("response_url"))
 	case "status":
 		if len(args) != 1 || !strings.Contains(args[0], "/") {
 			return Reply{Text: "Usage: `/medic status <cluster>/<service>`"}
@@ -430,9 +433,12 @@ func (h *Handler) findTask(ctx context.Context, q string) (*incident.Incident, s
 	return nil, "", nil
 }
 
-func (h *Handler) why(ctx context.Context, args []string) Reply {
+func (h *Handler) why(ctx context.Context, args []string, responseURL string) Reply {
+	if len(args) == 2 {
+		return h.whyCluster(ctx, args, responseURL)
+	}
 	if len(args) != 1 {
-		return Reply{Text: "Usage: `/medic why <task-id>`"}
+		return Reply{Text: "Usage: `/medic why <task-id>` (or `/medic why <cluster> <task-id>` for a task no incident saw)"}
 	}
 	inc, id, err := h.findTask(ctx, args[0])
 	switch {
@@ -442,26 +448,14 @@ func (h *Handler) why(ctx context.Context, args []string) Reply {
 		h.Log.Error("slack why", zap.Error(err))
 		return Reply{Text: "Could not look the task up just now: ecs-medic's store did not answer. Try again in a minute."}
 	case inc == nil:
-		return Reply{Text: fmt.Sprintf("No incident mentions task `%s` (expected stops open none). ECS keeps stopped tasks about an hour: `/medic status <cluster>/<service>` shows the recent ones.", echo(args[0]))}
+		return Reply{Text: fmt.Sprintf("No incident mentions task `%s` (expected stops open none). ECS keeps stopped tasks about an hour: `/medic why <cluster> %s` reads it from ECS and classifies it, `/medic status <cluster>/<service>` shows the recent ones.", echo(args[0]), echo(args[0]))}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Task `%s`* — %s, %s\n", esc(id), esc(notify.CauseWords(inc)), inc.Confidence)
 	if item := inc.Cause.SOPItem(); item != "" {
 		fmt.Fprintf(&b, "SOP-002: %s\n", item)
 	}
-	if d := inc.Diagnosis; d != nil && d.Container != "" {
-		fmt.Fprintf(&b, "Container `%s`", esc(d.Container))
-		if d.ExitCode != nil {
-			fmt.Fprintf(&b, " exited %d", *d.ExitCode)
-		}
-		b.WriteString("\n")
-	}
-	if d := inc.Diagnosis; d != nil && len(d.Evidence) > 0 {
-		b.WriteString("*Evidence*\n")
-		for _, e := range d.Evidence {
-			fmt.Fprintf(&b, "• %s: `%s`\n", esc(e.Field), esc(e.Value))
-		}
-	}
+	writeDiagnosis(&b, inc.Diagnosis)
 	if event.TaskID(inc.Facts.TaskArn) == id && len(inc.LogLines) > 0 {
 		b.WriteString("*Last log lines*\n```" + esc(strings.Join(inc.LogLines, "\n")) + "```\n")
 	}
@@ -526,7 +520,7 @@ func (h *Handler) logsFromECS(ctx context.Context, account, region string, args 
 		return Reply{Text: fmt.Sprintf("ECS does not know task `%s` in `%s` (it forgets stopped tasks after about an hour).", echo(args[1]), echo(args[0]))}
 	}
 	t := out.Tasks[0]
-	d := classify.Task(taskDetail(t))
+	d := h.Classifier.Task(taskDetail(t))
 	tail, err := h.Logs.Last(ctx, tasklogs.Task{Account: account, Region: region, TaskDefinition: aws.ToString(t.TaskDefinitionArn), TaskID: event.TaskID(aws.ToString(t.TaskArn)), Container: d.Container})
 	if err != nil {
 		return Reply{Text: fmt.Sprintf("No log lines for `%s`: %s. Look in CloudWatch Logs.", echo(args[1]), esc(shortReason(err)))}
@@ -578,7 +572,7 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 			})
 			b.WriteString("*Last stopped tasks*\n")
 			for _, t := range tasks.Tasks {
-				d := classify.Task(taskDetail(t))
+				d := h.Classifier.Task(taskDetail(t))
 				fmt.Fprintf(&b, "• `%s` %s — %s (`%s`)", esc(event.TaskID(aws.ToString(t.TaskArn))), aws.ToTime(t.StoppedAt).UTC().Format("15:04 UTC"), d.Cause.Title(), d.Cause)
 				if d.Container != "" {
 					fmt.Fprintf(&b, ", container `%s`", esc(d.Container))

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/accounts"
+	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
@@ -60,7 +61,7 @@ type LogTailer interface {
 
 // Job is work done after the acknowledgement: it answers through ResponseURL.
 type Job struct {
-	Kind string             `json:"kind"` // "status", "logs", "report", "postmortem", "announce", "reply", "fix"
+	Kind string             `json:"kind"` // "status", "logs", "why", "report", "postmortem", "oncall", "announce", "reply", "fix"
 	Fix  *remediate.Request `json:"fix,omitempty"`
 	Args []string           `json:"args,omitempty"`
 	// Account and Region say whose service a status or logs job reads ("" : the home account).
@@ -104,6 +105,8 @@ type Handler struct {
 	Logs   LogTailer // nil: logs come only from incidents
 	Groups Groups    // nil: group membership cannot be checked
 	Region string
+	// OnCall answers `/medic oncall`; nil: who is on call cannot be told here.
+	OnCall *OnCall
 	// Fix carries out a fix (remediate.Remediator.Handle, or an invocation of the remediation
 	// function); nil: fixes are not available here.
 	Fix   func(ctx context.Context, req remediate.Request) (remediate.Outcome, error)
@@ -111,6 +114,11 @@ type Handler struct {
 	Log   *zap.Logger
 	Now   func() time.Time
 	HTTP  *http.Client // for response_url
+
+	// Classifier diagnoses the tasks status, why and logs read from ECS: the operator's rules of
+	// the runbook folder's classify.yaml before the built-in ones, as the pipeline does. nil: the
+	// built-in rules only.
+	Classifier *classify.Classifier
 
 	groupMu    sync.Mutex
 	groupCache map[string]groupEntry
@@ -301,6 +309,8 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 		rep = h.status(ctx, j.Account, j.Region, j.Args)
 	case "logs":
 		rep = h.logsFromECS(ctx, j.Account, j.Region, j.Args)
+	case "why":
+		rep = h.whyFromECS(ctx, j.Account, j.Region, j.Args)
 	case "report":
 		rep = h.periodReport(ctx, j.Args)
 	case "postmortem":
@@ -308,6 +318,8 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 			return errors.New("postmortem job without an incident")
 		}
 		rep = h.postmortem(ctx, j.Args)
+	case "oncall":
+		rep = h.onCall(ctx, j.Args)
 	case "announce":
 		inc, err := h.Manager.Store().Get(ctx, j.Incident)
 		if err != nil {

@@ -180,7 +180,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 			if !found {
 				found, decided = true, f
 				d = Diagnosis{Cause: r.Cause, Sub: r.Sub, Confidence: r.confidence(), Rule: f.Rule,
-					Evidence: []Evidence{{Field: m.field, Value: m.raw}}}
+					Evidence: evidence(m.field, m.raw)}
 				d = withContext(t, d, containerFor(t, m.container, order), m.field)
 			}
 			if all == nil {
@@ -254,7 +254,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 		m := &msgs[best]
 		decided = Finding{Rule: r.id, Cause: r.cause, Sub: bestSub, Field: m.field, Text: m.raw, Phrase: bestPhrase}
 		d = Diagnosis{Cause: r.cause, Sub: bestSub, Confidence: r.confidence, Rule: r.id,
-			Evidence: []Evidence{{Field: m.field, Value: m.raw}}}
+			Evidence: evidence(m.field, m.raw)}
 		ci := containerFor(t, m.container, order)
 		switch {
 		case t.StopCode == "SpotInterruption" && (r.cause == HostLost || r.generic()):
@@ -263,7 +263,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 			// can be terminated for many reasons.)
 			decided = stop
 			d = Diagnosis{Cause: SpotInterruption, Confidence: Confirmed, Rule: stop.Rule,
-				Evidence: []Evidence{{Field: "stopCode", Value: t.StopCode}}}
+				Evidence: evidence("stopCode", t.StopCode)}
 			return withContext(t, d, ci, "stopCode"), decided
 		case r.generic():
 			return exitRefine(t, d, ci, decided)
@@ -275,7 +275,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 	if stop.Rule != "" && (t.StopCode != "ServiceSchedulerInitiated" || t.StoppedReason == "") {
 		decided = stop
 		d = Diagnosis{Cause: stop.Cause, Confidence: stopConfidence(t.StopCode), Rule: stop.Rule,
-			Evidence: []Evidence{{Field: "stopCode", Value: t.StopCode}}}
+			Evidence: evidence("stopCode", t.StopCode)}
 		if stop.Cause == EssentialExit {
 			return exitRefine(t, d, ci, decided)
 		}
@@ -295,7 +295,7 @@ func (c *Classifier) classify(t *event.TaskDetail, all *[]Finding) (Diagnosis, F
 		// The unknown text itself is the evidence: it is what the operator must read, and what
 		// grows the corpus.
 		m := &msgs[0]
-		d.Evidence = []Evidence{{Field: m.field, Value: m.raw}}
+		d.Evidence = evidence(m.field, m.raw)
 		return withContext(t, d, containerFor(t, m.container, order), m.field), decided
 	}
 	return withContext(t, d, ci, ""), decided
@@ -332,7 +332,7 @@ func exitRefine(t *event.TaskDetail, d Diagnosis, ci int, decided Finding) (Diag
 	default:
 		return withContext(t, d, ci, used), decided
 	}
-	d.Cause, d.Confidence, d.Rule = to, conf, d.Rule+"+exit-"+strconv.Itoa(code)
+	d.Cause, d.Confidence, d.Rule = to, conf, d.Rule+"+exit-"+exitText(code)
 	decided.Rule, decided.Cause = d.Rule, to
 	return withContext(t, d, ci, used), decided
 }
@@ -340,20 +340,26 @@ func exitRefine(t *event.TaskDetail, d Diagnosis, ci int, decided Finding) (Diag
 // stopCodeFinding is what a stop code alone says.
 // https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html (stopCode)
 func stopCodeFinding(code string) Finding {
+	// Rule ids are constants: every task asks, and most never use the answer.
 	var c Cause
+	var rule string
 	switch code {
-	case "SpotInterruption", "TerminationNotice":
-		c = SpotInterruption
+	case "SpotInterruption":
+		c, rule = SpotInterruption, "stop-code:SpotInterruption"
+	case "TerminationNotice":
+		c, rule = SpotInterruption, "stop-code:TerminationNotice"
 	case "EssentialContainerExited":
-		c = EssentialExit
+		c, rule = EssentialExit, "stop-code:EssentialContainerExited"
 	case "TaskFailedToStart":
-		c = StartFailure
-	case "UserInitiated", "ServiceSchedulerInitiated":
-		c = Expected
+		c, rule = StartFailure, "stop-code:TaskFailedToStart"
+	case "UserInitiated":
+		c, rule = Expected, "stop-code:UserInitiated"
+	case "ServiceSchedulerInitiated":
+		c, rule = Expected, "stop-code:ServiceSchedulerInitiated"
 	default:
 		return Finding{}
 	}
-	return Finding{Rule: "stop-code:" + code, Cause: c, Field: "stopCode", Text: code}
+	return Finding{Rule: rule, Cause: c, Field: "stopCode", Text: code}
 }
 
 // stopConfidence: a stop code that names its cause is confirmed; TaskFailedToStart says only that
@@ -428,10 +434,10 @@ func withContext(t *event.TaskDetail, d Diagnosis, ci int, used string) Diagnosi
 		d.Container = c.Name
 		d.ExitCode = c.ExitCode
 		if c.ExitCode != nil {
-			d.Evidence = append(d.Evidence, Evidence{Field: "containers[" + c.Name + "].exitCode", Value: strconv.Itoa(*c.ExitCode)})
+			d.Evidence = append(d.Evidence, Evidence{Field: "containers[" + c.Name + "].exitCode", Value: exitText(*c.ExitCode)})
 		}
-		if f := "containers[" + c.Name + "].reason"; c.Reason != "" && f != used {
-			d.Evidence = append(d.Evidence, Evidence{Field: f, Value: c.Reason})
+		if c.Reason != "" && !isContainerField(used, c.Name, "].reason") {
+			d.Evidence = append(d.Evidence, Evidence{Field: "containers[" + c.Name + "].reason", Value: c.Reason})
 		}
 	}
 	if t.StoppedReason != "" && used != "stoppedReason" {
@@ -441,6 +447,40 @@ func withContext(t *event.TaskDetail, d Diagnosis, ci int, used string) Diagnosi
 		d.Evidence = append(d.Evidence, Evidence{Field: "stopCode", Value: t.StopCode})
 	}
 	return d
+}
+
+// evidence starts a diagnosis's evidence with its decisive item, with room for the context
+// withContext adds (a container's exit code and reason, the task's reason and stop code).
+func evidence(field, value string) []Evidence {
+	ev := make([]Evidence, 1, 4)
+	ev[0] = Evidence{Field: field, Value: value}
+	return ev
+}
+
+// isContainerField reports whether field is "containers[" + name + suffix, without building it.
+func isContainerField(field, name, suffix string) bool {
+	const prefix = "containers["
+	return len(field) == len(prefix)+len(name)+len(suffix) && strings.HasPrefix(field, prefix) &&
+		field[len(prefix):len(prefix)+len(name)] == name && strings.HasSuffix(field, suffix)
+}
+
+// exitText is strconv.Itoa without an allocation for the exit codes that say something.
+func exitText(code int) string {
+	switch code {
+	case 137:
+		return "137"
+	case 143:
+		return "143"
+	case 139:
+		return "139"
+	case 126:
+		return "126"
+	case 127:
+		return "127"
+	case 255:
+		return "255"
+	}
+	return strconv.Itoa(code) // 0–99 are not allocated either
 }
 
 // sortFindings orders findings by precedence: operator rules first (in file order, already so),

@@ -18,13 +18,17 @@ type msg struct {
 	field     string // "stoppedReason", "containers[api].reason"
 	container int    // index into containers, -1 for the task's stoppedReason
 	raw       string
-	norm      string // lower-cased, typographic apostrophes folded
+	// text is what the rules read: the reason itself when it is ASCII, read with ASCII case
+	// folding (every phrase is lower-case), so no lower-cased copy is made; otherwise a copy
+	// lower-cased with typographic apostrophes folded (normalize), read the same way. Positions
+	// in the one are positions in the other for ASCII texts, so both read alike.
+	text string
 	// code is the leading error code ("cannotpullcontainererror"), "" for a plain-English text.
 	code string
-	// tailStart is where the cause chain after the last retry wrapper starts in norm (where the
+	// tailStart is where the cause chain after the last retry wrapper starts in text (where the
 	// text after the code starts when there is no wrapper): the words that say how it failed.
 	tailStart int
-	// hits are the phrases of the rules found in norm (phrases.go), seen the same as a set;
+	// hits are the phrases of the rules found in text (phrases.go), seen the same as a set;
 	// wrappers are the spans of ECS's generic wrappers, where no service is looked for.
 	// (Fixed arrays with counts, not slices into the message itself: a message that pointed into
 	// itself could not live on the stack.)
@@ -100,26 +104,31 @@ var errorCodes = []string{
 
 // parse reads a reason's structure: one scan of the text for every phrase, then a few cuts.
 func (m *msg) parse(field string, container int, raw string) {
-	*m = msg{field: field, container: container, raw: raw, norm: normalize(raw)}
-	m.scan(m.norm)
-	s := strings.TrimSpace(m.norm)
+	*m = msg{field: field, container: container, raw: raw, text: raw}
+	if !isASCII(raw) {
+		m.text = normalize(raw)
+	}
+	m.scan(m.text)
+	s := strings.TrimSpace(m.text)
 	body := s
 	if i := strings.IndexByte(s, ':'); i > 0 && i < 45 {
-		if c := s[:i]; isCode(c) {
+		if c := codeOf(s[:i]); c != "" {
 			m.code, body = c, strings.TrimSpace(s[i+1:])
 		}
-	} else if isCode(s) {
-		m.code, body = s, ""
+	} else if c := codeOf(s); c != "" {
+		m.code, body = c, ""
 	}
 	// "TaskFailedToStart: CannotPullContainerError: …": the stop code repeated as a wrapper; the
 	// code inside is the one that names the failure.
 	if m.code == "taskfailedtostart" {
-		if i := strings.IndexByte(body, ':'); i > 0 && isCode(body[:i]) {
-			m.code, body = body[:i], strings.TrimSpace(body[i+1:])
+		if i := strings.IndexByte(body, ':'); i > 0 {
+			if c := codeOf(body[:i]); c != "" {
+				m.code, body = c, strings.TrimSpace(body[i+1:])
+			}
 		}
 	}
 	tail := body
-	if i := strings.LastIndex(body, "has been retried"); i >= 0 {
+	if i := lastIndexFold(body, "has been retried"); i >= 0 {
 		rest := body[i+len("has been retried"):]
 		if j := strings.IndexByte(rest, ':'); j >= 0 {
 			rest = rest[j+1:]
@@ -129,7 +138,7 @@ func (m *msg) parse(field string, container int, raw string) {
 		tail = strings.TrimSpace(rest)
 	}
 	// tail ends where the trimmed text ends.
-	m.tailStart = len(strings.TrimRightFunc(m.norm, unicode.IsSpace)) - len(tail)
+	m.tailStart = len(strings.TrimRightFunc(m.text, unicode.IsSpace)) - len(tail)
 	// ECS wraps every failure to fetch a task's resources in "unable to pull secrets or registry
 	// auth": it names both, so it names neither; the service is read from what follows.
 	for i, id := range wrapperPhrases.ids {
@@ -143,14 +152,14 @@ func (m *msg) parse(field string, container int, raw string) {
 // wrapperPhrases are ECS's generic wrappers around a resource failure.
 var wrapperPhrases = words("unable to pull secrets or registry auth", "execution resource retrieval failed")
 
-// isCode reports whether s is one of the known error codes.
-func isCode(s string) bool {
+// codeOf returns the known error code s is, in lower case, or "".
+func codeOf(s string) string {
 	for _, c := range errorCodes {
-		if s == c {
-			return true
+		if len(s) == len(c) && hasPrefixFold(s, c) {
+			return c
 		}
 	}
-	return false
+	return ""
 }
 
 // serviceOf names the AWS resource a message is about. The order matters where a message names
@@ -160,7 +169,7 @@ func (m *msg) serviceOf() service {
 	switch {
 	case m.firstIn(logPhrases, 0) != "":
 		return svcLogs
-	case m.firstIn(efsPhrases, 0) != "" || hasWord(m.norm, "efs"):
+	case m.firstIn(efsPhrases, 0) != "" || hasWord(m.text, "efs"):
 		return svcEFS
 	case m.firstIn(authPhrases, 0) != "":
 		return svcECRAuth
@@ -168,7 +177,7 @@ func (m *msg) serviceOf() service {
 		return svcSecrets
 	case m.firstIn(envFilePhrases, 0) != "":
 		return svcEnvFile
-	case m.firstIn(eniPhrases, 0) != "" || hasWord(m.norm, "eni"):
+	case m.firstIn(eniPhrases, 0) != "" || hasWord(m.text, "eni"):
 		return svcENI
 	}
 	return svcNone
@@ -198,16 +207,16 @@ var efsPhrases = words(
 	"elasticfilesystem", "efs mount", "efs access point", "efs file system", "mounting volume failed",
 )
 
-// hasWord reports whether w occurs in s as a word (not inside "refs").
+// hasWord reports whether w (lower-case) occurs in s as a word (not inside "refs"), in any case.
 func hasWord(s, w string) bool {
 	for i := 0; ; {
-		j := strings.Index(s[i:], w)
+		j := indexFold(s[i:], w)
 		if j < 0 {
 			return false
 		}
 		j += i
-		before := j == 0 || !isAlnum(s[j-1])
-		after := j+len(w) == len(s) || !isAlnum(s[j+len(w)])
+		before := j == 0 || !isAlnum(lower(s[j-1]))
+		after := j+len(w) == len(s) || !isAlnum(lower(s[j+len(w)]))
 		if before && after {
 			return true
 		}
@@ -258,7 +267,7 @@ func (m *msg) failureOf() (failure, string) {
 }
 
 // normalize lower-cases and folds the typographic apostrophe AWS's newer messages use
-// ("The task can’t pull the image").
+// ("The task can’t pull the image"). ASCII texts are not copied: they are read with case folding.
 func normalize(s string) string {
 	s = strings.ToLower(s)
 	if strings.Contains(s, "\u2019") {
@@ -266,3 +275,75 @@ func normalize(s string) string {
 	}
 	return s
 }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// lower is an ASCII byte in lower case.
+func lower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hasPrefixFold reports whether s starts with the lower-case w, in any ASCII case.
+func hasPrefixFold(s, w string) bool {
+	if len(s) < len(w) {
+		return false
+	}
+	for j := 0; j < len(w); j++ {
+		if lower(s[j]) != w[j] {
+			return false
+		}
+	}
+	return true
+}
+
+// indexFold is strings.Index for a lower-case sub, in any ASCII case. Candidates are found with
+// strings.IndexByte (vectorised) on sub's first byte in either case.
+func indexFold(s, sub string) int {
+	if len(sub) == 0 {
+		return 0
+	}
+	c := sub[0]
+	upper := c
+	if 'a' <= c && c <= 'z' {
+		upper = c - 'a' + 'A'
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		j := strings.IndexByte(s[i:], c)
+		if upper != c {
+			if k := strings.IndexByte(s[i:], upper); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if hasPrefixFold(s[i:], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// lastIndexFold is strings.LastIndex for a lower-case sub, in any ASCII case.
+func lastIndexFold(s, sub string) int {
+	for i := len(s) - len(sub); i >= 0; i-- {
+		if hasPrefixFold(s[i:], sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+// contains reports whether the text holds the lower-case sub, in any case.
+func (m *msg) contains(sub string) bool { return indexFold(m.text, sub) >= 0 }

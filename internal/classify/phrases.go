@@ -77,12 +77,18 @@ type hit struct {
 	pos int32
 }
 
-// scan finds every occurrence of every phrase in s.
+// scan finds every occurrence of every phrase in s, in any ASCII case.
 func (m *msg) scan(s string) {
+	if len(s) < 3 {
+		return
+	}
+	a, b := lower(s[0]), lower(s[1])
 	for i := 0; i+3 <= len(s); i++ {
-		k := key3(s[i], s[i+1], s[i+2])
+		c := lower(s[i+2])
+		k := key3(a, b, c)
 		for _, id := range lexicon.ids[lexicon.start[k]:lexicon.start[k+1]] {
-			if strings.HasPrefix(s[i:], lexicon.words[id]) {
+			// (the bucket is a hash of the first three bytes: they are compared, lower-cased already)
+			if w := lexicon.words[id]; w[0] == a && w[1] == b && w[2] == c && hasPrefixFold(s[i+3:], w[3:]) {
 				m.seen[id/64] |= 1 << (id % 64)
 				h := hit{id: id, pos: int32(i)}
 				if m.nhits < len(m.hitBuf) {
@@ -93,6 +99,7 @@ func (m *msg) scan(s string) {
 				}
 			}
 		}
+		a, b = b, c
 	}
 }
 

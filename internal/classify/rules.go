@@ -119,14 +119,14 @@ var placementPhrases = words(
 
 func matchPlacement(m *msg) (string, string, bool) {
 	if m.code == "taskfailedtostart" {
-		b := strings.TrimSpace(strings.TrimPrefix(m.norm[len(m.code):], ":"))
-		if b == "attribute" || strings.HasPrefix(b, "attribute") || strings.HasPrefix(b, "resource:") {
-			return "", "taskfailedtostart: " + b, true
+		b := strings.TrimSpace(strings.TrimPrefix(m.text[len(m.code):], ":"))
+		if hasPrefixFold(b, "attribute") || hasPrefixFold(b, "resource:") {
+			return "", "taskfailedtostart: " + strings.ToLower(b), true // (b of a lower-cased text is so already)
 		}
 	}
 	if p := m.first(placementPhrases); p != "" {
-		if p == "capacity provider" && !strings.Contains(m.norm, "empty") && !strings.Contains(m.norm, "unable") &&
-			!strings.Contains(m.norm, "no capacity") {
+		if p == "capacity provider" && !m.contains("empty") && !m.contains("unable") &&
+			!m.contains("no capacity") {
 			return "", "", false
 		}
 		return "", p, true
@@ -169,7 +169,7 @@ func matchStartContainer(m *msg) (string, string, bool) {
 	if m.code == "cannotstartcontainererror" || m.code == "cannotcreatecontainererror" {
 		return "", m.code, true
 	}
-	if p := m.first(runtimePhrases); p != "" && !strings.Contains(m.norm, "pull") {
+	if p := m.first(runtimePhrases); p != "" && !m.contains("pull") {
 		return "", p, true
 	}
 	return "", "", false
@@ -190,7 +190,7 @@ func matchResourceInit(m *msg) (string, string, bool) {
 	switch {
 	case m.code == "resourceinitializationerror":
 		p = m.code
-	case strings.Contains(m.norm, "resourceinitializationerror"):
+	case m.contains("resourceinitializationerror"):
 		p = "resourceinitializationerror"
 	default:
 		p = m.first(resourcePhrases)
@@ -278,7 +278,7 @@ func pullSub(m *msg) string {
 			return "auth"
 		case m.any(imageMissing):
 			return "not-found"
-		case strings.Contains(m.norm, ".dkr.ecr."):
+		case m.contains(".dkr.ecr."):
 			// ECR names a missing repository or tag ("not found", "name unknown"); its bare
 			// "may require 'docker login'" is a credential the host did not have or that expired.
 			return "auth"
@@ -335,13 +335,13 @@ var instanceFates = words("terminated", "terminating", "was stopped", ") stopped
 	"shutting down", "retire", "drain", "deregist", "disconnected", "is lost", "was lost", "unreachable")
 
 func matchHostLost(m *msg) (string, string, bool) {
-	if m.code == "taskfailedtostart" && strings.Contains(m.norm, "agent") {
+	if m.code == "taskfailedtostart" && m.contains("agent") {
 		return "", "taskfailedtostart: agent", true
 	}
 	if p := m.first(hostPhrases); p != "" {
 		return "", p, true
 	}
-	if hasWord(m.norm, "instance") {
+	if hasWord(m.text, "instance") {
 		if p := m.first(instanceFates); p != "" {
 			return "", "instance … " + p, true
 		}

@@ -145,29 +145,36 @@ const (
 )
 
 func (ev *Event) checkLengths() string {
-	long := func(what, v string, n int) string {
-		if len(v) > n {
-			return fmt.Sprintf("%s is %d characters, longer than AWS allows (%d)", what, len(v), n)
-		}
-		return ""
+	// Every event passes here: the checks come first and the words only for a value too long.
+	type check struct {
+		what, v string
+		n       int
 	}
-	checks := []string{
-		long("id", ev.ID, maxID), long("account", ev.Account, 64), long("region", ev.Region, 64),
-		long("cluster name", ev.Cluster(), maxName), long("service name", ev.ServiceName(), maxName),
+	checks := [...]check{
+		{"id", ev.ID, maxID}, {"account", ev.Account, 64}, {"region", ev.Region, 64},
+		{"cluster name", ev.Cluster(), maxName}, {"service name", ev.ServiceName(), maxName},
+		{}, {}, {}, {}, {},
 	}
 	if ev.Task != nil {
-		checks = append(checks, long("taskArn", ev.Task.TaskArn, maxARN), long("clusterArn", ev.Task.ClusterArn, maxARN),
-			long("group", ev.Task.Group, maxName+16), long("taskDefinitionArn", ev.Task.TaskDefinitionArn, maxARN))
+		checks[5] = check{"taskArn", ev.Task.TaskArn, maxARN}
+		checks[6] = check{"clusterArn", ev.Task.ClusterArn, maxARN}
+		checks[7] = check{"group", ev.Task.Group, maxName + 16}
+		checks[8] = check{"taskDefinitionArn", ev.Task.TaskDefinitionArn, maxARN}
 	}
 	if ev.Alarm != nil {
-		checks = append(checks, long("alarmName", ev.Alarm.AlarmName, maxName))
+		checks[9] = check{"alarmName", ev.Alarm.AlarmName, maxName}
 	}
-	for _, r := range ev.Resources {
-		checks = append(checks, long("resource ARN", r, maxARN))
+	long := func(what, v string, n int) string {
+		return fmt.Sprintf("%s is %d characters, longer than AWS allows (%d)", what, len(v), n)
 	}
 	for _, c := range checks {
-		if c != "" {
-			return c
+		if c.what != "" && len(c.v) > c.n {
+			return long(c.what, c.v, c.n)
+		}
+	}
+	for _, r := range ev.Resources {
+		if len(r) > maxARN {
+			return long("resource ARN", r, maxARN)
 		}
 	}
 	return ""

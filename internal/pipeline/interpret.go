@@ -36,7 +36,7 @@ func InterpretWith(ev *event.Event, c *classify.Classifier) Interpretation {
 		EventID:    ev.ID,
 		DetailType: ev.DetailType,
 		Time:       ev.Time,
-		Marks:      []string{"evt#" + ev.ID},
+		Marks:      append(make([]string, 0, 2), "evt#"+ev.ID), // a task's change adds its own
 		Facts:      incident.Facts{EventID: ev.ID, DetailType: ev.DetailType},
 	}
 	switch {

@@ -221,7 +221,7 @@ func restRetryable(err error) bool {
 		return apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
 	}
 	var netErr net.Error
-	return errors.As(err, &netErr)
+	return errors.As(err, &netErr) || transportFailed(err)
 }
 
 func retryable(err error) bool {

@@ -51,9 +51,10 @@ locals {
     var.pagerduty_enabled ? { MEDIC_PAGERDUTY_ROUTING_KEY_ARN = aws_secretsmanager_secret.pagerduty_routing_key.arn } : {},
     var.slack_enabled ? { MEDIC_SLACK_BOT_TOKEN_ARN = aws_secretsmanager_secret.slack_bot_token.arn } : {},
   )
-  # Escalation through PagerDuty's REST API is sent by the reconciler (overdue incidents) and the
-  # events function (a cause back after a fix): only they get the API token.
-  escalates = ["reconciler", "ecs-events"]
+  # PagerDuty's REST API is used by the reconciler (escalating overdue incidents), the events
+  # function (a cause back after a fix) and the Slack function (/medic oncall, read-only): only
+  # they get the API token.
+  escalates = ["reconciler", "ecs-events", "slack"]
   function_secrets = { for fn in keys(local.functions) : fn => merge(
     local.receiver_secrets,
     fn == "slack" && var.slack_enabled ? { MEDIC_SLACK_SIGNING_SECRET_ARN = aws_secretsmanager_secret.slack_signing_secret.arn } : {},

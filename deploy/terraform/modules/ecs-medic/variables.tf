@@ -64,7 +64,7 @@ variable "pagerduty_enabled" {
 }
 
 variable "pagerduty_api_token_secret_arn" {
-  description = "Optional: a Secrets Manager secret (created and filled by you) holding a PagerDuty REST API token. With it, an incident overdue for acknowledgement is moved to the next level of its PagerDuty escalation policy; only the reconciler and the events function may read it. Empty: PagerDuty's own escalation timeouts apply."
+  description = "Optional: a Secrets Manager secret (created and filled by you) holding a PagerDuty REST API token. With it, an incident overdue for acknowledgement is moved to the next level of its PagerDuty escalation policy, and /medic oncall says who is on call; only the reconciler, the events function and the Slack function may read it. Empty: PagerDuty's own escalation timeouts apply."
   type        = string
   default     = ""
   validation {

@@ -229,16 +229,17 @@ run "fixes_are_remediate_only_and_tag_only_new_revisions" {
     condition     = aws_lambda_function.function["ecs-events"].reserved_concurrent_executions == 20 && aws_lambda_function.function["slack"].reserved_concurrent_executions == -1
     error_message = "reservations are made only where asked"
   }
-  # The PagerDuty REST API token (escalations) reaches only the functions that escalate.
+  # The PagerDuty REST API token reaches only the functions that escalate and the Slack function
+  # (/medic oncall).
   assert {
     condition = alltrue([for k, f in aws_lambda_function.function :
-      (lookup(f.environment[0].variables, "MEDIC_PAGERDUTY_API_TOKEN_ARN", "") != "") == contains(["reconciler", "ecs-events"], k)
+      (lookup(f.environment[0].variables, "MEDIC_PAGERDUTY_API_TOKEN_ARN", "") != "") == contains(["reconciler", "ecs-events", "slack"], k)
     ])
     error_message = "only the reconciler and the events function get the PagerDuty API token"
   }
   assert {
     condition = alltrue([for k, d in data.aws_iam_policy_document.common :
-      contains(flatten([for s in d.statement : s.resources if s.sid == "Secrets"]), "arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-api-token-AbCdEf") == contains(["reconciler", "ecs-events"], k)
+      contains(flatten([for s in d.statement : s.resources if s.sid == "Secrets"]), "arn:aws:secretsmanager:us-east-1:111122223333:secret:pd-api-token-AbCdEf") == contains(["reconciler", "ecs-events", "slack"], k)
     ])
     error_message = "only their roles may read it"
   }
