@@ -90,11 +90,18 @@ func capacityOf(svc *ecstypes.Service, td *ecstypes.TaskDefinition) (cost.Capaci
 func taskSize(td *ecstypes.TaskDefinition) size {
 	cpu, _ := strconv.Atoi(aws.ToString(td.Cpu))
 	mem, _ := strconv.Atoi(aws.ToString(td.Memory))
-	if cpu == 0 || mem == 0 {
-		for _, c := range td.ContainerDefinitions {
-			cpu += int(c.Cpu)
-			mem += int(aws.ToInt32(c.Memory))
-		}
+	// Each of the two that the task level leaves out is its containers' sum; one given at the
+	// task level is not added to again.
+	var cpus, mems int
+	for _, c := range td.ContainerDefinitions {
+		cpus += int(c.Cpu)
+		mems += int(aws.ToInt32(c.Memory))
+	}
+	if cpu == 0 {
+		cpu = cpus
+	}
+	if mem == 0 {
+		mem = mems
 	}
 	return size{cpu: cpu, memory: mem}
 }
