@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
 	"github.com/ecs-medic/ecs-medic/internal/testing/scenario"
@@ -30,7 +31,17 @@ func run() int {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the storm to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the storm to this file")
 	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the storm to this file")
+	blockProfile := flag.String("blockprofile", "", "write a profile of where goroutines waited (channels, locks, I/O) to this file")
 	flag.Parse()
+	if *blockProfile != "" {
+		runtime.SetBlockProfileRate(int(time.Millisecond / 10))
+		defer func() {
+			if f, err := os.Create(*blockProfile); err == nil {
+				_ = pprof.Lookup("block").WriteTo(f, 0)
+				_ = f.Close()
+			}
+		}()
+	}
 	if *mutexProfile != "" {
 		runtime.SetMutexProfileFraction(5)
 		defer func() {

@@ -414,6 +414,21 @@ func (s *Store) Silences(_ context.Context, now time.Time) ([]incident.Silence, 
 	return out, err
 }
 
+// Guard implements incident.Store: a read-only transaction, no commit.
+func (s *Store) Guard(_ context.Context, scope incident.Scope) (incident.Guard, error) {
+	var g incident.Guard
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if raw := tx.Bucket(bucketGuards).Get([]byte(scope.Key())); raw != nil {
+			return json.Unmarshal(raw, &g)
+		}
+		return nil
+	})
+	if err != nil {
+		return incident.Guard{}, fmt.Errorf("read guard %s: %w", scope.Key(), err)
+	}
+	return g, nil
+}
+
 // UpdateGuard implements incident.Store: one write transaction.
 func (s *Store) UpdateGuard(_ context.Context, scope incident.Scope, fn func(*incident.Guard) error) (incident.Guard, error) {
 	var g incident.Guard

@@ -825,6 +825,21 @@ func (s *Store) Silences(ctx context.Context, now time.Time) ([]incident.Silence
 	return out, err
 }
 
+// Guard implements incident.Store with one consistent read.
+func (s *Store) Guard(ctx context.Context, scope incident.Scope) (incident.Guard, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key("G#"+scope.Key(), "G"), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return incident.Guard{}, fmt.Errorf("read guard %s: %w", scope.Key(), err)
+	}
+	var g incident.Guard
+	if out.Item != nil {
+		if err := json.Unmarshal([]byte(attrS(out.Item, "data")), &g); err != nil {
+			return incident.Guard{}, fmt.Errorf("decode guard %s: %w", scope.Key(), err)
+		}
+	}
+	return g, nil
+}
+
 // UpdateGuard implements incident.Store with optimistic locking on the guard's version.
 func (s *Store) UpdateGuard(ctx context.Context, scope incident.Scope, fn func(*incident.Guard) error) (incident.Guard, error) {
 	for range maxAttempts {

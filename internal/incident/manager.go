@@ -42,6 +42,9 @@ type Store interface {
 	Get(ctx context.Context, id string) (*Incident, error)
 	// List returns incidents newest first.
 	List(ctx context.Context, f Filter) ([]*Incident, error)
+	// Guard returns the scope's remediation guard (zero when there is none) without writing it:
+	// planning reads the guard on every failure, and a read must not cost a commit.
+	Guard(ctx context.Context, scope Scope) (Guard, error)
 	// UpdateGuard atomically applies fn to the scope's remediation guard (zero when new) and
 	// stores it; an error from fn leaves it unchanged and is returned.
 	UpdateGuard(ctx context.Context, scope Scope, fn func(g *Guard) error) (Guard, error)

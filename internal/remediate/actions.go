@@ -143,7 +143,7 @@ func RegisterInput(td *ecstypes.TaskDefinition, tags []ecstypes.Tag) *ecs.Regist
 // service, else the last revision the service ran stably; never one that failed.
 func (r *Remediator) planRollback(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service) (string, func(context.Context) error, error) {
 	current := aws.ToString(svc.TaskDefinition)
-	guard, err := r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(*incident.Guard) error { return nil })
+	guard, err := r.Manager.Store().Guard(ctx, inc.Scope)
 	if err != nil {
 		return "", nil, err
 	}

@@ -397,6 +397,29 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		}
 	})
 
+	t.Run("guard: reading one writes nothing", func(t *testing.T) {
+		_, st, _ := setup(t)
+		if g, err := st.Guard(ctx, Scope); err != nil || g.Version != 0 || g.LeaseHolder != "" {
+			t.Fatalf("no guard yet: %+v %v", g, err)
+		}
+		if _, err := st.UpdateGuard(ctx, Scope, func(g *incident.Guard) error {
+			g.FailedTaskDefinitions = []string{"arn:aws:ecs:eu-west-1:123456789012:task-definition/web:7"}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			g, err := st.Guard(ctx, Scope)
+			if err != nil || g.Version != 1 || len(g.FailedTaskDefinitions) != 1 {
+				t.Fatalf("read %+v %v, want version 1 with one failed revision", g, err)
+			}
+		}
+		g, err := st.UpdateGuard(ctx, Scope, func(*incident.Guard) error { return nil })
+		if err != nil || g.Version != 2 {
+			t.Fatalf("after three reads the next write is version %d (%v), want 2: a read wrote", g.Version, err)
+		}
+	})
+
 	t.Run("remember: a key is let through once inside its window", func(t *testing.T) {
 		_, st, clk := setup(t)
 		key := "slack-sig#v0=" + fmt.Sprintf("%064d", 1)
