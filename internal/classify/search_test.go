@@ -1,0 +1,149 @@
+package classify
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// searchTexts are the corpus's reasons, each also in upper case, with its first and last bytes
+// cut, and inside other text: the folded search must agree with a plain search on a lower-cased
+// copy for every phrase, at every position, including a text's first and last bytes.
+func searchTexts(t *testing.T) []string {
+	texts := []string{"", "a", "ab", "abc", "OOM", "oom", "OutOfMemory", "xoutofmemoryx"}
+	for _, c := range loadCases(t) {
+		for _, s := range []string{c.StoppedReason, c.StopCode} {
+			if s == "" || !isASCII(s) {
+				continue
+			}
+			texts = append(texts, s, strings.ToUpper(s), s[1:], s[:len(s)-1], "x"+s+"x")
+		}
+		for _, ct := range c.Containers {
+			if isASCII(ct.Reason) {
+				texts = append(texts, ct.Reason, strings.ToUpper(ct.Reason))
+			}
+		}
+	}
+	return texts
+}
+
+// The phrase scan finds exactly what strings.Index finds on a lower-cased copy: every phrase of
+// the lexicon, present or not, and the position of its first occurrence.
+func TestScanAgreesWithAPlainSearch(t *testing.T) {
+	for _, s := range searchTexts(t) {
+		var m msg
+		m.parse("stoppedReason", -1, s)
+		low := strings.ToLower(s)
+		for id, w := range lexicon.words {
+			want := strings.Index(low, w)
+			if got := m.firstHit(uint16(id)); int(got) != want {
+				t.Fatalf("text %q, phrase %q: first hit %d, want %d", s, w, got, want)
+			}
+			if m.has(uint16(id)) != (want >= 0) {
+				t.Fatalf("text %q, phrase %q: has %v, want %v", s, w, m.has(uint16(id)), want >= 0)
+			}
+		}
+	}
+}
+
+// indexFold, lastIndexFold and hasPrefixFold are strings.Index, LastIndex and HasPrefix on a
+// lower-cased copy, for every lexicon phrase and a few pieces that sit at a text's ends.
+func TestFoldedSearchesAgreeWithTheStandardLibrary(t *testing.T) {
+	subs := append([]string{"", "a", "has been retried", "error", "x"}, lexicon.words...)
+	for _, s := range searchTexts(t) {
+		low := strings.ToLower(s)
+		extra := []string{}
+		if len(low) > 0 {
+			extra = append(extra, low, low[:1], low[len(low)-1:])
+		}
+		if len(low) > 4 {
+			extra = append(extra, low[len(low)-4:], low[:4])
+		}
+		for _, sub := range append(subs, extra...) {
+			if got, want := indexFold(s, sub), strings.Index(low, sub); got != want {
+				t.Fatalf("indexFold(%q, %q) = %d, want %d", s, sub, got, want)
+			}
+			if sub == "" {
+				continue
+			}
+			if got, want := lastIndexFold(s, sub), strings.LastIndex(low, sub); got != want {
+				t.Fatalf("lastIndexFold(%q, %q) = %d, want %d", s, sub, got, want)
+			}
+			if got, want := hasPrefixFold(s, sub), strings.HasPrefix(low, sub); got != want {
+				t.Fatalf("hasPrefixFold(%q, %q) = %v, want %v", s, sub, got, want)
+			}
+		}
+	}
+}
+
+func TestLowerAndIsASCII(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		want := byte(c)
+		if 'A' <= c && c <= 'Z' {
+			want = byte(c - 'A' + 'a')
+		}
+		if got := lower(byte(c)); got != want {
+			t.Fatalf("lower(%q) = %q, want %q", byte(c), got, want)
+		}
+		if got := isASCII(string([]byte{'a', byte(c)})); got != (c < 0x80) {
+			t.Fatalf("isASCII with byte %#x = %v", c, got)
+		}
+	}
+}
+
+// exitText is strconv.Itoa for every exit code.
+func TestExitText(t *testing.T) {
+	for code := -300; code <= 300; code++ {
+		if got := exitText(code); got != strconv.Itoa(code) {
+			t.Fatalf("exitText(%d) = %q", code, got)
+		}
+	}
+}
+
+func TestIsContainerField(t *testing.T) {
+	for _, tc := range []struct {
+		field, name, suffix string
+		want                bool
+	}{
+		{"containers[app].reason", "app", "].reason", true},
+		{"containers[app].reason", "ap", "].reason", false},
+		{"containers[app].reason", "apps", "].reason", false},
+		{"containers[web].reason", "app", "].reason", false},
+		{"containers[app].exitCode", "app", "].reason", false},
+		{"container[app].reasons", "app", "].reason", false},
+		{"containers[app].reasonx", "app", "].reason", false},
+		{"xontainers[app].reason", "app", "].reason", false},
+		{"stoppedReason", "app", "].reason", false},
+		{"", "", "", false},
+		{"containers[]", "", "]", true},
+	} {
+		if got := isContainerField(tc.field, tc.name, tc.suffix); got != tc.want {
+			t.Errorf("isContainerField(%q, %q, %q) = %v, want %v", tc.field, tc.name, tc.suffix, got, tc.want)
+		}
+	}
+}
+
+// Findings sort by precedence: operator rules first in their own order, then built-in rules in
+// table order; equal ranks keep their order.
+func TestSortFindings(t *testing.T) {
+	if len(rules) < 3 {
+		t.Fatal("fewer than 3 built-in rules")
+	}
+	fs := []Finding{
+		{Rule: rules[2].id, Text: "third"},
+		{Rule: "site-a", Text: "operator a"},
+		{Rule: rules[0].id, Text: "first"},
+		{Rule: rules[2].id, Text: "third again"},
+		{Rule: "site-b", Text: "operator b"},
+		{Rule: rules[1].id, Text: "second"},
+	}
+	sortFindings(fs)
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Text)
+	}
+	want := "operator a,operator b,first,second,third,third again"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("order %v, want %s", got, want)
+	}
+}
