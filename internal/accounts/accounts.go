@@ -176,7 +176,7 @@ func (p *Provider) For(ctx context.Context, account, region string) (*Clients, e
 		region = p.cfg.Region
 	}
 	home := account == ""
-	if !home && !isAccountID(account) {
+	if !home && !IsAccountID(account) {
 		// Events come from outside; an id that is not one never reaches an ARN or STS.
 		return nil, &AccessError{Account: account, Err: errors.New("not an AWS account id (12 digits)")}
 	}
@@ -243,7 +243,8 @@ func (p *Provider) build(account, region string, home bool) (*Clients, error) {
 	}, nil
 }
 
-func isAccountID(s string) bool {
+// IsAccountID reports whether s is an AWS account id: twelve digits.
+func IsAccountID(s string) bool {
 	if len(s) != 12 {
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
@@ -134,7 +135,7 @@ func (h *Handler) silence(ctx context.Context, c caller, args []string) Reply {
 		return Reply{Text: fmt.Sprintf("`%s` is longer than 7 days: a silence always ends, so nobody forgets it. Silence for at most `7d`, and silence again when it ends if you still need to.", echo(args[1]))}
 	}
 	scope := incident.Scope{}
-	if parts := strings.Split(args[0], "/"); len(parts) == 3 && isAccount(parts[0]) {
+	if parts := strings.Split(args[0], "/"); len(parts) == 3 && accounts.IsAccountID(parts[0]) {
 		scope.Account, scope.Cluster, scope.Service = parts[0], parts[1], parts[2] // that account only
 	} else {
 		scope.Cluster, scope.Service, _ = strings.Cut(args[0], "/") // every account's

@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
 	"github.com/ecs-medic/ecs-medic/internal/notify/pagerduty"
@@ -73,7 +74,7 @@ func onCallSubject(s string) (route.Subject, bool) {
 	case 2:
 		return route.Subject{Cluster: parts[0], Service: parts[1]}, true
 	case 3:
-		if !isAccount(parts[0]) {
+		if !accounts.IsAccountID(parts[0]) {
 			return route.Subject{}, false
 		}
 		return route.Subject{Account: parts[0], Cluster: parts[1], Service: parts[2]}, true

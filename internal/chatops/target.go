@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
@@ -29,7 +30,7 @@ func (h *Handler) resolve(ctx context.Context, name string, active bool) (target
 	parts := strings.Split(name, "/")
 	var t target
 	switch {
-	case len(parts) == 3 && isAccount(parts[0]) && parts[1] != "" && parts[2] != "":
+	case len(parts) == 3 && accounts.IsAccountID(parts[0]) && parts[1] != "" && parts[2] != "":
 		t.Account, t.Cluster, t.Service = parts[0], parts[1], parts[2]
 	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
 		t.Cluster, t.Service = parts[0], parts[1]
@@ -77,18 +78,6 @@ func (h *Handler) resolve(ctx context.Context, name string, active bool) (target
 			echo(name), strings.Join(names, ", "), esc(t.Cluster), esc(t.Service))
 	}
 	return t, ""
-}
-
-func isAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // ecs returns the ECS client for an account and region: the account's own, or the one client of
