@@ -116,7 +116,7 @@ func Restart(ctx context.Context, s Scale) Result {
 	e.URL = url
 	sent, err := e.Send(ctx, bodies, s.Clients) // EventBridge redelivers everything
 	r.expect(err == nil, "send after restart: %v", err)
-	time.Sleep(500 * time.Millisecond) // background fixes
+	// SIGTERM: medic serve stops, and its Stop waits for every fix the events started.
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
 
