@@ -173,12 +173,7 @@ func (s *Store) writeScope(ctx context.Context, pk, scopeKey string, prev scopeI
 	} else {
 		cond = expression.AttributeNotExists(expression.Name("pk"))
 	}
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	err = s.putIf(ctx, item, cond)
 	if isConditionFailed(err) {
 		return fmt.Errorf("scope %s changed: %w", scopeKey, incident.ErrConflict)
 	}
@@ -362,12 +357,7 @@ func (s *Store) claim(ctx context.Context, marks []string) ([]string, error) {
 		cond := expression.AttributeNotExists(expression.Name("pk")).
 			Or(expression.Name("exp").LessThanEqual(expression.Value(now.Unix()))).
 			Or(expression.Name("status").Equal(expression.Value("pending")).And(expression.Name("lease").LessThanEqual(expression.Value(now.Unix()))))
-		expr, err := expression.NewBuilder().WithCondition(cond).Build()
-		if err != nil {
-			return nil, err
-		}
-		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
-			ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		err := s.putIf(ctx, item, cond)
 		if err == nil {
 			claimed = append(claimed, m)
 			continue
@@ -866,12 +856,7 @@ func (s *Store) UpdateGuard(ctx context.Context, scope incident.Scope, fn func(*
 		if exists {
 			cond = expression.Name("v").Equal(expression.Value(prev))
 		}
-		expr, err := expression.NewBuilder().WithCondition(cond).Build()
-		if err != nil {
-			return g, err
-		}
-		_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: expr.Condition(),
-			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+		err = s.putIf(ctx, item, cond)
 		if isConditionFailed(err) {
 			continue
 		}
@@ -883,6 +868,18 @@ func (s *Store) UpdateGuard(ctx context.Context, scope incident.Scope, fn func(*
 	return incident.Guard{}, fmt.Errorf("guard %s: %w", scope.Key(), incident.ErrConflict)
 }
 
+// putIf writes item when cond holds; a refused condition is the SDK's
+// ConditionalCheckFailedException (isConditionFailed), left to the caller to word.
+func (s *Store) putIf(ctx context.Context, item map[string]types.AttributeValue, cond expression.ConditionBuilder) error {
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("build condition: %w", err)
+	}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	return err
+}
+
 // Remember implements incident.Store with one conditional write: the key is taken only if it is
 // absent or expired (TTL deletion is lazy, so expiry is checked in the condition).
 func (s *Store) Remember(ctx context.Context, k string, until time.Time) error {
@@ -891,12 +888,7 @@ func (s *Store) Remember(ctx context.Context, k string, until time.Time) error {
 	item["ttl"] = num(until.Add(time.Hour).Unix())
 	cond := expression.AttributeNotExists(expression.Name("pk")).
 		Or(expression.Name("exp").LessThanEqual(expression.Value(s.now().Unix())))
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return err
-	}
-	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
-		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	err := s.putIf(ctx, item, cond)
 	if isConditionFailed(err) {
 		return fmt.Errorf("%s: %w", k, incident.ErrDuplicate)
 	}
