@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -47,25 +45,7 @@ func TestServeMemberAccounts(t *testing.T) {
 		"MEDIC_MEMBER_ROLE_ARN": "arn:aws:iam::{account}:role/ecs-medic-member", "MEDIC_ACCOUNTS": strings.Join([]string{eventgen.Account, member, denied}, ","),
 		"MEDIC_PAGERDUTY_ROUTING_KEY": "DEFAULT-KEY-0123456789abcdef0123", "MEDIC_PAGERDUTY_EVENTS_URL": pd.URL, "MEDIC_ROUTES": routes}
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, []string{"serve"}, nil, io.Discard, pw, func(k string) string { return env[k] })
-		pw.Close()
-	}()
-	addr := ""
-	sc := bufio.NewScanner(pr)
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			addr = m[1]
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if addr == "" {
-		t.Fatal("serve printed no address")
-	}
+	addr, done := startServe(t, ctx, env)
 	batch := [][]byte{
 		eventgen.InAccount(eventgen.OOM("payments-prod", "api", 1), member),
 		eventgen.InAccount(eventgen.OOM("payments-prod", "api", 2), member),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -188,25 +186,7 @@ func TestSmokeThroughMedicServe(t *testing.T) {
 	env["MEDIC_DB"], env["MEDIC_ADDR"], env["MEDIC_LOG_LEVEL"] = filepath.Join(t.TempDir(), "medic.db"), "127.0.0.1:0", "error"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve"}, nil, io.Discard, pw, func(k string) string { return env[k] })
-		pw.Close()
-	}()
-	addr := ""
-	sc := bufio.NewScanner(pr)
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			addr = m[1]
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if addr == "" {
-		t.Fatal("serve printed no address")
-	}
+	addr, done := startServe(t, ctx, env)
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"smoke", "--url", addr}, nil, &out, io.Discard, func(k string) string { return env[k] }); code != 0 {
 		t.Fatalf("exit %d\n%s", code, out.String())

@@ -146,25 +146,7 @@ func TestServeHandlesACurlEvent(t *testing.T) {
 	dir := t.TempDir()
 	env := map[string]string{"MEDIC_DB": filepath.Join(dir, "medic.db"), "MEDIC_ADDR": "127.0.0.1:0", "AWS_REGION": "", "MEDIC_LOG_LEVEL": "error"}
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int)
-	go func() {
-		done <- run(ctx, []string{"serve"}, nil, io.Discard, pw, func(k string) string { return env[k] })
-		pw.Close()
-	}()
-	addr := ""
-	sc := bufio.NewScanner(pr)
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			addr = m[1]
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	if addr == "" {
-		t.Fatal("serve printed no address")
-	}
+	addr, done := startServe(t, ctx, env)
 	resp, err := http.Post(addr+"/events", "application/json", bytes.NewReader(mustRead(t, "../../testdata/events/ecs-task-state-change-stopped-elb-health-check.json")))
 	if err != nil {
 		t.Fatal(err)
@@ -343,4 +325,30 @@ func TestRoutesCheckAndTest(t *testing.T) {
 	if !strings.Contains(out.String(), "refused: account 111122223333 is not in MEDIC_ACCOUNTS") {
 		t.Fatalf("an account not allowed: %s", out.String())
 	}
+}
+
+// startServe runs `medic serve` with env until ctx ends and returns the address it printed and
+// the channel its exit code arrives on.
+func startServe(t *testing.T, ctx context.Context, env map[string]string) (string, <-chan int) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, nil, io.Discard, pw, func(k string) string { return env[k] })
+		pw.Close()
+	}()
+	addr := ""
+	sc := bufio.NewScanner(pr)
+	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			addr = m[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if addr == "" {
+		t.Fatal("serve printed no address")
+	}
+	return addr, done
 }
