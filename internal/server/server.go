@@ -255,6 +255,20 @@ func singleObject(body []byte) bool {
 	if len(body) < 2 || body[0] != '{' {
 		return false
 	}
+	whole := false
+	eachBracket(body, func(i int, _ byte, depth int) bool {
+		if depth == 0 { // the first object closed: it must be the end of the body
+			whole = i == len(body)-1
+			return false
+		}
+		return true
+	})
+	return whole
+}
+
+// eachBracket calls fn for every brace and square bracket of body outside JSON strings, with the
+// nesting depth after it, until fn returns false.
+func eachBracket(body []byte, fn func(i int, c byte, depth int) bool) {
 	depth, inString, escaped := 0, false, false
 	for i, c := range body {
 		switch {
@@ -267,14 +281,16 @@ func singleObject(body []byte) bool {
 		case inString:
 		case c == '{' || c == '[':
 			depth++
+			if !fn(i, c, depth) {
+				return
+			}
 		case c == '}' || c == ']':
 			depth--
-			if depth == 0 {
-				return i == len(body)-1
+			if !fn(i, c, depth) {
+				return
 			}
 		}
 	}
-	return false
 }
 
 // countEvents counts the objects at the top level of a JSON array (or 1), without decoding them:
@@ -284,25 +300,13 @@ func countEvents(body []byte) int {
 	if len(body) == 0 || body[0] != '[' {
 		return 1
 	}
-	n, depth, inString, escaped := 0, 0, false, false
-	for _, c := range body {
-		switch {
-		case escaped:
-			escaped = false
-		case inString && c == '\\':
-			escaped = true
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '{' || c == '[':
-			if depth == 1 && c == '{' {
-				n++
-			}
-			depth++
-		case c == '}' || c == ']':
-			depth--
+	n := 0
+	eachBracket(body, func(_ int, c byte, depth int) bool {
+		if c == '{' && depth == 2 { // an object opened directly inside the array
+			n++
 		}
-	}
+		return true
+	})
 	return n
 }
 
