@@ -10,7 +10,10 @@ import (
 // cut, and inside other text: the folded search must agree with a plain search on a lower-cased
 // copy for every phrase, at every position, including a text's first and last bytes.
 func searchTexts(t *testing.T) []string {
-	texts := []string{"", "a", "ab", "abc", "OOM", "oom", "OutOfMemory", "xoutofmemoryx"}
+	texts := []string{"", "a", "ab", "abc", "OOM", "oom", "OutOfMemory", "xoutofmemoryx",
+		// three-byte phrases as the whole text and at its end; a byte with no upper case after
+		// 'z'; more occurrences than a message keeps inline
+		"kms", "ELB", "via SSM", "x eof", "AZ", "Zone b", "zz", strings.Repeat("OOM-killed; ", 30)}
 	for _, c := range loadCases(t) {
 		for _, s := range []string{c.StoppedReason, c.StopCode} {
 			if s == "" || !isASCII(s) {
@@ -34,8 +37,13 @@ func TestScanAgreesWithAPlainSearch(t *testing.T) {
 		var m msg
 		m.parse("stoppedReason", -1, s)
 		low := strings.ToLower(s)
+		hits := make([]int, len(lexicon.words))
+		m.eachHit(func(h hit) bool { hits[h.id]++; return true })
 		for id, w := range lexicon.words {
 			want := strings.Index(low, w)
+			if n := occurrences(low, w, want); hits[id] != n {
+				t.Fatalf("text %q, phrase %q: %d hits, want %d", s, w, hits[id], n)
+			}
 			if got := m.firstHit(uint16(id)); int(got) != want {
 				t.Fatalf("text %q, phrase %q: first hit %d, want %d", s, w, got, want)
 			}
@@ -46,10 +54,25 @@ func TestScanAgreesWithAPlainSearch(t *testing.T) {
 	}
 }
 
+// occurrences counts w in s from its first occurrence at, overlapping ones too (the scan records
+// each).
+func occurrences(s, w string, at int) int {
+	n := 0
+	for at >= 0 {
+		n++
+		next := strings.Index(s[at+1:], w)
+		if next < 0 {
+			break
+		}
+		at += 1 + next
+	}
+	return n
+}
+
 // indexFold, lastIndexFold and hasPrefixFold are strings.Index, LastIndex and HasPrefix on a
 // lower-cased copy, for every lexicon phrase and a few pieces that sit at a text's ends.
 func TestFoldedSearchesAgreeWithTheStandardLibrary(t *testing.T) {
-	subs := append([]string{"", "a", "has been retried", "error", "x"}, lexicon.words...)
+	subs := append([]string{"", "a", "has been retried", "error", "x", "z", "zone"}, lexicon.words...)
 	for _, s := range searchTexts(t) {
 		low := strings.ToLower(s)
 		extra := []string{}
@@ -62,6 +85,9 @@ func TestFoldedSearchesAgreeWithTheStandardLibrary(t *testing.T) {
 		for _, sub := range append(subs, extra...) {
 			if got, want := indexFold(s, sub), strings.Index(low, sub); got != want {
 				t.Fatalf("indexFold(%q, %q) = %d, want %d", s, sub, got, want)
+			}
+			if got, want := (&msg{text: s}).contains(sub), strings.Contains(low, sub); got != want {
+				t.Fatalf("contains(%q, %q) = %v, want %v", s, sub, got, want)
 			}
 			if sub == "" {
 				continue
