@@ -22,6 +22,13 @@ func TestClipKeepsCharactersWhole(t *testing.T) {
 			t.Errorf("clip(%q) = %q: not a prefix", s, got)
 		}
 	}
+	// Bytes that are not UTF-8 (no decoded id has them) are cut all the same, without a panic.
+	if got := clip(strings.Repeat("\x80", 100)); got != "…" {
+		t.Errorf("clip of continuation bytes = %q", got)
+	}
+	if got := clip(strings.Repeat("a", 64)); got != strings.Repeat("a", 64) {
+		t.Errorf("clip of 64 bytes = %q", got)
+	}
 	if got := clip("short"); got != "short" {
 		t.Errorf("clip(short) = %q", got)
 	}
@@ -38,8 +45,10 @@ func TestResourceName(t *testing.T) {
 		"arn:aws:cloudwatch:us-east-1:111122223333:alarm:checkout 5xx/high": "high",
 		"checkout:12": "checkout:12",
 		"prod/api":    "api",
-		"arn:broken":  "arn:broken",
-		"":            "",
+		"arn:aws:sns:us-east-1:111122223333:alerts": "alerts", // a resource without a '/'
+		"arn:aws:s3:::bucket":                       "bucket", // empty region and account
+		"arn:broken":                                "arn:broken",
+		"":                                          "",
 	} {
 		if got := ResourceName(in); got != want {
 			t.Errorf("ResourceName(%q) = %q, want %q", in, got, want)
