@@ -55,6 +55,24 @@ func TestFastDepthBound(t *testing.T) {
 	}
 }
 
+// An event with more strings than the decoder notes inline (and more containers than its block
+// holds) is read whole: every container, its name, reason and exit code.
+func TestFastManyContainers(t *testing.T) {
+	var cs []string
+	for i := range 100 {
+		cs = append(cs, fmt.Sprintf(`{"name":"c%d","reason":"r\t%d","exitCode":%d}`, i, i, i))
+	}
+	ev := fastCase(t, withDetail(`"containers":[`+strings.Join(cs, ",")+`]`), true)
+	if ev == nil || len(ev.Task.Containers) != 100 {
+		t.Fatalf("decoded %+v", ev)
+	}
+	for i, c := range ev.Task.Containers {
+		if c.Name != fmt.Sprintf("c%d", i) || c.Reason != fmt.Sprintf("r\t%d", i) || c.ExitCode == nil || *c.ExitCode != i {
+			t.Fatalf("container %d: %+v", i, c)
+		}
+	}
+}
+
 // Every proper prefix of an event is refused as malformed, by both paths, without a panic: the
 // input may end inside a literal, a number, an escape, a string or between tokens.
 func TestTruncatedEventsRefused(t *testing.T) {
