@@ -198,6 +198,12 @@ func TestSpotStopCodeOverHostText(t *testing.T) {
 	if d.Cause != SpotInterruption || d.Rule != "stop-code:SpotInterruption" || d.Evidence[0].Field != "stopCode" {
 		t.Fatalf("%+v", d)
 	}
+	// and more precisely than a text that only says a container exited
+	d = Task(&event.TaskDetail{StopCode: "SpotInterruption", StoppedReason: "Essential container in task exited",
+		Containers: []event.Container{{Name: "app", ExitCode: code(143)}}})
+	if d.Cause != SpotInterruption || d.Rule != "stop-code:SpotInterruption" || d.Container != "app" {
+		t.Fatalf("%+v", d)
+	}
 	d = Task(&event.TaskDetail{StopCode: "TerminationNotice", StoppedReason: "Host EC2 (instance i-0123456789abcdef0) terminated."})
 	if d.Cause != HostLost {
 		t.Fatalf("TerminationNotice with a host text: %s", d.Cause)

@@ -54,6 +54,9 @@ func TestReasonStructure(t *testing.T) {
 			Unknown, "", "none", ""},
 		{"failed to fetch, a resource named", "failed to fetch the ssm parameter: AccessDenied",
 			ResourceInit, "secrets", "resource-init", "failed to fetch … accessdenied"},
+		// an ENI named only by the word: the network path, whatever the denial
+		{"ENI by the word alone", "ResourceInitializationError: ENI eni-0123456789abcdef0 could not be attached: AccessDenied",
+			ResourceInit, "network", "resource-init", "resourceinitializationerror … accessdenied"},
 		// EFS named by a phrase, or only by the word
 		{"EFS by its phrase", "failed to mount the EFS volume: mount.nfs: Connection timed out",
 			ResourceInit, "efs", "efs", "efs volume"},
