@@ -211,7 +211,7 @@ func TestDecidingText(t *testing.T) {
 		container  string
 		exit       int // -1: none
 	}{
-		{"the first container's own text", []event.Container{
+		{"the OOM-killed sidecar, first in the task, is named", []event.Container{
 			{Name: "sidecar", ExitCode: code(137), Reason: "OutOfMemoryError: Container killed due to memory usage"},
 			{Name: "app", ExitCode: code(1), Reason: "DockerTimeoutError: Could not transition to started; timed out after waiting 3m0s"},
 		}, OOMKilled, "sidecar", 137},
