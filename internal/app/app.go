@@ -22,8 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	slackapi "github.com/slack-go/slack"
 	"go.uber.org/zap"
 
@@ -175,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if awsReason != "" {
 			return nil, fmt.Errorf("secrets given as _ARN or _SSM need AWS: %s", awsReason)
 		}
-		if err := secrets.Resolve(ctx, &cfg, secretsmanager.NewFromConfig(awsCfg), ssm.NewFromConfig(awsCfg)); err != nil {
+		if err := secrets.Resolve(ctx, &cfg, secrets.NewAWS(awsCfg), secrets.NewAWS(awsCfg)); err != nil {
 			return nil, err
 		}
 		a.cfg = cfg
