@@ -173,7 +173,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if awsReason != "" {
 			return nil, fmt.Errorf("secrets given as _ARN or _SSM need AWS: %s", awsReason)
 		}
-		if err := secrets.Resolve(ctx, &cfg, secrets.NewAWS(awsCfg), secrets.NewAWS(awsCfg)); err != nil {
+		rd := secrets.NewAWS(awsCfg)
+		if err := secrets.Resolve(ctx, &cfg, rd, rd); err != nil {
 			return nil, err
 		}
 		a.cfg = cfg

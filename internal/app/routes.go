@@ -94,7 +94,8 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 	var sm secrets.SecretsManager
 	var ps secrets.Parameters
 	if awsReason == "" {
-		sm, ps = secrets.NewAWS(awsCfg), secrets.NewAWS(awsCfg)
+		rd := secrets.NewAWS(awsCfg)
+		sm, ps = rd, rd
 	}
 	keys := map[config.SecretRef]config.Secret{} // each key read once, however many routes share it
 	keyErrs := map[config.SecretRef]error{}
