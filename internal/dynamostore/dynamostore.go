@@ -16,6 +16,7 @@ type API interface {
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 // Defaults.
@@ -39,7 +40,10 @@ type Store struct {
 	api   API
 	table string
 	now   func() time.Time
-	// writes counts successful writes of scope and incident items.
+	// occurrenceWrites: an occurrence that changes nothing else is counted in its incident's
+	// occurrence item (occurrence.go) instead of rewriting the scope item.
+	occurrenceWrites bool
+	// writes counts successful writes of scope, incident and occurrence items.
 	writes atomic.Int64
 	stats  *counted
 }
@@ -52,15 +56,20 @@ type Option func(*Store)
 // WithClock injects the clock.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithReadRewrite makes every change, an occurrence too, read and rewrite its scope item whole,
+// and never write occurrence items: how the store worked before them, kept so that a benchmark
+// can measure both side by side. Do not mix it with the default on one table.
+func WithReadRewrite() Option { return func(s *Store) { s.occurrenceWrites = false } }
+
 // New returns a store on table.
 func New(api API, table string, opts ...Option) *Store {
 	c := &counted{api: api}
-	s := &Store{api: c, table: table, now: time.Now, stats: c}
+	s := &Store{api: c, table: table, now: time.Now, stats: c, occurrenceWrites: true}
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
 
-// Writes is how many scope and incident items the store wrote.
+// Writes is how many scope, incident and occurrence items the store wrote.
 func (s *Store) Writes() int64 { return s.writes.Load() }

@@ -85,11 +85,27 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 			}
 			return inc, nil
 		}
+		o := cur.occ[id]
+		blob := inc
+		inc = withOccurrences(blob, o, blob.Version)
 		changed, err := fn(inc)
 		if err != nil || !changed {
 			return inc, err
 		}
+		prev := inc.Version
 		inc.Version++
+		blob = withoutOccurrences(inc, o)
+		blob.Version = inc.Version
+		if s.occurrenceWrites {
+			// Occurrences decided on the version this write replaces are refused from now on.
+			o, err := s.fence(ctx, pk, id, inc.Version, !inc.State.Active(), nil)
+			if err != nil {
+				return nil, err
+			}
+			if !inc.State.Active() {
+				*inc = *withOccurrences(blob, o, prev)
+			}
+		}
 		if !inc.State.Active() {
 			if err := s.putIncident(ctx, inc); err != nil {
 				return nil, err
@@ -98,7 +114,7 @@ func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Inciden
 		var active []*incident.Incident
 		for _, a := range cur.active {
 			if a.ID == id {
-				a = inc
+				a = blob
 			}
 			if a.State.Active() {
 				active = append(active, a)
@@ -164,8 +180,8 @@ func (s *Store) readIncident(ctx context.Context, id string) (incidentRef, error
 	return ref, nil
 }
 
-// Get implements incident.Store. The scope item is the truth for an active incident; the
-// incident's own record for a resolved one.
+// Get implements incident.Store. The scope item (with the incident's occurrence item) is the
+// truth for an active incident; the incident's own record for a resolved one.
 func (s *Store) Get(ctx context.Context, id string) (*incident.Incident, error) {
 	ref, err := s.readIncident(ctx, id)
 	if err != nil {
@@ -177,7 +193,7 @@ func (s *Store) Get(ctx context.Context, id string) (*incident.Incident, error) 
 	}
 	for _, a := range cur.active {
 		if a.ID == id {
-			return a, nil
+			return withOccurrences(a, cur.occ[id], a.Version), nil
 		}
 	}
 	if ref.data != nil {

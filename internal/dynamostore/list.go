@@ -22,21 +22,32 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 	}
 	var out []*incident.Incident
 	if f.Active {
+		var occErr error
 		err := s.query(ctx, "ACTIVE", true, func(item map[string]types.AttributeValue) bool {
 			b, ok := item["active"].(*types.AttributeValueMemberB)
 			if !ok {
 				return true
 			}
 			var incs []*incident.Incident
-			if unzipJSON(b.Value, &incs) == nil {
-				for _, inc := range incs {
-					if !inc.OpenedAt.Before(f.Since) {
-						out = append(out, inc)
-					}
+			if unzipJSON(b.Value, &incs) != nil {
+				return true
+			}
+			var occ map[string]*occItem
+			if s.occurrenceWrites {
+				if occ, occErr = s.readOccurrences(ctx, attrS(item, "pk")); occErr != nil {
+					return false
+				}
+			}
+			for _, inc := range incs {
+				if !inc.OpenedAt.Before(f.Since) {
+					out = append(out, withOccurrences(inc, occ[inc.ID], inc.Version))
 				}
 			}
 			return true
 		})
+		if err == nil {
+			err = occErr
+		}
 		if f.Before != "" {
 			out = slices.DeleteFunc(out, func(inc *incident.Incident) bool { return inc.ID >= f.Before })
 		}

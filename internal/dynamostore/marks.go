@@ -131,3 +131,53 @@ func (s *Store) release(ctx context.Context, marks []string) {
 			}()})
 	}
 }
+
+// seen reads the event's marks before an occurrence is counted: ErrDuplicate when one is done and
+// unexpired, held when another handler has claimed one and its lease runs.
+func (s *Store) seen(ctx context.Context, marks []string) (held bool, err error) {
+	now := s.now().Unix()
+	for _, m := range marks {
+		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key("M#"+m, "M"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return false, fmt.Errorf("read mark %s: %w", m, err)
+		}
+		if out.Item == nil || attrN(out.Item, "exp") <= now {
+			continue
+		}
+		if attrS(out.Item, "status") == "done" {
+			return false, fmt.Errorf("mark %s: %w", m, incident.ErrDuplicate)
+		}
+		if attrN(out.Item, "lease") > now {
+			held = true
+		}
+	}
+	return held, nil
+}
+
+// done records an applied event's marks: the claimed ones are marked done, unclaimed ones (an
+// occurrence counted without claiming) are written done, all in one batch. A failure here is
+// harmless for a while: the scope item or the occurrence ring remembers them.
+func (s *Store) done(ctx context.Context, marks, claimed []string) {
+	if claimed != nil || len(marks) == 0 {
+		s.finish(ctx, claimed)
+		return
+	}
+	now := s.now()
+	reqs := make([]types.WriteRequest, len(marks))
+	for i, m := range marks {
+		item := key("M#"+m, "M")
+		item["status"] = str("done")
+		item["lease"] = num(0)
+		item["exp"] = num(now.Add(MarkTTL).Unix())
+		item["ttl"] = num(now.Add(MarkTTL + 24*time.Hour).Unix())
+		reqs[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+	}
+	in := &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: reqs}}
+	for range 3 {
+		out, err := s.api.BatchWriteItem(ctx, in)
+		if err != nil || len(out.UnprocessedItems) == 0 {
+			return
+		}
+		in.RequestItems = out.UnprocessedItems
+	}
+}

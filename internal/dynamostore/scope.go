@@ -17,32 +17,58 @@ import (
 
 func scopePK(scope incident.Scope) string { return "S#" + scope.Key() }
 
-// scopeItem is a decoded scope item.
+// scopeItem is a decoded scope item, with the occurrence items of its scope (by incident id)
+// when the store writes occurrences apart.
 type scopeItem struct {
 	exists  bool
 	version int64
 	active  []*incident.Incident
 	recent  []string
+	occ     map[string]*occItem
 }
 
+// readScope reads a scope item and, when occurrences are written apart, the scope's occurrence
+// items with it: one consistent Query of the scope's partition.
 func (s *Store) readScope(ctx context.Context, pk string) (scopeItem, error) {
-	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, "S"), ConsistentRead: aws.Bool(true)})
+	if !s.occurrenceWrites {
+		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, "S"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return scopeItem{}, fmt.Errorf("read scope %s: %w", pk, err)
+		}
+		if out.Item == nil {
+			return scopeItem{}, nil
+		}
+		return decodeScope(pk, out.Item)
+	}
+	it := scopeItem{occ: map[string]*occItem{}}
+	var derr error
+	err := s.queryTable(ctx, expression.Key("pk").Equal(expression.Value(pk)), func(item map[string]types.AttributeValue) {
+		switch sk := attrS(item, "sk"); {
+		case sk == "S":
+			occ := it.occ
+			it, derr = decodeScope(pk, item)
+			it.occ = occ
+		case strings.HasPrefix(sk, "O#"):
+			it.occ[strings.TrimPrefix(sk, "O#")] = decodeOcc(item)
+		}
+	})
 	if err != nil {
 		return scopeItem{}, fmt.Errorf("read scope %s: %w", pk, err)
 	}
-	if out.Item == nil {
-		return scopeItem{}, nil
-	}
+	return it, derr
+}
+
+func decodeScope(pk string, item map[string]types.AttributeValue) (scopeItem, error) {
 	it := scopeItem{exists: true}
-	if n, ok := out.Item["v"].(*types.AttributeValueMemberN); ok {
+	if n, ok := item["v"].(*types.AttributeValueMemberN); ok {
 		it.version, _ = strconv.ParseInt(n.Value, 10, 64)
 	}
-	if b, ok := out.Item["active"].(*types.AttributeValueMemberB); ok {
+	if b, ok := item["active"].(*types.AttributeValueMemberB); ok {
 		if err := unzipJSON(b.Value, &it.active); err != nil {
 			return scopeItem{}, fmt.Errorf("decode scope %s: %w", pk, err)
 		}
 	}
-	if l, ok := out.Item["recent"].(*types.AttributeValueMemberL); ok {
+	if l, ok := item["recent"].(*types.AttributeValueMemberL); ok {
 		for _, v := range l.Value {
 			if sv, ok := v.(*types.AttributeValueMemberS); ok {
 				it.recent = append(it.recent, sv.Value)
@@ -50,6 +76,31 @@ func (s *Store) readScope(ctx context.Context, pk string) (scopeItem, error) {
 		}
 	}
 	return it, nil
+}
+
+// view is the scope's active incidents as callers see them: each with its occurrence item added.
+func (it scopeItem) view() []*incident.Incident {
+	out := make([]*incident.Incident, len(it.active))
+	for i, inc := range it.active {
+		out[i] = withOccurrences(inc, it.occ[inc.ID], inc.Version)
+	}
+	return out
+}
+
+// applied returns the first of marks the scope already applied: listed in the scope item, or in
+// the ring of one of its occurrence items ("" when none).
+func (it scopeItem) applied(marks, hashes []string, now time.Time) string {
+	for i, m := range marks {
+		if recentlyApplied(it.recent, m, now) {
+			return m
+		}
+		for _, o := range it.occ {
+			if o.holds(hashes[i]) {
+				return m
+			}
+		}
+	}
+	return ""
 }
 
 // writeScope replaces the scope item if it is still at the version read.
