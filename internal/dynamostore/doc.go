@@ -28,7 +28,7 @@
 // scope item and its occurrence items, one Query), it is one UpdateItem of the incident's
 // occurrence item, conditional on the incident still being active at the version it was decided
 // on and on the event's marks not being in the item, which the same write adds; the marks are
-// then written done in one batch. Concurrent occurrences ADD to the count and never refuse each
+// then written done. Concurrent occurrences ADD to the count and never refuse each
 // other. Every write of an incident in the scope item first moves its occurrence item to the new
 // version (occurrence.go: fence), so an occurrence decided on what that write changes (a recovery
 // under way, a resolve) is refused and decided again. A reader adds the occurrence item to the

@@ -24,13 +24,13 @@ import (
 )
 
 // hooked is the DynamoDB client with a hook run before each occurrence write (the UpdateItem that
-// ADDs to an occurrence count) and BatchWriteItem optionally dropped (a handler killed right
-// after counting, before its marks are recorded).
+// ADDs to an occurrence count), and writes of done marks optionally dropped (a handler killed
+// right after counting, before its marks are recorded).
 type hooked struct {
 	*dynamodb.Client
 	mu          sync.Mutex
 	beforeCount func()
-	dropBatch   bool
+	dropMarks   bool
 }
 
 func (h *hooked) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
@@ -46,11 +46,11 @@ func (h *hooked) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o
 	return h.Client.UpdateItem(ctx, in, o...)
 }
 
-func (h *hooked) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	if h.dropBatch {
+func (h *hooked) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if h.dropMarks && strings.HasPrefix(in.Item["pk"].(*types.AttributeValueMemberS).Value, "M#") {
 		return nil, errors.New("killed")
 	}
-	return h.Client.BatchWriteItem(ctx, in, o...)
+	return h.Client.PutItem(ctx, in, o...)
 }
 
 // twoHandlers are two stores on one table: the hooked one under test, and a plain one playing a
@@ -106,8 +106,8 @@ func TestOccurrencesCountExactlyUnder32Writers(t *testing.T) {
 	if err != nil || got.Occurrences.Count != 33 {
 		t.Fatalf("count %d, want 33 (%v)", got.Occurrences.Count, err)
 	}
-	if w, refused := after.Writes-before.Writes, after.ConditionFailures-before.ConditionFailures; w != 64 || refused != 0 {
-		t.Fatalf("32 occurrences: %d write requests (want 64: one count, one batch of marks each), %d refused (want 0)", w, refused)
+	if w, refused := after.Writes-before.Writes, after.ConditionFailures-before.ConditionFailures; w != 96 || refused != 0 {
+		t.Fatalf("32 occurrences: %d write requests (want 96: one count and two marks each), %d refused (want 0)", w, refused)
 	}
 	if n := len(got.Occurrences.Tasks); n == 0 || n > incident.MaxSampleTasks {
 		t.Fatalf("sample of %d tasks", n)
@@ -175,11 +175,11 @@ func TestRedeliveryAfterAKillIsNotCountedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
-	h.dropBatch = true
+	h.dropMarks = true
 	if out, err := m.Apply(ctx, sig); err != nil || out.Duplicate {
 		t.Fatalf("%+v %v", out, err)
 	}
-	h.dropBatch = false
+	h.dropMarks = false
 	if out, err := m.Apply(ctx, sig); err != nil || !out.Duplicate {
 		t.Fatalf("redelivery: %+v %v", out, err)
 	}

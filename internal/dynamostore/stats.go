@@ -102,36 +102,3 @@ func (c *counted) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...
 	c.add(0, 0, 1, cc, err)
 	return out, err
 }
-
-func (c *counted) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	in.ReturnConsumedCapacity = types.ReturnConsumedCapacityTotal
-	out, err := c.api.BatchWriteItem(ctx, in, optFns...)
-	var cc *types.ConsumedCapacity
-	if out != nil {
-		var total types.ConsumedCapacity
-		for _, t := range out.ConsumedCapacity {
-			total = sumCapacity(total, t)
-		}
-		cc = &total
-	}
-	c.add(0, 1, 0, cc, err)
-	return out, err
-}
-
-// sumCapacity adds the units of b to a.
-func sumCapacity(a, b types.ConsumedCapacity) types.ConsumedCapacity {
-	plus := func(x, y *float64) *float64 {
-		if y == nil {
-			return x
-		}
-		v := *y
-		if x != nil {
-			v += *x
-		}
-		return &v
-	}
-	a.CapacityUnits = plus(a.CapacityUnits, b.CapacityUnits)
-	a.ReadCapacityUnits = plus(a.ReadCapacityUnits, b.ReadCapacityUnits)
-	a.WriteCapacityUnits = plus(a.WriteCapacityUnits, b.WriteCapacityUnits)
-	return a
-}

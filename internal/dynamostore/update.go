@@ -14,7 +14,7 @@ import (
 //
 // An occurrence of an active incident that changes nothing else is one conditional UpdateItem of
 // the incident's occurrence item (recordOccurrence), after reading the event's marks (a done
-// mark makes it a duplicate) and the scope's partition; the marks are recorded done after it.
+// mark makes it a duplicate) and the scope's partition; the marks are written done after it.
 // Everything else claims the marks first (a lease), rewrites the scope item under its version,
 // and marks the claims done.
 func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string, fn func([]*incident.Incident) ([]*incident.Incident, error)) error {
