@@ -133,23 +133,34 @@ func (s *Store) release(ctx context.Context, marks []string) {
 }
 
 // seen reads the event's marks before an occurrence is counted: ErrDuplicate when one is done and
-// unexpired, held when another handler has claimed one and its lease runs.
+// unexpired (the event's other marks are then written done too, as a claim does, so that its
+// other identities are recognised next time), held when another handler has claimed one and its
+// lease runs.
 func (s *Store) seen(ctx context.Context, marks []string) (held bool, err error) {
 	now := s.now().Unix()
+	var free []string
+	dup := ""
 	for _, m := range marks {
 		out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key("M#"+m, "M"), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return false, fmt.Errorf("read mark %s: %w", m, err)
 		}
-		if out.Item == nil || attrN(out.Item, "exp") <= now {
-			continue
-		}
-		if attrS(out.Item, "status") == "done" {
-			return false, fmt.Errorf("mark %s: %w", m, incident.ErrDuplicate)
-		}
-		if attrN(out.Item, "lease") > now {
+		switch {
+		case out.Item == nil || attrN(out.Item, "exp") <= now:
+			free = append(free, m)
+		case attrS(out.Item, "status") == "done":
+			if dup == "" {
+				dup = m
+			}
+		case attrN(out.Item, "lease") > now:
 			held = true
+		default:
+			free = append(free, m)
 		}
+	}
+	if dup != "" {
+		s.done(ctx, free, nil)
+		return false, fmt.Errorf("mark %s: %w", dup, incident.ErrDuplicate)
 	}
 	return held, nil
 }
