@@ -490,7 +490,7 @@ func (p *scriptPlayer) do(ctx context.Context, st scriptStep) error {
 		p.states[key] = snap
 	case st.Ack != "" || st.Resolve != "":
 		name := st.Ack + st.Resolve
-		active, err := p.app.Manager().Store().List(ctx, incident.Filter{Active: true, Limit: 1000})
+		active, err := p.app.Manager().List(ctx, incident.Filter{Active: true, Limit: 1000})
 		if err != nil {
 			return err
 		}

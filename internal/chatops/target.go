@@ -37,13 +37,13 @@ func (h *Handler) resolve(ctx context.Context, name string, active bool) (target
 	default:
 		return t, fmt.Sprintf("`%s` is not `<cluster>/<service>` or `<account>/<cluster>/<service>` (a 12-digit account id).", echo(name))
 	}
-	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
+	incs, err := h.Manager.List(ctx, incident.Filter{Active: true, Limit: 500})
 	if err != nil {
 		h.Log.Error("slack: list incidents", zap.Error(err))
 		return t, "Could not read the incidents just now: ecs-medic's store did not answer. Try again in a minute."
 	}
 	if !active {
-		recent, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
+		recent, err := h.Manager.List(ctx, incident.Filter{Limit: 500})
 		if err == nil {
 			incs = append(incs, recent...)
 		}

@@ -25,11 +25,11 @@ func (h *Handler) findTask(ctx context.Context, q string) (*incident.Incident, s
 	if len(q) < 8 {
 		return nil, "", errShortTask
 	}
-	incs, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
+	incs, err := h.Manager.List(ctx, incident.Filter{Limit: 500})
 	if err != nil {
 		return nil, "", err
 	}
-	active, _ := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
+	active, _ := h.Manager.List(ctx, incident.Filter{Active: true, Limit: 500})
 	for _, inc := range append(active, incs...) {
 		ids := append([]string{event.TaskID(inc.Facts.TaskArn)}, inc.Occurrences.Tasks...)
 		for _, id := range ids {

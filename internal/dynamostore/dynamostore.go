@@ -602,12 +602,9 @@ func (s *Store) Get(ctx context.Context, id string) (*incident.Incident, error) 
 
 // List implements incident.Store, through the sparse index.
 func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incident, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := f.Max()
 	var out []*incident.Incident
-	if f.Active {
+	if f.ActiveOnly() {
 		err := s.query(ctx, "ACTIVE", true, func(item map[string]types.AttributeValue) bool {
 			b, ok := item["active"].(*types.AttributeValueMemberB)
 			if !ok {
@@ -616,16 +613,13 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 			var incs []*incident.Incident
 			if unzipJSON(b.Value, &incs) == nil {
 				for _, inc := range incs {
-					if !inc.OpenedAt.Before(f.Since) {
+					if f.Match(inc) {
 						out = append(out, inc)
 					}
 				}
 			}
 			return true
 		})
-		if f.Before != "" {
-			out = slices.DeleteFunc(out, func(inc *incident.Incident) bool { return inc.ID >= f.Before })
-		}
 		slices.SortFunc(out, func(a, b *incident.Incident) int { return -strings.Compare(a.ID, b.ID) })
 		if len(out) > limit {
 			out = out[:limit]
@@ -648,7 +642,9 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 		if inc.OpenedAt.Before(f.Since) {
 			return false // newest first: every further one is older
 		}
-		out = append(out, inc)
+		if f.Match(inc) {
+			out = append(out, inc)
+		}
 		return len(out) < limit
 	})
 	return out, err

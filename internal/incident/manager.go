@@ -17,61 +17,6 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 )
 
-// Errors a Store returns and callers branch on.
-var (
-	// ErrDuplicate: one of the idempotency marks was already recorded; nothing was written.
-	ErrDuplicate = errors.New("duplicate event")
-	// ErrConflict: a concurrent writer changed the same incidents; the caller may retry.
-	ErrConflict = errors.New("concurrent update")
-	// ErrNotFound: no incident with that id.
-	ErrNotFound = errors.New("incident not found")
-)
-
-// Store keeps incidents. Implementations: internal/boltstore (embedded), and DynamoDB.
-type Store interface {
-	// Update atomically records marks (refusing with ErrDuplicate if any is already recorded and
-	// unexpired), hands fn the active incidents of scope, and writes back the incidents fn returns
-	// (new ones have Version 0). A store must refuse a second active incident for the same scope and
-	// cause, and keep writes atomic under concurrent callers, retrying fn if it must: fn may run
-	// more than once and must not have side effects.
-	Update(ctx context.Context, scope Scope, marks []string, fn func(active []*Incident) ([]*Incident, error)) error
-	// Modify atomically applies fn to the incident with id and writes it back when fn reports a
-	// change; ErrNotFound when there is none. Resolving removes it from the active set.
-	Modify(ctx context.Context, id string, fn func(inc *Incident) (changed bool, err error)) (*Incident, error)
-	// Get returns one incident by id, or ErrNotFound.
-	Get(ctx context.Context, id string) (*Incident, error)
-	// List returns incidents newest first.
-	List(ctx context.Context, f Filter) ([]*Incident, error)
-	// Guard returns the scope's remediation guard (zero when there is none) without writing it:
-	// planning reads the guard on every failure, and a read must not cost a commit.
-	Guard(ctx context.Context, scope Scope) (Guard, error)
-	// UpdateGuard atomically applies fn to the scope's remediation guard (zero when new) and
-	// stores it; an error from fn leaves it unchanged and is returned.
-	UpdateGuard(ctx context.Context, scope Scope, fn func(g *Guard) error) (Guard, error)
-	// PutSilence records a silence, replacing any for the same scope.
-	PutSilence(ctx context.Context, s Silence) error
-	// Silences returns the silences that have not expired at now.
-	Silences(ctx context.Context, now time.Time) ([]Silence, error)
-	// Remember records key until the given time, atomically: ErrDuplicate when it is already
-	// recorded and unexpired. It holds across processes sharing the store (Slack request
-	// signatures: a signed request is acted on once, on any Lambda instance or after a restart).
-	Remember(ctx context.Context, key string, until time.Time) error
-}
-
-// Filter narrows List.
-type Filter struct {
-	// Active keeps only open and acknowledged incidents.
-	Active bool
-	// Limit caps the answer; 0 means 100.
-	Limit int
-	// Since keeps only incidents opened at or after it (zero: all). Ids sort by creation time, so
-	// a store walking newest first stops at the first older one.
-	Since time.Time
-	// Before keeps incidents older than the one with this id (ids sort by creation time): the
-	// cursor of the next page.
-	Before string
-}
-
 // Kind says what a signal may do to incidents.
 type Kind int
 
@@ -152,16 +97,22 @@ func WithRoute(route func(Signal) string) Option { return func(m *Manager) { m.r
 // WithIDs injects the incident id generator.
 func WithIDs(newID func(time.Time) string) Option { return func(m *Manager) { m.newID = newID } }
 
-// Manager applies signals to incidents in a Store.
+// Manager applies signals to incidents in a store, and keeps its silences.
 type Manager struct {
-	store Store
+	store interface {
+		Incidents
+		Silences
+	}
 	now   func() time.Time
 	newID func(time.Time) string
 	route func(Signal) string
 }
 
-// NewManager returns a Manager over store.
-func NewManager(store Store, opts ...Option) *Manager {
+// NewManager returns a Manager over the incidents and silences of store (a Store has both).
+func NewManager(store interface {
+	Incidents
+	Silences
+}, opts ...Option) *Manager {
 	m := &Manager{store: store, now: time.Now, newID: NewID}
 	for _, o := range opts {
 		o(m)
@@ -169,8 +120,18 @@ func NewManager(store Store, opts ...Option) *Manager {
 	return m
 }
 
-// Store returns the manager's store.
-func (m *Manager) Store() Store { return m.store }
+// Get returns one incident by id, or ErrNotFound.
+func (m *Manager) Get(ctx context.Context, id string) (*Incident, error) { return m.store.Get(ctx, id) }
+
+// List returns the incidents f matches, newest first (see Filter).
+func (m *Manager) List(ctx context.Context, f Filter) ([]*Incident, error) {
+	return m.store.List(ctx, f)
+}
+
+// Silences returns the silences in force now.
+func (m *Manager) Silences(ctx context.Context) ([]Silence, error) {
+	return m.store.Silences(ctx, m.now())
+}
 
 const actorMedic = "ecs-medic"
 

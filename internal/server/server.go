@@ -13,6 +13,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -94,9 +95,15 @@ func IsLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// Incidents is what the API reads of the store (incident.Incidents).
+type Incidents interface {
+	Get(ctx context.Context, id string) (*incident.Incident, error)
+	List(ctx context.Context, f incident.Filter) ([]*incident.Incident, error)
+}
+
 // New returns the HTTP handler of `medic serve`. slack serves Slack's signed requests; nil (no
 // signing secret configured) makes those endpoints say so.
-func New(p *pipeline.Pipeline, store incident.Store, m *metrics.Metrics, log *zap.Logger, slack http.Handler, opts ...Option) http.Handler {
+func New(p *pipeline.Pipeline, store Incidents, m *metrics.Metrics, log *zap.Logger, slack http.Handler, opts ...Option) http.Handler {
 	s := &server{p: p, store: store, log: log}
 	for _, o := range opts {
 		o(s)
@@ -119,7 +126,7 @@ func New(p *pipeline.Pipeline, store incident.Store, m *metrics.Metrics, log *za
 
 type server struct {
 	p     *pipeline.Pipeline
-	store incident.Store
+	store Incidents
 	log   *zap.Logger
 	token []byte // SHA-256 of MEDIC_API_TOKEN; nil: none
 	hosts []string
