@@ -490,12 +490,14 @@ func (p *scriptPlayer) do(ctx context.Context, st scriptStep) error {
 		p.states[key] = snap
 	case st.Ack != "" || st.Resolve != "":
 		name := st.Ack + st.Resolve
-		active, err := p.app.Manager().List(ctx, incident.Filter{Active: true, Limit: 1000})
+		cluster, service, _ := strings.Cut(name, "/")
+		active, err := p.app.Manager().List(ctx, incident.Filter{Active: true, Cluster: cluster, Service: service})
 		if err != nil {
 			return err
 		}
 		var inc *incident.Incident
 		for _, i := range active {
+			// The exact name: the filter's "" means any, and a name may lack its service.
 			if i.Scope.Cluster+"/"+i.Scope.Service == name && (inc == nil || i.OpenedAt.After(inc.OpenedAt)) {
 				inc = i
 			}
