@@ -251,7 +251,11 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "medic replay: %v\n", err)
 		return 1
 	}
-	sum.Incidents, err = store.List(ctx, incident.Filter{Limit: 1000})
+	// Every incident the replay made, however many: its store is its own.
+	err = incident.Each(ctx, store, incident.Filter{Limit: 1000}, func(inc *incident.Incident) bool {
+		sum.Incidents = append(sum.Incidents, inc)
+		return true
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "medic replay: %v\n", err)
 		return 1
