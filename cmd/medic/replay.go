@@ -252,6 +252,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return 1
 	}
 	// Every incident the replay made, however many: its store is its own.
+	sum.Incidents = []*incident.Incident{}
 	err = incident.Each(ctx, store, incident.Filter{Limit: 1000}, func(inc *incident.Incident) bool {
 		sum.Incidents = append(sum.Incidents, inc)
 		return true
