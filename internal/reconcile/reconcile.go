@@ -190,7 +190,7 @@ func (r *Reconciler) resend(ctx context.Context, rep *Report) {
 		return true
 	})
 	if err == nil {
-		// Recently resolved ones too: the active ones among them are already in.
+		// The newest resolved ones too.
 		var recent []*incident.Incident
 		recent, err = r.Manager.List(ctx, incident.Filter{State: incident.Resolved, Limit: resolvedResends})
 		incs = append(incs, recent...)
@@ -200,7 +200,12 @@ func (r *Reconciler) resend(ctx context.Context, rep *Report) {
 		r.Log.Warn("list incidents for re-sends", zap.Error(err))
 		return
 	}
+	seen := map[string]bool{} // one resolved between the two reads is in both
 	for _, inc := range incs {
+		if seen[inc.ID] {
+			continue
+		}
+		seen[inc.ID] = true
 		for name, n := range inc.Notices {
 			if n.Pending == "" {
 				continue
