@@ -101,6 +101,10 @@ type fn struct {
 	log      bytes.Buffer
 	initMs   float64
 	invMs    float64 // the first invocation's duration
+	// changed is closed (and replaced) at each line of output: waiting for a line is waiting on
+	// it, never polling. drained is closed once the emulator's output has ended.
+	changed chan struct{}
+	drained chan struct{}
 }
 
 var (
@@ -119,7 +123,8 @@ func startFn(t testing.TB, bootstrap string, env map[string]string) *fn {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	f := &fn{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), cmd: cmd}
+	f := &fn{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), cmd: cmd,
+		changed: make(chan struct{}), drained: make(chan struct{})}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -137,24 +142,56 @@ func startFn(t testing.TB, bootstrap string, env map[string]string) *fn {
 			if m := reportRE.FindStringSubmatch(sc.Text()); m != nil && f.invMs == 0 {
 				f.invMs, _ = strconv.ParseFloat(m[1], 64)
 			}
+			close(f.changed)
+			f.changed = make(chan struct{})
 			f.mu.Unlock()
 		}
+		close(f.drained)
+	}()
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		pw.Close()
+		close(exited)
 	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		pw.Close()
+		<-exited
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	// The emulator says nothing when it listens (its "Listening on" line is logged only after
+	// its server ends), so its port is probed: until it answers, or the emulator has exited.
+	// No deadline: a slow start on a busy machine is only slow.
+	for {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
 			return f
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited:
+			t.Fatalf("the emulator exited before it listened:\n%s", f.logs())
+		case <-time.After(10 * time.Millisecond): // the probe's pace, not a deadline
+		}
 	}
-	t.Fatal("emulator did not listen")
-	return nil
+}
+
+// await waits until cond holds on the output so far, re-checking at each new line; false when the
+// output has ended without it. cond runs under f.mu.
+func (f *fn) await(cond func() bool) bool {
+	for {
+		f.mu.Lock()
+		ok, changed := cond(), f.changed
+		f.mu.Unlock()
+		if ok {
+			return true
+		}
+		select {
+		case <-changed:
+		case <-f.drained:
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return cond()
+		}
+	}
 }
 
 // post sends one invocation, waiting for the emulator to be free.
@@ -185,31 +222,19 @@ func (f *fn) invoke(t testing.TB, payload []byte, out any) {
 // reports waits for the emulator's INIT REPORT and first REPORT lines, which trail the answer.
 func (f *fn) reports(tb testing.TB) (initMs, invMs float64) {
 	tb.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		f.mu.Lock()
-		initMs, invMs = f.initMs, f.invMs
-		f.mu.Unlock()
-		if initMs > 0 && invMs > 0 {
-			return initMs, invMs
-		}
+	if !f.await(func() bool { initMs, invMs = f.initMs, f.invMs; return initMs > 0 && invMs > 0 }) {
+		tb.Fatalf("no INIT REPORT and REPORT from the emulator:\n%s", f.logs())
 	}
-	tb.Fatalf("no INIT REPORT and REPORT from the emulator:\n%s", f.logs())
-	return 0, 0
+	return initMs, invMs
 }
 
 func (f *fn) logs() string { f.mu.Lock(); defer f.mu.Unlock(); return f.log.String() }
 
-// logged reports whether the function has logged s. Its output reaches us through the emulator's
-// pipe, which can trail the invocation's answer, so this waits for up to five seconds.
+// logged waits until the function has logged s. Its output reaches us through the emulator's
+// pipe, which can trail the invocation's answer; it is false only once that output has ended, so
+// it is for what must be logged, never to check that something is not.
 func (f *fn) logged(s string) bool {
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if strings.Contains(f.logs(), s) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-	}
+	return f.await(func() bool { return strings.Contains(f.log.String(), s) })
 }
 
 type world struct {

@@ -252,7 +252,12 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		fmt.Fprintf(stderr, "medic replay: %v\n", err)
 		return 1
 	}
-	sum.Incidents, err = store.List(ctx, incident.Filter{Limit: 1000})
+	// Every incident the replay made, however many: its store is its own.
+	sum.Incidents = []*incident.Incident{}
+	err = incident.Each(ctx, store, incident.Filter{Limit: 1000}, func(inc *incident.Incident) bool {
+		sum.Incidents = append(sum.Incidents, inc)
+		return true
+	})
 	if err != nil {
 		fmt.Fprintf(stderr, "medic replay: %v\n", err)
 		return 1
@@ -491,12 +496,14 @@ func (p *scriptPlayer) do(ctx context.Context, st scriptStep) error {
 		p.states[key] = snap
 	case st.Ack != "" || st.Resolve != "":
 		name := st.Ack + st.Resolve
-		active, err := p.app.Manager().Store().List(ctx, incident.Filter{Active: true, Limit: 1000})
+		cluster, service, _ := strings.Cut(name, "/")
+		active, err := p.app.Manager().List(ctx, incident.Filter{Active: true, Cluster: cluster, Service: service})
 		if err != nil {
 			return err
 		}
 		var inc *incident.Incident
 		for _, i := range active {
+			// The exact name: the filter's "" means any, and a name may lack its service.
 			if i.Scope.Cluster+"/"+i.Scope.Service == name && (inc == nil || i.OpenedAt.After(inc.OpenedAt)) {
 				inc = i
 			}

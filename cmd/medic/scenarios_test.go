@@ -146,7 +146,7 @@ func TestScenarioBlueGreenIsNeverRolledBackThroughECS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rem := &remediate.Remediator{ECS: client, Manager: incident.NewManager(st), Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
+	rem := &remediate.Remediator{ECS: client, Manager: incident.NewManager(st), Guards: st, Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
 	for _, req := range []remediate.Request{
 		{Incident: inc.ID, By: "slack:U0ALICE", Action: runbook.Rollback},
 		{Incident: inc.ID, By: "slack:U0ALICE"},

@@ -242,7 +242,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if err != nil {
 			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
 		}
-		r := &remediate.Remediator{Clients: prov, Manager: a.manager,
+		r := &remediate.Remediator{Clients: prov, Manager: a.manager, Guards: opts.Store,
 			Runbooks: rbs, Sender: a.sender, Cap: cfg.AutoFix, DryRun: cfg.DryRun, MaxTasks: cfg.MaxTasks, Prices: prices, Log: log}
 		a.remediator, a.fix = r.Handle, r.Handle
 	}
@@ -259,7 +259,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	}
 	a.pipeline = pipeline.New(a.manager, a.states, a.sender, log, a.metrics, po...)
 
-	a.reconciler = &reconcile.Reconciler{Manager: a.manager, States: a.states, Sender: a.sender, Quiet: 5 * time.Minute,
+	a.reconciler = &reconcile.Reconciler{Manager: a.manager, Guards: opts.Store, States: a.states, Sender: a.sender, Quiet: 5 * time.Minute,
 		Region: a.region, Log: log}
 	if home != nil { // a nil *ecs.Client in the interface would not read as "no lister"
 		a.reconciler.Lister = home
@@ -365,6 +365,7 @@ func (a *App) slackHandler(prov *accounts.Provider, logs tasklogs.Tailer) *chato
 		SlackAPIURL:   a.cfg.SlackAPIURL,
 		AllowedUsers:  a.cfg.SlackAllowedUsers,
 		AllowedGroups: a.cfg.SlackAllowedGroups,
+		Seen:          a.store,
 		Manager:       a.manager,
 		Sender:        a.sender,
 		Region:        a.region,

@@ -277,12 +277,13 @@ func (s *Store) modifyDisk(ctx context.Context, id string, fn func(*incident.Inc
 	return res, nil
 }
 
-// listDisk lists what bbolt holds. Ids sort by creation time, so a reverse scan is newest first.
+// listDisk lists what bbolt holds that f matches, up to limit. Ids sort by creation time, so a
+// reverse scan is newest first.
 func (s *Store) listDisk(f incident.Filter, limit int) ([]*incident.Incident, error) {
 	var out []*incident.Incident
 	err := s.db.View(func(tx *bolt.Tx) error {
 		ib := tx.Bucket(bucketIncidents)
-		if f.Active {
+		if f.ActiveOnly() {
 			// Walk the active index, not every incident ever kept.
 			var ids []string
 			_ = tx.Bucket(bucketActive).ForEach(func(_, id []byte) error { ids = append(ids, string(id)); return nil })
@@ -294,7 +295,7 @@ func (s *Store) listDisk(f incident.Filter, limit int) ([]*incident.Incident, er
 				if err != nil {
 					return err
 				}
-				if !inc.OpenedAt.Before(f.Since) {
+				if f.Match(inc) {
 					out = append(out, inc)
 				}
 			}
@@ -323,7 +324,9 @@ func (s *Store) listDisk(f incident.Filter, limit int) ([]*incident.Incident, er
 			if inc.OpenedAt.Before(f.Since) {
 				break
 			}
-			out = append(out, inc)
+			if f.Match(inc) {
+				out = append(out, inc)
+			}
 		}
 		return nil
 	})

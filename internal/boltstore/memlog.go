@@ -526,10 +526,7 @@ func (s *Store) Get(_ context.Context, id string) (*incident.Incident, error) {
 // List implements incident.Store: bbolt's answer with what changed since the last fold laid
 // over it.
 func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := f.Max()
 	m := &s.mem
 	m.mu.Lock()
 	over := make(map[string]*incident.Incident, len(m.dirty))
@@ -547,9 +544,7 @@ func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident
 	if err != nil {
 		return nil, err
 	}
-	keep := func(inc *incident.Incident) bool {
-		return (!f.Active || inc.State.Active()) && !inc.OpenedAt.Before(f.Since) && (f.Before == "" || inc.ID < f.Before)
-	}
+	keep := f.Match
 	out := make([]*incident.Incident, 0, len(disk)+len(over))
 	for _, inc := range disk {
 		if o, ok := over[inc.ID]; ok {

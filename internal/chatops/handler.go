@@ -97,8 +97,8 @@ type Job struct {
 // asynchronous invocation of the Slack function itself in Lambda (which freezes once it answers).
 type Deferrer func(ctx context.Context, j Job) error
 
-// Rememberer records a key for a window and refuses a second one (incident.Store): the
-// signatures of Slack requests already acted on.
+// Rememberer records a key for a window and refuses a second one (incident.Marks, the store):
+// the signatures of Slack requests already acted on.
 type Rememberer interface {
 	Remember(ctx context.Context, key string, until time.Time) error
 }
@@ -106,8 +106,8 @@ type Rememberer interface {
 // Handler serves Slack requests.
 type Handler struct {
 	SigningSecret config.Secret
-	// Seen remembers accepted signatures, so a replayed request is refused; nil: the manager's
-	// store.
+	// Seen remembers accepted signatures, so a replayed request is refused; nil: every request
+	// is refused, since a replay could not be told apart.
 	Seen Rememberer
 	// SlackAPIURL is MEDIC_SLACK_API_URL: besides Slack's own hooks.slack.com, response_url may
 	// point at its host (a test double). Nothing else is ever posted to.
@@ -219,7 +219,15 @@ func (h *Handler) seen() Rememberer {
 	if h.Seen != nil {
 		return h.Seen
 	}
-	return h.Manager.Store()
+	return forgetful{}
+}
+
+// forgetful stands in for a missing Seen: with no record of the signatures already acted on a
+// replay could not be told apart, so every request is refused.
+type forgetful struct{}
+
+func (forgetful) Remember(context.Context, string, time.Time) error {
+	return errors.New("no record of the Slack signatures already seen (Handler.Seen unset)")
 }
 
 func writeReply(w http.ResponseWriter, rep Reply) {
@@ -344,7 +352,7 @@ func (h *Handler) Run(ctx context.Context, j Job) error {
 	case JobOncall:
 		rep = h.onCall(ctx, j.Args)
 	case JobAnnounce:
-		inc, err := h.Manager.Store().Get(ctx, j.Incident)
+		inc, err := h.Manager.Get(ctx, j.Incident)
 		if err != nil {
 			return err
 		}

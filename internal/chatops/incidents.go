@@ -14,7 +14,7 @@ import (
 )
 
 func (h *Handler) incidents(ctx context.Context) Reply {
-	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 50})
+	incs, err := h.Manager.List(ctx, incident.Filter{Active: true, Limit: 50})
 	if err != nil {
 		h.Log.Error("slack incidents", zap.Error(err))
 		return Reply{Text: "Could not read the incidents just now: ecs-medic's store did not answer. Try again in a minute."}
@@ -37,7 +37,7 @@ func (h *Handler) incidents(ctx context.Context) Reply {
 		fmt.Fprintf(&b, "%s *%s* `%s` %s — %s · %d occurrence(s) · open %s · %s%s\n", slack.SeverityEmoji(inc.Severity), inc.Severity, inc.ID,
 			esc(notify.Subject(inc)), esc(notify.CauseWords(inc)), inc.Occurrences.Count, age(now.Sub(inc.OpenedAt)), due, state)
 	}
-	sils, err := h.Manager.Store().Silences(ctx, now)
+	sils, err := h.Manager.Silences(ctx)
 	if err == nil && len(sils) > 0 {
 		b.WriteString("\n*Silenced*\n")
 		for _, s := range sils {

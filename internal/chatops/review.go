@@ -48,7 +48,7 @@ func (h *Handler) periodReport(ctx context.Context, args []string) Reply {
 		return Reply{Text: esc(err.Error())}
 	}
 	now := h.now()
-	incs, err := h.Manager.Store().List(ctx, incident.Filter{Since: now.Add(-d), Limit: reportIncidents})
+	incs, err := h.Manager.List(ctx, incident.Filter{Since: now.Add(-d), Limit: reportIncidents})
 	if err != nil {
 		return Reply{Text: "Could not read the incidents for the report; try again in a minute."}
 	}
@@ -59,7 +59,7 @@ func (h *Handler) periodReport(ctx context.Context, args []string) Reply {
 
 // postmortem is the deferred `postmortem` job.
 func (h *Handler) postmortem(ctx context.Context, args []string) Reply {
-	inc, err := h.Manager.Store().Get(ctx, args[0])
+	inc, err := h.Manager.Get(ctx, args[0])
 	if errors.Is(err, incident.ErrNotFound) {
 		return Reply{Text: fmt.Sprintf("No incident `%s`. `/medic report` lists the recent ones.", esc(args[0]))}
 	}

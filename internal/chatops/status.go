@@ -73,11 +73,9 @@ func (h *Handler) status(ctx context.Context, account, region string, args []str
 			}
 		}
 	}
-	if incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 100}); err == nil {
+	if incs, err := h.Manager.List(ctx, incident.Filter{Active: true, Account: account, Cluster: cluster, Service: service}); err == nil {
 		for _, inc := range incs {
-			if inc.Scope.Cluster == cluster && inc.Scope.Service == service && (account == "" || inc.Scope.Account == account) {
-				fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", slack.SeverityEmoji(inc.Severity), inc.ID, inc.Severity, esc(notify.CauseWords(inc)))
-			}
+			fmt.Fprintf(&b, "%s Open incident `%s` %s — %s\n", slack.SeverityEmoji(inc.Severity), inc.ID, inc.Severity, esc(notify.CauseWords(inc)))
 		}
 	}
 	return Reply{Text: strings.TrimRight(b.String(), "\n")}

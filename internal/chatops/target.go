@@ -15,6 +15,10 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
+// targetIncidents bounds the incidents of one service a name is looked up in: its account and
+// region are those of any of them, and one service has few.
+const targetIncidents = 100
+
 // target is a service a command names, with the account and region it lives in.
 type target struct {
 	Account, Region, Cluster, Service string
@@ -37,13 +41,15 @@ func (h *Handler) resolve(ctx context.Context, name string, active bool) (target
 	default:
 		return t, fmt.Sprintf("`%s` is not `<cluster>/<service>` or `<account>/<cluster>/<service>` (a 12-digit account id).", echo(name))
 	}
-	incs, err := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
+	f := incident.Filter{Active: true, Account: t.Account, Cluster: t.Cluster, Service: t.Service, Limit: targetIncidents}
+	incs, err := h.Manager.List(ctx, f)
 	if err != nil {
 		h.Log.Error("slack: list incidents", zap.Error(err))
 		return t, "Could not read the incidents just now: ecs-medic's store did not answer. Try again in a minute."
 	}
 	if !active {
-		recent, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
+		f.Active = false
+		recent, err := h.Manager.List(ctx, f)
 		if err == nil {
 			incs = append(incs, recent...)
 		}
@@ -52,9 +58,6 @@ func (h *Handler) resolve(ctx context.Context, name string, active bool) (target
 	where := map[string]*incident.Incident{}
 	for _, inc := range incs {
 		s := inc.Scope
-		if s.Cluster != t.Cluster || s.Service != t.Service || (t.Account != "" && s.Account != t.Account) {
-			continue
-		}
 		key := s.Account + "/" + s.Region
 		if _, ok := where[key]; !ok {
 			where[key] = inc

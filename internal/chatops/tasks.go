@@ -25,21 +25,34 @@ func (h *Handler) findTask(ctx context.Context, q string) (*incident.Incident, s
 	if len(q) < 8 {
 		return nil, "", errShortTask
 	}
-	incs, err := h.Manager.Store().List(ctx, incident.Filter{Limit: 500})
-	if err != nil {
-		return nil, "", err
-	}
-	active, _ := h.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 500})
-	for _, inc := range append(active, incs...) {
-		ids := append([]string{event.TaskID(inc.Facts.TaskArn)}, inc.Occurrences.Tasks...)
-		for _, id := range ids {
+	var found *incident.Incident
+	var task string
+	saw := func(inc *incident.Incident) bool {
+		for _, id := range append([]string{event.TaskID(inc.Facts.TaskArn)}, inc.Occurrences.Tasks...) {
 			if id != "" && strings.HasPrefix(strings.ToLower(id), q) {
-				return inc, id, nil
+				found, task = inc, id
+				return false
 			}
 		}
+		return true
 	}
-	return nil, "", nil
+	// Every active incident first (the task is most likely failing now), then the newest
+	// resolved ones.
+	if err := incident.Each(ctx, h.Manager, incident.Filter{Active: true, Limit: 500}, saw); err != nil || found != nil {
+		return found, task, err
+	}
+	recent, err := h.Manager.List(ctx, incident.Filter{State: incident.Resolved, Limit: recentTasks})
+	for _, inc := range recent {
+		if !saw(inc) {
+			break
+		}
+	}
+	return found, task, err
 }
+
+// recentTasks is how many of the newest resolved incidents a task id is looked up in: ECS keeps
+// a stopped task about an hour, and an incident's own record of it is what is asked for.
+const recentTasks = 500
 
 func (h *Handler) why(ctx context.Context, args []string, responseURL string) Reply {
 	if len(args) == 2 {

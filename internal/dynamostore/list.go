@@ -14,14 +14,12 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
-// List implements incident.Store, through the sparse index.
+// List implements incident.Incidents, through the sparse index: every part of f is applied
+// before the limit (f.Match).
 func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incident, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := f.Max()
 	var out []*incident.Incident
-	if f.Active {
+	if f.ActiveOnly() {
 		var occErr error
 		err := s.query(ctx, "ACTIVE", true, func(item map[string]types.AttributeValue) bool {
 			b, ok := item["active"].(*types.AttributeValueMemberB)
@@ -39,7 +37,7 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 				}
 			}
 			for _, inc := range incs {
-				if !inc.OpenedAt.Before(f.Since) {
+				if f.Match(inc) {
 					out = append(out, withOccurrences(inc, occ[inc.ID], inc.Version))
 				}
 			}
@@ -47,9 +45,6 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 		})
 		if err == nil {
 			err = occErr
-		}
-		if f.Before != "" {
-			out = slices.DeleteFunc(out, func(inc *incident.Incident) bool { return inc.ID >= f.Before })
 		}
 		slices.SortFunc(out, func(a, b *incident.Incident) int { return -strings.Compare(a.ID, b.ID) })
 		if len(out) > limit {
@@ -73,7 +68,9 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 		if inc.OpenedAt.Before(f.Since) {
 			return false // newest first: every further one is older
 		}
-		out = append(out, inc)
+		if f.Match(inc) {
+			out = append(out, inc)
+		}
 		return len(out) < limit
 	})
 	return out, err

@@ -82,7 +82,7 @@ func TestServiceAlarmsJoinTheServiceScope(t *testing.T) {
 		t.Fatalf("target tracking: %+v", tt)
 	}
 	// The service runs every task: the reconciler resolves nothing of an alarm still in ALARM.
-	rec := &reconcile.Reconciler{Manager: incident.NewManager(st), States: states, Sender: notify.NewFanout(nil), Quiet: 0, Log: zap.NewNop()}
+	rec := &reconcile.Reconciler{Manager: incident.NewManager(st), Guards: st, States: states, Sender: notify.NewFanout(nil), Quiet: 0, Log: zap.NewNop()}
 	for range 2 {
 		if _, err := rec.Run(ctx); err != nil {
 			t.Fatal(err)

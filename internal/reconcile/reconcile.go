@@ -29,6 +29,11 @@ type StateReader interface {
 	Get(ctx context.Context, ref servicestate.Ref) (*servicestate.Snapshot, error)
 }
 
+// Guards changes a scope's remediation guard (incident.Guards, the store).
+type Guards interface {
+	UpdateGuard(ctx context.Context, scope incident.Scope, fn func(g *incident.Guard) error) (incident.Guard, error)
+}
+
 // Lister is the part of *ecs.Client the lost-event sweep uses.
 type Lister interface {
 	ListClusters(ctx context.Context, in *ecs.ListClustersInput, optFns ...func(*ecs.Options)) (*ecs.ListClustersOutput, error)
@@ -39,8 +44,11 @@ type Lister interface {
 // Reconciler runs reconciliation passes.
 type Reconciler struct {
 	Manager *incident.Manager
-	States  StateReader
-	Sender  notify.Sender
+	// Guards keeps each scope's remediation guard: a service that recovered records the revision
+	// it recovered on, a rollback target.
+	Guards Guards
+	States StateReader
+	Sender notify.Sender
 	// Lister enables the lost-event sweep; nil disables it.
 	Lister Lister
 	// Region names the scopes the sweep opens incidents in when a cluster ARN cannot be read
@@ -75,8 +83,11 @@ type Report struct {
 // error only when it could not list the active incidents at all.
 func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	var rep Report
-	store := r.Manager.Store()
-	active, err := store.List(ctx, incident.Filter{Active: true, Limit: 10000})
+	var active []*incident.Incident
+	err := incident.Each(ctx, r.Manager, incident.Filter{Active: true, Limit: activePage}, func(inc *incident.Incident) bool {
+		active = append(active, inc)
+		return true
+	})
 	if err != nil {
 		return rep, fmt.Errorf("list active incidents: %w", err)
 	}
@@ -121,7 +132,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 					r.notify(ctx, log, notify.Resolved, res)
 					// The revision it recovered on ran stably: a rollback target.
 					if snap.TaskDefinition != "" {
-						_, _ = r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
+						_, _ = r.Guards.UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
 							g.StableTaskDefinition = snap.TaskDefinition
 							return nil
 						})
@@ -173,15 +184,24 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 // minute, Slack rate limiting): a page is never lost, only late. Recently resolved incidents are
 // included, so a resolve that failed still reaches PagerDuty.
 func (r *Reconciler) resend(ctx context.Context, rep *Report) {
-	incs, err := r.Manager.Store().List(ctx, incident.Filter{Limit: 200})
+	var incs []*incident.Incident
+	err := incident.Each(ctx, r.Manager, incident.Filter{Active: true, Limit: activePage}, func(inc *incident.Incident) bool {
+		incs = append(incs, inc)
+		return true
+	})
+	if err == nil {
+		// The newest resolved ones too.
+		var recent []*incident.Incident
+		recent, err = r.Manager.List(ctx, incident.Filter{State: incident.Resolved, Limit: resolvedResends})
+		incs = append(incs, recent...)
+	}
 	if err != nil {
 		rep.Errors++
 		r.Log.Warn("list incidents for re-sends", zap.Error(err))
 		return
 	}
-	active, _ := r.Manager.Store().List(ctx, incident.Filter{Active: true, Limit: 10000})
-	seen := map[string]bool{}
-	for _, inc := range append(active, incs...) {
+	seen := map[string]bool{} // one resolved between the two reads is in both
+	for _, inc := range incs {
 		if seen[inc.ID] {
 			continue
 		}
@@ -202,6 +222,14 @@ func (r *Reconciler) resend(ctx context.Context, rep *Report) {
 
 // maxSweepServices bounds the sweep's DescribeServices work per pass.
 const maxSweepServices = 500
+
+const (
+	// activePage is how many active incidents a pass reads at a time; it reads them all.
+	activePage = 500
+	// resolvedResends is how many of the newest resolved incidents a pass looks at for a pending
+	// re-send: a resolve that failed still reaches PagerDuty while its incident is that recent.
+	resolvedResends = 200
+)
 
 // sweep looks for services below their desired count, with nothing pending, and no incident.
 func (r *Reconciler) sweep(ctx context.Context, scopes map[string]bool, rep *Report) {

@@ -61,7 +61,7 @@ func newRig(t *testing.T, services ...fakeecs.Service) *rig {
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
 	buf := &lockedBuffer{}
 	src := servicestate.New(client, servicestate.WithTTL(0))
-	r := &reconcile.Reconciler{Manager: m, States: src, Sender: notify.NewFanout([]notify.Notifier{console.New(buf)}),
+	r := &reconcile.Reconciler{Manager: m, Guards: st, States: src, Sender: notify.NewFanout([]notify.Notifier{console.New(buf)}),
 		Lister: client, Region: "us-east-1", Quiet: 5 * time.Minute, Log: zap.NewNop()}
 	return &rig{r: r, m: m, clk: clk, ecs: fake, src: src, out: buf, store: st}
 }

@@ -143,7 +143,7 @@ func RegisterInput(td *ecstypes.TaskDefinition, tags []ecstypes.Tag) *ecs.Regist
 // service, else the last revision the service ran stably; never one that failed.
 func (r *Remediator) planRollback(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service) (string, func(context.Context) error, error) {
 	current := aws.ToString(svc.TaskDefinition)
-	guard, err := r.Manager.Store().Guard(ctx, inc.Scope)
+	guard, err := r.Guards.Guard(ctx, inc.Scope)
 	if err != nil {
 		return "", nil, err
 	}
@@ -175,7 +175,7 @@ func (r *Remediator) planRollback(ctx context.Context, inc *incident.Incident, s
 			return err
 		}
 		// The revision rolled back from failed: never return to it.
-		_, err := r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
+		_, err := r.Guards.UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
 			if !slices.Contains(g.FailedTaskDefinitions, current) {
 				g.FailedTaskDefinitions = append(g.FailedTaskDefinitions, current)
 				if len(g.FailedTaskDefinitions) > 20 {

@@ -25,7 +25,7 @@ func TestFixesSayWhatTheyCost(t *testing.T) {
 			!strings.Contains(out.Plan, "cost: +$5.20/month for 4 task(s) on Fargate in us-east-1") {
 			t.Fatalf("%+v (cost %v)", out, out.CostUSD)
 		}
-		got, err := g.m.Store().Get(context.Background(), inc.ID)
+		got, err := g.m.Get(context.Background(), inc.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func TestSuggestionUpdatesTheMessage(t *testing.T) {
 	if len(sent.got) != 1 || sent.got[0] != notify.Suggested {
 		t.Fatalf("notifications %v, want one suggested", sent.got)
 	}
-	got, _ := g.m.Store().Get(context.Background(), inc.ID)
+	got, _ := g.m.Get(context.Background(), inc.ID)
 	var suggestion *incident.Entry
 	for i := range got.Timeline {
 		if got.Timeline[i].Kind == "action-considered" {

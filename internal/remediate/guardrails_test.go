@@ -47,7 +47,7 @@ func (g *rig) handle(t *testing.T, req remediate.Request) remediate.Outcome {
 // guard reads the service's remediation guard as the store holds it.
 func (g *rig) guard(t *testing.T) incident.Guard {
 	t.Helper()
-	gd, err := g.m.Store().UpdateGuard(context.Background(), incidenttest.Scope, func(*incident.Guard) error { return nil })
+	gd, err := g.st.UpdateGuard(context.Background(), incidenttest.Scope, func(*incident.Guard) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func (g *rig) guard(t *testing.T) incident.Guard {
 // setGuard changes the service's guard.
 func (g *rig) setGuard(t *testing.T, fn func(*incident.Guard)) {
 	t.Helper()
-	if _, err := g.m.Store().UpdateGuard(context.Background(), incidenttest.Scope, func(gd *incident.Guard) error { fn(gd); return nil }); err != nil {
+	if _, err := g.st.UpdateGuard(context.Background(), incidenttest.Scope, func(gd *incident.Guard) error { fn(gd); return nil }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -65,7 +65,7 @@ func (g *rig) setGuard(t *testing.T, fn func(*incident.Guard)) {
 // incident reads an incident.
 func (g *rig) incident(t *testing.T, id string) *incident.Incident {
 	t.Helper()
-	inc, err := g.m.Store().Get(context.Background(), id)
+	inc, err := g.m.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func nonce() string {
 func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder string, fix runbook.Fix, force bool, hint string) (string, error) {
 	now := r.Manager.Now()
 	reason := ""
-	_, err := r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
+	_, err := r.Guards.UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
 		reason = ""
 		var recent []time.Time
 		for _, t := range g.Actions {
@@ -63,7 +63,7 @@ func (r *Remediator) lease(ctx context.Context, inc *incident.Incident, holder s
 // unclaim takes back the action counted at the lease when nothing was changed after all
 // (planning refused, dry run).
 func (r *Remediator) unclaim(ctx context.Context, inc *incident.Incident) {
-	_, _ = r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
+	_, _ = r.Guards.UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
 		if len(g.Actions) > 0 {
 			g.Actions = g.Actions[:len(g.Actions)-1]
 		}
@@ -72,7 +72,7 @@ func (r *Remediator) unclaim(ctx context.Context, inc *incident.Incident) {
 }
 
 func (r *Remediator) release(ctx context.Context, inc *incident.Incident, holder string) {
-	_, _ = r.Manager.Store().UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
+	_, _ = r.Guards.UpdateGuard(ctx, inc.Scope, func(g *incident.Guard) error {
 		if g.LeaseHolder == holder {
 			g.LeaseHolder, g.LeaseUntil = "", time.Time{}
 		}

@@ -77,15 +77,24 @@ type Clients interface {
 	For(ctx context.Context, account, region string) (*accounts.Clients, error)
 }
 
+// Guards reads and changes the remediation guards (incident.Guards, the store).
+type Guards interface {
+	Guard(ctx context.Context, scope incident.Scope) (incident.Guard, error)
+	UpdateGuard(ctx context.Context, scope incident.Scope, fn func(g *incident.Guard) error) (incident.Guard, error)
+}
+
 // Remediator carries out fixes.
 type Remediator struct {
 	// Clients, when set, gives each incident's own account's clients, and ECS and Scaling are
 	// ignored: a service is only ever changed with its own account's credentials.
 	Clients Clients
 	// ECS and Scaling serve every service when Clients is nil (one account: tests).
-	ECS      ECS
-	Scaling  Scaling // nil: scale-out is bounded by the runbook's max_tasks alone
-	Manager  *incident.Manager
+	ECS     ECS
+	Scaling Scaling // nil: scale-out is bounded by the runbook's max_tasks alone
+	Manager *incident.Manager
+	// Guards keeps each scope's remediation guard (the store): the lease, the fix history the
+	// rate limit counts, the revision a rollback returns to.
+	Guards   Guards
 	Runbooks *runbook.Set
 	Sender   notify.Sender
 	Cap      runbook.Mode
@@ -103,7 +112,7 @@ var ErrRefused = errors.New("refused by a guardrail")
 
 // Handle considers a request and, if every guardrail agrees, acts.
 func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
-	inc, err := r.Manager.Store().Get(ctx, req.Incident)
+	inc, err := r.Manager.Get(ctx, req.Incident)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -36,6 +36,7 @@ const (
 type rig struct {
 	r   *remediate.Remediator
 	m   *incident.Manager
+	st  *boltstore.Store
 	clk *incidenttest.Clock
 	ecs *fakeecs.Server
 }
@@ -67,8 +68,8 @@ func newRig(t *testing.T, svc fakeecs.Service, auto ...string) *rig {
 		set.ByID(id).Fix.Mode = runbook.Auto
 	}
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
-	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
-	return &rig{r: r, m: m, clk: clk, ecs: fake}
+	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Guards: st, Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
+	return &rig{r: r, m: m, st: st, clk: clk, ecs: fake}
 }
 
 func checkout(running int) fakeecs.Service {
@@ -133,7 +134,7 @@ func TestOOMLoopRaisesMemoryOnceUnderConcurrency(t *testing.T) {
 	if muts[1].Body["taskDefinition"] != td13 {
 		t.Fatalf("service updated to %v", muts[1].Body["taskDefinition"])
 	}
-	got, _ := g.m.Store().Get(context.Background(), inc.ID)
+	got, _ := g.m.Get(context.Background(), inc.ID)
 	var action, skipped int
 	for _, e := range got.Timeline {
 		switch e.Kind {
@@ -181,7 +182,7 @@ func TestSecondOOMAfterCooldownThenTheCap(t *testing.T) {
 	if out.Done || !strings.Contains(out.Skipped, "no valid Fargate size") || len(g.ecs.Mutations()) != before {
 		t.Fatalf("at the limit: %+v", out)
 	}
-	got, _ := g.m.Store().Get(context.Background(), third.ID)
+	got, _ := g.m.Get(context.Background(), third.ID)
 	if !strings.Contains(got.Timeline[len(got.Timeline)-1].Message, "no valid Fargate size") {
 		t.Fatal("the reason is not in the timeline")
 	}
@@ -438,7 +439,7 @@ func TestKilledMidActionNoSecondAction(t *testing.T) {
 	if n := len(g.ecs.Calls("RegisterTaskDefinition")); n != registered || registered != 1 {
 		t.Fatalf("%d registrations after the restart, want 1", n)
 	}
-	got, _ := g.m.Store().Get(context.Background(), inc.ID)
+	got, _ := g.m.Get(context.Background(), inc.ID)
 	if got.AutomationStopped == "" {
 		t.Fatal("automation not stopped after the failed action")
 	}

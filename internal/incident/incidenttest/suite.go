@@ -496,6 +496,124 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		}
 	})
 
+	t.Run("list applies every filter before its limit, and pages through the rest", func(t *testing.T) {
+		// Seven incidents a minute apart over three scopes (checkout in two accounts, payments)
+		// and every state. Each filter's answer is exactly the matching incidents, newest first:
+		// a Limit of 1 gives the newest match however many newer ones do not match, and pages of
+		// 1 with the Before cursor give every match, each once.
+		m, st, clk := setup(t)
+		payments := incident.Scope{Account: Scope.Account, Region: Scope.Region, Cluster: "prod", Service: "payments"}
+		other := incident.Scope{Account: "444455556666", Region: Scope.Region, Cluster: "prod", Service: "checkout"}
+		start := clk.Now()
+		var ids []string
+		for i, o := range []struct {
+			scope incident.Scope
+			cause classify.Cause
+		}{
+			{Scope, classify.OOMKilled}, {payments, classify.OOMKilled}, {other, classify.OOMKilled},
+			{Scope, classify.ImagePull}, {payments, classify.ImagePull}, {payments, classify.HealthCheck},
+			{payments, classify.HostLost},
+		} {
+			sig := Failure(o.cause, 200+i, severity.P3)
+			sig.Scope = o.scope
+			out := mustApply(t, m, sig)
+			if !out.Opened {
+				t.Fatalf("incident %d did not open: %+v", i, out)
+			}
+			ids = append(ids, out.Incident.ID)
+			clk.Advance(time.Minute)
+		}
+		// A store that writes in two stages (the embedded one: memory and log, folded into bbolt)
+		// answers from both: the incidents folded while active, then changed on top.
+		folder, folds := st.(interface{ Fold() error })
+		if folds {
+			if err := folder.Fold(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, i := range []int{0, 4} {
+			if _, _, err := m.Resolve(ctx, ids[i], "alice", "fixed"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := m.Acknowledge(ctx, ids[2], "bob"); err != nil {
+			t.Fatal(err)
+		}
+		pick := func(is ...int) []string {
+			out := make([]string, len(is))
+			for k, i := range is {
+				out[k] = ids[i]
+			}
+			return out
+		}
+		stages := []string{"as written"}
+		if folds {
+			stages = append(stages, "folded")
+		}
+		for _, stage := range stages {
+			if stage == "folded" {
+				if err := folder.Fold(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range []struct {
+				name string
+				f    incident.Filter
+				want []string // every match, newest first
+			}{
+				{"all", incident.Filter{}, pick(6, 5, 4, 3, 2, 1, 0)},
+				{"active", incident.Filter{Active: true}, pick(6, 5, 3, 2, 1)},
+				{"open", incident.Filter{State: incident.Open}, pick(6, 5, 3, 1)},
+				{"acknowledged", incident.Filter{State: incident.Acknowledged}, pick(2)},
+				{"resolved", incident.Filter{State: incident.Resolved}, pick(4, 0)},
+				{"a service in every account", incident.Filter{Cluster: "prod", Service: "checkout"}, pick(3, 2, 0)},
+				{"a service in one account", incident.Filter{Account: Scope.Account, Cluster: "prod", Service: "checkout"}, pick(3, 0)},
+				{"an account", incident.Filter{Account: other.Account}, pick(2)},
+				{"a service's active ones", incident.Filter{Active: true, Service: "checkout"}, pick(3, 2)},
+				{"a service's open ones", incident.Filter{State: incident.Open, Service: "payments"}, pick(6, 5, 1)},
+				{"a service's resolved ones", incident.Filter{State: incident.Resolved, Service: "checkout"}, pick(0)},
+				{"a service since", incident.Filter{Service: "checkout", Since: start.Add(2 * time.Minute)}, pick(3, 2)},
+				{"active since", incident.Filter{Active: true, Since: start.Add(4 * time.Minute)}, pick(6, 5)},
+				{"active before", incident.Filter{Active: true, Before: ids[5]}, pick(3, 2, 1)},
+				{"nothing", incident.Filter{Cluster: "staging"}, nil},
+			} {
+				t.Run(stage+"/"+tc.name, func(t *testing.T) {
+					f := tc.f
+					f.Limit = 50
+					all, err := st.List(ctx, f)
+					if err != nil || fmt.Sprint(idsOf(all)) != fmt.Sprint(tc.want) {
+						t.Fatalf("%+v: got %v (%v), want %v", f, idsOf(all), err, tc.want)
+					}
+					f.Limit = 1
+					first, err := st.List(ctx, f)
+					if err != nil || (len(tc.want) == 0) != (len(first) == 0) || (len(first) > 0 && (len(first) != 1 || first[0].ID != tc.want[0])) {
+						t.Fatalf("limit 1: got %v (%v), want the newest of %v", idsOf(first), err, tc.want)
+					}
+					var paged []string
+					for range len(ids) + 1 {
+						page, err := st.List(ctx, f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(page) == 0 {
+							break
+						}
+						paged = append(paged, idsOf(page)...)
+						f.Before = page[len(page)-1].ID
+					}
+					if fmt.Sprint(paged) != fmt.Sprint(tc.want) {
+						t.Fatalf("pages of 1 gave %v, want %v", paged, tc.want)
+					}
+					var each []string
+					f.Before = tc.f.Before
+					if err := incident.Each(ctx, st, f, func(inc *incident.Incident) bool { each = append(each, inc.ID); return true }); err != nil || fmt.Sprint(each) != fmt.Sprint(tc.want) {
+						t.Fatalf("Each gave %v (%v), want %v", each, err, tc.want)
+					}
+				})
+			}
+		}
+	})
+
 	t.Run("missing incident", func(t *testing.T) {
 		m, st, _ := setup(t)
 		if _, err := st.Get(ctx, "inc-nope"); err == nil {

@@ -4,6 +4,7 @@
 package dynalite
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -43,21 +45,38 @@ func Start() (*Server, error) {
 	_ = ln.Close()
 	cmd := exec.Command("node", cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond); err == nil {
-			_ = c.Close()
-			return s, nil
+	// dynalite prints "Dynalite listening at: <url>" once it listens: that line says it is ready,
+	// its output ending first says it died. The rest of its output goes on to stderr.
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		said := false
+		for sc.Scan() {
+			if !said && strings.HasPrefix(sc.Text(), "Dynalite listening at:") {
+				said = true
+				ready <- true
+				continue
+			}
+			fmt.Fprintln(os.Stderr, sc.Text())
 		}
-		time.Sleep(50 * time.Millisecond)
+		if !said {
+			ready <- false
+		}
+	}()
+	if !<-ready {
+		s.Stop()
+		return nil, errors.New("dynalite ended before it listened")
 	}
-	s.Stop()
-	return nil, errors.New("dynalite did not start listening within 15s")
+	return s, nil
 }
 
 // Stop ends the process.

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,17 +45,21 @@ func Alertmanager(ctx context.Context, s Scale) (Result, error) {
 	if err != nil {
 		return r, err
 	}
+	want := s.Services * 3
+	am.want = want
 	sent := am.post(ctx, alerts, s.Clients)
 	start, ingest := sent.First, sent.Elapsed
-	// Wait out group_wait, and a little more.
+	// Every group is notified once its group_wait has passed: the webhook says when the last one
+	// came. Twice group_wait bounds a run where a group is missing (a failure, reported below).
 	select {
-	case <-time.After(35*time.Second - time.Since(start)):
+	case <-am.all:
+	case <-am.exited:
+	case <-time.After(2 * amGroupWait):
 	case <-ctx.Done():
 		return r, ctx.Err()
 	}
 	am.mu.Lock()
 	defer am.mu.Unlock()
-	want := s.Services * 3
 	r.expect(am.notes == want, "%d notifications, want %d groups", am.notes, want)
 	r.figure("alerts posted", "%d", len(alerts))
 	r.figure("ingestion throughput", "%.0f alerts/s", float64(len(alerts))/ingest.Seconds())
@@ -64,6 +70,9 @@ func Alertmanager(ctx context.Context, s Scale) (Result, error) {
 	return r, nil
 }
 
+// amGroupWait is the Alertmanager route's group_wait (its default).
+const amGroupWait = 30 * time.Second
+
 // amProcess is a running Alertmanager with a webhook receiver that counts notifications.
 type amProcess struct {
 	pid   int
@@ -71,7 +80,12 @@ type amProcess struct {
 	mu    sync.Mutex
 	notes int
 	first time.Time
-	stop  func()
+	// want is how many notifications make all, closed when the webhook has had them.
+	want int
+	all  chan struct{}
+	// exited is closed when the process has ended.
+	exited chan struct{}
+	stop   func()
 }
 
 // startAlertmanager starts Alertmanager on loopback, grouping by service and cause with its
@@ -80,13 +94,16 @@ func startAlertmanager(ctx context.Context) (*amProcess, error) {
 	if _, err := os.Stat(AlertmanagerBinary); err != nil {
 		return nil, ErrNoAlertmanager
 	}
-	am := &amProcess{}
+	am := &amProcess{all: make(chan struct{}), exited: make(chan struct{})}
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		_, _ = io.Copy(io.Discard, req.Body)
 		am.mu.Lock()
 		am.notes++
 		if am.first.IsZero() {
 			am.first = time.Now()
+		}
+		if am.notes == am.want {
+			close(am.all)
 		}
 		am.mu.Unlock()
 	}))
@@ -99,7 +116,7 @@ func startAlertmanager(ctx context.Context) (*amProcess, error) {
 	conf := fmt.Sprintf(`route:
   receiver: hook
   group_by: [service, cause]
-  group_wait: 30s
+  group_wait: %s
   group_interval: 5m
   repeat_interval: 4h
 receivers:
@@ -107,7 +124,7 @@ receivers:
     webhook_configs:
       - url: %s
         send_resolved: false
-`, hook.URL)
+`, model(amGroupWait), hook.URL)
 	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(conf), 0o644); err != nil {
 		cleanup()
 		return nil, err
@@ -121,27 +138,49 @@ receivers:
 	_ = ln.Close()
 	cmd := exec.CommandContext(ctx, AlertmanagerBinary, "--config.file="+filepath.Join(dir, "am.yml"),
 		"--storage.path="+dir, "--web.listen-address="+addr, "--cluster.listen-address=")
+	logs, err := cmd.StderrPipe()
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	if err := cmd.Start(); err != nil {
 		cleanup()
 		return nil, err
 	}
 	am.pid = cmd.Process.Pid
-	am.stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); cleanup() }
 	am.base = "http://" + addr
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get(am.base + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
+	// Alertmanager logs `msg="Listening on"` once its configuration is loaded and its socket
+	// listens: that line, not a polled endpoint, says it is ready. Its log is read to the end
+	// so that it never blocks on a full pipe.
+	ready := make(chan struct{})
+	go func() {
+		listening := false
+		sc := bufio.NewScanner(logs)
+		for sc.Scan() {
+			if !listening && strings.Contains(sc.Text(), `msg="Listening on"`) {
+				listening = true
+				close(ready)
 			}
 		}
-		if time.Now().After(deadline) {
-			am.stop()
-			return nil, errors.New("alertmanager did not become ready")
-		}
-		time.Sleep(100 * time.Millisecond)
+		_ = cmd.Wait()
+		close(am.exited)
+	}()
+	am.stop = func() { _ = cmd.Process.Kill(); <-am.exited; cleanup() }
+	select {
+	case <-ready:
+		return am, nil
+	case <-am.exited:
+		cleanup()
+		return nil, errors.New("alertmanager exited before it listened")
 	}
-	return am, nil
+}
+
+// model writes a duration as Alertmanager's configuration does ("30s", "1m").
+func model(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
 }
 
 // amAlerts turns each event into one alert labelled with its service and the cause ecs-medic's

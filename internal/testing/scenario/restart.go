@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"syscall"
-	"time"
 
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -72,23 +71,28 @@ func Restart(ctx context.Context, s Scale) Result {
 		if err := cmd.Start(); err != nil {
 			return nil, "", err
 		}
+		// Its "listening on" line says it is ready; its stderr ending first says it died.
 		ready := make(chan bool, 1)
 		go func() {
 			sc := bufio.NewScanner(stderr)
 			re := regexp.MustCompile(`listening on`)
+			said := false
 			for sc.Scan() {
-				if re.MatchString(sc.Text()) {
+				if !said && re.MatchString(sc.Text()) {
+					said = true
 					ready <- true
 				}
 			}
+			if !said {
+				ready <- false
+			}
 		}()
-		select {
-		case <-ready:
-			return cmd, "http://" + addr, nil
-		case <-time.After(20 * time.Second):
+		if !<-ready {
 			_ = cmd.Process.Kill()
-			return nil, "", fmt.Errorf("medic serve did not start")
+			_ = cmd.Wait()
+			return nil, "", fmt.Errorf("medic serve ended before it listened")
 		}
+		return cmd, "http://" + addr, nil
 	}
 
 	// Only OOMs, so every incident has the auto fix.
