@@ -218,6 +218,24 @@ func (s *Store) putIncident(ctx context.Context, inc *incident.Incident) error {
 	return nil
 }
 
+// createIncident writes a new incident's own item only if its id is free: an item of that id,
+// active or resolved, is another incident, which an overwrite would lose.
+func (s *Store) createIncident(ctx context.Context, inc *incident.Incident) error {
+	item, err := s.incidentItem(inc)
+	if err != nil {
+		return err
+	}
+	err = s.putIf(ctx, item, expression.AttributeNotExists(expression.Name("pk")))
+	if isConditionFailed(err) {
+		return fmt.Errorf("create incident %s: id already taken: %w", inc.ID, incident.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("write incident %s: %w", inc.ID, err)
+	}
+	s.writes.Add(1)
+	return nil
+}
+
 // Update implements incident.Store.
 func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string, fn func([]*incident.Incident) ([]*incident.Incident, error)) error {
 	claimed, err := s.claim(ctx, marks)
@@ -225,6 +243,9 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 		return err
 	}
 	pk := scopePK(scope)
+	// Ids this call created in an attempt whose scope write then lost a race: the item is ours,
+	// and a retry that creates the same id again may overwrite it.
+	created := map[string]bool{}
 	for attempt := range maxAttempts {
 		if attempt > 0 {
 			if err := backoff(ctx, attempt); err != nil {
@@ -259,14 +280,21 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 			return err
 		}
 		for _, inc := range changed {
-			created := inc.Version == 0
+			isNew := inc.Version == 0
 			inc.Version++
-			if created || !inc.State.Active() {
+			if isNew || !inc.State.Active() {
 				// The incident's own item: its id must resolve to its scope before the scope
 				// names it, and a resolved record must exist before the scope forgets it.
-				if err := s.putIncident(ctx, inc); err != nil {
+				put := s.putIncident
+				if isNew && !created[inc.ID] {
+					put = s.createIncident
+				}
+				if err := put(ctx, inc); err != nil {
 					s.release(ctx, claimed)
 					return err
+				}
+				if isNew {
+					created[inc.ID] = true
 				}
 			}
 		}

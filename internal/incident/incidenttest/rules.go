@@ -183,6 +183,44 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("a new incident never takes an id in use", func(t *testing.T) {
+		m, st, clk := setup(t)
+		// An active incident of another service, and a resolved one of this service.
+		other := at(clk, classify.OOMKilled, 1, severity.P2)
+		other.Scope.Service, other.State.Service = "payments", "payments"
+		other.EventID, other.Marks = "evt-payments", []string{"evt#evt-payments"}
+		elsewhere := mustApply(t, m, other).Incident
+		done := mustApply(t, m, at(clk, classify.OOMKilled, 2, severity.P2)).Incident
+		if _, changed, err := m.Resolve(ctx, done.ID, "alice", "fixed"); err != nil || !changed {
+			t.Fatalf("resolve: %v %v", changed, err)
+		}
+		done = mustGet(t, st, done.ID)
+		clk.Advance(time.Minute)
+		sig := at(clk, classify.OOMKilled, 3, severity.P1)
+		for _, taken := range []*incident.Incident{elsewhere, done} {
+			err := st.Update(ctx, Scope, sig.Marks, func([]*incident.Incident) ([]*incident.Incident, error) {
+				now := clk.Now()
+				return []*incident.Incident{{ID: taken.ID, Scope: Scope, Cause: classify.OOMKilled, State: incident.Open,
+					Severity: severity.P1, Title: "impostor", OpenedAt: now, UpdatedAt: now}}, nil
+			})
+			if !errors.Is(err, incident.ErrConflict) {
+				t.Fatalf("a new incident with the id of %s (%s): %v, want a conflict", taken.ID, taken.State, err)
+			}
+			got := mustGet(t, st, taken.ID)
+			if got.Scope != taken.Scope || got.State != taken.State || got.Title != taken.Title || got.Version != taken.Version {
+				t.Fatalf("%s after the refused create: %s %s %q v%d, was %s %s %q v%d", taken.ID,
+					got.Scope.Key(), got.State, got.Title, got.Version, taken.Scope.Key(), taken.State, taken.Title, taken.Version)
+			}
+		}
+		if active, err := st.List(ctx, incident.Filter{Active: true}); err != nil || len(active) != 1 || active[0].ID != elsewhere.ID {
+			t.Fatalf("active after the refused creates: %v %v", idsOf(active), err)
+		}
+		// The refused writes consumed nothing: the event still opens its incident.
+		if out := mustApply(t, m, sig); !out.Opened || out.Duplicate || out.Incident.ID == elsewhere.ID || out.Incident.ID == done.ID {
+			t.Fatalf("the event after the refused creates: %+v", out)
+		}
+	})
+
 	t.Run("a signal without a severity neither raises nor lowers", func(t *testing.T) {
 		m, st, clk := setup(t)
 		open := mustApply(t, m, at(clk, classify.OOMKilled, 1, 0))
