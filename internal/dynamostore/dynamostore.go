@@ -269,6 +269,13 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 			s.release(ctx, claimed)
 			return err
 		}
+		for _, inc := range changed {
+			if inc.Scope.Key() != scope.Key() {
+				// The scope item would list an incident its own id does not lead to.
+				s.release(ctx, claimed)
+				return fmt.Errorf("incident %s is not of scope %s: %w", inc.ID, scope.Key(), incident.ErrConflict)
+			}
+		}
 		if len(changed) == 0 {
 			// Nothing to write: the marks alone record that the event was seen.
 			s.finish(ctx, claimed)

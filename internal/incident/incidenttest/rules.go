@@ -130,6 +130,22 @@ func runRules(t *testing.T, setup setupFunc) {
 		if got := mustGet(t, st, id); got.State != incident.Resolved {
 			t.Fatalf("state %s after a refused reopen", got.State)
 		}
+		// Nor through its scope: a write of the copy from before the resolve is refused too.
+		old := *first.Incident
+		err := st.Update(ctx, Scope, nil, func([]*incident.Incident) ([]*incident.Incident, error) {
+			c := old
+			c.Title = "stale"
+			return []*incident.Incident{&c}, nil
+		})
+		if err == nil {
+			t.Fatal("a copy from before the resolve was written back")
+		}
+		if active, _ := st.List(ctx, incident.Filter{Active: true}); len(active) != 0 {
+			t.Fatalf("active after writing back an old copy: %v", idsOf(active))
+		}
+		if got := mustGet(t, st, id); got.State != incident.Resolved || got.Title == "stale" {
+			t.Fatalf("after writing back an old copy: %s %q", got.State, got.Title)
+		}
 		// Nothing the manager does brings it back.
 		if _, changed, _ := m.Acknowledge(ctx, id, "bob"); changed {
 			t.Fatal("a resolved incident was acknowledged")
@@ -218,6 +234,28 @@ func runRules(t *testing.T, setup setupFunc) {
 		// The refused writes consumed nothing: the event still opens its incident.
 		if out := mustApply(t, m, sig); !out.Opened || out.Duplicate || out.Incident.ID == elsewhere.ID || out.Incident.ID == done.ID {
 			t.Fatalf("the event after the refused creates: %+v", out)
+		}
+	})
+
+	t.Run("a scope's update writes only incidents of that scope", func(t *testing.T) {
+		m, st, clk := setup(t)
+		other := at(clk, classify.OOMKilled, 1, severity.P2)
+		other.Scope.Service, other.State.Service = "payments", "payments"
+		elsewhere := mustApply(t, m, other).Incident
+		// A copy of the other service's incident, changed, written through this service's scope.
+		err := st.Update(ctx, Scope, nil, func([]*incident.Incident) ([]*incident.Incident, error) {
+			c := *elsewhere
+			c.ID, c.Version, c.Title = "inc-0000000000002", 0, "misplaced"
+			return []*incident.Incident{&c}, nil
+		})
+		if !errors.Is(err, incident.ErrConflict) {
+			t.Fatalf("an incident of %s written through %s: %v, want a conflict", elsewhere.Scope.Key(), Scope.Key(), err)
+		}
+		if _, err := st.Get(ctx, "inc-0000000000002"); err == nil {
+			t.Fatal("the misplaced incident was stored")
+		}
+		if active, _ := st.List(ctx, incident.Filter{Active: true}); len(active) != 1 || active[0].ID != elsewhere.ID {
+			t.Fatalf("active after the refused write: %v", idsOf(active))
 		}
 	})
 
