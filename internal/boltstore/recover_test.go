@@ -255,3 +255,34 @@ func TestKilledDuringFoldReplaysOnlyTheRest(t *testing.T) {
 		t.Fatalf("redelivery after the kill during the fold: %+v %v", out, err)
 	}
 }
+
+// Marks a fold wrote into bbolt keep their exact TTL too: a duplicate 1 s before it, a new event
+// at it (the contract suite's marks are usually still in memory, not yet folded).
+func TestFoldedMarksLastExactlyTheirTTL(t *testing.T) {
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now), boltstore.WithFoldInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
+	if _, err := m.Apply(ctx, sig); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Fold(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(boltstore.DefaultMarkTTL - time.Second)
+	if out, err := m.Apply(ctx, sig); err != nil || !out.Duplicate {
+		t.Fatalf("1 s before the TTL: %+v %v", out, err)
+	}
+	if err := st.Fold(); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
+	if out, err := m.Apply(ctx, sig); err != nil || out.Duplicate || out.Incident.Occurrences.Count != 2 {
+		t.Fatalf("at the TTL: %+v %v", out, err)
+	}
+}
