@@ -259,6 +259,28 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("one update may resolve an incident and open the next of its cause", func(t *testing.T) {
+		m, st, clk := setup(t)
+		first := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident
+		err := st.Update(ctx, Scope, nil, func(active []*incident.Incident) ([]*incident.Incident, error) {
+			done := active[0]
+			now := clk.Now()
+			done.State, done.ResolvedAt = incident.Resolved, &now
+			next := &incident.Incident{ID: "inc-0000000000003", Scope: Scope, Cause: classify.OOMKilled, State: incident.Open,
+				Severity: severity.P2, Title: "next", OpenedAt: now, UpdatedAt: now}
+			return []*incident.Incident{done, next}, nil
+		})
+		if err != nil {
+			t.Fatalf("resolve and open in one update: %v", err)
+		}
+		if active, _ := st.List(ctx, incident.Filter{Active: true}); len(active) != 1 || active[0].ID != "inc-0000000000003" {
+			t.Fatalf("active after resolve and open: %v", idsOf(active))
+		}
+		if got := mustGet(t, st, first.ID); got.State != incident.Resolved {
+			t.Fatalf("the first incident: %s", got.State)
+		}
+	})
+
 	t.Run("a signal without a severity neither raises nor lowers", func(t *testing.T) {
 		m, st, clk := setup(t)
 		open := mustApply(t, m, at(clk, classify.OOMKilled, 1, 0))
