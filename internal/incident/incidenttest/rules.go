@@ -281,6 +281,24 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("an event that changed nothing is still a duplicate when redelivered", func(t *testing.T) {
+		m, st, clk := setup(t)
+		ok := incident.Signal{Kind: incident.Recover, EventID: "ok-1", Time: clk.Now(), Scope: Scope, Cause: classify.OOMKilled,
+			Marks: []string{"evt#ok-1"}, Message: "back to normal"}
+		if out := mustApply(t, m, ok); out.Incident != nil || out.Duplicate {
+			t.Fatalf("a recovery with no incident: %+v", out)
+		}
+		clk.Advance(time.Minute)
+		opened := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident
+		// The old recovery, redelivered, must not resolve the incident opened since.
+		if out := mustApply(t, m, ok); !out.Duplicate || out.Resolved {
+			t.Fatalf("the redelivered recovery: %+v", out)
+		}
+		if got := mustGet(t, st, opened.ID); got.State != incident.Open {
+			t.Fatalf("the incident after the redelivered recovery: %s", got.State)
+		}
+	})
+
 	t.Run("a signal without a severity neither raises nor lowers", func(t *testing.T) {
 		m, st, clk := setup(t)
 		open := mustApply(t, m, at(clk, classify.OOMKilled, 1, 0))
