@@ -286,3 +286,27 @@ func TestFoldedMarksLastExactlyTheirTTL(t *testing.T) {
 		t.Fatalf("at the TTL: %+v %v", out, err)
 	}
 }
+
+// Writes counts the Update and Modify calls that wrote a record: one per event applied, and one
+// for a duplicate (counted on its incident), none for a refused write (medic-load reports it).
+func TestWritesCountsRecords(t *testing.T) {
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now), boltstore.WithFoldInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	for i := range 3 {
+		if _, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, i, severity.P2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 1, severity.P2)); err != nil || !out.Duplicate {
+		t.Fatalf("redelivery: %+v %v", out, err)
+	}
+	if got := st.Writes(); got != 4 {
+		t.Fatalf("Writes() = %d after 3 events and a duplicate, want 4", got)
+	}
+}
