@@ -47,6 +47,24 @@ func (s *Store) putIncident(ctx context.Context, inc *incident.Incident) error {
 	return nil
 }
 
+// createIncident writes a new incident's own item only if its id is free: an item of that id,
+// active or resolved, is another incident, which an overwrite would lose.
+func (s *Store) createIncident(ctx context.Context, inc *incident.Incident) error {
+	item, err := s.incidentItem(inc)
+	if err != nil {
+		return err
+	}
+	err = s.putIf(ctx, item, expression.AttributeNotExists(expression.Name("pk")))
+	if isConditionFailed(err) {
+		return fmt.Errorf("create incident %s: id already taken: %w", inc.ID, incident.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("write incident %s: %w", inc.ID, err)
+	}
+	s.writes.Add(1)
+	return nil
+}
+
 // Modify implements incident.Store.
 func (s *Store) Modify(ctx context.Context, id string, fn func(*incident.Incident) (bool, error)) (*incident.Incident, error) {
 	for range maxAttempts {

@@ -39,6 +39,9 @@ func (s *Store) Update(ctx context.Context, scope incident.Scope, marks []string
 	hashes := markHashes(marks)
 	pk := scopePK(scope)
 	retry := false
+	// Ids this call created in an attempt whose scope write then lost a race: the item is ours,
+	// and a retry that creates the same id again may overwrite it.
+	own := map[string]bool{}
 attempts:
 	for attempt := range maxAttempts {
 		if retry {
@@ -70,6 +73,13 @@ attempts:
 		if err != nil {
 			s.release(ctx, claimed)
 			return err
+		}
+		for _, inc := range changed {
+			if inc.Scope.Key() != scope.Key() {
+				// The scope item would list an incident its own id does not lead to.
+				s.release(ctx, claimed)
+				return fmt.Errorf("incident %s is not of scope %s: %w", inc.ID, scope.Key(), incident.ErrConflict)
+			}
 		}
 		if len(changed) == 0 {
 			// Nothing to write: the marks alone record that the event was seen.
@@ -133,9 +143,16 @@ attempts:
 			if prev == 0 || !inc.State.Active() {
 				// The incident's own item: its id must resolve to its scope before the scope
 				// names it, and a resolved record must exist before the scope forgets it.
-				if err := s.putIncident(ctx, inc); err != nil {
+				put := s.putIncident
+				if prev == 0 && !own[inc.ID] {
+					put = s.createIncident
+				}
+				if err := put(ctx, inc); err != nil {
 					s.release(ctx, claimed)
 					return err
+				}
+				if prev == 0 {
+					own[inc.ID] = true
 				}
 			}
 		}

@@ -60,9 +60,38 @@ func TestHumanDuration(t *testing.T) {
 		{25 * time.Hour, "25 h"},
 		{48 * time.Hour, "2 days"},
 		{7 * 24 * time.Hour, "7 days"},
+		{49*time.Hour + 29*time.Minute, "2 days 1 h"},
+		{49*time.Hour + 30*time.Minute, "2 days 2 h"},
+		{60 * time.Hour, "2 days 12 h"},
 	} {
 		if got := incident.HumanDuration(tc.d); got != tc.want {
 			t.Errorf("HumanDuration(%s) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+// The receivers show and announce fix entries by kind: every action kind is one, and only the
+// four that say what happened or will happen are announced.
+func TestEntryKinds(t *testing.T) {
+	for _, tc := range []struct {
+		kind              incident.EntryKind
+		action, announced bool
+	}{
+		{incident.KindAction, true, true},
+		{incident.KindActionFailed, true, true},
+		{incident.KindActionPlanned, true, true},
+		{incident.KindActionSkipped, true, true},
+		{incident.KindActionConsidered, true, false},
+		{"note", false, false},
+		{"relapse", false, false},
+		{"actions", false, false},
+		{"", false, false},
+	} {
+		if got := tc.kind.IsAction(); got != tc.action {
+			t.Errorf("%q.IsAction() = %v", tc.kind, got)
+		}
+		if got := tc.kind.Announced(); got != tc.announced {
+			t.Errorf("%q.Announced() = %v", tc.kind, got)
 		}
 	}
 }

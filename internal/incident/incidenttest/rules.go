@@ -100,10 +100,10 @@ func runRules(t *testing.T, setup setupFunc) {
 		if out := mustApply(t, m, sig); !out.Duplicate {
 			t.Fatalf("1 s before the TTL: %+v", out)
 		}
-		clk.Advance(2 * time.Second)
+		clk.Advance(time.Second)
 		out := mustApply(t, m, sig)
 		if out.Duplicate || out.Incident == nil || out.Incident.ID != first.Incident.ID {
-			t.Fatalf("1 s after the TTL the event is new again: %+v", out)
+			t.Fatalf("once the TTL has passed (exactly) the event is new again: %+v", out)
 		}
 		if got := mustGet(t, st, first.Incident.ID).Occurrences.Count; got != 2 {
 			t.Fatalf("occurrences %d, want 2", got)
@@ -129,6 +129,22 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 		if got := mustGet(t, st, id); got.State != incident.Resolved {
 			t.Fatalf("state %s after a refused reopen", got.State)
+		}
+		// Nor through its scope: a write of the copy from before the resolve is refused too.
+		old := *first.Incident
+		err := st.Update(ctx, Scope, nil, func([]*incident.Incident) ([]*incident.Incident, error) {
+			c := old
+			c.Title = "stale"
+			return []*incident.Incident{&c}, nil
+		})
+		if err == nil {
+			t.Fatal("a copy from before the resolve was written back")
+		}
+		if active, _ := st.List(ctx, incident.Filter{Active: true}); len(active) != 0 {
+			t.Fatalf("active after writing back an old copy: %v", idsOf(active))
+		}
+		if got := mustGet(t, st, id); got.State != incident.Resolved || got.Title == "stale" {
+			t.Fatalf("after writing back an old copy: %s %q", got.State, got.Title)
 		}
 		// Nothing the manager does brings it back.
 		if _, changed, _ := m.Acknowledge(ctx, id, "bob"); changed {
@@ -180,6 +196,106 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 		if got := mustGet(t, st, first.ID); got.Title == "stale" || countKind(got, "note") != 1 {
 			t.Fatalf("after the refused stale write: %q", got.Title)
+		}
+	})
+
+	t.Run("a new incident never takes an id in use", func(t *testing.T) {
+		m, st, clk := setup(t)
+		// An active incident of another service, and a resolved one of this service.
+		other := at(clk, classify.OOMKilled, 1, severity.P2)
+		other.Scope.Service, other.State.Service = "payments", "payments"
+		other.EventID, other.Marks = "evt-payments", []string{"evt#evt-payments"}
+		elsewhere := mustApply(t, m, other).Incident
+		done := mustApply(t, m, at(clk, classify.OOMKilled, 2, severity.P2)).Incident
+		if _, changed, err := m.Resolve(ctx, done.ID, "alice", "fixed"); err != nil || !changed {
+			t.Fatalf("resolve: %v %v", changed, err)
+		}
+		done = mustGet(t, st, done.ID)
+		clk.Advance(time.Minute)
+		sig := at(clk, classify.OOMKilled, 3, severity.P1)
+		for _, taken := range []*incident.Incident{elsewhere, done} {
+			err := st.Update(ctx, Scope, sig.Marks, func([]*incident.Incident) ([]*incident.Incident, error) {
+				now := clk.Now()
+				return []*incident.Incident{{ID: taken.ID, Scope: Scope, Cause: classify.OOMKilled, State: incident.Open,
+					Severity: severity.P1, Title: "impostor", OpenedAt: now, UpdatedAt: now}}, nil
+			})
+			if !errors.Is(err, incident.ErrConflict) {
+				t.Fatalf("a new incident with the id of %s (%s): %v, want a conflict", taken.ID, taken.State, err)
+			}
+			got := mustGet(t, st, taken.ID)
+			if got.Scope != taken.Scope || got.State != taken.State || got.Title != taken.Title || got.Version != taken.Version {
+				t.Fatalf("%s after the refused create: %s %s %q v%d, was %s %s %q v%d", taken.ID,
+					got.Scope.Key(), got.State, got.Title, got.Version, taken.Scope.Key(), taken.State, taken.Title, taken.Version)
+			}
+		}
+		if active, err := st.List(ctx, incident.Filter{Active: true}); err != nil || len(active) != 1 || active[0].ID != elsewhere.ID {
+			t.Fatalf("active after the refused creates: %v %v", idsOf(active), err)
+		}
+		// The refused writes consumed nothing: the event still opens its incident.
+		if out := mustApply(t, m, sig); !out.Opened || out.Duplicate || out.Incident.ID == elsewhere.ID || out.Incident.ID == done.ID {
+			t.Fatalf("the event after the refused creates: %+v", out)
+		}
+	})
+
+	t.Run("a scope's update writes only incidents of that scope", func(t *testing.T) {
+		m, st, clk := setup(t)
+		other := at(clk, classify.OOMKilled, 1, severity.P2)
+		other.Scope.Service, other.State.Service = "payments", "payments"
+		elsewhere := mustApply(t, m, other).Incident
+		// A copy of the other service's incident, changed, written through this service's scope.
+		err := st.Update(ctx, Scope, nil, func([]*incident.Incident) ([]*incident.Incident, error) {
+			c := *elsewhere
+			c.ID, c.Version, c.Title = "inc-0000000000002", 0, "misplaced"
+			return []*incident.Incident{&c}, nil
+		})
+		if !errors.Is(err, incident.ErrConflict) {
+			t.Fatalf("an incident of %s written through %s: %v, want a conflict", elsewhere.Scope.Key(), Scope.Key(), err)
+		}
+		if _, err := st.Get(ctx, "inc-0000000000002"); err == nil {
+			t.Fatal("the misplaced incident was stored")
+		}
+		if active, _ := st.List(ctx, incident.Filter{Active: true}); len(active) != 1 || active[0].ID != elsewhere.ID {
+			t.Fatalf("active after the refused write: %v", idsOf(active))
+		}
+	})
+
+	t.Run("one update may resolve an incident and open the next of its cause", func(t *testing.T) {
+		m, st, clk := setup(t)
+		first := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident
+		err := st.Update(ctx, Scope, nil, func(active []*incident.Incident) ([]*incident.Incident, error) {
+			done := active[0]
+			now := clk.Now()
+			done.State, done.ResolvedAt = incident.Resolved, &now
+			next := &incident.Incident{ID: "inc-0000000000003", Scope: Scope, Cause: classify.OOMKilled, State: incident.Open,
+				Severity: severity.P2, Title: "next", OpenedAt: now, UpdatedAt: now}
+			return []*incident.Incident{done, next}, nil
+		})
+		if err != nil {
+			t.Fatalf("resolve and open in one update: %v", err)
+		}
+		if active, _ := st.List(ctx, incident.Filter{Active: true}); len(active) != 1 || active[0].ID != "inc-0000000000003" {
+			t.Fatalf("active after resolve and open: %v", idsOf(active))
+		}
+		if got := mustGet(t, st, first.ID); got.State != incident.Resolved {
+			t.Fatalf("the first incident: %s", got.State)
+		}
+	})
+
+	t.Run("an event that changed nothing is still a duplicate when redelivered", func(t *testing.T) {
+		m, st, clk := setup(t)
+		ok := incident.Signal{Kind: incident.Recover, EventID: "ok-1", Time: clk.Now(), Scope: Scope, Cause: classify.OOMKilled,
+			Marks: []string{"evt#ok-1"}, Message: "back to normal"}
+		if out := mustApply(t, m, ok); out.Incident != nil || out.Duplicate {
+			t.Fatalf("a recovery with no incident: %+v", out)
+		}
+		clk.Advance(time.Minute)
+		opened := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident
+		// The old recovery, redelivered, must not resolve the incident opened since.
+		if out := mustApply(t, m, ok); !out.Duplicate || out.Resolved {
+			t.Fatalf("the redelivered recovery: %+v", out)
+		}
+		if got := mustGet(t, st, opened.ID); got.State != incident.Open {
+			t.Fatalf("the incident after the redelivered recovery: %s", got.State)
 		}
 	})
 

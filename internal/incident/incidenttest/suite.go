@@ -450,9 +450,14 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		if err := st.Remember(ctx, "slack-sig#other", clk.Now().Add(5*time.Minute)); err != nil {
 			t.Fatalf("another key refused: %v", err)
 		}
-		clk.Advance(6 * time.Minute)
+		// Exactly at its end a key is free again, and not a second before.
+		clk.Advance(5*time.Minute - time.Second)
+		if err := st.Remember(ctx, key, clk.Now().Add(5*time.Minute)); !errors.Is(err, incident.ErrDuplicate) {
+			t.Fatalf("a key 1 s before its end: %v", err)
+		}
+		clk.Advance(time.Second)
 		if err := st.Remember(ctx, key, clk.Now().Add(5*time.Minute)); err != nil {
-			t.Fatalf("an expired key still refused: %v", err)
+			t.Fatalf("a key at its end still refused: %v", err)
 		}
 	})
 
