@@ -68,7 +68,13 @@ func medicRound(ctx context.Context, s Scale, bodies [][]byte, dups int, r *Resu
 	if err != nil {
 		return 0, err
 	}
-	defer e.Close()
+	// The storm's Slack messages go out over the next minute at Slack's pace (the crash-loop
+	// storm scenario checks they all do); here the round ends with the ingest.
+	defer func() {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		e.closeWithin(cctx)
+	}()
 	sent, err := e.Send(ctx, bodies, s.Clients)
 	if err != nil {
 		return 0, err
