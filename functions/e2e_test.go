@@ -459,21 +459,32 @@ func scenarioReconciler(t *testing.T) *world {
 
 // BenchmarkColdStart starts each function under the emulator beside a hello-world Go Lambda
 // built the same way, in turns (hello, then every function, then again), so that the machine's
-// load at any moment weighs on all of them alike, and reports per function the init (the
-// emulator's INIT REPORT: from starting the bootstrap to its first request for work), the mean
-// first invocation (the emulator's REPORT: it builds the App, which the functions do lazily), and
-// both as a ratio to the hello-world's; medians, as a neighbour's burst of work moves a mean. Every AWS endpoint points at a closed port, so a call
-// fails at once instead of leaving the machine.
+// load at any moment weighs on all of them alike, and prints per function, as medians (a
+// neighbour's burst of work would move a mean):
+//   - init: the emulator's INIT REPORT, from starting the bootstrap to its first request for work,
+//     and its ratio to the hello-world's;
+//   - the first invocation (the emulator's REPORT: the functions build their App then), as
+//     init + first invocation over the hello-world's;
+//   - start CPU: the CPU time (user + system) the bootstrap spends from exec to lambda.Start
+//     when run without the runtime API (it then exits): the same start, but CPU time, which a
+//     busy machine stretches far less than wall time;
+//   - what package initialisation allocates (GODEBUG=inittrace=1, summed: the same on any
+//     machine) and the binary's size.
+//
+// Every AWS endpoint points at a closed port, so a call fails at once instead of leaving the
+// machine.
 func BenchmarkColdStart(b *testing.B) {
 	env := map[string]string{"MEDIC_TABLE": "medic-bench", "AWS_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "MEDIC_LOG_LEVEL": "error",
 		"MEDIC_SLACK_SIGNING_SECRET": "bench", "AWS_LAMBDA_FUNCTION_NAME": "ecs-medic-slack",
 		"MEDIC_HOME_ACCOUNT": "111122223333", "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"}
 	type target struct {
-		name, pkg string
-		payload   string
-		bin       string
-		init, inv []float64
+		name, pkg             string
+		payload               string
+		bin                   string
+		size                  int64
+		init, inv, cpu        []float64
+		initBytes, initAllocs int64
 	}
 	targets := []*target{
 		{name: "hello", pkg: "github.com/ecs-medic/ecs-medic/internal/awslambda/testdata/hello", payload: `{}`},
@@ -485,6 +496,12 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	for _, tg := range targets {
 		tg.bin = build(b, tg.pkg, "lambda.norpc")
+		st, err := os.Stat(tg.bin)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tg.size = st.Size()
+		tg.initBytes, tg.initAllocs, _ = startCPU(b, tg.bin, env)
 	}
 	for b.Loop() {
 		for _, tg := range targets {
@@ -497,6 +514,8 @@ func BenchmarkColdStart(b *testing.B) {
 			ms, inv := f.reports(b)
 			tg.init, tg.inv = append(tg.init, ms), append(tg.inv, inv)
 			_ = f.cmd.Process.Kill()
+			_, _, cpu := startCPU(b, tg.bin, env)
+			tg.cpu = append(tg.cpu, cpu)
 		}
 	}
 	// The median: one start delayed by a neighbour's burst of work would move a mean.
@@ -509,17 +528,52 @@ func BenchmarkColdStart(b *testing.B) {
 		return ys[len(ys)/2]
 	}
 	hello := targets[0]
-	hi, hv := median(hello.init), median(hello.inv)
+	hi, hv, hc := median(hello.init), median(hello.inv), median(hello.cpu)
+	load, _ := os.ReadFile("/proc/loadavg")
 	var out strings.Builder
-	fmt.Fprintf(&out, "cold starts under the emulator, median of %d, side by side (machine under load: compare the ratios)\n", len(hello.init))
-	fmt.Fprintf(&out, "%-14s %8s %13s %14s %17s\n", "function", "init ms", "init × hello", "1st invoke ms", "init+1st × hello")
+	fmt.Fprintf(&out, "Lambda cold starts under the emulator, medians of %d, side by side (load average %s): compare the ratios\n",
+		len(hello.init), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
+	fmt.Fprintf(&out, "%-13s %8s %9s %7s %16s %10s %7s %14s %9s\n", "function", "init ms", "hello ms", "ratio",
+		"init+1st × hello", "start CPU", "ratio", "pkg init", "binary")
 	for _, tg := range targets {
-		i, v := median(tg.init), median(tg.inv)
-		fmt.Fprintf(&out, "%-14s %8.1f %13.2f %14.1f %17.2f\n", tg.name, i, i/hi, v, (i+v)/(hi+hv))
+		i, v, c := median(tg.init), median(tg.inv), median(tg.cpu)
+		fmt.Fprintf(&out, "%-13s %8.1f %9.1f %6.2f× %15.2f× %7.1f ms %6.2f× %6d KB %5d %6.1f MB\n", tg.name, i, hi, i/hi,
+			(i+v)/(hi+hv), c, c/hc, tg.initBytes/1000, tg.initAllocs, float64(tg.size)/1e6)
 		if tg != hello {
 			b.ReportMetric(i/hi, tg.name+"-init-x-hello")
+			b.ReportMetric(c/hc, tg.name+"-cpu-x-hello")
 		}
 	}
 	b.ReportMetric(hi, "hello-init-ms")
 	b.Log("\n" + out.String())
+}
+
+// inittraceRE reads one package's line of GODEBUG=inittrace=1: "init pkg @t ms, d ms clock, B bytes, N allocs".
+var inittraceRE = regexp.MustCompile(`(?m)^init \S+ @\S+ ms, \S+ ms clock, (\d+) bytes, (\d+) allocs$`)
+
+// startCPU runs bin without the runtime API, with GODEBUG=inittrace=1: it initialises its
+// packages, runs main up to lambda.Start, which finds no runtime API and exits. It returns what
+// package initialisation allocated and the CPU time (user + system, ms) of the whole run.
+func startCPU(tb testing.TB, bin string, env map[string]string) (initBytes, allocs int64, cpuMs float64) {
+	tb.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GODEBUG=inittrace=1"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); cmd.ProcessState == nil {
+		tb.Fatalf("%s: %v", bin, err)
+	}
+	if !strings.Contains(stderr.String(), "AWS_LAMBDA_RUNTIME_API") {
+		tb.Fatalf("%s did not reach lambda.Start:\n%s", bin, stderr.String())
+	}
+	for _, m := range inittraceRE.FindAllStringSubmatch(stderr.String(), -1) {
+		n, _ := strconv.ParseInt(m[1], 10, 64)
+		a, _ := strconv.ParseInt(m[2], 10, 64)
+		initBytes, allocs = initBytes+n, allocs+a
+	}
+	ps := cmd.ProcessState
+	return initBytes, allocs, float64(ps.UserTime()+ps.SystemTime()) / float64(time.Millisecond)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda/invoke"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 )
 
 func main() {
@@ -31,8 +32,10 @@ func main() {
 }
 
 // remedies asks the remediation function (MEDIC_REMEDIATE_FUNCTION) to consider a new incident's
-// fix: this function's role may not change ECS.
+// fix: this function's role may not change ECS. A stopped task's log lines are read into its
+// incident (CloudWatch Logs, linked by this function and the Slack function only).
 func remedies(awsCfg aws.Config, log *zap.Logger, o *app.Options) {
+	o.Logs = awslogs.ForAccounts
 	if fn := os.Getenv("MEDIC_REMEDIATE_FUNCTION"); fn != "" {
 		o.Remedy = invoke.Remedy(invoke.Client(func() aws.Config { return awsCfg }), fn, log)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/awslambda"
 	"github.com/ecs-medic/ecs-medic/internal/awslambda/invoke"
 	"github.com/ecs-medic/ecs-medic/internal/chatops"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 )
 
 func main() {
@@ -41,7 +42,9 @@ func main() {
 
 // parts: deferred jobs go to an asynchronous invocation of this function, and a human's fix to
 // the remediation function (MEDIC_REMEDIATE_FUNCTION), whose role alone may change ECS.
+// `/medic logs` and `why` read containers' logs (CloudWatch Logs).
 func parts(awsCfg aws.Config, _ *zap.Logger, o *app.Options) {
+	o.Logs = awslogs.ForAccounts
 	api := invoke.Client(func() aws.Config { return awsCfg })
 	self := invoke.Self(api, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	o.Defer = func(*chatops.Handler) chatops.Deferrer { return self }

@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -31,8 +30,32 @@ type Clients struct {
 	Account string
 	Region  string
 	ECS     *ecs.Client
-	Logs    *cloudwatchlogs.Client
 	Scaling *applicationautoscaling.Client
+	// Config is the account's configuration (its credentials, the region). A client only some
+	// entry points call (CloudWatch Logs) is built from it by the package that calls it, with
+	// Client: a Lambda function that never calls it then never links its SDK package, whose
+	// initialisation every cold start would pay.
+	Config aws.Config
+
+	mu   sync.Mutex
+	more map[any]any
+}
+
+// Client returns the client of set c that build makes from c.Config, built on first use and kept
+// with the set (so its life, and its credentials, are the set's). key tells the kinds of client
+// apart: a type of the calling package's own.
+func Client[T any](c *Clients, key any, build func(aws.Config) T) T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.more[key]; ok {
+		return v.(T)
+	}
+	v := build(c.Config)
+	if c.more == nil {
+		c.more = map[any]any{}
+	}
+	c.more[key] = v
+	return v
 }
 
 // STS is the part of *sts.Client the provider calls.
@@ -238,8 +261,8 @@ func (p *Provider) build(account, region string, home bool) (*Clients, error) {
 		Account: account,
 		Region:  region,
 		ECS:     ecs.NewFromConfig(cfg),
-		Logs:    cloudwatchlogs.NewFromConfig(cfg),
 		Scaling: applicationautoscaling.NewFromConfig(cfg),
+		Config:  cfg,
 	}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
@@ -102,7 +103,7 @@ func newOrg(t *testing.T, env map[string]string) *org {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = o.store.Close() })
-	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock, Metrics: prom.New()})
+	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock, Metrics: prom.New(), Logs: awslogs.ForAccounts})
 	if err != nil {
 		t.Fatal(err)
 	}

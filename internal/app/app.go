@@ -22,8 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	slackapi "github.com/slack-go/slack"
 	"go.uber.org/zap"
 
@@ -128,6 +126,11 @@ type Options struct {
 	// Deployments reads the task definitions a deployment link compares (recorded scenarios);
 	// nil: each account's ECS client, when ECS is reachable.
 	Deployments pipeline.DeploymentReader
+	// Logs builds the reader of stopped tasks' container logs over the per-account clients
+	// (awslogs.ForAccounts): the pipeline keeps their last lines as an incident's evidence, and
+	// Slack's `/medic logs` and `why` show them. The entry point gives it, so that a Lambda function
+	// that never reads logs does not link the CloudWatch Logs client; nil: no log is read.
+	Logs func(tasklogs.Clients) tasklogs.Tailer
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -172,7 +175,8 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if awsReason != "" {
 			return nil, fmt.Errorf("secrets given as _ARN or _SSM need AWS: %s", awsReason)
 		}
-		if err := secrets.Resolve(ctx, &cfg, secretsmanager.NewFromConfig(awsCfg), ssm.NewFromConfig(awsCfg)); err != nil {
+		rd := secrets.NewAWS(awsCfg)
+		if err := secrets.Resolve(ctx, &cfg, rd, rd); err != nil {
 			return nil, err
 		}
 		a.cfg = cfg
@@ -227,10 +231,12 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 	if opts.Deployments != nil {
 		po = append(po, pipeline.WithDeployments(opts.Deployments))
 	}
-	var logs *tasklogs.Reader
+	var logs tasklogs.Tailer
 	if prov != nil {
-		logs = tasklogs.PerAccount(prov, 20)
-		po = append(po, pipeline.WithLogs(logs))
+		if opts.Logs != nil {
+			logs = opts.Logs(prov)
+			po = append(po, pipeline.WithLogs(logs))
+		}
 		if opts.Deployments == nil {
 			po = append(po, pipeline.WithDeployments(func(ctx context.Context, account, region string) (deployment.ECS, error) {
 				cs, err := prov.For(ctx, account, region)
@@ -358,7 +364,7 @@ func (a *App) remedyInBackground(_ context.Context, id string) {
 }
 
 // slackHandler builds the handler of Slack's requests (nil without a signing secret).
-func (a *App) slackHandler(prov *accounts.Provider, logs *tasklogs.Reader) *chatops.Handler {
+func (a *App) slackHandler(prov *accounts.Provider, logs tasklogs.Tailer) *chatops.Handler {
 	if a.cfg.SlackSigningSecret.Value == "" {
 		return nil
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
@@ -83,7 +84,7 @@ func newPaging(t *testing.T) *paging {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	core, logs := observer.New(zapcore.DebugLevel)
-	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard})
+	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard, Logs: awslogs.ForAccounts})
 	if err != nil {
 		t.Fatal(err)
 	}

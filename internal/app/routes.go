@@ -7,8 +7,6 @@ import (
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/config"
@@ -99,7 +97,8 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 	var sm secrets.SecretsManager
 	var ps secrets.Parameters
 	if awsReason == "" {
-		sm, ps = secretsmanager.NewFromConfig(awsCfg), ssm.NewFromConfig(awsCfg)
+		rd := secrets.NewAWS(awsCfg)
+		sm, ps = rd, rd
 	}
 	keys := map[config.SecretRef]config.Secret{} // each key read once, however many routes share it
 	keyErrs := map[config.SecretRef]error{}

@@ -1,6 +1,7 @@
 // Package secrets fills in the configuration's secrets given by reference (SPEC §6):
 // `NAME_ARN` from AWS Secrets Manager, `NAME_SSM` from SSM Parameter Store (decrypted). It runs
-// once at start; the values never reach a log line (config.Secret prints as <redacted>).
+// once at start (a Lambda function's first invocation); the values never reach a log line
+// (config.Secret prints as <redacted>). AWS reads them.
 package secrets
 
 import (
@@ -9,21 +10,17 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
 	"github.com/ecs-medic/ecs-medic/internal/config"
 )
 
-// SecretsManager is the part of *secretsmanager.Client used.
+// SecretsManager reads a secret's string value from AWS Secrets Manager (AWS).
 type SecretsManager interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	GetSecretValue(ctx context.Context, secretID string) (string, error)
 }
 
-// Parameters is the part of *ssm.Client used.
+// Parameters reads an SSM parameter's value, decrypted (AWS).
 type Parameters interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	GetParameter(ctx context.Context, name string) (string, error)
 }
 
 // Needed reports whether any secret is given by reference.
@@ -67,21 +64,20 @@ func ResolveRef(ctx context.Context, name string, ref *config.SecretRef, sm Secr
 	switch {
 	case ref.Value != "":
 	case ref.ARN != "":
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ref.ARN)})
+		v, err := sm.GetSecretValue(ctx, ref.ARN)
 		if err != nil {
 			return fmt.Errorf("%s_ARN: read %s: %w", name, ref.ARN, err)
 		}
-		v := aws.ToString(out.SecretString)
 		if v == "" {
 			return fmt.Errorf("%s_ARN: secret %s has no string value yet: put one in", name, ref.ARN)
 		}
 		ref.Value = config.Secret(unwrap(v))
 	case ref.SSM != "":
-		out, err := ps.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(ref.SSM), WithDecryption: aws.Bool(true)})
+		v, err := ps.GetParameter(ctx, ref.SSM)
 		if err != nil {
 			return fmt.Errorf("%s_SSM: read %s: %w", name, ref.SSM, err)
 		}
-		ref.Value = config.Secret(aws.ToString(out.Parameter.Value))
+		ref.Value = config.Secret(v)
 	}
 	return nil
 }

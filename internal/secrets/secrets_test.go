@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/secrets"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
@@ -51,9 +48,9 @@ func fakeAWS(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func clients(url string) (*secretsmanager.Client, *ssm.Client) {
-	cfg := fakes.AWSConfig(url)
-	return secretsmanager.NewFromConfig(cfg), ssm.NewFromConfig(cfg)
+func clients(url string) (*secrets.AWS, *secrets.AWS) {
+	a := secrets.NewAWS(fakes.AWSConfig(url))
+	return a, a
 }
 
 func TestResolve(t *testing.T) {

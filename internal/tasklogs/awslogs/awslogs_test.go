@@ -1,4 +1,4 @@
-package tasklogs_test
+package awslogs_test
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
-	"github.com/ecs-medic/ecs-medic/internal/tasklogs"
+	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakelogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakes"
@@ -24,14 +24,14 @@ const taskDef = `{"family":"checkout","revision":12,"taskDefinitionArn":"arn:aws
   {"name":"fluent","image":"fluent","logConfiguration":{"logDriver":"awsfirelens","options":{}}},
   {"name":"legacy","image":"legacy","logConfiguration":{"logDriver":"awslogs","options":{"awslogs-group":"/ecs/legacy"}}}]}`
 
-func setup(t *testing.T) (*tasklogs.Reader, *fakeecs.Server, *fakelogs.Server) {
+func setup(t *testing.T) (*awslogs.Reader, *fakeecs.Server, *fakelogs.Server) {
 	fe, fl := fakeecs.New(), fakelogs.New()
 	t.Cleanup(fe.Close)
 	t.Cleanup(fl.Close)
 	fe.PutTaskDefinition("checkout:12", json.RawMessage(taskDef))
 	e := ecs.NewFromConfig(fakes.AWSConfig(fe.URL))
 	l := cloudwatchlogs.NewFromConfig(fakes.AWSConfig(fl.URL))
-	return tasklogs.New(e, l, 20), fe, fl
+	return awslogs.New(e, l, 20), fe, fl
 }
 
 func TestLastLines(t *testing.T) {
@@ -41,7 +41,7 @@ func TestLastLines(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("line %d\n", i))
 	}
 	fl.Put("/ecs/checkout", "ecs/api/abc123", lines...)
-	task := tasklogs.Task{Region: "us-east-1", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12", TaskID: "abc123", Container: "api"}
+	task := awslogs.Task{Region: "us-east-1", TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12", TaskID: "abc123", Container: "api"}
 	tail, err := r.Last(context.Background(), task)
 	if err != nil {
 		t.Fatal(err)
@@ -62,15 +62,15 @@ func TestWhyLogsCannotBeRead(t *testing.T) {
 	r, _, _ := setup(t)
 	def := "arn:aws:ecs:us-east-1:111122223333:task-definition/checkout:12"
 	for _, tc := range []struct {
-		task tasklogs.Task
+		task awslogs.Task
 		says string
 	}{
-		{tasklogs.Task{TaskDefinition: def, TaskID: "t1", Container: "envoy"}, "no log configuration"},
-		{tasklogs.Task{TaskDefinition: def, TaskID: "t1", Container: "fluent"}, "logs with awsfirelens, not awslogs"},
-		{tasklogs.Task{TaskDefinition: def, TaskID: "t1", Container: "legacy"}, "do not name the stream"},
-		{tasklogs.Task{TaskDefinition: def, TaskID: "t1", Container: "api"}, "does not exist"},
-		{tasklogs.Task{TaskDefinition: def, TaskID: "t1", Container: "nope"}, "not in task definition"},
-		{tasklogs.Task{TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/gone:1", TaskID: "t1"}, "describe task definition"},
+		{awslogs.Task{TaskDefinition: def, TaskID: "t1", Container: "envoy"}, "no log configuration"},
+		{awslogs.Task{TaskDefinition: def, TaskID: "t1", Container: "fluent"}, "logs with awsfirelens, not awslogs"},
+		{awslogs.Task{TaskDefinition: def, TaskID: "t1", Container: "legacy"}, "do not name the stream"},
+		{awslogs.Task{TaskDefinition: def, TaskID: "t1", Container: "api"}, "does not exist"},
+		{awslogs.Task{TaskDefinition: def, TaskID: "t1", Container: "nope"}, "not in task definition"},
+		{awslogs.Task{TaskDefinition: "arn:aws:ecs:us-east-1:111122223333:task-definition/gone:1", TaskID: "t1"}, "describe task definition"},
 	} {
 		_, err := r.Last(context.Background(), tc.task)
 		if err == nil || !strings.Contains(err.Error(), tc.says) {
