@@ -80,6 +80,8 @@ type App struct {
 	opts Options
 	jobs *jobs
 	life lifecycle
+	// queues deliver Slack's messages in the background between Start and Stop, one per channel.
+	queues []*notify.Queue
 }
 
 // Remedies says what happens when an incident whose runbook has a fix opens or worsens.
@@ -194,7 +196,13 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		}
 		a.routes = routes
 	}
-	if fanout, a.pagerKeys, err = senders(ctx, cfg, routes, awsCfg, awsReason, opts.Console, log); err != nil {
+	queue := func(n notify.Notifier) notify.Notifier {
+		c := counted{metrics: a.metrics}
+		q := notify.NewQueue(n, log, notify.WithQueueCount(func(k notify.Kind, r notify.Result) { c.count(k, []notify.Result{r}) }))
+		a.queues = append(a.queues, q)
+		return q
+	}
+	if fanout, a.pagerKeys, err = senders(ctx, cfg, routes, awsCfg, awsReason, opts.Console, log, queue); err != nil {
 		return nil, err
 	}
 	a.sender = counted{next: fanout, metrics: a.metrics}

@@ -33,6 +33,8 @@ func (c counted) count(kind notify.Kind, results []notify.Result) {
 	for _, r := range results {
 		result := "sent"
 		switch {
+		case r.Deferred:
+			result = "queued" // its background delivery is counted when it happens
 		case r.Err != nil:
 			result = "failed"
 		case r.Skipped != "":

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/ecs-medic/ecs-medic/internal/incident"
 )
 
 // ErrStopping refuses a background job once Stop has begun: nothing may start that Stop would
@@ -79,10 +81,11 @@ type lifecycle struct {
 	errc    chan error
 }
 
-// Start runs the App's own work: the HTTP API on Options.Listener, the reconciler and the store
-// sweep on their tickers. It returns at once; Err reports the server failing, Stop ends it all.
-// Without a listener or tickers (the Lambda functions, most tests) it starts nothing, and Stop
-// still drains the background jobs.
+// Start runs the App's own work: Slack's background delivery queue (one per channel; what a
+// previous run left pending is queued again), the HTTP API on Options.Listener, the reconciler
+// and the store sweep on their tickers. It returns at once; Err reports the server failing, Stop
+// ends it all. An App that is never started (the Lambda functions, most tests) delivers Slack
+// messages within the event's handling, and Stop still drains the background jobs.
 func (a *App) Start(ctx context.Context) error {
 	l := &a.life
 	l.mu.Lock()
@@ -94,6 +97,17 @@ func (a *App) Start(ctx context.Context) error {
 	l.errc = make(chan error, 1)
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
+	if len(a.queues) > 0 {
+		qs := queueStore{manager: a.manager, store: a.store}
+		for _, q := range a.queues {
+			q.Start(qs)
+		}
+		// What a killed process had queued and not delivered is pending in the store: queue it
+		// again before the first event, so it goes out now rather than at the first reconcile.
+		if rep := a.reconciler.Resend(ctx, a.queues[0].Name()); rep.Resent > 0 {
+			a.log.Info("queued again the notifications a previous run had not delivered", zap.Int("notifications", rep.Resent))
+		}
+	}
 	if d := a.opts.ReconcileEvery; d > 0 {
 		a.every(tctx, d, func() { a.reconcileOnce(tctx) })
 	}
@@ -124,9 +138,11 @@ func (a *App) Err() <-chan error {
 }
 
 // Stop ends the App in the order that loses nothing: the tickers (a reconcile pass under way
-// finishes), the HTTP API (requests under way are answered), then the background jobs: every fix
-// and Slack job already started runs to its end before Stop returns, and none starts after. ctx
-// bounds the wait; past it Stop returns an error naming what was still running.
+// finishes), the HTTP API (requests under way are answered), the background jobs (every fix and
+// Slack job already started runs to its end, and none starts after), then Slack's queue: every
+// message queued is delivered before Stop returns. ctx bounds the wait; past it Stop returns an
+// error naming what was still running (queued messages left stay pending in the store and are
+// queued again at the next start).
 func (a *App) Stop(ctx context.Context) error {
 	l := &a.life
 	l.mu.Lock()
@@ -150,7 +166,41 @@ func (a *App) Stop(ctx context.Context) error {
 	if err := a.jobs.drain(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	// Last, since every one above may notify: deliver what is queued (bounded by ctx; what is
+	// left stays pending in the store for the next start).
+	for _, q := range a.queues {
+		if err := q.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the notification queue: %w", err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Flush waits until every notification queued for background delivery so far has been delivered
+// (or has failed and been left pending for the reconciler), or ctx ends. Without Start nothing is
+// queued: notifications are delivered as they are sent.
+func (a *App) Flush(ctx context.Context) error {
+	for _, q := range a.queues {
+		if err := q.Flush(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueStore is what a notification queue reads and records through: the manager's Delivered,
+// the store's Get.
+type queueStore struct {
+	manager *incident.Manager
+	store   incident.Store
+}
+
+func (s queueStore) Delivered(ctx context.Context, id string, ds []incident.Delivery) (*incident.Incident, error) {
+	return s.manager.Delivered(ctx, id, ds)
+}
+
+func (s queueStore) Get(ctx context.Context, id string) (*incident.Incident, error) {
+	return s.store.Get(ctx, id)
 }
 
 // every calls fn each interval until ctx ends; Stop waits for a call under way.

@@ -41,10 +41,13 @@ func routeOf(f *route.File) func(incident.Signal) string {
 // MEDIC_PAGERDUTY_ROUTING_KEY; with routes, one fan-out per route, the default's included. A
 // route whose key cannot be read gets a receiver that fails saying why, and the others work.
 // The keys read are returned by route too, for `/medic oncall`.
-func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg aws.Config, awsReason string, out io.Writer, log *zap.Logger) (notify.Sender, pagerKeys, error) {
+// Each channel's notifier goes through queue (a background notify.Queue per channel in an App
+// that is started).
+func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg aws.Config, awsReason string, out io.Writer, log *zap.Logger,
+	queue func(notify.Notifier) notify.Notifier) (notify.Sender, pagerKeys, error) {
 	pk := pagerKeys{keys: map[string]config.Secret{}, errs: map[string]string{}}
 	token := cfg.SlackBotToken.Value
-	channels := map[string]*slack.Notifier{} // one per channel, so routes sharing one share its pacing
+	channels := map[string]notify.Notifier{} // one per channel, so routes sharing one share its pacing and queue
 	slackFor := func(channel string) notify.Notifier {
 		n, ok := channels[channel]
 		if !ok {
@@ -52,7 +55,7 @@ func senders(ctx context.Context, cfg config.Config, routes *route.File, awsCfg 
 			if cfg.SlackAPIURL != "" {
 				so = append(so, slack.WithAPIURL(cfg.SlackAPIURL))
 			}
-			n = slack.New(token, channel, so...)
+			n = queue(slack.New(token, channel, so...))
 			channels[channel] = n
 		}
 		return n

@@ -197,6 +197,12 @@ type Delivery struct {
 	Err      error
 	// Skipped says the receiver deliberately sent nothing, and why (a suppression).
 	Skipped string
+	// Queued: the notification waits in the receiver's background queue (notify.Queue). It is
+	// kept as the receiver's Pending notification until delivered, so a restart finds it.
+	Queued bool
+	// Superseded: what was delivered (or failed) is older than a notification queued since, which
+	// stays pending.
+	Superseded bool
 }
 
 // Entry is one line of an incident's timeline.

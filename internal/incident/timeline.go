@@ -20,7 +20,8 @@ func (m *Manager) Record(ctx context.Context, id string, e Entry) (*Incident, er
 }
 
 // Delivered records what each receiver did with a notification: a timeline entry each, the
-// receiver's handle, and a pending notice for the reconciler to re-send when delivery failed.
+// receiver's handle, and a pending notice for the reconciler to re-send when delivery failed (or
+// for a restart to re-queue while it waits in a background queue).
 func (m *Manager) Delivered(ctx context.Context, id string, ds []Delivery) (*Incident, error) {
 	return m.modify(ctx, id, func(inc *Incident, now time.Time) bool {
 		if inc.Notices == nil {
@@ -33,6 +34,12 @@ func (m *Manager) Delivered(ctx context.Context, id string, ds []Delivery) (*Inc
 				inc.Notices[d.Notifier] = n
 			}
 			switch {
+			case d.Queued:
+				// No timeline entry: the delivery (or its failure) will say what happened.
+				if n.Pending == "" {
+					n.PendingSince = &now
+				}
+				n.Pending = d.Kind
 			case d.Skipped != "":
 				inc.suppress(d.Notifier + ": " + d.Skipped)
 				inc.addEntry(Entry{At: now, Actor: d.Notifier, Kind: "suppressed", Message: fmt.Sprintf("%s: %s not sent: %s", d.Notifier, d.Kind, d.Skipped)})
@@ -43,7 +50,9 @@ func (m *Manager) Delivered(ctx context.Context, id string, ds []Delivery) (*Inc
 				if n.Pending == "" {
 					n.PendingSince = &now
 				}
-				n.Pending = d.Kind
+				if !d.Superseded {
+					n.Pending = d.Kind
+				}
 				inc.addEntry(Entry{At: now, Actor: d.Notifier, Kind: "notify-failed",
 					Message: fmt.Sprintf("%s: %s not delivered after %d attempt(s), will retry: %v", d.Notifier, d.Kind, d.Attempts, d.Err)})
 			default:
@@ -51,7 +60,9 @@ func (m *Manager) Delivered(ctx context.Context, id string, ds []Delivery) (*Inc
 					n.Ref = d.Ref
 				}
 				n.Last = d.Kind
-				n.Pending, n.PendingSince = "", nil
+				if !d.Superseded {
+					n.Pending, n.PendingSince = "", nil
+				}
 				inc.addEntry(Entry{At: now, Actor: d.Notifier, Kind: "notified", Message: fmt.Sprintf("%s: %s sent", d.Notifier, d.Kind)})
 			}
 		}

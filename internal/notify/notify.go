@@ -40,6 +40,10 @@ const (
 type Notification struct {
 	Kind     Kind
 	Incident *incident.Incident
+	// Resend: the incident already holds this notification as pending for the receiver (the
+	// reconciler's re-send, a restart's re-queue). A queue that holds the incident already
+	// has it covered.
+	Resend bool
 	// setRef lets an adapter report its handle for the incident (a Slack message, a PagerDuty
 	// dedup key); the fan-out keeps it on the incident for the next notification.
 	setRef func(string)
@@ -82,6 +86,12 @@ type Result struct {
 	Skipped string
 	// Ref is the handle the notifier reported.
 	Ref string
+	// Deferred: the notifier queued it for background delivery (Queue), which records the
+	// outcome itself; nothing is recorded for it now.
+	Deferred bool
+	// gaveUp: the last failure was worth retrying but the attempts ran out (the receiver is down
+	// or throttling), as opposed to a refusal a retry cannot fix.
+	gaveUp bool
 }
 
 // Fanout sends each notification to every notifier in parallel, retrying retryable failures with
@@ -159,6 +169,10 @@ func (f *Fanout) deliver(ctx context.Context, nt Notifier, n Notification) Resul
 			res.Err = nil
 			return res
 		}
+		if errors.Is(err, errQueued) {
+			res.Err, res.Deferred = nil, true
+			return res
+		}
 		var skip *Skip
 		if errors.As(err, &skip) {
 			res.Err, res.Skipped = nil, skip.Reason
@@ -173,6 +187,7 @@ func (f *Fanout) deliver(ctx context.Context, nt Notifier, n Notification) Resul
 			wait = ra.RetryAfter()
 		}
 		if res.Attempts == f.attempts {
+			res.gaveUp = true
 			break
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
@@ -229,10 +244,22 @@ type Sender interface {
 // resolution of something a receiver already delivered: a page sent before the silence must not
 // stay triggered because its resolve was swallowed.
 func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident, only ...string) []Result {
+	return announce(ctx, s, rec, log, Notification{Kind: kind, Incident: inc}, only...)
+}
+
+// Resend is Announce for a notification the incident already holds as pending for the receivers
+// named (the reconciler's re-sends, a restart's re-queue): a background queue that already holds
+// the incident does not send it twice.
+func Resend(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind Kind, inc *incident.Incident, only ...string) []Result {
+	return announce(ctx, s, rec, log, Notification{Kind: kind, Incident: inc, Resend: true}, only...)
+}
+
+func announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, note Notification, only ...string) []Result {
+	kind, inc := note.Kind, note.Incident
 	var results []Result
 	if sil, err := rec.Silenced(ctx, inc.Scope); err != nil {
 		log.Warn("read silences", zap.Error(err)) // a page beats a silence we cannot read
-		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
+		results = s.Send(ctx, note, only...)
 	} else if sil != nil {
 		reason := fmt.Sprintf("silenced by %s until %s", sil.By, sil.Until.UTC().Format(time.RFC3339))
 		if sil.Reason != "" {
@@ -255,7 +282,7 @@ func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind
 			}
 		}
 		if len(through) > 0 {
-			results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, through...)
+			results = s.Send(ctx, note, through...)
 		}
 		var heldBack []Result
 		for _, name := range held {
@@ -266,10 +293,13 @@ func Announce(ctx context.Context, s Sender, rec Recorder, log *zap.Logger, kind
 		}
 		results = append(results, heldBack...)
 	} else {
-		results = s.Send(ctx, Notification{Kind: kind, Incident: inc}, only...)
+		results = s.Send(ctx, note, only...)
 	}
 	ds := make([]incident.Delivery, 0, len(results))
 	for _, r := range results {
+		if r.Deferred {
+			continue // its queue recorded it as pending and records its delivery
+		}
 		if r.Err != nil {
 			log.Warn("notification failed", zap.String("notifier", r.Notifier), zap.String("kind", string(kind)),
 				zap.Int("attempts", r.Attempts), zap.Error(r.Err))

@@ -195,11 +195,21 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	if sig.Scope.Alarm != "" {
 		res.Service = ""
 	}
-	log := p.log.With(zap.String("event_id", ev.ID), zap.String("detail_type", ev.DetailType), zap.String("account", ev.Account),
-		zap.String("cluster", sig.Scope.Cluster), zap.String("service", sig.Scope.Service))
-	if sig.TaskID != "" {
-		log = log.With(zap.String("task", sig.TaskID))
+	// The event's logger is built only when something is logged: most events of a storm are
+	// occurrences that log nothing at the default level, and building it is most of what
+	// handling one allocates outside the store.
+	var logged *zap.Logger
+	log := func() *zap.Logger {
+		if logged == nil {
+			logged = p.log.With(zap.String("event_id", ev.ID), zap.String("detail_type", ev.DetailType), zap.String("account", ev.Account),
+				zap.String("cluster", sig.Scope.Cluster), zap.String("service", sig.Scope.Service))
+			if sig.TaskID != "" {
+				logged = logged.With(zap.String("task", sig.TaskID))
+			}
+		}
+		return logged
 	}
+	debug := p.log.Core().Enabled(zap.DebugLevel)
 
 	if !in.Relevant {
 		res.Outcome = OutcomeIgnored
@@ -213,7 +223,9 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 			p.metrics.Suppressed.WithLabelValues("scaling-alarm").Inc()
 		}
 		p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
-		log.Debug("event needs no incident", zap.String("why", in.Why))
+		if debug {
+			log().Debug("event needs no incident", zap.String("why", in.Why))
+		}
 		return res, nil
 	}
 
@@ -236,7 +248,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	if err != nil {
 		p.metrics.EventErrors.WithLabelValues("store").Inc()
 		p.metrics.Events.WithLabelValues(ev.DetailType, string(OutcomeError)).Inc()
-		log.Error("apply event to incidents", zap.Error(err))
+		log().Error("apply event to incidents", zap.Error(err))
 		res.Outcome, res.Error = OutcomeError, err.Error()
 		return res, fmt.Errorf("event %s: %w", ev.ID, err)
 	}
@@ -259,8 +271,10 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	if out.Incident != nil {
 		res.Incident = out.Incident.ID
 		res.Severity = out.Incident.Severity.String()
-		log = log.With(zap.String("incident", out.Incident.ID), zap.String("cause", string(out.Incident.Cause)),
-			zap.String("severity", out.Incident.Severity.String()))
+		if out.Opened || out.Resolved || out.Relapsed || out.Raised || debug {
+			logged = log().With(zap.String("incident", out.Incident.ID), zap.String("cause", string(out.Incident.Cause)),
+				zap.String("severity", out.Incident.Severity.String()))
+		}
 	}
 	p.metrics.Events.WithLabelValues(ev.DetailType, string(res.Outcome)).Inc()
 	if in.Diagnosis != nil && !out.Duplicate {
@@ -271,6 +285,7 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 	switch {
 	case out.Opened:
 		p.metrics.Opened.WithLabelValues(string(out.Incident.Cause), out.Incident.Severity.String()).Inc()
+		log := log()
 		log.Info("incident opened", zap.String("evidence", sig.Evidence))
 		inc := out.Incident
 		if ev.Task != nil && p.logs != nil {
@@ -284,16 +299,16 @@ func (p *Pipeline) Handle(ctx context.Context, ev *event.Event) (Result, error) 
 			p.remedy(ctx, inc.ID)
 		}
 	case out.Resolved:
-		log.Info("incident resolved")
-		p.notify(ctx, log, notify.Resolved, out.Incident)
+		log().Info("incident resolved")
+		p.notify(ctx, log(), notify.Resolved, out.Incident)
 	case out.Relapsed:
-		log.Warn("the cause recurred after a fix: automation stopped")
-		p.notify(ctx, log, notify.Escalated, out.Incident)
+		log().Warn("the cause recurred after a fix: automation stopped")
+		p.notify(ctx, log(), notify.Escalated, out.Incident)
 	case out.Raised:
-		log.Info("incident severity raised")
-		p.notify(ctx, log, notify.Raised, out.Incident)
-	default:
-		log.Debug("event handled", zap.String("outcome", string(res.Outcome)))
+		log().Info("incident severity raised")
+		p.notify(ctx, log(), notify.Raised, out.Incident)
+	case debug:
+		log().Debug("event handled", zap.String("outcome", string(res.Outcome)))
 	}
 	return res, nil
 }

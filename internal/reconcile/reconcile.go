@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -166,7 +167,7 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	if r.Lister != nil {
 		r.sweep(ctx, scopes, &rep)
 	}
-	r.resend(ctx, &rep)
+	r.resend(ctx, &rep, nil)
 	if r.Digest != nil {
 		sent, err := r.Digest.Run(ctx, r.Manager.Now())
 		if err != nil {
@@ -180,10 +181,19 @@ func (r *Reconciler) Run(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
+// Resend hands the pending notifications of the receivers named to them again, and nothing else:
+// `medic serve` calls it at start for its background Slack queue, so what a killed process had
+// queued but not delivered goes out (notify.Queue).
+func (r *Reconciler) Resend(ctx context.Context, only ...string) Report {
+	var rep Report
+	r.resend(ctx, &rep, only)
+	return rep
+}
+
 // resend delivers again what a receiver failed to take after every retry (PagerDuty down for a
 // minute, Slack rate limiting): a page is never lost, only late. Recently resolved incidents are
 // included, so a resolve that failed still reaches PagerDuty.
-func (r *Reconciler) resend(ctx context.Context, rep *Report) {
+func (r *Reconciler) resend(ctx context.Context, rep *Report, only []string) {
 	var incs []*incident.Incident
 	err := incident.Each(ctx, r.Manager, incident.Filter{Active: true, Limit: activePage}, func(inc *incident.Incident) bool {
 		incs = append(incs, inc)
@@ -207,11 +217,11 @@ func (r *Reconciler) resend(ctx context.Context, rep *Report) {
 		}
 		seen[inc.ID] = true
 		for name, n := range inc.Notices {
-			if n.Pending == "" {
+			if n.Pending == "" || (len(only) > 0 && !slices.Contains(only, name)) {
 				continue
 			}
 			log := r.Log.With(zap.String("incident", inc.ID), zap.String("notifier", name))
-			for _, res := range notify.Announce(ctx, r.Sender, r.Manager, log, notify.Kind(n.Pending), inc, name) {
+			for _, res := range notify.Resend(ctx, r.Sender, r.Manager, log, notify.Kind(n.Pending), inc, name) {
 				if res.Err == nil {
 					rep.Resent++
 				}

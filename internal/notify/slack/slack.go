@@ -68,9 +68,11 @@ func New(token config.Secret, channel string, opts ...Option) *Notifier {
 // Name implements notify.Notifier.
 func (*Notifier) Name() string { return Name }
 
-// maxWait bounds how long a notification waits for its turn in a channel: in a storm across many
-// services a handler must not sit for minutes behind other incidents' messages. Past it the
-// message is left pending and the reconciler posts it a minute later.
+// maxWait bounds how long a notification waits for its turn in a channel when someone waits on
+// it (a Lambda handler delivering as it goes): in a storm across many services a handler must
+// not sit for minutes behind other incidents' messages. Past it the message is left pending and
+// the reconciler posts it a minute later. A background delivery (notify.Queue, medic serve)
+// waits its turn however long it takes: nobody waits on it.
 const maxWait = 3 * time.Second
 
 // burst lets a few messages go at once, as Slack itself tolerates short bursts.
@@ -85,7 +87,7 @@ func (n *Notifier) wait(ctx context.Context, channel string) error {
 	}
 	n.mu.Unlock()
 	r := l.Reserve()
-	if d := r.Delay(); d > maxWait {
+	if d := r.Delay(); d > maxWait && !notify.IsBackground(ctx) {
 		r.Cancel()
 		return errHeldBack
 	} else if d > 0 {

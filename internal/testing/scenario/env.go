@@ -150,9 +150,14 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 
 // Close stops everything.
 func (e *Env) Close() {
-	// Stop answers the requests under way and waits for Slack's background jobs, then the store
-	// can close.
-	_ = e.App.Stop(context.Background())
+	// Stop answers the requests under way, waits for Slack's background jobs and delivers what
+	// Slack's queue holds, then the store can close.
+	e.closeWithin(context.Background())
+}
+
+// closeWithin is Close with Stop bounded by ctx: messages still queued when it ends stay pending.
+func (e *Env) closeWithin(ctx context.Context) {
+	_ = e.App.Stop(ctx)
 	if e.closeStore != nil {
 		_ = e.closeStore()
 	}

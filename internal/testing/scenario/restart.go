@@ -150,8 +150,25 @@ func Restart(ctx context.Context, s Scale) Result {
 	r.expect(occ == s.Events, "%d occurrences after a kill and a full redelivery, want %d", occ, s.Events)
 	r.expect(len(alerts) == s.Services, "%d alerts paged, want %d", len(alerts), s.Services)
 	r.expect(updates <= s.Services, "%d service updates for %d services: a fix ran twice", updates, s.Services)
+	// Slack's messages go out from a background queue; what the kill cut off was pending in the
+	// store, queued again at the restart, and SIGTERM's Stop delivered the rest.
+	delivered := 0
+	for _, inc := range incs {
+		if n := inc.Notices["slack"]; n != nil && n.Ref != "" && n.Pending == "" {
+			delivered++
+		}
+	}
+	posts := 0
+	for _, c := range sl.Calls("chat.postMessage") {
+		if c.ThreadTS == "" {
+			posts++
+		}
+	}
+	r.expect(delivered == len(incs), "%d of %d incidents have their Slack message up to date", delivered, len(incs))
+	r.expect(posts == s.Services, "%d Slack messages posted for %d incidents: lost or posted twice", posts, s.Services)
 	r.figure("events before the kill / redelivered after the restart", "%d / %d", half, sent.Requests)
 	r.figure("incidents / occurrences / alerts paged / fixes (UpdateService)", "%d / %d / %d / %d", len(incs), occ, len(alerts), updates)
 	r.figure("mutating ECS calls at the kill / in all", "%d / %d", killedAfter, len(fe.Mutations()))
+	r.figure("Slack messages posted / incidents with nothing pending", "%d / %d", posts, delivered)
 	return r
 }

@@ -458,11 +458,14 @@ func (e *Env) messages() int {
 	return n
 }
 
-// settle runs the reconciler until nothing is pending (at most 20 passes): what a storm held back
-// goes out, as it would over the next minutes.
+// settle delivers what Slack's queue holds and runs the reconciler until nothing is pending (at
+// most 20 passes): what a storm queued or an outage held back goes out, as it would over the next
+// minutes. It waits through the App's Flush, never by the clock.
 func (e *Env) settle(ctx context.Context) {
 	for range 20 {
+		_ = e.App.Flush(ctx)
 		_, _ = e.Rec.Run(ctx)
+		_ = e.App.Flush(ctx)
 		pending := false
 		for _, inc := range e.incidents(ctx) {
 			for _, n := range inc.Notices {
