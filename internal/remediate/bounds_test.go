@@ -3,6 +3,7 @@ package remediate_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -87,5 +88,37 @@ func TestAFixThatWentWellWarnsOfNothing(t *testing.T) {
 	}
 	for _, e := range logs.All() {
 		t.Errorf("logged %s %q %v", e.Level, e.Message, e.ContextMap())
+	}
+}
+
+// Memory is raised only under a raise-memory runbook's max_memory_mib: a raise-memory asked for
+// on an incident whose runbook fixes something else (a request sent straight to the remediation
+// function) has no cap, and is refused on EC2 and on Fargate alike, nothing registered, nothing
+// counted.
+func TestRaiseMemoryWithoutACapIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(map[string]any)
+	}{
+		{"EC2", ec2(1000, 300)},
+		{"Fargate", fargate("256", "512")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newRig(t, checkout(0))
+			g.tune("host-lost", runbook.Auto, 15*time.Minute, 3)
+			putTaskDef(t, g, tc.change)
+			sig := incidenttest.Failure(classify.HostLost, 2, severity.P1)
+			sig.Runbook, sig.Facts.TaskDefinition, sig.Time = "host-lost", td12, g.clk.Now()
+			sig.Diagnosis = &classify.Diagnosis{Cause: classify.HostLost, Container: "api", Rule: "test"}
+			opened, err := g.m.Apply(context.Background(), sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := g.handle(t, remediate.Request{Incident: opened.Incident.ID, By: "slack:alice", Action: runbook.RaiseMemory})
+			mustSkip(t, out, "no max_memory_mib to bound the raise")
+			if len(g.ecs.Mutations()) != 0 || len(g.guard(t).Actions) != 0 {
+				t.Fatalf("mutations %+v, actions %v", g.ecs.Mutations(), g.guard(t).Actions)
+			}
+		})
 	}
 }

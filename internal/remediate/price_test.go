@@ -78,9 +78,11 @@ func TestRaiseMemoryCostExact(t *testing.T) {
 			usd:  f(4 * 0.5 * 0.00356 * 730), // 5.1976
 			plan: verb + "memory 512 → 1024 MiB, and update the service to it; cost: +$5.20/month for 4 task(s) on Fargate in us-east-1"},
 		{name: "x86: 4 tasks × 0.5 GB × 0.004445 × 730",
-			change: func(td map[string]any) { td["runtimePlatform"] = map[string]any{"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"} },
-			usd:    f(4 * 0.5 * 0.004445 * 730), // 6.4897
-			plan:   verb + "memory 512 → 1024 MiB, and update the service to it; cost: +$6.49/month for 4 task(s) on Fargate in us-east-1"},
+			change: func(td map[string]any) {
+				td["runtimePlatform"] = map[string]any{"cpuArchitecture": "X86_64", "operatingSystemFamily": "LINUX"}
+			},
+			usd:  f(4 * 0.5 * 0.004445 * 730), // 6.4897
+			plan: verb + "memory 512 → 1024 MiB, and update the service to it; cost: +$6.49/month for 4 task(s) on Fargate in us-east-1"},
 		{name: "no runtime platform is x86",
 			change: func(td map[string]any) { delete(td, "runtimePlatform") },
 			usd:    f(4 * 0.5 * 0.004445 * 730),
