@@ -97,10 +97,7 @@ func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident
 		if mem >= limit {
 			return "", nil, fmt.Errorf("container %s has %d MiB, already at the cap %d MiB: %w", name, mem, limit, ErrRefused)
 		}
-		newMem := int(math.Ceil(float64(mem)*factor/128)) * 128
-		if newMem > limit {
-			newMem = limit
-		}
+		newMem := min(int(math.Ceil(float64(mem)*factor/128))*128, limit)
 		in.ContainerDefinitions[i].Memory = aws.Int32(int32(newMem))
 		what = fmt.Sprintf("container %s memory %d → %d MiB", name, mem, newMem)
 		if r.Prices != nil {
@@ -198,8 +195,8 @@ func (r *Remediator) planRollback(ctx context.Context, inc *incident.Incident, s
 // the service's auto-scaling maximum or the runbook's max_tasks.
 func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, desired int, p *priced) (string, func(context.Context) error, error) {
 	step := 1
-	if v, ok := fix.Float("step"); ok && v >= 1 {
-		step = int(v)
+	if v, ok := fix.Float("step"); ok {
+		step = max(int(v), 1) // a step below 1 is 1
 	}
 	// The bound is the least of: the absolute cap (MEDIC_MAX_TASKS), the runbook's max_tasks and
 	// the service's Application Auto Scaling maximum. A human's count is held to the same bound.
@@ -234,9 +231,7 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 		}
 		to = desired
 	}
-	if to > limit {
-		to = limit
-	}
+	to = min(to, limit)
 	if desired > 0 && desired == from {
 		return "", nil, fmt.Errorf("the service already has %d tasks desired: nothing to change: %w", from, ErrRefused)
 	}
