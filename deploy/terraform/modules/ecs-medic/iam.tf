@@ -126,7 +126,7 @@ data "aws_iam_policy_document" "reconciler" {
   source_policy_documents = [data.aws_iam_policy_document.common["reconciler"].json]
   statement {
     sid       = "Incidents"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns
   }
   statement {
@@ -146,7 +146,7 @@ data "aws_iam_policy_document" "slack" {
   source_policy_documents = [data.aws_iam_policy_document.common["slack"].json]
   statement {
     sid       = "Incidents"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns
   }
   statement {
@@ -172,7 +172,7 @@ data "aws_iam_policy_document" "remediate" {
   source_policy_documents = [data.aws_iam_policy_document.common["remediate"].json]
   statement {
     sid       = "Incidents"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = local.table_arns
   }
   statement {
