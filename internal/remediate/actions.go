@@ -54,6 +54,12 @@ func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident
 		factor = 1.5
 	}
 	limit := int(limitF)
+	if limit <= 0 {
+		// max_memory_mib is the bound on what automation and people may raise memory to; only a
+		// raise-memory runbook has one (its parser requires it), so a raise-memory asked for on an
+		// incident whose runbook fixes something else is refused, not done without a bound.
+		return "", nil, fmt.Errorf("no max_memory_mib to bound the raise: memory is raised only under a raise-memory runbook: %w", ErrRefused)
+	}
 	in := RegisterInput(td, out.Tags)
 	before := revision(aws.ToString(td.TaskDefinitionArn))
 	fargateTask := slices.Contains(td.RequiresCompatibilities, ecstypes.CompatibilityFargate)
@@ -61,11 +67,11 @@ func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident
 	if fargateTask {
 		cpu, _ := strconv.Atoi(aws.ToString(td.Cpu))
 		mem, _ := strconv.Atoi(aws.ToString(td.Memory))
-		if limit > 0 && mem >= limit {
+		if mem >= limit {
 			return "", nil, fmt.Errorf("memory is %d MiB, already at the runbook's cap max_memory_mib %d: %w", mem, limit, ErrRefused)
 		}
 		want := int(math.Ceil(float64(mem) * factor))
-		newCPU, newMem, ok := nextFargateSize(cpu, want, max(limit, 1), fix.Bool("allow_cpu_raise"))
+		newCPU, newMem, ok := nextFargateSize(cpu, want, limit, fix.Bool("allow_cpu_raise"))
 		if !ok {
 			return "", nil, fmt.Errorf("no valid Fargate size of at least %d MiB within the cap %d MiB for %d CPU units (allow_cpu_raise: %v): %w", want, limit, cpu, fix.Bool("allow_cpu_raise"), ErrRefused)
 		}
@@ -88,13 +94,10 @@ func (r *Remediator) planRaiseMemory(ctx context.Context, inc *incident.Incident
 			return "", nil, fmt.Errorf("container %q has no hard memory limit to raise: %w", name, ErrRefused)
 		}
 		mem := int(aws.ToInt32(in.ContainerDefinitions[i].Memory))
-		if limit > 0 && mem >= limit {
+		if mem >= limit {
 			return "", nil, fmt.Errorf("container %s has %d MiB, already at the cap %d MiB: %w", name, mem, limit, ErrRefused)
 		}
-		newMem := int(math.Ceil(float64(mem)*factor/128)) * 128
-		if limit > 0 && newMem > limit {
-			newMem = limit
-		}
+		newMem := min(int(math.Ceil(float64(mem)*factor/128))*128, limit)
 		in.ContainerDefinitions[i].Memory = aws.Int32(int32(newMem))
 		what = fmt.Sprintf("container %s memory %d → %d MiB", name, mem, newMem)
 		if r.Prices != nil {
@@ -192,8 +195,8 @@ func (r *Remediator) planRollback(ctx context.Context, inc *incident.Incident, s
 // the service's auto-scaling maximum or the runbook's max_tasks.
 func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, svc *ecstypes.Service, fix runbook.Fix, desired int, p *priced) (string, func(context.Context) error, error) {
 	step := 1
-	if v, ok := fix.Float("step"); ok && v >= 1 {
-		step = int(v)
+	if v, ok := fix.Float("step"); ok {
+		step = max(int(v), 1) // a step below 1 is 1
 	}
 	// The bound is the least of: the absolute cap (MEDIC_MAX_TASKS), the runbook's max_tasks and
 	// the service's Application Auto Scaling maximum. A human's count is held to the same bound.
@@ -228,9 +231,7 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 		}
 		to = desired
 	}
-	if to > limit {
-		to = limit
-	}
+	to = min(to, limit)
 	if desired > 0 && desired == from {
 		return "", nil, fmt.Errorf("the service already has %d tasks desired: nothing to change: %w", from, ErrRefused)
 	}
