@@ -42,6 +42,7 @@ testenv/node_modules/dynalite/cli.js: testenv/package.json testenv/package-lock.
 ## when the time is up fails with "context deadline exceeded" (seen in CI on the Slack fuzz).
 test: testenv lint
 	$(GO) test -race -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./internal/... # every benchmark runs once, so none rots unseen
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 100000x ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastMatchesStrict$$' -fuzztime 100000x ./internal/event/
 	$(GO) test -run '^$$' -fuzz '^FuzzSlackRequest$$' -fuzztime 20000x ./internal/chatops/

@@ -112,6 +112,11 @@ var ErrRefused = errors.New("refused by a guardrail")
 
 // Handle considers a request and, if every guardrail agrees, acts.
 func (r *Remediator) Handle(ctx context.Context, req Request) (Outcome, error) {
+	if r.Guards == nil || r.Manager == nil {
+		// Without the guard store no rate limit, lease or rollback memory can be checked: refuse
+		// rather than act unguarded (or panic halfway through).
+		return Outcome{}, fmt.Errorf("remediator not wired: no guard store or incident manager: %w", ErrRefused)
+	}
 	inc, err := r.Manager.Get(ctx, req.Incident)
 	if err != nil {
 		return Outcome{}, err

@@ -3,6 +3,7 @@ package remediate_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -442,5 +443,20 @@ func TestKilledMidActionNoSecondAction(t *testing.T) {
 	got, _ := g.m.Get(context.Background(), inc.ID)
 	if got.AutomationStopped == "" {
 		t.Fatal("automation not stopped after the failed action")
+	}
+}
+
+// A remediator wired without its guard store refuses (no ECS call) instead of acting with no
+// rate limit, lease or rollback memory, or panicking halfway.
+func TestUnwiredGuardsRefuse(t *testing.T) {
+	g := newRig(t, checkout(0), "oom-killed")
+	inc := g.open(t, classify.OOMKilled, "oom-killed", td12, 1)
+	g.r.Guards = nil
+	_, err := g.r.Handle(context.Background(), remediate.Request{Incident: inc.ID, By: "auto"})
+	if !errors.Is(err, remediate.ErrRefused) {
+		t.Fatalf("err = %v, want a refusal", err)
+	}
+	if n := len(g.ecs.Mutations()); n != 0 {
+		t.Fatalf("%d ECS writes without a guard store", n)
 	}
 }
