@@ -256,17 +256,24 @@ func TestKilledDuringFoldReplaysOnlyTheRest(t *testing.T) {
 	}
 }
 
-// Marks a fold wrote into bbolt keep their exact TTL too: a duplicate 1 s before it, a new event
-// at it (the contract suite's marks are usually still in memory, not yet folded).
-func TestFoldedMarksLastExactlyTheirTTL(t *testing.T) {
-	ctx := context.Background()
+// foldingStore opens a store on an injected clock that folds only when the test says so, and its
+// manager.
+func foldingStore(t *testing.T) (*boltstore.Store, *incident.Manager, *incidenttest.Clock) {
+	t.Helper()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now), boltstore.WithFoldInterval(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	t.Cleanup(func() { _ = st.Close() })
+	return st, incident.NewManager(st, incident.WithClock(clk.Now)), clk
+}
+
+// Marks a fold wrote into bbolt keep their exact TTL too: a duplicate 1 s before it, a new event
+// at it (the contract suite's marks are usually still in memory, not yet folded).
+func TestFoldedMarksLastExactlyTheirTTL(t *testing.T) {
+	ctx := context.Background()
+	st, m, clk := foldingStore(t)
 	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
 	if _, err := m.Apply(ctx, sig); err != nil {
 		t.Fatal(err)
@@ -291,13 +298,7 @@ func TestFoldedMarksLastExactlyTheirTTL(t *testing.T) {
 // for a duplicate (counted on its incident), none for a refused write (medic-load reports it).
 func TestWritesCountsRecords(t *testing.T) {
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	st, err := boltstore.Open(filepath.Join(t.TempDir(), "medic.db"), boltstore.WithClock(clk.Now), boltstore.WithFoldInterval(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	st, m, _ := foldingStore(t)
 	for i := range 3 {
 		if _, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, i, severity.P2)); err != nil {
 			t.Fatal(err)

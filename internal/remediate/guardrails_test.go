@@ -354,13 +354,7 @@ func TestStoppedAutomationRefusesAutoButNotHumans(t *testing.T) {
 // A rollback is never to a revision that failed, also when it failed in an earlier incident: the
 // revision rolled back from is remembered for the service.
 func TestRollbackAcrossIncidentsNeverReturnsToAFailedRevision(t *testing.T) {
-	svc := checkout(1)
-	svc.TaskDefinition = td13
-	svc.Deployments = []fakeecs.Deployment{
-		{ID: "ecs-svc/2", Status: "PRIMARY", TaskDefinition: td13, RolloutState: "IN_PROGRESS", Desired: 4, Failed: 5},
-		{ID: "ecs-svc/1", Status: "ACTIVE", TaskDefinition: td12, RolloutState: "COMPLETED", Desired: 4, Running: 1},
-	}
-	g := newRig(t, svc, "essential-exit")
+	g := newRig(t, badDeploy(), "essential-exit")
 	first := g.open(t, classify.EssentialExit, "essential-exit", td13, 1)
 	mustDo(t, g.fix(t, first.ID))
 	if muts := g.ecs.Mutations(); len(muts) != 1 || muts[0].Body["taskDefinition"] != td12 || muts[0].Body["forceNewDeployment"] != true {

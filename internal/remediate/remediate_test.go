@@ -189,14 +189,20 @@ func TestSecondOOMAfterCooldownThenTheCap(t *testing.T) {
 	}
 }
 
-func TestBadDeployRollsBackButNeverLoops(t *testing.T) {
+// badDeploy is checkout mid-deployment: revision 13 failing (5 tasks failed), revision 12 the
+// completed one before it.
+func badDeploy() fakeecs.Service {
 	svc := checkout(1)
 	svc.TaskDefinition = td13
 	svc.Deployments = []fakeecs.Deployment{
 		{ID: "ecs-svc/2", Status: "PRIMARY", TaskDefinition: td13, RolloutState: "IN_PROGRESS", Desired: 4, Failed: 5},
 		{ID: "ecs-svc/1", Status: "ACTIVE", TaskDefinition: td12, RolloutState: "COMPLETED", Desired: 4, Running: 1},
 	}
-	g := newRig(t, svc, "essential-exit")
+	return svc
+}
+
+func TestBadDeployRollsBackButNeverLoops(t *testing.T) {
+	g := newRig(t, badDeploy(), "essential-exit")
 	inc := g.open(t, classify.EssentialExit, "essential-exit", td13, 1)
 	out := g.fix(t, inc.ID)
 	muts := g.ecs.Mutations()
