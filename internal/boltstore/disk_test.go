@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -812,5 +814,69 @@ func TestReadsDuringAFold(t *testing.T) {
 	}
 	if inc, err := st.Get(ctx, "inc-a"); err != nil || inc.State != incident.Resolved || inc.Version != 2 {
 		t.Fatalf("after the fold: %+v %v", inc, err)
+	}
+}
+
+// damage overwrites the bbolt record of incident id (the store closed) with bytes that do not
+// decode, as a bad disk or another program would.
+func damage(t *testing.T, path, id string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("incidents"))
+		if b.Get([]byte(id)) == nil {
+			return fmt.Errorf("no incident %s in bbolt", id)
+		}
+		return b.Put([]byte(id), []byte(`{"id": damaged`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A listing reads from bbolt only the records its page needs: a damaged incident record fails
+// the pages that reach it (an error, not a panic nor a silent gap), not a page before it (the
+// limit reached first) nor the pages after it (the cursor past it).
+func TestListingReadsOnlyItsPage(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "medic.db")
+	clk := &incidenttest.Clock{T: t0}
+	st := openManual(t, path, clk)
+	for i := 1; i <= 6; i++ {
+		scope := scopeOf("prod", fmt.Sprintf("svc-%d", i))
+		id := fmt.Sprintf("inc-%03d", i)
+		create(t, st, newIncident(id, scope, classify.OOMKilled, t0.Add(time.Duration(i)*time.Minute)))
+		change(t, st, scope, id, resolve(t0.Add(time.Hour)))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	damage(t, path, "inc-004")
+	st = openManual(t, path, clk)
+	defer st.Close()
+	for _, tc := range []struct {
+		f    incident.Filter
+		want []string // nil: an error
+	}{
+		{incident.Filter{}, nil},
+		{incident.Filter{Before: "inc-005"}, nil},
+		{incident.Filter{Limit: 2}, []string{"inc-006", "inc-005"}},
+		{incident.Filter{Limit: 1, Before: "inc-006"}, []string{"inc-005"}},
+		{incident.Filter{Before: "inc-004"}, []string{"inc-003", "inc-002", "inc-001"}},
+		{incident.Filter{Before: "inc-004", State: incident.Resolved, Limit: 2}, []string{"inc-003", "inc-002"}},
+	} {
+		got, err := st.List(ctx, tc.f)
+		if tc.want == nil {
+			if err == nil {
+				t.Errorf("List(%+v) = %v through a damaged record, want an error", tc.f, ids(got))
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(ids(got), tc.want) {
+			t.Errorf("List(%+v) = %v, %v; want %v", tc.f, ids(got), err, tc.want)
+		}
 	}
 }
