@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -789,12 +790,20 @@ func TestReadsDuringAFold(t *testing.T) {
 		_, err := st.UpdateGuard(ctx, scope, func(*incident.Guard) error { close(entered); <-release; return nil })
 		guardDone <- err
 	}()
+	var releaseOnce sync.Once
+	let := func() { releaseOnce.Do(func() { close(release) }) }
+	defer let() // before Close, which folds too
 	<-entered
 	go func() { foldDone <- st.Fold() }()
 	// The fold has started once it made its new segment (it makes it before it writes bbolt).
 	for {
 		if _, err := os.Stat(next); err == nil {
 			break
+		}
+		select {
+		case err := <-foldDone:
+			t.Fatalf("the fold returned (%v) without starting segment %s", err, filepath.Base(next))
+		default:
 		}
 		runtime.Gosched()
 	}
@@ -805,7 +814,7 @@ func TestReadsDuringAFold(t *testing.T) {
 	if active, err := st.List(ctx, incident.Filter{Active: true}); err != nil || len(active) != 0 {
 		t.Fatalf("active during the fold: %v %v", ids(active), err)
 	}
-	close(release)
+	let()
 	if err := <-guardDone; err != nil {
 		t.Fatal(err)
 	}
