@@ -40,9 +40,11 @@ func (r *Reader) MaxTasks(ctx context.Context, cluster, service string) (int, bo
 		if t.ScalableDimension != astypes.ScalableDimensionECSServiceDesiredCount {
 			continue
 		}
-		if n := int(aws.ToInt32(t.MaxCapacity)); !ok || n < maxTasks {
-			maxTasks, ok = n, true
+		n := int(aws.ToInt32(t.MaxCapacity))
+		if ok {
+			n = min(n, maxTasks)
 		}
+		maxTasks, ok = n, true
 	}
 	return maxTasks, ok, nil
 }
