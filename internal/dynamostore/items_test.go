@@ -1,0 +1,291 @@
+package dynamostore_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ecs-medic/ecs-medic/internal/classify"
+	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
+	"github.com/ecs-medic/ecs-medic/internal/incident"
+	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
+	"github.com/ecs-medic/ecs-medic/internal/severity"
+	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
+)
+
+// rawItem reads one item of table as DynamoDB holds it.
+func rawItem(t *testing.T, c *dynamodb.Client, table, pk, sk string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := c.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: &table, ConsistentRead: aws.Bool(true),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}, "sk": &types.AttributeValueMemberS{Value: sk}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Item == nil {
+		t.Fatalf("no item %s/%s", pk, sk)
+	}
+	return out.Item
+}
+
+// unix is a number attribute of an item, as a time.
+func unix(t *testing.T, item map[string]types.AttributeValue, name string) time.Time {
+	t.Helper()
+	n, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		t.Fatalf("item %v has no number %q", item["pk"], name)
+	}
+	v, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.Unix(v, 0).UTC()
+}
+
+// DynamoDB deletes an item once the time in its ttl attribute has passed (within a couple of
+// days, never before): every item the store relies on must carry a ttl no earlier than the time
+// it is relied on until. A mark deleted early lets a redelivered event count twice (beyond the
+// occurrence item's ring and the scope item's list), a resolved incident deleted early vanishes
+// from history, a silence deleted early still holds until it expires (the expiry is checked on
+// read), a remembered key deleted early lets a replay through.
+func TestItemsCarryTheirExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dynalite.Client(server.URL, 3)
+	st := dynamostore.New(c, table, dynamostore.WithClock(clk.Now))
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	const markTTL, keep = 48 * time.Hour, 24 * time.Hour
+
+	// A new incident: its marks are claimed (a lease), then written done.
+	t0 := clk.Now()
+	first := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
+	out, err := m.Apply(ctx, first)
+	if err != nil || !out.Opened {
+		t.Fatalf("%+v %v", out, err)
+	}
+	id := out.Incident.ID
+	// An occurrence an hour later: its marks are written done without a claim.
+	clk.Advance(time.Hour)
+	t1 := clk.Now()
+	second := incidenttest.Failure(classify.OOMKilled, 2, severity.P2)
+	if out, err := m.Apply(ctx, second); err != nil || out.Opened || out.Incident.Occurrences.Count != 2 {
+		t.Fatalf("%+v %v", out, err)
+	}
+	for _, tc := range []struct {
+		marks []string
+		at    time.Time
+	}{{first.Marks, t0}, {second.Marks, t1}} {
+		for _, mk := range tc.marks {
+			item := rawItem(t, c, table, "M#"+mk, "M")
+			if s := item["status"].(*types.AttributeValueMemberS).Value; s != "done" {
+				t.Errorf("mark %s: status %q", mk, s)
+			}
+			if exp, ttl := unix(t, item, "exp"), unix(t, item, "ttl"); !exp.Equal(tc.at.Add(markTTL)) || !ttl.Equal(tc.at.Add(markTTL+keep)) {
+				t.Errorf("mark %s written at %v: expires %v, ttl %v; want %v and %v", mk, tc.at, exp, ttl, tc.at.Add(markTTL), tc.at.Add(markTTL+keep))
+			}
+		}
+	}
+
+	// Resolved: the record is kept 90 days, the closed occurrence item (its ring of marks) as
+	// long as a mark.
+	clk.Advance(time.Hour)
+	t2 := clk.Now()
+	if _, changed, err := m.Resolve(ctx, id, "alice", "fixed"); err != nil || !changed {
+		t.Fatal(changed, err)
+	}
+	if ttl := unix(t, rawItem(t, c, table, "I#"+id, "I"), "ttl"); !ttl.Equal(t2.Add(90 * 24 * time.Hour)) {
+		t.Errorf("resolved record's ttl %v, want %v (90 days)", ttl, t2.Add(90*24*time.Hour))
+	}
+	if ttl := unix(t, rawItem(t, c, table, "S#"+incidenttest.Scope.Key(), "O#"+id), "ttl"); !ttl.Equal(t2.Add(markTTL + keep)) {
+		t.Errorf("closed occurrence item's ttl %v, want %v", ttl, t2.Add(markTTL+keep))
+	}
+
+	// A silence is kept a day past its end.
+	sil, err := m.Silence(ctx, incidenttest.Scope, 2*time.Hour, "alice", "deploy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := rawItem(t, c, table, "Q#"+incidenttest.Scope.Key(), "Q")
+	if until, ttl := unix(t, item, "until"), unix(t, item, "ttl"); !until.Equal(sil.Until.Truncate(time.Second)) || !ttl.Equal(until.Add(keep)) {
+		t.Errorf("silence until %v: item until %v, ttl %v", sil.Until, until, ttl)
+	}
+
+	// A remembered key is kept an hour past its end.
+	until := clk.Now().Add(5 * time.Minute)
+	if err := st.Remember(ctx, "slack#abc", until); err != nil {
+		t.Fatal(err)
+	}
+	item = rawItem(t, c, table, "R#slack#abc", "R")
+	if exp, ttl := unix(t, item, "exp"), unix(t, item, "ttl"); !exp.Equal(until) || !ttl.Equal(until.Add(time.Hour)) {
+		t.Errorf("remembered until %v: exp %v, ttl %v", until, exp, ttl)
+	}
+}
+
+// The same with the read-rewrite store (WithReadRewrite): every event claims its marks first.
+func TestReadRewriteMarksCarryTheirExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dynalite.Client(server.URL, 3)
+	m := incident.NewManager(dynamostore.New(c, table, dynamostore.WithClock(clk.Now), dynamostore.WithReadRewrite()), incident.WithClock(clk.Now))
+	for i := range 2 {
+		at := clk.Now()
+		sig := incidenttest.Failure(classify.OOMKilled, i, severity.P2)
+		if _, err := m.Apply(ctx, sig); err != nil {
+			t.Fatal(err)
+		}
+		for _, mk := range sig.Marks {
+			item := rawItem(t, c, table, "M#"+mk, "M")
+			if exp, ttl := unix(t, item, "exp"), unix(t, item, "ttl"); !exp.Equal(at.Add(48*time.Hour)) || !ttl.Equal(at.Add(72*time.Hour)) {
+				t.Errorf("mark %s written at %v: expires %v, ttl %v", mk, at, exp, ttl)
+			}
+		}
+		clk.Advance(time.Hour)
+	}
+}
+
+// Stats says exactly what was asked of DynamoDB: requests by kind, the capacity DynamoDB reported
+// for each (reads and writes apart), and the conditional writes it refused.
+func TestStatsCountRequestsCapacityAndRefusals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	st := newStore(t, server.URL, 3, clk.Now)
+	if got := st.Stats(); got != (dynamostore.Stats{}) {
+		t.Fatalf("a new store: %+v", got)
+	}
+	until := clk.Now().Add(time.Minute)
+	if err := st.Remember(ctx, "k", until); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := st.Remember(ctx, "k", until); !errors.Is(err, incident.ErrDuplicate) {
+			t.Fatalf("the key again: %v", err)
+		}
+	}
+	if _, err := st.Guard(ctx, incidenttest.Scope); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Silences(ctx, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := st.Stats()
+	want := dynamostore.Stats{Reads: 1, Writes: 3, Queries: 1, ConditionFailures: 2}
+	units := got
+	units.ReadUnits, units.WriteUnits = 0, 0
+	if units != want {
+		t.Fatalf("requests %+v, want %+v", units, want)
+	}
+	// One written item of under 1 KB (the refused writes report none); a consistent read and a
+	// query of under 4 KB.
+	if got.WriteUnits != 1 || got.ReadUnits <= 0 || got.ReadUnits > 2 {
+		t.Fatalf("capacity: %.1f WCU, %.1f RCU", got.WriteUnits, got.ReadUnits)
+	}
+	rcu := got.ReadUnits
+	if _, err := st.Guard(ctx, incidenttest.Scope); err != nil {
+		t.Fatal(err)
+	}
+	if after := st.Stats(); after.Reads != 2 || after.WriteUnits != 1 || after.ReadUnits <= rcu {
+		t.Fatalf("one more read: %+v", after)
+	}
+}
+
+// dying is a handler that dies holding an event's marks: having claimed them, it writes nothing
+// else, and the release it then attempts never reaches the table.
+type dying struct {
+	dynamostore.API
+}
+
+func (d dying) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	if !strings.HasPrefix(in.Item["pk"].(*types.AttributeValueMemberS).Value, "M#") {
+		return nil, errors.New("killed")
+	}
+	return d.API.PutItem(ctx, in, o...)
+}
+
+func (d dying) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if strings.Contains(aws.ToString(in.UpdateExpression), "lease") {
+		return nil, errors.New("killed")
+	}
+	return d.API.UpdateItem(ctx, in, o...)
+}
+
+// waiting gives up (cancels ctx) as soon as the store has to wait for another handler's lease,
+// that is once DynamoDB refused its claim of a mark.
+type waiting struct {
+	dynamostore.API
+	cancel  context.CancelFunc
+	refused atomic.Int32
+}
+
+func (w *waiting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	out, err := w.API.PutItem(ctx, in, o...)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && strings.HasPrefix(in.Item["pk"].(*types.AttributeValueMemberS).Value, "M#") {
+		w.refused.Add(1)
+		w.cancel()
+	}
+	return out, err
+}
+
+// A handler that dies holding an event's marks keeps every other handler of that event waiting
+// for exactly its lease, 30 s: 1 s before, the event is not applied; at 30 s it is, once.
+func TestALeaseHoldsTheEventFor30Seconds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dynalite.Client(server.URL, 3)
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
+	dead := incident.NewManager(dynamostore.New(dying{c}, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
+	if out, err := dead.Apply(ctx, sig); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("the dying handler: %+v %v", out, err)
+	}
+	for _, mk := range sig.Marks {
+		if s := rawItem(t, c, table, "M#"+mk, "M")["status"].(*types.AttributeValueMemberS).Value; s != "pending" {
+			t.Fatalf("mark %s left %s by the dying handler", mk, s)
+		}
+	}
+
+	clk.Advance(29 * time.Second)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w := &waiting{API: c, cancel: cancel}
+	st := dynamostore.New(w, table, dynamostore.WithClock(clk.Now))
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	out, err := m.Apply(wctx, sig)
+	if err == nil || errors.Is(err, incident.ErrDuplicate) || w.refused.Load() != 1 {
+		t.Fatalf("29 s into the dead handler's lease: %+v %v (claims refused: %d)", out, err, w.refused.Load())
+	}
+	if incs, err := st.List(ctx, incident.Filter{}); err != nil || len(incs) != 0 {
+		t.Fatalf("applied during the lease: %d incidents (%v)", len(incs), err)
+	}
+
+	clk.Advance(time.Second)
+	m = incident.NewManager(dynamostore.New(c, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
+	if out, err := m.Apply(ctx, sig); err != nil || !out.Opened {
+		t.Fatalf("at the lease's end: %+v %v", out, err)
+	}
+	if out, err := m.Apply(ctx, sig); err != nil || !out.Duplicate {
+		t.Fatalf("then again: %+v %v", out, err)
+	}
+}
