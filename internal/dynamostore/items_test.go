@@ -281,9 +281,12 @@ func TestALeaseHoldsTheEventFor30Seconds(t *testing.T) {
 	}
 
 	clk.Advance(time.Second)
-	m = incident.NewManager(dynamostore.New(c, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
-	if out, err := m.Apply(ctx, sig); err != nil || !out.Opened {
-		t.Fatalf("at the lease's end: %+v %v", out, err)
+	wctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	w = &waiting{API: c, cancel: cancel}
+	m = incident.NewManager(dynamostore.New(w, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
+	if out, err := m.Apply(wctx, sig); err != nil || !out.Opened || w.refused.Load() != 0 {
+		t.Fatalf("at the lease's end: %+v %v (claims refused: %d)", out, err, w.refused.Load())
 	}
 	if out, err := m.Apply(ctx, sig); err != nil || !out.Duplicate {
 		t.Fatalf("then again: %+v %v", out, err)

@@ -166,6 +166,56 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("a change is returned and kept, its version one higher, also once resolved", func(t *testing.T) {
+		m, st, clk := setup(t)
+		id := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident.ID
+		retitle := func(title string, changed bool) *incident.Incident {
+			t.Helper()
+			inc, err := st.Modify(ctx, id, func(inc *incident.Incident) (bool, error) {
+				inc.Title = title
+				return changed, nil
+			})
+			if err != nil || inc == nil || inc.ID != id || inc.Title != title {
+				t.Fatalf("modify to %q: %+v %v", title, inc, err)
+			}
+			return inc
+		}
+		for _, resolved := range []bool{false, true} {
+			if resolved {
+				if _, changed, err := m.Resolve(ctx, id, "alice", "fixed"); err != nil || !changed {
+					t.Fatalf("resolve: %v %v", changed, err)
+				}
+			}
+			v := mustGet(t, st, id).Version
+			for i := range int64(2) {
+				title := fmt.Sprintf("resolved %v, change %d", resolved, i)
+				if got := retitle(title, true); got.Version != v+i+1 {
+					t.Fatalf("%s: returned version %d, want %d", title, got.Version, v+i+1)
+				}
+				if got := mustGet(t, st, id); got.Title != title || got.Version != v+i+1 || got.State.Active() == resolved {
+					t.Fatalf("%s: kept %q at version %d (%s), want version %d", title, got.Title, got.Version, got.State, v+i+1)
+				}
+			}
+			// No change reported: nothing written.
+			before := mustGet(t, st, id)
+			retitle("not kept", false)
+			if got := mustGet(t, st, id); got.Title != before.Title || got.Version != before.Version {
+				t.Fatalf("an unchanged modify wrote %q at version %d", got.Title, got.Version)
+			}
+			// fn's error is returned, and nothing written.
+			refused := errors.New("refused")
+			if _, err := st.Modify(ctx, id, func(inc *incident.Incident) (bool, error) {
+				inc.Title = "refused"
+				return true, refused
+			}); !errors.Is(err, refused) {
+				t.Fatalf("fn's error: %v", err)
+			}
+			if got := mustGet(t, st, id); got.Title != before.Title || got.Version != before.Version {
+				t.Fatalf("a refused modify wrote %q at version %d", got.Title, got.Version)
+			}
+		}
+	})
+
 	t.Run("a store refuses a second active incident of a cause, and a stale write", func(t *testing.T) {
 		m, st, clk := setup(t)
 		first := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident
