@@ -226,12 +226,15 @@ func (d dying) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o .
 	return d.API.UpdateItem(ctx, in, o...)
 }
 
-// waiting gives up (cancels ctx) as soon as the store has to wait for another handler's lease,
-// that is once DynamoDB refused its claim of a mark.
+// waiting is a handler that gives up (cancels its context) once it has waited for another
+// handler's lease: after DynamoDB refused its claim of a mark, at its second look at the mark
+// (the store reads it, finds it held, waits, reads it again). onRefused runs at each refusal.
 type waiting struct {
 	dynamostore.API
-	cancel  context.CancelFunc
-	refused atomic.Int32
+	cancel    context.CancelFunc
+	onRefused func()
+	refused   atomic.Int32
+	looks     atomic.Int32
 }
 
 func (w *waiting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
@@ -239,9 +242,46 @@ func (w *waiting) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...f
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) && strings.HasPrefix(in.Item["pk"].(*types.AttributeValueMemberS).Value, "M#") {
 		w.refused.Add(1)
-		w.cancel()
+		if w.onRefused != nil {
+			w.onRefused()
+		}
 	}
 	return out, err
+}
+
+func (w *waiting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if strings.HasPrefix(in.Key["pk"].(*types.AttributeValueMemberS).Value, "M#") && w.refused.Load() > 0 && w.looks.Add(1) == 2 {
+		w.cancel()
+	}
+	return w.API.GetItem(ctx, in, o...)
+}
+
+// holdMarks leaves sig's marks held by a handler that died having claimed them, on a new table;
+// it returns the table.
+func holdMarks(t *testing.T, c *dynamodb.Client, clk *incidenttest.Clock, sig incident.Signal) string {
+	t.Helper()
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := incident.NewManager(dynamostore.New(dying{c}, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
+	if out, err := dead.Apply(context.Background(), sig); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("the dying handler: %+v %v", out, err)
+	}
+	for _, mk := range sig.Marks {
+		if s := rawItem(t, c, table, "M#"+mk, "M")["status"].(*types.AttributeValueMemberS).Value; s != "pending" {
+			t.Fatalf("mark %s left %s by the dying handler", mk, s)
+		}
+	}
+	return table
+}
+
+// handler is a store on table that gives up once it has waited for a lease (waiting).
+func handler(ctx context.Context, c *dynamodb.Client, table string, clk *incidenttest.Clock) (*incident.Manager, *dynamostore.Store, *waiting, context.Context) {
+	wctx, cancel := context.WithCancel(ctx)
+	w := &waiting{API: c, cancel: cancel}
+	st := dynamostore.New(w, table, dynamostore.WithClock(clk.Now))
+	return incident.NewManager(st, incident.WithClock(clk.Now)), st, w, wctx
 }
 
 // A handler that dies holding an event's marks keeps every other handler of that event waiting
@@ -250,45 +290,88 @@ func TestALeaseHoldsTheEventFor30Seconds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := dynalite.Client(server.URL, 3)
 	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
-	dead := incident.NewManager(dynamostore.New(dying{c}, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
-	if out, err := dead.Apply(ctx, sig); err == nil || !strings.Contains(err.Error(), "killed") {
-		t.Fatalf("the dying handler: %+v %v", out, err)
-	}
-	for _, mk := range sig.Marks {
-		if s := rawItem(t, c, table, "M#"+mk, "M")["status"].(*types.AttributeValueMemberS).Value; s != "pending" {
-			t.Fatalf("mark %s left %s by the dying handler", mk, s)
-		}
-	}
+	table := holdMarks(t, c, clk, sig)
 
 	clk.Advance(29 * time.Second)
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w := &waiting{API: c, cancel: cancel}
-	st := dynamostore.New(w, table, dynamostore.WithClock(clk.Now))
-	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	m, st, w, wctx := handler(ctx, c, table, clk)
 	out, err := m.Apply(wctx, sig)
-	if err == nil || errors.Is(err, incident.ErrDuplicate) || w.refused.Load() != 1 {
-		t.Fatalf("29 s into the dead handler's lease: %+v %v (claims refused: %d)", out, err, w.refused.Load())
+	if err == nil || out.Duplicate || w.refused.Load() != 1 || w.looks.Load() != 2 {
+		t.Fatalf("29 s into the dead handler's lease: %+v %v (claims refused %d, looks %d)", out, err, w.refused.Load(), w.looks.Load())
 	}
 	if incs, err := st.List(ctx, incident.Filter{}); err != nil || len(incs) != 0 {
 		t.Fatalf("applied during the lease: %d incidents (%v)", len(incs), err)
 	}
 
 	clk.Advance(time.Second)
-	wctx, cancel = context.WithCancel(ctx)
-	defer cancel()
-	w = &waiting{API: c, cancel: cancel}
-	m = incident.NewManager(dynamostore.New(w, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
+	m, _, w, wctx = handler(ctx, c, table, clk)
 	if out, err := m.Apply(wctx, sig); err != nil || !out.Opened || w.refused.Load() != 0 {
 		t.Fatalf("at the lease's end: %+v %v (claims refused: %d)", out, err, w.refused.Load())
 	}
 	if out, err := m.Apply(ctx, sig); err != nil || !out.Duplicate {
 		t.Fatalf("then again: %+v %v", out, err)
+	}
+}
+
+// A lease ending between the refused claim and the look at who holds it has ended: the event is
+// applied without waiting.
+func TestALeaseEndingWhileLookedAtIsFree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	c := dynalite.Client(server.URL, 3)
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
+	table := holdMarks(t, c, clk, sig)
+	clk.Advance(29 * time.Second)
+	m, _, w, wctx := handler(ctx, c, table, clk)
+	w.onRefused = func() { w.onRefused = nil; clk.Advance(time.Second) }
+	if out, err := m.Apply(wctx, sig); err != nil || !out.Opened || w.refused.Load() != 1 || w.looks.Load() != 1 {
+		t.Fatalf("the lease ended as it was looked at: %+v %v (claims refused %d, looks %d)", out, err, w.refused.Load(), w.looks.Load())
+	}
+}
+
+// refusedClaim runs a hook once DynamoDB refused a claim of a mark (another handler has the
+// event, or had it), before the store looks at who holds it.
+type refusedClaim struct {
+	dynamostore.API
+	hook func()
+}
+
+func (r *refusedClaim) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	out, err := r.API.PutItem(ctx, in, o...)
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) && strings.HasPrefix(in.Item["pk"].(*types.AttributeValueMemberS).Value, "M#") && r.hook != nil {
+		r.hook()
+	}
+	return out, err
+}
+
+// A mark reaching its TTL between the refused claim and the read of who holds it is expired: the
+// redelivery is a new event (the store that claims every event's marks first, WithReadRewrite).
+func TestAMarkExpiringWhileLookedAtIsFree(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &refusedClaim{API: dynalite.Client(server.URL, 3)}
+	st := dynamostore.New(r, table, dynamostore.WithClock(clk.Now), dynamostore.WithReadRewrite())
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
+	first, err := m.Apply(ctx, sig)
+	if err != nil || !first.Opened {
+		t.Fatalf("%+v %v", first, err)
+	}
+	clk.Advance(48*time.Hour - time.Second)
+	r.hook = func() { r.hook = nil; clk.Advance(time.Second) }
+	out, err := m.Apply(ctx, sig)
+	if err != nil || out.Duplicate || out.Incident.ID != first.Incident.ID || out.Incident.Occurrences.Count != 2 {
+		t.Fatalf("the mark expired as it was read: %+v %v", out, err)
+	}
+	if r.hook != nil {
+		t.Fatal("no claim was refused")
 	}
 }
