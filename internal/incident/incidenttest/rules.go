@@ -92,6 +92,29 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("a redelivery is a duplicate however many events came since", func(t *testing.T) {
+		m, st, clk := setup(t)
+		var sigs []incident.Signal
+		for i := range 40 {
+			sigs = append(sigs, at(clk, classify.OOMKilled, i, severity.P3))
+			mustApply(t, m, sigs[i])
+			clk.Advance(time.Minute)
+		}
+		for _, i := range []int{0, 1, 20, 39} {
+			again := sigs[i]
+			again.EventID, again.Marks = fmt.Sprintf("evt-retry-%d", i), []string{fmt.Sprintf("evt#evt-retry-%d", i), sigs[i].Marks[1]}
+			for _, s := range []incident.Signal{sigs[i], again} {
+				if out := mustApply(t, m, s); !out.Duplicate {
+					t.Fatalf("redelivery of event %d (%s) after 40: %+v", i, s.EventID, out)
+				}
+			}
+		}
+		active, err := st.List(ctx, incident.Filter{Active: true})
+		if err != nil || len(active) != 1 || active[0].Occurrences.Count != 40 {
+			t.Fatalf("after the redeliveries: %v %v", idsOf(active), err)
+		}
+	})
+
 	t.Run("a mark lasts exactly its TTL", func(t *testing.T) {
 		m, st, clk := setup(t)
 		sig := at(clk, classify.OOMKilled, 1, severity.P3)
