@@ -375,3 +375,44 @@ func TestAMarkExpiringWhileLookedAtIsFree(t *testing.T) {
 		t.Fatal("no claim was refused")
 	}
 }
+
+// failingQueries fails every Query of the table itself (not of its index) once armed.
+type failingQueries struct {
+	dynamostore.API
+	armed atomic.Bool
+}
+
+func (f *failingQueries) Query(ctx context.Context, in *dynamodb.QueryInput, o ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
+	if f.armed.Load() && in.IndexName == nil {
+		return nil, errors.New("injected: table unavailable")
+	}
+	return f.API.Query(ctx, in, o...)
+}
+
+// Listing active incidents reads each scope's occurrence items: when that read fails, List fails
+// (a list without the counts would page or hide the wrong incidents), never answers in part.
+func TestListFailsWhenOccurrencesCannotBeRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &failingQueries{API: dynalite.Client(server.URL, 3)}
+	st := dynamostore.New(f, table, dynamostore.WithClock(clk.Now))
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	for i := range 2 {
+		if _, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, i, severity.P2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if incs, err := st.List(ctx, incident.Filter{Active: true}); err != nil || len(incs) != 1 || incs[0].Occurrences.Count != 2 {
+		t.Fatalf("before: %d incidents, %v", len(incs), err)
+	}
+	f.armed.Store(true)
+	incs, err := st.List(ctx, incident.Filter{Active: true})
+	if err == nil || !strings.Contains(err.Error(), "table unavailable") {
+		t.Fatalf("with the occurrence items unreadable: %d incidents, %v", len(incs), err)
+	}
+}
