@@ -331,3 +331,37 @@ func TestSlowChangesKeepTheCount(t *testing.T) {
 		t.Fatalf("resolved record: %d %s %v", got.Occurrences.Count, got.State, got.Occurrences.Tasks)
 	}
 }
+
+// The occurrence item remembers the marks of at least its last 12 occurrences, whichever of its
+// epochs (12 occurrences each) they fall in: a handler killed before recording its marks, as the
+// last of an epoch, its event redelivered after 11 more occurrences, still counts once.
+func TestRedeliveryAfterAKillAnd11MoreIsNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	h, m, st, _, _, _, _ := twoHandlers(t)
+	ctx := context.Background()
+	id := ""
+	apply := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			out, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, i, severity.P2))
+			if err != nil || out.Duplicate {
+				t.Fatalf("event %d: %+v %v", i, out, err)
+			}
+			id = out.Incident.ID
+		}
+	}
+	apply(0, 11) // opened, then 11 occurrences counted in the occurrence item
+	killed := incidenttest.Failure(classify.OOMKilled, 12, severity.P2)
+	h.dropMarks = true
+	if out, err := m.Apply(ctx, killed); err != nil || out.Duplicate {
+		t.Fatalf("%+v %v", out, err)
+	}
+	h.dropMarks = false
+	apply(13, 23)
+	if out, err := m.Apply(ctx, killed); err != nil || !out.Duplicate {
+		t.Fatalf("redelivery after 11 more: %+v %v", out, err)
+	}
+	if got, err := st.Get(ctx, id); err != nil || got.Occurrences.Count != 24 {
+		t.Fatalf("count %d, want 24 (%v)", got.Occurrences.Count, err)
+	}
+}
