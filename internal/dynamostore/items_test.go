@@ -440,3 +440,44 @@ func TestListFailsWhenOccurrencesCannotBeRead(t *testing.T) {
 		t.Fatalf("with the occurrence items unreadable: %d incidents, %v", len(incs), err)
 	}
 }
+
+// unfinished is a handler killed right after its scope write: the marks it claimed are never
+// written done (nor released).
+type unfinished struct {
+	dynamostore.API
+}
+
+func (u unfinished) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if pk := in.Key["pk"].(*types.AttributeValueMemberS).Value; strings.HasPrefix(pk, "M#") {
+		return nil, errors.New("killed")
+	}
+	return u.API.UpdateItem(ctx, in, o...)
+}
+
+// A handler killed after writing the scope item, before marking its event's marks done: once its
+// lease ends, the redelivery is a duplicate: the scope item lists the marks it applied.
+func TestRedeliveryAfterAKillBeforeMarkingDone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	table, err := dynalite.NewTable(server.URL, createTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := dynalite.Client(server.URL, 3)
+	killed := incident.NewManager(dynamostore.New(unfinished{c}, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
+	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
+	first, err := killed.Apply(ctx, sig)
+	if err != nil || !first.Opened {
+		t.Fatalf("%+v %v", first, err)
+	}
+	clk.Advance(30 * time.Second)
+	st := dynamostore.New(c, table, dynamostore.WithClock(clk.Now))
+	m := incident.NewManager(st, incident.WithClock(clk.Now))
+	if out, err := m.Apply(ctx, sig); err != nil || !out.Duplicate {
+		t.Fatalf("the redelivery: %+v %v", out, err)
+	}
+	if got, err := st.Get(ctx, first.Incident.ID); err != nil || got.Occurrences.Count != 1 {
+		t.Fatalf("%+v %v", got, err)
+	}
+}
