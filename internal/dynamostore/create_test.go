@@ -40,6 +40,7 @@ func (r *racedAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts 
 // refused as an id in use (ids are made per attempt, and an injected generator gives the same
 // one each time).
 func TestRetriedCreateKeepsItsOwnID(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	table, err := dynalite.NewTable(server.URL, createTable)
 	if err != nil {
@@ -75,6 +76,7 @@ func TestRetriedCreateKeepsItsOwnID(t *testing.T) {
 // at once both keep theirs: the rewrite of the resolved record is conditional on the version
 // read, and the one that loses reads it again.
 func TestResolvedRecordIsNotOverwrittenByAStaleCopy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	table, err := dynalite.NewTable(server.URL, createTable)
 	if err != nil {

@@ -43,8 +43,15 @@ func newStore(t *testing.T, url string, retries int, clock func() time.Time) *dy
 	return dynamostore.New(dynalite.Client(url, retries), table, dynamostore.WithClock(clock))
 }
 
+// The contract's subtests run in parallel, each on its own table of the one dynalite: they wait
+// on dynalite far more than they compute. (A subtest that makes two stores is marked once.)
 func TestContract(t *testing.T) {
+	t.Parallel()
+	var parallel sync.Map
 	incidenttest.Run(t, func(t *testing.T, clock func() time.Time) incident.Store {
+		if _, again := parallel.LoadOrStore(t, true); !again {
+			t.Parallel()
+		}
 		return newStore(t, server.URL, 3, clock)
 	})
 }
@@ -52,6 +59,7 @@ func TestContract(t *testing.T) {
 // 32 concurrent handlers of different tasks of one service: one incident, one page, every
 // occurrence counted — conditional writes really checked by dynalite.
 func Test32ConcurrentHandlers(t *testing.T) {
+	t.Parallel()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st := newStore(t, server.URL, 3, clk.Now)
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
@@ -161,6 +169,7 @@ func benchHandlers(b *testing.B, opts ...dynamostore.Option) {
 // A handler that died after claiming an event's marks only delays its retry until the lease
 // expires; one that died after applying is recognised as a duplicate.
 func TestCrashWindows(t *testing.T) {
+	t.Parallel()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st := newStore(t, server.URL, 3, clk.Now)
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
@@ -207,6 +216,7 @@ func proxy(t *testing.T, status int, typ string, n int32) (*httptest.Server, *at
 }
 
 func TestThrottledTableIsRetriedBySDK(t *testing.T) {
+	t.Parallel()
 	p, failed := proxy(t, 400, "ProvisionedThroughputExceededException", 2)
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st := newStore(t, p.URL, 5, clk.Now)
@@ -217,6 +227,7 @@ func TestThrottledTableIsRetriedBySDK(t *testing.T) {
 }
 
 func TestFailingTableReturnsAnError(t *testing.T) {
+	t.Parallel()
 	p, _ := proxy(t, 500, "InternalServerError", 1000)
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	st := newStore(t, p.URL, 2, clk.Now)

@@ -82,6 +82,7 @@ func occurrenceItem(t *testing.T, c *dynamodb.Client, table string, id string) m
 // 32 handlers counting occurrences of one open incident at once: every one counted, each with one
 // occurrence write and one batch of marks, none refused.
 func TestOccurrencesCountExactlyUnder32Writers(t *testing.T) {
+	t.Parallel()
 	_, m, st, _, _, c, table := twoHandlers(t)
 	ctx := context.Background()
 	first, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 0, severity.P1))
@@ -136,6 +137,7 @@ func ringOf(t *testing.T, c *dynamodb.Client, table, id string) (marks, slots in
 // One after another, the sample is exactly the last 10 tasks, newest last, and the item does not
 // grow with the storm.
 func TestOccurrenceSampleIsTheLastTasks(t *testing.T) {
+	t.Parallel()
 	_, m, st, _, _, c, table := twoHandlers(t)
 	ctx := context.Background()
 	var id string
@@ -168,6 +170,7 @@ func TestOccurrenceSampleIsTheLastTasks(t *testing.T) {
 // A handler killed after counting and before recording its marks: the redelivery is refused by the
 // occurrence item itself, under either of its marks.
 func TestRedeliveryAfterAKillIsNotCountedTwice(t *testing.T) {
+	t.Parallel()
 	h, m, st, _, _, _, _ := twoHandlers(t)
 	ctx := context.Background()
 	first, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 0, severity.P2))
@@ -196,6 +199,7 @@ func TestRedeliveryAfterAKillIsNotCountedTwice(t *testing.T) {
 
 // The same event from 16 handlers while its incident is open: counted once.
 func TestSameEventOn16HandlersCountsOnce(t *testing.T) {
+	t.Parallel()
 	_, m, st, _, _, _, _ := twoHandlers(t)
 	ctx := context.Background()
 	first, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 0, severity.P2))
@@ -238,6 +242,7 @@ func TestSameEventOn16HandlersCountsOnce(t *testing.T) {
 // An occurrence decided while the incident was open, written after another handler resolved it:
 // the resolved incident stays resolved with its count, and the failure opens a new incident.
 func TestOccurrenceAfterAResolveOpensANewIncident(t *testing.T) {
+	t.Parallel()
 	h, m, st, other, clk, _, _ := twoHandlers(t)
 	ctx := context.Background()
 	first, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 0, severity.P2))
@@ -266,6 +271,7 @@ func TestOccurrenceAfterAResolveOpensANewIncident(t *testing.T) {
 // An occurrence decided before the service was seen back, written after: it is a relapse, as if
 // the two had happened one after the other.
 func TestOccurrenceRacingARecoveryIsARelapse(t *testing.T) {
+	t.Parallel()
 	h, m, st, other, _, _, _ := twoHandlers(t)
 	ctx := context.Background()
 	first, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 0, severity.P2))
@@ -289,6 +295,7 @@ func TestOccurrenceRacingARecoveryIsARelapse(t *testing.T) {
 
 // A raise, an acknowledgement and a resolve keep the occurrences counted on the side.
 func TestSlowChangesKeepTheCount(t *testing.T) {
+	t.Parallel()
 	_, m, st, _, _, _, _ := twoHandlers(t)
 	ctx := context.Background()
 	first, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 0, severity.P3))
@@ -322,5 +329,39 @@ func TestSlowChangesKeepTheCount(t *testing.T) {
 	got, _ := st.Get(ctx, id)
 	if got.Occurrences.Count != 10 || got.State != incident.Resolved || len(got.Occurrences.Tasks) != 10 {
 		t.Fatalf("resolved record: %d %s %v", got.Occurrences.Count, got.State, got.Occurrences.Tasks)
+	}
+}
+
+// The occurrence item remembers the marks of at least its last 12 occurrences, whichever of its
+// epochs (12 occurrences each) they fall in: a handler killed before recording its marks, as the
+// last of an epoch, its event redelivered after 11 more occurrences, still counts once.
+func TestRedeliveryAfterAKillAnd11MoreIsNotCountedTwice(t *testing.T) {
+	t.Parallel()
+	h, m, st, _, _, _, _ := twoHandlers(t)
+	ctx := context.Background()
+	id := ""
+	apply := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			out, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, i, severity.P2))
+			if err != nil || out.Duplicate {
+				t.Fatalf("event %d: %+v %v", i, out, err)
+			}
+			id = out.Incident.ID
+		}
+	}
+	apply(0, 11) // opened, then 11 occurrences counted in the occurrence item
+	killed := incidenttest.Failure(classify.OOMKilled, 12, severity.P2)
+	h.dropMarks = true
+	if out, err := m.Apply(ctx, killed); err != nil || out.Duplicate {
+		t.Fatalf("%+v %v", out, err)
+	}
+	h.dropMarks = false
+	apply(13, 23)
+	if out, err := m.Apply(ctx, killed); err != nil || !out.Duplicate {
+		t.Fatalf("redelivery after 11 more: %+v %v", out, err)
+	}
+	if got, err := st.Get(ctx, id); err != nil || got.Occurrences.Count != 24 {
+		t.Fatalf("count %d, want 24 (%v)", got.Occurrences.Count, err)
 	}
 }

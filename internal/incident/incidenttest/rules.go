@@ -92,6 +92,29 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 	})
 
+	t.Run("a redelivery is a duplicate however many events came since", func(t *testing.T) {
+		m, st, clk := setup(t)
+		var sigs []incident.Signal
+		for i := range 40 {
+			sigs = append(sigs, at(clk, classify.OOMKilled, i, severity.P3))
+			mustApply(t, m, sigs[i])
+			clk.Advance(time.Minute)
+		}
+		for _, i := range []int{0, 1, 20, 39} {
+			again := sigs[i]
+			again.EventID, again.Marks = fmt.Sprintf("evt-retry-%d", i), []string{fmt.Sprintf("evt#evt-retry-%d", i), sigs[i].Marks[1]}
+			for _, s := range []incident.Signal{sigs[i], again} {
+				if out := mustApply(t, m, s); !out.Duplicate {
+					t.Fatalf("redelivery of event %d (%s) after 40: %+v", i, s.EventID, out)
+				}
+			}
+		}
+		active, err := st.List(ctx, incident.Filter{Active: true})
+		if err != nil || len(active) != 1 || active[0].Occurrences.Count != 40 {
+			t.Fatalf("after the redeliveries: %v %v", idsOf(active), err)
+		}
+	})
+
 	t.Run("a mark lasts exactly its TTL", func(t *testing.T) {
 		m, st, clk := setup(t)
 		sig := at(clk, classify.OOMKilled, 1, severity.P3)
@@ -163,6 +186,56 @@ func runRules(t *testing.T, setup setupFunc) {
 		}
 		if got := mustGet(t, st, id); got.State != incident.Resolved || got.Occurrences.Count != 1 {
 			t.Fatalf("the resolved incident changed: %s, %d occurrences", got.State, got.Occurrences.Count)
+		}
+	})
+
+	t.Run("a change is returned and kept, its version one higher, also once resolved", func(t *testing.T) {
+		m, st, clk := setup(t)
+		id := mustApply(t, m, at(clk, classify.OOMKilled, 1, severity.P2)).Incident.ID
+		retitle := func(title string, changed bool) *incident.Incident {
+			t.Helper()
+			inc, err := st.Modify(ctx, id, func(inc *incident.Incident) (bool, error) {
+				inc.Title = title
+				return changed, nil
+			})
+			if err != nil || inc == nil || inc.ID != id || inc.Title != title {
+				t.Fatalf("modify to %q: %+v %v", title, inc, err)
+			}
+			return inc
+		}
+		for _, resolved := range []bool{false, true} {
+			if resolved {
+				if _, changed, err := m.Resolve(ctx, id, "alice", "fixed"); err != nil || !changed {
+					t.Fatalf("resolve: %v %v", changed, err)
+				}
+			}
+			v := mustGet(t, st, id).Version
+			for i := range int64(2) {
+				title := fmt.Sprintf("resolved %v, change %d", resolved, i)
+				if got := retitle(title, true); got.Version != v+i+1 {
+					t.Fatalf("%s: returned version %d, want %d", title, got.Version, v+i+1)
+				}
+				if got := mustGet(t, st, id); got.Title != title || got.Version != v+i+1 || got.State.Active() == resolved {
+					t.Fatalf("%s: kept %q at version %d (%s), want version %d", title, got.Title, got.Version, got.State, v+i+1)
+				}
+			}
+			// No change reported: nothing written.
+			before := mustGet(t, st, id)
+			retitle("not kept", false)
+			if got := mustGet(t, st, id); got.Title != before.Title || got.Version != before.Version {
+				t.Fatalf("an unchanged modify wrote %q at version %d", got.Title, got.Version)
+			}
+			// fn's error is returned, and nothing written.
+			refused := errors.New("refused")
+			if _, err := st.Modify(ctx, id, func(inc *incident.Incident) (bool, error) {
+				inc.Title = "refused"
+				return true, refused
+			}); !errors.Is(err, refused) {
+				t.Fatalf("fn's error: %v", err)
+			}
+			if got := mustGet(t, st, id); got.Title != before.Title || got.Version != before.Version {
+				t.Fatalf("a refused modify wrote %q at version %d", got.Title, got.Version)
+			}
 		}
 	})
 

@@ -78,6 +78,71 @@ func Run(t *testing.T, newStore func(t *testing.T, clock func() time.Time) incid
 		}
 	})
 
+	t.Run("an occurrence keeps the newest service state and the time of the change", func(t *testing.T) {
+		m, st, clk := setup(t)
+		failure := func(n, running int, sig func(*incident.Signal)) *incident.Incident {
+			t.Helper()
+			clk.Advance(time.Minute)
+			s := Failure(classify.OOMKilled, n, severity.P2)
+			s.Time = clk.Now()
+			s.State = &servicestate.Snapshot{Cluster: "prod", Service: "checkout", Desired: 4, Running: running}
+			if sig != nil {
+				sig(&s)
+			}
+			if _, err := m.Apply(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			all, err := st.List(ctx, incident.Filter{Active: true})
+			if err != nil || len(all) != 1 {
+				t.Fatalf("%v %v", idsOf(all), err)
+			}
+			got := mustGet(t, st, all[0].ID)
+			if !got.UpdatedAt.Equal(clk.Now()) || !got.Occurrences.LastSeen.Equal(clk.Now()) || got.Occurrences.Count != n+1 {
+				t.Fatalf("after failure %d at %v: updated %v, last seen %v, %d occurrences", n, clk.Now(), got.UpdatedAt, got.Occurrences.LastSeen, got.Occurrences.Count)
+			}
+			return got
+		}
+		want := func(inc *incident.Incident, running int) {
+			t.Helper()
+			if inc.ServiceState == nil || inc.ServiceState.Running != running || inc.StateError != "" {
+				t.Fatalf("service state %+v (%q), want %d running", inc.ServiceState, inc.StateError, running)
+			}
+		}
+		want(failure(0, 3, nil), 3)
+		want(failure(1, 2, nil), 2)
+		want(failure(2, 2, nil), 2)
+		// No state read this time: the last one known stays.
+		want(failure(3, 0, func(s *incident.Signal) { s.State, s.StateError = nil, "ThrottlingException" }), 2)
+		inc := failure(4, 1, nil)
+		want(inc, 1)
+		// After another kind of change, occurrences go on keeping the newest state.
+		if _, changed, err := m.Acknowledge(ctx, inc.ID, "alice"); err != nil || !changed {
+			t.Fatal(changed, err)
+		}
+		want(mustGet(t, st, inc.ID), 1)
+		want(failure(5, 1, nil), 1)
+		want(failure(6, 3, nil), 3)
+	})
+
+	t.Run("an update keeps what fn returns, a service state cleared with an occurrence too", func(t *testing.T) {
+		m, st, _ := setup(t)
+		id := mustApply(t, m, Failure(classify.OOMKilled, 0, severity.P2)).Incident.ID
+		if err := st.Update(ctx, Scope, []string{"test#clear"}, func(active []*incident.Incident) ([]*incident.Incident, error) {
+			if len(active) != 1 {
+				return nil, fmt.Errorf("%d active", len(active))
+			}
+			inc := active[0]
+			inc.Occurrences.Count++
+			inc.ServiceState = nil
+			return []*incident.Incident{inc}, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustGet(t, st, id); got.ServiceState != nil || got.Occurrences.Count != 2 {
+			t.Fatalf("service state %+v, %d occurrences; want none and 2", got.ServiceState, got.Occurrences.Count)
+		}
+	})
+
 	t.Run("redelivery changes nothing", func(t *testing.T) {
 		m, st, _ := setup(t)
 		sig := Failure(classify.OOMKilled, 1, severity.P3)
