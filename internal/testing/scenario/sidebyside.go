@@ -78,11 +78,12 @@ func medicRound(ctx context.Context, s Scale, bodies [][]byte, dups int, r *Resu
 		defer cancel()
 		e.closeWithin(cctx)
 	}()
-	sent, err := e.Send(ctx, bodies, s.Clients)
+	sent, err := Post(ctx, e.URL+"/events", bodies, s.Clients)
 	if err != nil {
 		return 0, 0, err
 	}
 	rate := float64(len(bodies)) / sent.Elapsed.Seconds()
+	r.expect(sent.Rejected == 0, "%d events refused", sent.Rejected)
 	want := s.Services * 3
 	incs := e.incidents(ctx)
 	occ, dupSeen := 0, 0
