@@ -54,6 +54,7 @@ type Store struct {
 	markTTL time.Duration
 	writes  atomic.Int64
 	commits atomic.Int64
+	logged  atomic.Int64 // bytes of log frames appended
 	fold    time.Duration
 	sync    time.Duration
 	mem     memory
@@ -187,6 +188,9 @@ func (s *Store) Close() error {
 
 // Writes is how many Update and Modify calls wrote something: log records, one per event.
 func (s *Store) Writes() int64 { return s.writes.Load() }
+
+// LogBytes is how many bytes of log frames (headers included) Update and Modify appended.
+func (s *Store) LogBytes() int64 { return s.logged.Load() }
 
 // Commits is how many bbolt transactions (each with its fsync) the folds took.
 func (s *Store) Commits() int64 { return s.commits.Load() }

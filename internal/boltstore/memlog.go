@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -221,16 +220,26 @@ func (w *wal) removeAll() {
 }
 
 // frame is an encoded record waiting for its sequence number.
-type frame struct{ buf bytes.Buffer }
+type frame struct{ b []byte }
 
 var frames = sync.Pool{New: func() any { f := &frame{}; return f }}
 
-// encodeRecord encodes rec after room for the frame header.
-func encodeRecord(rec *record) (*frame, error) {
+// encodeRecord encodes rec after room for the frame header: in the binary form when it changes
+// no incident whole (prev gives each occurrence's previous incident), else as JSON.
+func encodeRecord(rec *record, prev func(id string) *incident.Incident) (*frame, error) {
 	f := frames.Get().(*frame)
-	f.buf.Reset()
-	f.buf.Write(make([]byte, frameHeader)[:frameHeader:frameHeader])
-	if err := json.NewEncoder(&f.buf).Encode(rec); err != nil {
+	b := append(f.b[:0], make([]byte, frameHeader)...)
+	var err error
+	if binaryForm(rec) {
+		b, err = appendBinaryRecord(b, rec, prev)
+	} else {
+		var raw []byte
+		if raw, err = json.Marshal(rec); err == nil {
+			b = append(b, raw...)
+		}
+	}
+	f.b = b
+	if err != nil {
 		frames.Put(f)
 		return nil, fmt.Errorf("encode log record: %w", err)
 	}
@@ -241,7 +250,7 @@ func encodeRecord(rec *record) (*frame, error) {
 // Once it returns the record is in the operating system's hands.
 func (s *Store) appendFrame(f *frame) (uint64, error) {
 	m, w := &s.mem, &s.log
-	b := f.buf.Bytes()
+	b := f.b
 	seq := m.seq + 1
 	binary.BigEndian.PutUint32(b[0:4], uint32(len(b)-frameHeader))
 	binary.BigEndian.PutUint64(b[8:16], seq)
@@ -256,6 +265,7 @@ func (s *Store) appendFrame(f *frame) (uint64, error) {
 	}
 	w.off += len(b)
 	m.seq = seq
+	s.logged.Add(int64(len(b)))
 	return seq, nil
 }
 
@@ -378,21 +388,23 @@ func (s *Store) install(st *scopeState, changed []*incident.Incident, marks []st
 	if len(marks) > 0 {
 		rec.Marks, rec.Exp = marks, exp
 	}
-	for _, inc := range changed {
-		inc.Version++
-		var prev *incident.Incident
+	prevOf := func(id string) *incident.Incident {
 		for _, c := range cur {
-			if c.ID == inc.ID {
-				prev = c
+			if c.ID == id {
+				return c
 			}
 		}
-		if o, ok := occurredOf(prev, inc); ok {
+		return nil
+	}
+	for _, inc := range changed {
+		inc.Version++
+		if o, ok := occurredOf(prevOf(inc.ID), inc); ok {
 			rec.Occurred = append(rec.Occurred, o)
 		} else {
 			rec.Incidents = append(rec.Incidents, inc)
 		}
 	}
-	f, err := encodeRecord(&rec)
+	f, err := encodeRecord(&rec, prevOf)
 	if err == nil {
 		m := &s.mem
 		m.mu.Lock()
@@ -410,7 +422,9 @@ func (s *Store) install(st *scopeState, changed []*incident.Incident, marks []st
 			}
 		}
 		m.mu.Unlock()
-		frames.Put(f)
+		if cap(f.b) <= maxPooledFrame {
+			frames.Put(f)
+		}
 	}
 	if err != nil {
 		for _, inc := range changed {
@@ -811,6 +825,13 @@ func (s *Store) replay(name string, folded uint64) error {
 		if seq <= folded {
 			continue
 		}
+		if len(payload) > 0 && payload[0] == binaryRecord {
+			if err := s.replayBinary(payload); err != nil {
+				return fmt.Errorf("log %s: record %d: %w", name, seq, err)
+			}
+			m.seq = max(m.seq, seq)
+			continue
+		}
 		var rec record
 		if err := json.Unmarshal(payload, &rec); err != nil {
 			return fmt.Errorf("log %s: record %d: %w", name, seq, err)
@@ -832,3 +853,31 @@ func (s *Store) replay(name string, folded uint64) error {
 	}
 	return nil
 }
+
+// replayBinary applies one binary record (see record.go).
+func (s *Store) replayBinary(payload []byte) error {
+	m := &s.mem
+	marks, exp, occ, err := decodeBinaryRecord(payload)
+	if err != nil {
+		return err
+	}
+	for i := range occ {
+		o := &occ[i]
+		prev := m.byID[o.ID]
+		if prev == nil {
+			return fmt.Errorf("an occurrence of incident %s, which is not active", o.ID)
+		}
+		inc, err := o.applyTo(prev)
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", o.ID, err)
+		}
+		m.apply(m.scope(prev.Scope.Key()), inc)
+	}
+	for _, mk := range marks {
+		m.shard(mk).cur[mk] = exp
+	}
+	return nil
+}
+
+// maxPooledFrame bounds the frames kept for reuse: a record holding a large incident is not kept.
+const maxPooledFrame = 16 << 10
