@@ -55,6 +55,10 @@ type Store struct {
 	writes  atomic.Int64
 	commits atomic.Int64
 	logged  atomic.Int64 // bytes of log frames appended
+	// onDisk filters the marks in bbolt (nil when read-only: Update is refused); diskReads
+	// counts the bbolt reads of marks it let through.
+	onDisk    atomic.Pointer[markFilter]
+	diskReads atomic.Int64
 	fold    time.Duration
 	sync    time.Duration
 	mem     memory
@@ -151,6 +155,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if err := s.foldReplayed(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := s.rebuildMarkFilter(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -389,7 +397,24 @@ func (s *Store) Sweep(retain time.Duration) (int, error) {
 		removed = len(marks) + len(incidents)
 		return nil
 	})
-	return removed, err
+	if err != nil {
+		return removed, err
+	}
+	// The deleted marks' bits would stay set: start again from what bbolt holds.
+	return removed, s.rebuildMarkFilter()
+}
+
+// rebuildMarkFilter builds the filter of bbolt's marks anew. Under foldMu, so no fold adds
+// marks to bbolt meanwhile that the new filter would miss.
+func (s *Store) rebuildMarkFilter() error {
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	f, err := buildMarkFilter(s.db, markFilterBits, s.now().Unix())
+	if err != nil {
+		return fmt.Errorf("read marks: %w", err)
+	}
+	s.onDisk.Store(f)
+	return nil
 }
 
 // PutSilence implements incident.Store.

@@ -287,7 +287,18 @@ func (s *Store) marked(marks []string, now int64) string {
 			return mk
 		}
 	}
-	// A fold moves marks to bbolt before it forgets them: one not in memory now is there.
+	// A fold moves marks to bbolt before it forgets them: one not in memory now is there, and in
+	// the filter of bbolt's marks, which spares the read for a mark it has never seen.
+	if f := s.onDisk.Load(); f != nil {
+		maybe := false
+		for _, mk := range marks {
+			maybe = maybe || f.mayHold(mk)
+		}
+		if !maybe {
+			return ""
+		}
+	}
+	s.diskReads.Add(1)
 	found := ""
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMarks)
@@ -619,6 +630,14 @@ func (s *Store) Fold() error {
 	m.mu.Unlock()
 
 	err := s.db.Update(func(tx *bolt.Tx) error { return writeFold(tx, fs) })
+	if f := s.onDisk.Load(); f != nil && err == nil {
+		// Before memory forgets them below: a mark is always in one or the other.
+		for _, marks := range fs.marks {
+			for mk := range marks {
+				f.add(mk)
+			}
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.folding = nil
