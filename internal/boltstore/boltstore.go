@@ -59,13 +59,13 @@ type Store struct {
 	// counts the bbolt reads of marks it let through.
 	onDisk    atomic.Pointer[markFilter]
 	diskReads atomic.Int64
-	fold    time.Duration
-	sync    time.Duration
-	mem     memory
-	log     wal
-	foldMu  sync.Mutex // one fold at a time
-	stop    chan struct{}
-	stopped chan struct{}
+	fold      time.Duration
+	sync      time.Duration
+	mem       memory
+	log       wal
+	foldMu    sync.Mutex // one fold at a time
+	stop      chan struct{}
+	stopped   chan struct{}
 }
 
 var _ incident.Store = (*Store)(nil)
