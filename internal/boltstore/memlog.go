@@ -219,6 +219,15 @@ func (w *wal) removeAll() {
 	w.segments = nil
 }
 
+// recordBuf is a record being built, reused: the record of nearly every event holds one
+// occurrence, which then costs no allocation.
+type recordBuf struct {
+	rec record
+	occ [2]occurred
+}
+
+var records = sync.Pool{New: func() any { return &recordBuf{} }}
+
 // frame is an encoded record waiting for its sequence number.
 type frame struct{ b []byte }
 
@@ -395,7 +404,10 @@ func (s *Store) checkChanges(key string, cur, changed []*incident.Incident) erro
 func (s *Store) install(st *scopeState, changed []*incident.Incident, marks []string, now time.Time) error {
 	cur := st.active
 	exp := now.Add(s.markTTL).Unix()
-	var rec record
+	rb := records.Get().(*recordBuf)
+	defer func() { *rb = recordBuf{}; records.Put(rb) }()
+	rec := &rb.rec
+	rec.Occurred = rb.occ[:0]
 	if len(marks) > 0 {
 		rec.Marks, rec.Exp = marks, exp
 	}
@@ -415,7 +427,7 @@ func (s *Store) install(st *scopeState, changed []*incident.Incident, marks []st
 			rec.Incidents = append(rec.Incidents, inc)
 		}
 	}
-	f, err := encodeRecord(&rec, prevOf)
+	f, err := encodeRecord(rec, prevOf)
 	if err == nil {
 		m := &s.mem
 		m.mu.Lock()
