@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"errors"
+	"math/bits"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -115,5 +116,50 @@ func TestMarksOnDisk(t *testing.T) {
 	}
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Each mark sets markFilterHashes bits: more would fill the filter sooner, fewer would let more
+// false positives through.
+func TestMarkFilterSetsItsHashesBits(t *testing.T) {
+	f := newMarkFilter(markFilterBits)
+	f.add("evt#one")
+	set := 0
+	for i := range f.words {
+		set += bits.OnesCount64(f.words[i].Load())
+	}
+	// Two of the 4 positions landing on one bit of 2^23 is about a 1e-6 chance.
+	if set != markFilterHashes {
+		t.Fatalf("%d bits set for one mark, want %d", set, markFilterHashes)
+	}
+}
+
+// A mark that expires now is not held: it never holds again.
+func TestBuildMarkFilterLeavesExpiredOut(t *testing.T) {
+	now := time.Date(2026, 11, 28, 3, 0, 0, 0, time.UTC)
+	st, err := Open(filepath.Join(t.TempDir(), "medic.db"), WithClock(func() time.Time { return now }), WithFoldInterval(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	scope := incident.Scope{Account: "1", Region: "eu-west-1", Cluster: "prod", Service: "api"}
+	if err := st.Update(context.Background(), scope, []string{"evt#x"}, func([]*incident.Incident) ([]*incident.Incident, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Fold(); err != nil {
+		t.Fatal(err)
+	}
+	exp := now.Add(DefaultMarkTTL).Unix()
+	for _, c := range []struct {
+		at   int64
+		held bool
+	}{{exp - 1, true}, {exp, false}, {exp + 1, false}} {
+		f, err := buildMarkFilter(st.db, markFilterBits, c.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.mayHold("evt#x") != c.held {
+			t.Errorf("at expiry%+d: held %v, want %v", c.at-exp, !c.held, c.held)
+		}
 	}
 }
