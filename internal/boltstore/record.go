@@ -120,7 +120,7 @@ func appendTime(b []byte, t time.Time) []byte {
 	at := len(b)
 	b = append(b, 0)
 	b, err := t.AppendBinary(b)
-	if err != nil { // a zone offset that is not whole minutes: keep the instant, in UTC
+	if err != nil { // a zone offset beyond what the binary form holds: keep the instant, in UTC
 		b, _ = t.UTC().AppendBinary(b[:at+1])
 	}
 	b[at] = byte(len(b) - at - 1) // 15 or 16 bytes

@@ -277,3 +277,13 @@ func TestBinaryRecordsReplay(t *testing.T) {
 		}
 	}
 }
+
+// A zone offset time's binary form cannot hold (beyond ±32767 minutes) keeps the instant, in UTC.
+func TestBinaryRecordOddZoneOffset(t *testing.T) {
+	at := time.Date(2026, 11, 28, 3, 0, 0, 5, time.FixedZone("", 40000*60))
+	r := &reader{b: appendTime(nil, at)}
+	got := r.time()
+	if r.err != nil || len(r.b) != 0 || !got.Equal(at) || got.Location() != time.UTC {
+		t.Fatalf("read back %v (%v, %d bytes left), want %v in UTC", got, r.err, len(r.b), at)
+	}
+}
