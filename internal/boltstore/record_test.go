@@ -65,12 +65,13 @@ func TestDeltaOf(t *testing.T) {
 // incident rebuilt from the previous one must equal the one recorded.
 func TestBinaryRecordRoundTrip(t *testing.T) {
 	t0 := time.Date(2026, 11, 28, 3, 0, 0, 123456789, time.UTC)
+	snap := &servicestate.Snapshot{Cluster: "prod", Service: "api", Status: "ACTIVE", Desired: 4, Running: 1,
+		Tags: map[string]string{"team": "core"}, ReadAt: t0}
+	// The previous incident has a state read, so "unchanged", "gone" and "read anew" all differ.
 	prev := &incident.Incident{ID: "inc-1", Version: 4, UpdatedAt: t0, Occurrences: incident.Occurrences{
 		Count: 3, FirstSeen: t0.Add(-time.Hour), LastSeen: t0,
 		Tasks: []string{"t1", "t2", "t3"}, Evidence: []string{"OOM"}, TaskDefinitions: []string{"app:1"},
-	}}
-	snap := &servicestate.Snapshot{Cluster: "prod", Service: "api", Status: "ACTIVE", Desired: 4, Running: 1,
-		Tags: map[string]string{"team": "core"}, ReadAt: t0}
+	}, ServiceState: &servicestate.Snapshot{Cluster: "prod", Service: "api", Desired: 4, Running: 4, ReadAt: t0.Add(-time.Minute)}}
 	paris := time.FixedZone("", 3600) // as JSON, the binary form keeps the offset, not a zone name
 	for _, c := range []struct {
 		name  string
