@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,6 +159,15 @@ func TestBinaryRecordRefusals(t *testing.T) {
 	bad[i] = 7
 	if _, _, _, err := decodeBinaryRecord(bad); err == nil {
 		t.Fatal("an unknown state flag was read")
+	}
+	// An unknown flag as the record's last byte: nothing after it to fail on instead.
+	last, err := appendBinaryRecord(nil, &record{Occurred: []occurred{{ID: "inc-1"}}}, func(string) *incident.Incident { return prev })
+	if err != nil || last[len(last)-1] != 0 {
+		t.Fatalf("a record without a state change does not end with its flag 0: %v", err)
+	}
+	last[len(last)-1] = 3
+	if _, _, _, err := decodeBinaryRecord(last); err == nil || !strings.Contains(err.Error(), "unknown service state flag") {
+		t.Fatalf("an unknown last state flag: %v", err)
 	}
 	bad = slices.Clone(good)
 	bad[len(bad)-2] = '!' // the state's JSON broken
