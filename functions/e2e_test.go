@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,15 +60,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// build compiles a package (a function, the emulator, or the hello-world) once per test run.
+// build compiles a package (a function, the emulator, or a hello-world) with its build tags once
+// per test run.
 func build(t testing.TB, pkg string, tags ...string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if p, ok := built[pkg]; ok {
+	key := strings.Join(append([]string{pkg}, tags...), ",")
+	if p, ok := built[key]; ok {
 		return p
 	}
-	out := filepath.Join(buildDir, strings.ReplaceAll(pkg, "/", "_"), "bootstrap")
+	out := filepath.Join(buildDir, strings.NewReplacer("/", "_", ",", "+").Replace(key), "bootstrap")
 	args := []string{"build", "-trimpath", "-ldflags", "-s -w", "-o", out}
 	if len(tags) > 0 {
 		args = append(args, "-tags", strings.Join(tags, ","))
@@ -77,7 +80,7 @@ func build(t testing.TB, pkg string, tags ...string) string {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
-	built[pkg] = out
+	built[key] = out
 	return out
 }
 
@@ -487,14 +490,23 @@ func scenarioReconciler(t *testing.T) *world {
 // load at any moment weighs on all of them alike, and prints per function, as medians (a
 // neighbour's burst of work would move a mean):
 //   - init: the emulator's INIT REPORT, from starting the bootstrap to its first request for work,
-//     and its ratio to the hello-world's;
+//     and its ratio to the hello-world's, and to its SDK floor's: a hello-world that links the same
+//     AWS SDK clients and nothing else (internal/awslambda/testdata/floor, whose build tags add
+//     CloudWatch Logs and Lambda for the events and Slack functions, Application Auto Scaling for
+//     the remediation function), the start that linking those clients costs whatever the code;
 //   - the first invocation (the emulator's REPORT: the functions build their App then), as
 //     init + first invocation over the hello-world's;
 //   - start CPU: the CPU time (user + system) the bootstrap spends from exec to lambda.Start
 //     when run without the runtime API (it then exits): the same start, but CPU time, which a
-//     busy machine stretches far less than wall time;
+//     busy machine stretches far less than wall time; and that run's page faults (minor), nearly
+//     the same at any load: most of a Go start's time in a microVM is first touches of memory,
+//     the heap package initialisation fills above all;
 //   - what package initialisation allocates (GODEBUG=inittrace=1, summed: the same on any
 //     machine) and the binary's size.
+//
+// MEDIC_COLDSTART_BASELINE=<dir> adds, beside each function, its bootstrap in <dir>/<function>
+// (built from another commit, e.g. `make package` there with GOARCH of this machine), as
+// "<function> (base)", so an older build and this one are measured side by side in one run.
 //
 // Every AWS endpoint points at a closed port, so a call fails at once instead of leaving the
 // machine.
@@ -505,28 +517,47 @@ func BenchmarkColdStart(b *testing.B) {
 		"MEDIC_HOME_ACCOUNT": "111122223333", "AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_MAX_ATTEMPTS": "1"}
 	type target struct {
 		name, pkg             string
+		tags                  []string
+		floor                 *target // the hello-world linking the same SDK clients
 		payload               string
 		bin                   string
 		size                  int64
 		init, inv, cpu        []float64
+		faults                []float64
 		initBytes, initAllocs int64
 	}
+	const floorPkg = "github.com/ecs-medic/ecs-medic/internal/awslambda/testdata/floor"
+	floor := &target{name: "sdk floor", pkg: floorPkg, payload: `{}`}
+	floorLogs := &target{name: "floor+logs", pkg: floorPkg, tags: []string{"logs"}, payload: `{}`}
+	floorScaling := &target{name: "floor+scaling", pkg: floorPkg, tags: []string{"scaling"}, payload: `{}`}
 	targets := []*target{
 		{name: "hello", pkg: "github.com/ecs-medic/ecs-medic/internal/awslambda/testdata/hello", payload: `{}`},
-		{name: "ecs-events", pkg: "github.com/ecs-medic/ecs-medic/functions/ecs-events", payload: `{"id":"x"}`},
-		{name: "alarm-events", pkg: "github.com/ecs-medic/ecs-medic/functions/alarm-events", payload: `{"id":"x"}`},
-		{name: "reconciler", pkg: "github.com/ecs-medic/ecs-medic/functions/reconciler", payload: `{}`},
-		{name: "slack", pkg: "github.com/ecs-medic/ecs-medic/functions/slack", payload: `{"id":"x"}`},
-		{name: "remediate", pkg: "github.com/ecs-medic/ecs-medic/functions/remediate", payload: `{"incident":"inc-x"}`},
+		floor, floorLogs, floorScaling,
+		{name: "ecs-events", pkg: "github.com/ecs-medic/ecs-medic/functions/ecs-events", floor: floorLogs, payload: `{"id":"x"}`},
+		{name: "alarm-events", pkg: "github.com/ecs-medic/ecs-medic/functions/alarm-events", floor: floor, payload: `{"id":"x"}`},
+		{name: "reconciler", pkg: "github.com/ecs-medic/ecs-medic/functions/reconciler", floor: floor, payload: `{}`},
+		{name: "slack", pkg: "github.com/ecs-medic/ecs-medic/functions/slack", floor: floorLogs, payload: `{"id":"x"}`},
+		{name: "remediate", pkg: "github.com/ecs-medic/ecs-medic/functions/remediate", floor: floorScaling, payload: `{"incident":"inc-x"}`},
+	}
+	if dir := os.Getenv("MEDIC_COLDSTART_BASELINE"); dir != "" {
+		for _, tg := range slices.Clone(targets) {
+			if p := filepath.Join(dir, tg.name, "bootstrap"); tg.floor != nil {
+				if _, err := os.Stat(p); err == nil {
+					targets = append(targets, &target{name: tg.name + " (base)", bin: p, floor: tg.floor, payload: tg.payload})
+				}
+			}
+		}
 	}
 	for _, tg := range targets {
-		tg.bin = build(b, tg.pkg, "lambda.norpc")
+		if tg.bin == "" {
+			tg.bin = build(b, tg.pkg, append([]string{"lambda.norpc"}, tg.tags...)...)
+		}
 		st, err := os.Stat(tg.bin)
 		if err != nil {
 			b.Fatal(err)
 		}
 		tg.size = st.Size()
-		tg.initBytes, tg.initAllocs, _ = startCPU(b, tg.bin, env)
+		tg.initBytes, tg.initAllocs, _, _ = startCPU(b, tg.bin, env)
 	}
 	for b.Loop() {
 		for _, tg := range targets {
@@ -539,8 +570,8 @@ func BenchmarkColdStart(b *testing.B) {
 			ms, inv := f.reports(b)
 			tg.init, tg.inv = append(tg.init, ms), append(tg.inv, inv)
 			_ = f.cmd.Process.Kill()
-			_, _, cpu := startCPU(b, tg.bin, env)
-			tg.cpu = append(tg.cpu, cpu)
+			_, _, cpu, faults := startCPU(b, tg.bin, env)
+			tg.cpu, tg.faults = append(tg.cpu, cpu), append(tg.faults, faults)
 		}
 	}
 	// The median: one start delayed by a neighbour's burst of work would move a mean.
@@ -553,24 +584,36 @@ func BenchmarkColdStart(b *testing.B) {
 		return ys[len(ys)/2]
 	}
 	hello := targets[0]
-	hi, hv, hc := median(hello.init), median(hello.inv), median(hello.cpu)
+	hi, hv, hc, hf := median(hello.init), median(hello.inv), median(hello.cpu), median(hello.faults)
 	load, _ := os.ReadFile("/proc/loadavg")
 	var out strings.Builder
 	fmt.Fprintf(&out, "Lambda cold starts under the emulator, medians of %d, side by side (load average %s): compare the ratios\n",
 		len(hello.init), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "))
-	fmt.Fprintf(&out, "%-13s %8s %9s %7s %16s %10s %7s %14s %9s\n", "function", "init ms", "hello ms", "ratio",
-		"init+1st × hello", "start CPU", "ratio", "pkg init", "binary")
+	fmt.Fprintf(&out, "%-20s %8s %9s %7s %8s %16s %10s %7s %8s %7s %7s %8s %14s %9s\n", "function", "init ms", "hello ms", "× hello",
+		"× floor", "init+1st × hello", "start CPU", "× hello", "× floor", "faults", "× hello", "× floor", "pkg init", "binary")
 	for _, tg := range targets {
-		i, v, c := median(tg.init), median(tg.inv), median(tg.cpu)
-		fmt.Fprintf(&out, "%-13s %8.1f %9.1f %6.2f× %15.2f× %7.1f ms %6.2f× %6d KB %5d %6.1f MB\n", tg.name, i, hi, i/hi,
-			(i+v)/(hi+hv), c, c/hc, tg.initBytes/1000, tg.initAllocs, float64(tg.size)/1e6)
-		if tg != hello {
-			b.ReportMetric(i/hi, tg.name+"-init-x-hello")
-			b.ReportMetric(c/hc, tg.name+"-cpu-x-hello")
+		i, v, c, f := median(tg.init), median(tg.inv), median(tg.cpu), median(tg.faults)
+		xfi, xfc, xff := "", "", ""
+		if tg.floor != nil {
+			xfi, xfc = fmt.Sprintf("%.2f×", i/median(tg.floor.init)), fmt.Sprintf("%.2f×", c/median(tg.floor.cpu))
+			xff = fmt.Sprintf("%.2f×", f/median(tg.floor.faults))
+		}
+		fmt.Fprintf(&out, "%-20s %8.1f %9.1f %6.2f× %8s %15.2f× %7.1f ms %6.2f× %8s %7.0f %6.2f× %8s %6d KB %5d %6.1f MB\n", tg.name, i, hi, i/hi,
+			xfi, (i+v)/(hi+hv), c, c/hc, xfc, f, f/hf, xff, tg.initBytes/1000, tg.initAllocs, float64(tg.size)/1e6)
+		if tg == hello {
+			continue
+		}
+		name := strings.NewReplacer(" (base)", "-base", " ", "-").Replace(tg.name)
+		b.ReportMetric(i/hi, name+"-init-x-hello")
+		b.ReportMetric(c/hc, name+"-cpu-x-hello")
+		b.ReportMetric(f/hf, name+"-faults-x-hello")
+		if tg.floor != nil {
+			b.ReportMetric(i/median(tg.floor.init), name+"-init-x-floor")
 		}
 	}
 	b.ReportMetric(hi, "hello-init-ms")
-	b.Log("\n" + out.String())
+	// Printed, not logged: a benchmark's log is cut to its first lines.
+	fmt.Print(out.String())
 }
 
 // inittraceRE reads one package's line of GODEBUG=inittrace=1: "init pkg @t ms, d ms clock, B bytes, N allocs".
@@ -578,8 +621,9 @@ var inittraceRE = regexp.MustCompile(`(?m)^init \S+ @\S+ ms, \S+ ms clock, (\d+)
 
 // startCPU runs bin without the runtime API, with GODEBUG=inittrace=1: it initialises its
 // packages, runs main up to lambda.Start, which finds no runtime API and exits. It returns what
-// package initialisation allocated and the CPU time (user + system, ms) of the whole run.
-func startCPU(tb testing.TB, bin string, env map[string]string) (initBytes, allocs int64, cpuMs float64) {
+// package initialisation allocated, the CPU time (user + system, ms) of the whole run and its
+// minor page faults.
+func startCPU(tb testing.TB, bin string, env map[string]string) (initBytes, allocs int64, cpuMs, faults float64) {
 	tb.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "GODEBUG=inittrace=1"}
@@ -600,5 +644,8 @@ func startCPU(tb testing.TB, bin string, env map[string]string) (initBytes, allo
 		initBytes, allocs = initBytes+n, allocs+a
 	}
 	ps := cmd.ProcessState
-	return initBytes, allocs, float64(ps.UserTime()+ps.SystemTime()) / float64(time.Millisecond)
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		faults = float64(ru.Minflt)
+	}
+	return initBytes, allocs, float64(ps.UserTime()+ps.SystemTime()) / float64(time.Millisecond), faults
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/event"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 )
@@ -202,7 +203,7 @@ func replayCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	// The incidents live on the events' clock: each event moves it to its own time (never back),
 	// so timelines, response times and durations are the recorded night's.
 	var eventTime time.Time
-	opts := app.Options{Store: store, Console: io.Discard, ProbeCredentials: true, Logs: awslogs.ForAccounts,
+	opts := app.Options{Store: store, Console: io.Discard, ProbeCredentials: true, Logs: awslogs.ForAccounts, Scaling: autoscaling.ForAccount,
 		IncidentClock: func() time.Time {
 			if eventTime.IsZero() {
 				return time.Now()

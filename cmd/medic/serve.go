@@ -15,6 +15,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/logging"
 	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 )
@@ -78,7 +79,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	// Fixes and Slack's deferred work run as background jobs that Stop waits for; the reconciler
 	// runs every minute, the store's sweep every hour.
-	a, err := app.New(ctx, cfg, log, app.Options{Store: store, Console: stdout, ProbeCredentials: true, Logs: awslogs.ForAccounts,
+	a, err := app.New(ctx, cfg, log, app.Options{Store: store, Console: stdout, ProbeCredentials: true, Logs: awslogs.ForAccounts, Scaling: autoscaling.ForAccount,
 		Remedies: app.RemediesInBackground, Listener: ln, Server: opts, Metrics: prom.New(),
 		ReconcileEvery: time.Minute, SweepEvery: time.Hour, Retain: retainResolved})
 	if err != nil {

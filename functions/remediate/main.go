@@ -9,13 +9,16 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.uber.org/zap"
 
 	"github.com/ecs-medic/ecs-medic/internal/app"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 )
 
 func main() {
-	l, err := app.NewLambda(os.Getenv, nil)
+	l, err := app.NewLambda(os.Getenv, scaling)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "remediate:", err)
 		os.Exit(1)
@@ -25,3 +28,7 @@ func main() {
 		return a.Remediate
 	}))
 }
+
+// scaling: scale-out is bounded by the service's Application Auto Scaling maximum, read with the
+// client only this function links.
+func scaling(_ aws.Config, _ *zap.Logger, o *app.Options) { o.Scaling = autoscaling.ForAccount }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -30,9 +29,8 @@ type Clients struct {
 	Account string
 	Region  string
 	ECS     *ecs.Client
-	Scaling *applicationautoscaling.Client
 	// Config is the account's configuration (its credentials, the region). A client only some
-	// entry points call (CloudWatch Logs) is built from it by the package that calls it, with
+	// entry points call (CloudWatch Logs, Application Auto Scaling) is built from it by the package that calls it, with
 	// Client: a Lambda function that never calls it then never links its SDK package, whose
 	// initialisation every cold start would pay.
 	Config aws.Config
@@ -261,7 +259,6 @@ func (p *Provider) build(account, region string, home bool) (*Clients, error) {
 		Account: account,
 		Region:  region,
 		ECS:     ecs.NewFromConfig(cfg),
-		Scaling: applicationautoscaling.NewFromConfig(cfg),
 		Config:  cfg,
 	}, nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
@@ -103,7 +104,7 @@ func newOrg(t *testing.T, env map[string]string) *org {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = o.store.Close() })
-	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock, Metrics: prom.New(), Logs: awslogs.ForAccounts})
+	o.app, err = app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: o.store, Console: io.Discard, Now: o.clock, Metrics: prom.New(), Logs: awslogs.ForAccounts, Scaling: autoscaling.ForAccount})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -131,6 +131,10 @@ type Options struct {
 	// Slack's `/medic logs` and `why` show them. The entry point gives it, so that a Lambda function
 	// that never reads logs does not link the CloudWatch Logs client; nil: no log is read.
 	Logs func(tasklogs.Clients) tasklogs.Tailer
+	// Scaling reads an account's Application Auto Scaling maximum for scale-out
+	// (autoscaling.ForAccount). The entry points that carry out fixes give it, so that the
+	// functions that never scale do not link that client; nil: scale-out is refused.
+	Scaling func(*accounts.Clients) remediate.Scaling
 	// ProbeCredentials checks at start that AWS credentials exist, so a laptop without them gets
 	// one clear log line and "state unavailable" instead of a slow failure per event.
 	ProbeCredentials bool
@@ -250,7 +254,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger, opts Options) 
 		if err != nil {
 			return nil, fmt.Errorf("MEDIC_PRICES: %w", err)
 		}
-		r := &remediate.Remediator{Clients: prov, Manager: a.manager, Guards: opts.Store,
+		r := &remediate.Remediator{Clients: prov, ScalingFor: opts.Scaling, Manager: a.manager, Guards: opts.Store,
 			Runbooks: rbs, Sender: a.sender, Cap: cfg.AutoFix, DryRun: cfg.DryRun, MaxTasks: cfg.MaxTasks, Prices: prices, Log: log}
 		a.remediator, a.fix = r.Handle, r.Handle
 	}

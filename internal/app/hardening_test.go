@@ -30,6 +30,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/metrics/prom"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/server"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
@@ -127,7 +128,7 @@ func newDoorWith(t *testing.T, env map[string]string, do doorOptions, opts ...se
 	inline := func(h *chatops.Handler) chatops.Deferrer {
 		return func(ctx context.Context, j chatops.Job) error { return h.Run(ctx, j) }
 	}
-	ao := app.Options{Store: store, Console: io.Discard, Defer: inline, Server: opts, Metrics: prom.New(), Logs: awslogs.ForAccounts}
+	ao := app.Options{Store: store, Console: io.Discard, Defer: inline, Server: opts, Metrics: prom.New(), Logs: awslogs.ForAccounts, Scaling: autoscaling.ForAccount}
 	if do.gate != nil {
 		ao.Defer, ao.Remedies = nil, app.RemediesInBackground
 	}

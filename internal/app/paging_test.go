@@ -19,6 +19,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/servicestate"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
@@ -84,7 +85,7 @@ func newPaging(t *testing.T) *paging {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	core, logs := observer.New(zapcore.DebugLevel)
-	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard, Logs: awslogs.ForAccounts})
+	a, err := app.New(context.Background(), cfg, zap.New(core), app.Options{Store: store, Console: io.Discard, Logs: awslogs.ForAccounts, Scaling: autoscaling.ForAccount})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/config"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/notify"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/eventgen"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
@@ -97,7 +98,7 @@ func newTeams(t *testing.T, routesYAML string, extraEnv ...string) *teams {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	a, err := app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: store, Console: io.Discard, Logs: awslogs.ForAccounts})
+	a, err := app.New(context.Background(), cfg, zap.NewNop(), app.Options{Store: store, Console: io.Discard, Logs: awslogs.ForAccounts, Scaling: autoscaling.ForAccount})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -77,15 +76,45 @@ func FunctionURL(h http.Handler) func(context.Context, events.LambdaFunctionURLR
 		if err != nil {
 			return events.LambdaFunctionURLResponse{StatusCode: http.StatusBadRequest, Body: err.Error()}, nil
 		}
-		rec := httptest.NewRecorder()
+		rec := &response{header: http.Header{}}
 		h.ServeHTTP(rec, r)
-		resp := events.LambdaFunctionURLResponse{StatusCode: rec.Code, Headers: map[string]string{}}
-		for k, v := range rec.Header() {
+		resp := events.LambdaFunctionURLResponse{StatusCode: rec.code, Headers: map[string]string{}}
+		if resp.StatusCode == 0 {
+			resp.StatusCode = http.StatusOK
+		}
+		for k, v := range rec.header {
 			resp.Headers[k] = strings.Join(v, ",")
 		}
-		resp.Body = rec.Body.String()
+		resp.Body = rec.body.String()
 		return resp, nil
 	}
+}
+
+// response collects what a handler writes, as net/http's server would send it: the first status
+// wins, and a body written without a Content-Type gets the sniffed one. It stands in for
+// net/http/httptest's recorder, which would link a test package (and its init) into the function.
+type response struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (w *response) Header() http.Header { return w.header }
+
+func (w *response) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *response) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		if _, typed := w.header["Content-Type"]; !typed && w.header.Get("Transfer-Encoding") == "" {
+			w.header.Set("Content-Type", http.DetectContentType(b))
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.body.Write(b)
 }
 
 func toHTTP(ctx context.Context, req events.LambdaFunctionURLRequest) (*http.Request, error) {

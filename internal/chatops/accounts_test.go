@@ -14,6 +14,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
@@ -42,7 +43,7 @@ func TestCommandsNameTheAccount(t *testing.T) {
 	prov := accounts.New(cfg, accounts.WithSTS(sts.NewFromConfig(stsCfg)), accounts.WithMemberRole("arn:aws:iam::{account}:role/ecs-medic-member"))
 	g.h.Clients = prov
 	set, _ := runbook.Load(runbooks.FS)
-	g.h.Fix = (&remediate.Remediator{Clients: prov, Manager: g.m, Guards: g.store, Runbooks: set, Cap: runbook.Suggest, Log: zap.NewNop()}).Handle
+	g.h.Fix = (&remediate.Remediator{Clients: prov, ScalingFor: autoscaling.ForAccount, Manager: g.m, Guards: g.store, Runbooks: set, Cap: runbook.Suggest, Log: zap.NewNop()}).Handle
 
 	g.open(t, classify.OOMKilled) // the home account's prod/checkout
 	sig := incidenttest.Failure(classify.OOMKilled, 2, severity.P1)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
@@ -46,9 +47,11 @@ func (h *Handler) runbookAnswer(args []string) Reply {
 	return Reply{Text: strings.TrimRight(b.String(), "\n")}
 }
 
+// Compiled at first use, not at package initialisation: every Lambda function links this package
+// and would pay for it at each cold start, used or not.
 var (
-	mdBold = regexp.MustCompile(`\*\*([^*\n]+)\*\*`)
-	mdLink = regexp.MustCompile(`\[([^\]\n]+)\]\(([^)\s]+)\)`)
+	mdBold = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\*\*([^*\n]+)\*\*`) })
+	mdLink = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[([^\]\n]+)\]\(([^)\s]+)\)`) })
 )
 
 // slackMarkdown turns a runbook body's Markdown into Slack mrkdwn: paragraphs wrapped in the
@@ -56,18 +59,18 @@ var (
 // to a web page <url|text>, a link to a file of the repository only its text (it means nothing in
 // Slack), and <, > and & are escaped.
 func slackMarkdown(md string) string {
-	out := mdLink.ReplaceAllStringFunc(unwrap(md), func(m string) string {
-		p := mdLink.FindStringSubmatch(m)
+	out := mdLink().ReplaceAllStringFunc(unwrap(md), func(m string) string {
+		p := mdLink().FindStringSubmatch(m)
 		if strings.HasPrefix(p[2], "https://") {
 			return "\x00" + p[2] + "|" + p[1] + "\x01"
 		}
 		return p[1]
 	})
-	out = mdBold.ReplaceAllString(esc(out), "*$1*")
+	out = mdBold().ReplaceAllString(esc(out), "*$1*")
 	return strings.NewReplacer("\x00", "<", "\x01", ">").Replace(out)
 }
 
-var mdBlockStart = regexp.MustCompile(`^(\d+\.|[-*+>|]|#+) `)
+var mdBlockStart = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+\.|[-*+>|]|#+) `) })
 
 // unwrap joins the lines of each Markdown paragraph or list item, keeps blank lines, and turns
 // headings into bold lines.
@@ -86,7 +89,7 @@ func unwrap(md string) string {
 				b.WriteString("\n")
 			}
 			b.WriteString("**" + strings.TrimSpace(strings.TrimLeft(t, "#")) + "**")
-		case prevText && !mdBlockStart.MatchString(t):
+		case prevText && !mdBlockStart().MatchString(t):
 			b.WriteString(" " + t)
 		default:
 			if prevText {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 )
@@ -162,7 +163,7 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	for _, a := range append(slices.Clone(c.Accounts), c.HomeAccount) {
-		if a != "" && !accountRE.MatchString(a) {
+		if a != "" && !accountRE().MatchString(a) {
 			errs = append(errs, fmt.Errorf("account id %q (MEDIC_ACCOUNTS / MEDIC_HOME_ACCOUNT): want 12 digits", a))
 		}
 	}
@@ -213,7 +214,9 @@ func slackID(s, prefixes string) bool {
 	return true
 }
 
-var accountRE = regexp.MustCompile(`^\d{12}$`)
+// Compiled at first use, not at package initialisation: every Lambda function links this package
+// and would pay for it at each cold start, used or not.
+var accountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d{12}$`) })
 
 func secretRef(getenv func(string) string, name string) SecretRef {
 	return SecretRef{Value: Secret(getenv(name)), ARN: getenv(name + "_ARN"), SSM: getenv(name + "_SSM")}

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/smithy-go"
 
@@ -149,13 +150,15 @@ func SlackLink(u, text string) string {
 // SlackActor renders who did something: a Slack user recorded by id ("slack:U0123ABC") as a
 // mention Slack displays as the user's name; anything else escaped.
 func SlackActor(actor string) string {
-	if id, ok := strings.CutPrefix(actor, "slack:"); ok && slackUserID.MatchString(id) {
+	if id, ok := strings.CutPrefix(actor, "slack:"); ok && slackUserID().MatchString(id) {
 		return "<@" + id + ">"
 	}
 	return SlackEscape(actor)
 }
 
-var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+// Compiled at first use, not at package initialisation: every Lambda function links this package
+// and would pay for it at each cold start, used or not.
+var slackUserID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`) })
 
 // Reason says why a call failed in words for people: the error's own context, then AWS's error
 // code and message — without the SDK's operation name, HTTP status and request id — or that AWS

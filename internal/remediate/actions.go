@@ -8,8 +8,6 @@ import (
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
-	astypes "github.com/aws/aws-sdk-go-v2/service/applicationautoscaling/types"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
@@ -211,17 +209,19 @@ func (r *Remediator) planScaleOut(ctx context.Context, inc *incident.Incident, s
 	if ok && int(maxTasks) < limit {
 		limit, why = int(maxTasks), "the runbook's max_tasks"
 	}
-	if r.Scaling != nil {
-		out, err := r.Scaling.DescribeScalableTargets(ctx, &applicationautoscaling.DescribeScalableTargetsInput{
-			ServiceNamespace: astypes.ServiceNamespaceEcs, ResourceIds: []string{"service/" + inc.Scope.Cluster + "/" + inc.Scope.Service}})
+	switch {
+	case r.Scaling != nil:
+		n, ok, err := r.Scaling.MaxTasks(ctx, inc.Scope.Cluster, inc.Scope.Service)
 		if err != nil {
-			return "", nil, fmt.Errorf("describe scalable targets: %w", err)
+			return "", nil, err
 		}
-		for _, t := range out.ScalableTargets {
-			if t.ScalableDimension == astypes.ScalableDimensionECSServiceDesiredCount && int(aws.ToInt32(t.MaxCapacity)) < limit {
-				limit, why = int(aws.ToInt32(t.MaxCapacity)), "the service's auto-scaling maximum"
-			}
+		if ok && n < limit {
+			limit, why = n, "the service's auto-scaling maximum"
 		}
+	case r.Clients != nil:
+		// An entry point that gives accounts' clients but no way to read their scaling bound
+		// (one that was never meant to scale) must not scale past a bound it cannot see.
+		return "", nil, fmt.Errorf("scale-out is not carried out here: the service's auto-scaling maximum cannot be read: %w", ErrRefused)
 	}
 	from := int(svc.DesiredCount)
 	to := from + step

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/applicationautoscaling"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"go.uber.org/zap"
@@ -36,9 +35,13 @@ type ECS interface {
 	ListTagsForResource(ctx context.Context, in *ecs.ListTagsForResourceInput, optFns ...func(*ecs.Options)) (*ecs.ListTagsForResourceOutput, error)
 }
 
-// Scaling is the part of *applicationautoscaling.Client scale-out reads.
+// Scaling reads a service's Application Auto Scaling maximum, a bound scale-out never passes
+// (package autoscaling). It names no SDK type, so that the functions that never scale do not link
+// the Application Auto Scaling client, whose initialisation their every cold start would pay.
 type Scaling interface {
-	DescribeScalableTargets(ctx context.Context, in *applicationautoscaling.DescribeScalableTargetsInput, optFns ...func(*applicationautoscaling.Options)) (*applicationautoscaling.DescribeScalableTargetsOutput, error)
+	// MaxTasks is the least maximum of the service's scalable targets for its desired count; ok is
+	// false when the service has none.
+	MaxTasks(ctx context.Context, cluster, service string) (maxTasks int, ok bool, err error)
 }
 
 // Request asks for a fix.
@@ -91,7 +94,10 @@ type Remediator struct {
 	// ECS and Scaling serve every service when Clients is nil (one account: tests).
 	ECS     ECS
 	Scaling Scaling // nil: scale-out is bounded by the runbook's max_tasks alone
-	Manager *incident.Manager
+	// ScalingFor gives an account's Scaling when Clients is set (autoscaling.ForAccount); nil:
+	// scale-out is refused, as its bound cannot be read.
+	ScalingFor func(*accounts.Clients) Scaling
+	Manager    *incident.Manager
 	// Guards keeps each scope's remediation guard (the store): the lease, the fix history the
 	// rate limit counts, the revision a rollback returns to.
 	Guards   Guards
@@ -312,7 +318,10 @@ func (r *Remediator) forScope(ctx context.Context, scope incident.Scope) (*Remed
 		return nil, err
 	}
 	cp := *r
-	cp.ECS, cp.Scaling = cs.ECS, cs.Scaling
+	cp.ECS, cp.Scaling = cs.ECS, nil
+	if r.ScalingFor != nil {
+		cp.Scaling = r.ScalingFor(cs)
+	}
 	return &cp, nil
 }
 

@@ -17,11 +17,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"go.uber.org/zap"
 
+	"github.com/ecs-medic/ecs-medic/internal/accounts"
 	"github.com/ecs-medic/ecs-medic/internal/boltstore"
 	"github.com/ecs-medic/ecs-medic/internal/classify"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/incident/incidenttest"
 	"github.com/ecs-medic/ecs-medic/internal/remediate"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/severity"
 	"github.com/ecs-medic/ecs-medic/internal/testing/fakeecs"
@@ -69,7 +71,7 @@ func newRig(t *testing.T, svc fakeecs.Service, auto ...string) *rig {
 		set.ByID(id).Fix.Mode = runbook.Auto
 	}
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
-	r := &remediate.Remediator{ECS: client, Scaling: scaling, Manager: m, Guards: st, Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
+	r := &remediate.Remediator{ECS: client, Scaling: autoscaling.New(scaling), Manager: m, Guards: st, Runbooks: set, Cap: runbook.Auto, Log: zap.NewNop()}
 	return &rig{r: r, m: m, st: st, clk: clk, ecs: fake}
 }
 
@@ -270,6 +272,39 @@ func TestScaleOutBoundedByAutoScaling(t *testing.T) {
 	muts := g.ecs.Mutations()
 	if !res.Done || len(muts) != 1 || muts[0].Body["desiredCount"] != float64(5) {
 		t.Fatalf("%+v %v", res, muts)
+	}
+}
+
+// Through accounts' clients, scale-out reads the service's auto-scaling maximum with the
+// incident's own account's credentials; an entry point that cannot read it (one that never
+// scales, so does not link that client) refuses rather than scale past a bound it cannot see.
+func TestScaleOutThroughAccountsReadsItsBound(t *testing.T) {
+	for _, reader := range []bool{false, true} {
+		svc := checkout(4)
+		svc.MaxCapacity = 5
+		g := newRig(t, svc, "cpu-high")
+		member := fakeecs.New(svc)
+		t.Cleanup(member.Close)
+		cfg := fakes.AWSConfigAs("MEMBER", member.URL)
+		g.r.Clients = clientsOf{cs: &accounts.Clients{Account: "111122223333", Region: "us-east-1", ECS: ecs.NewFromConfig(cfg), Config: cfg}}
+		if reader {
+			g.r.ScalingFor = autoscaling.ForAccount
+		}
+		sig := incident.Signal{Kind: incident.Failure, EventID: "a1", Scope: incident.Scope{Account: "111122223333", Region: "us-east-1", Cluster: "prod", Service: "checkout"},
+			Cause: classify.Alarm, Runbook: "cpu-high", Marks: []string{"evt#a1"}, Time: g.clk.Now()}
+		opened, _ := g.m.Apply(context.Background(), sig)
+		res := g.fix(t, opened.Incident.ID)
+		if !reader {
+			mustSkip(t, res, "the service's auto-scaling maximum cannot be read")
+			if len(member.Mutations()) != 0 || len(g.ecs.Calls("")) != 0 {
+				t.Fatalf("changed ECS: member %v, default %v", member.Mutations(), g.ecs.Calls(""))
+			}
+			continue
+		}
+		muts, reads := member.Mutations(), member.Calls("ScalingDescribeScalableTargets")
+		if !res.Done || len(muts) != 1 || muts[0].Body["desiredCount"] != float64(5) || len(reads) != 1 || reads[0].AccessKey != "MEMBER" {
+			t.Fatalf("%+v, mutations %v, scaling reads %+v", res, muts, reads)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -119,7 +120,7 @@ func Parse(name string, raw []byte) (*File, error) {
 		errs := make([]error, 0, len(te.Errors))
 		for _, e := range te.Errors {
 			// "line 3: field slack_chanel not found in type route.Route" → "line 3: unknown key slack_chanel"
-			if m := unknownRE.FindStringSubmatch(e); m != nil {
+			if m := unknownRE().FindStringSubmatch(e); m != nil {
 				e = m[1] + "unknown key " + m[2]
 			}
 			errs = append(errs, fmt.Errorf("%s: %s", name, e))
@@ -137,7 +138,9 @@ func Parse(name string, raw []byte) (*File, error) {
 	return f, nil
 }
 
-var unknownRE = regexp.MustCompile(`^(line \d+: )field (\S+) not found in type`)
+// Compiled at first use, not at package initialisation: every Lambda function links this package
+// and would pay for it at each cold start, used or not.
+var unknownRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(line \d+: )field (\S+) not found in type`) })
 
 // check lists every problem of the file, one error each, naming the file and the route.
 func (f *File) check() []error {

@@ -29,6 +29,7 @@ import (
 	"github.com/ecs-medic/ecs-medic/internal/dynamostore"
 	"github.com/ecs-medic/ecs-medic/internal/incident"
 	"github.com/ecs-medic/ecs-medic/internal/reconcile"
+	"github.com/ecs-medic/ecs-medic/internal/remediate/autoscaling"
 	"github.com/ecs-medic/ecs-medic/internal/runbook"
 	"github.com/ecs-medic/ecs-medic/internal/tasklogs/awslogs"
 	"github.com/ecs-medic/ecs-medic/internal/testing/dynalite"
@@ -127,7 +128,7 @@ func NewEnv(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	// Fixes run inside the event's handling, so a scenario's outcome is there when it answers.
-	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{Store: e.Store, AWS: &awsCfg, Console: io.Discard, Logs: awslogs.ForAccounts,
+	a, err := app.New(ctx, cfg, zap.NewNop(), app.Options{Store: e.Store, AWS: &awsCfg, Console: io.Discard, Logs: awslogs.ForAccounts, Scaling: autoscaling.ForAccount,
 		Remedies: app.RemediesInline, Listener: ln})
 	if err != nil {
 		ln.Close()
