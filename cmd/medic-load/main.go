@@ -32,7 +32,15 @@ func run() int {
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the storm to this file")
 	mutexProfile := flag.String("mutexprofile", "", "write a mutex contention profile of the storm to this file")
 	blockProfile := flag.String("blockprofile", "", "write a profile of where goroutines waited (channels, locks, I/O) to this file")
+	postChild := flag.Bool("post-child", false, "be the load generator of -side-by-side: read the storm from standard input, send it, answer on standard output")
 	flag.Parse()
+	if *postChild {
+		if err := scenario.RunPostChild(context.Background(), os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	if *blockProfile != "" {
 		runtime.SetBlockProfileRate(int(time.Millisecond / 10))
 		defer func() {
@@ -77,7 +85,7 @@ func run() int {
 	if *side {
 		sc := scenario.Full
 		sc.Events, sc.Services, sc.Clients = s.Events, s.Services, s.Clients
-		r, err := scenario.SideBySide(context.Background(), sc, sideRounds)
+		r, err := scenario.SideBySide(context.Background(), sc, sideRounds, loadGenerator())
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "medic-load: %v\n", err)
 			return 1
@@ -106,6 +114,18 @@ func storm(s scenario.Load) int {
 		return 1
 	}
 	return 0
+}
+
+// loadGenerator is the side-by-side's load generator: this program again, as a process of its
+// own (-post-child), so that each server's CPU is measured apart from the client's; in this
+// process when the program cannot find itself.
+func loadGenerator() scenario.Poster {
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "medic-load: the load generator runs in this process:", err)
+		return scenario.InProcess
+	}
+	return scenario.ChildPoster(exe, "-post-child")
 }
 
 // sideRounds is how many times ecs-medic and Alertmanager take the storm in turn.
@@ -157,7 +177,7 @@ func runScenarios(file string) int {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", am.Name, status, strings.Join(figs, "<br>"))
 	}
 	fmt.Fprintln(os.Stderr, "running ecs-medic and Alertmanager side by side…")
-	if sb, err := scenario.SideBySide(context.Background(), scenario.Full, sideRounds); err != nil {
+	if sb, err := scenario.SideBySide(context.Background(), scenario.Full, sideRounds, loadGenerator()); err != nil {
 		fmt.Fprintf(&b, "| ingest side by side: ecs-medic ÷ Alertmanager | not run: %v | |\n", err)
 	} else {
 		var figs []string

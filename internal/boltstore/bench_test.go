@@ -44,7 +44,7 @@ func BenchmarkOccurrence(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			w0, c0 := st.Writes(), st.Commits()
+			w0, c0, l0 := st.Writes(), st.Commits(), st.LogBytes()
 			var next atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -68,6 +68,7 @@ func BenchmarkOccurrence(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(st.Writes()-w0)/float64(b.N), "log-records/op")
 			b.ReportMetric(float64(st.Commits()-c0)/float64(b.N), "bbolt-commits/op")
+			b.ReportMetric(float64(st.LogBytes()-l0)/float64(b.N), "log-B/op")
 		})
 	}
 }

@@ -54,13 +54,18 @@ type Store struct {
 	markTTL time.Duration
 	writes  atomic.Int64
 	commits atomic.Int64
-	fold    time.Duration
-	sync    time.Duration
-	mem     memory
-	log     wal
-	foldMu  sync.Mutex // one fold at a time
-	stop    chan struct{}
-	stopped chan struct{}
+	logged  atomic.Int64 // bytes of log frames appended
+	// onDisk filters the marks in bbolt (nil when read-only: Update is refused); diskReads
+	// counts the bbolt reads of marks it let through.
+	onDisk    atomic.Pointer[markFilter]
+	diskReads atomic.Int64
+	fold      time.Duration
+	sync      time.Duration
+	mem       memory
+	log       wal
+	foldMu    sync.Mutex // one fold at a time
+	stop      chan struct{}
+	stopped   chan struct{}
 }
 
 var _ incident.Store = (*Store)(nil)
@@ -153,6 +158,10 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := s.rebuildMarkFilter(); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	s.stop, s.stopped = make(chan struct{}), make(chan struct{})
 	go s.folder()
 	return s, nil
@@ -187,6 +196,9 @@ func (s *Store) Close() error {
 
 // Writes is how many Update and Modify calls wrote something: log records, one per event.
 func (s *Store) Writes() int64 { return s.writes.Load() }
+
+// LogBytes is how many bytes of log frames (headers included) Update and Modify appended.
+func (s *Store) LogBytes() int64 { return s.logged.Load() }
 
 // Commits is how many bbolt transactions (each with its fsync) the folds took.
 func (s *Store) Commits() int64 { return s.commits.Load() }
@@ -385,7 +397,24 @@ func (s *Store) Sweep(retain time.Duration) (int, error) {
 		removed = len(marks) + len(incidents)
 		return nil
 	})
-	return removed, err
+	if err != nil {
+		return removed, err
+	}
+	// The deleted marks' bits would stay set: start again from what bbolt holds.
+	return removed, s.rebuildMarkFilter()
+}
+
+// rebuildMarkFilter builds the filter of bbolt's marks anew. Under foldMu, so no fold adds
+// marks to bbolt meanwhile that the new filter would miss.
+func (s *Store) rebuildMarkFilter() error {
+	s.foldMu.Lock()
+	defer s.foldMu.Unlock()
+	f, err := buildMarkFilter(s.db, markFilterBits, s.now().Unix())
+	if err != nil {
+		return fmt.Errorf("read marks: %w", err)
+	}
+	s.onDisk.Store(f)
+	return nil
 }
 
 // PutSilence implements incident.Store.

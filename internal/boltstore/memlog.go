@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -220,17 +219,36 @@ func (w *wal) removeAll() {
 	w.segments = nil
 }
 
+// recordBuf is a record being built, reused: the record of nearly every event holds one
+// occurrence, which then costs no allocation.
+type recordBuf struct {
+	rec record
+	occ [2]occurred
+}
+
+var records = sync.Pool{New: func() any { return &recordBuf{} }}
+
 // frame is an encoded record waiting for its sequence number.
-type frame struct{ buf bytes.Buffer }
+type frame struct{ b []byte }
 
 var frames = sync.Pool{New: func() any { f := &frame{}; return f }}
 
-// encodeRecord encodes rec after room for the frame header.
-func encodeRecord(rec *record) (*frame, error) {
+// encodeRecord encodes rec after room for the frame header: in the binary form when it changes
+// no incident whole (prev gives each occurrence's previous incident), else as JSON.
+func encodeRecord(rec *record, prev func(id string) *incident.Incident) (*frame, error) {
 	f := frames.Get().(*frame)
-	f.buf.Reset()
-	f.buf.Write(make([]byte, frameHeader)[:frameHeader:frameHeader])
-	if err := json.NewEncoder(&f.buf).Encode(rec); err != nil {
+	b := append(f.b[:0], make([]byte, frameHeader)...)
+	var err error
+	if binaryForm(rec) {
+		b, err = appendBinaryRecord(b, rec, prev)
+	} else {
+		var raw []byte
+		if raw, err = json.Marshal(rec); err == nil {
+			b = append(b, raw...)
+		}
+	}
+	f.b = b
+	if err != nil {
 		frames.Put(f)
 		return nil, fmt.Errorf("encode log record: %w", err)
 	}
@@ -241,7 +259,7 @@ func encodeRecord(rec *record) (*frame, error) {
 // Once it returns the record is in the operating system's hands.
 func (s *Store) appendFrame(f *frame) (uint64, error) {
 	m, w := &s.mem, &s.log
-	b := f.buf.Bytes()
+	b := f.b
 	seq := m.seq + 1
 	binary.BigEndian.PutUint32(b[0:4], uint32(len(b)-frameHeader))
 	binary.BigEndian.PutUint64(b[8:16], seq)
@@ -256,6 +274,7 @@ func (s *Store) appendFrame(f *frame) (uint64, error) {
 	}
 	w.off += len(b)
 	m.seq = seq
+	s.logged.Add(int64(len(b)))
 	return seq, nil
 }
 
@@ -277,7 +296,18 @@ func (s *Store) marked(marks []string, now int64) string {
 			return mk
 		}
 	}
-	// A fold moves marks to bbolt before it forgets them: one not in memory now is there.
+	// A fold moves marks to bbolt before it forgets them: one not in memory now is there, and in
+	// the filter of bbolt's marks, which spares the read for a mark it has never seen.
+	if f := s.onDisk.Load(); f != nil {
+		maybe := false
+		for _, mk := range marks {
+			maybe = maybe || f.mayHold(mk)
+		}
+		if !maybe {
+			return ""
+		}
+	}
+	s.diskReads.Add(1)
 	found := ""
 	_ = s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketMarks)
@@ -374,25 +404,30 @@ func (s *Store) checkChanges(key string, cur, changed []*incident.Incident) erro
 func (s *Store) install(st *scopeState, changed []*incident.Incident, marks []string, now time.Time) error {
 	cur := st.active
 	exp := now.Add(s.markTTL).Unix()
-	var rec record
+	rb := records.Get().(*recordBuf)
+	defer func() { *rb = recordBuf{}; records.Put(rb) }()
+	rec := &rb.rec
+	rec.Occurred = rb.occ[:0]
 	if len(marks) > 0 {
 		rec.Marks, rec.Exp = marks, exp
 	}
-	for _, inc := range changed {
-		inc.Version++
-		var prev *incident.Incident
+	prevOf := func(id string) *incident.Incident {
 		for _, c := range cur {
-			if c.ID == inc.ID {
-				prev = c
+			if c.ID == id {
+				return c
 			}
 		}
-		if o, ok := occurredOf(prev, inc); ok {
+		return nil
+	}
+	for _, inc := range changed {
+		inc.Version++
+		if o, ok := occurredOf(prevOf(inc.ID), inc); ok {
 			rec.Occurred = append(rec.Occurred, o)
 		} else {
 			rec.Incidents = append(rec.Incidents, inc)
 		}
 	}
-	f, err := encodeRecord(&rec)
+	f, err := encodeRecord(rec, prevOf)
 	if err == nil {
 		m := &s.mem
 		m.mu.Lock()
@@ -410,7 +445,9 @@ func (s *Store) install(st *scopeState, changed []*incident.Incident, marks []st
 			}
 		}
 		m.mu.Unlock()
-		frames.Put(f)
+		if cap(f.b) <= maxPooledFrame {
+			frames.Put(f)
+		}
 	}
 	if err != nil {
 		for _, inc := range changed {
@@ -605,6 +642,14 @@ func (s *Store) Fold() error {
 	m.mu.Unlock()
 
 	err := s.db.Update(func(tx *bolt.Tx) error { return writeFold(tx, fs) })
+	if f := s.onDisk.Load(); f != nil && err == nil {
+		// Before memory forgets them below: a mark is always in one or the other.
+		for _, marks := range fs.marks {
+			for mk := range marks {
+				f.add(mk)
+			}
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.folding = nil
@@ -811,6 +856,13 @@ func (s *Store) replay(name string, folded uint64) error {
 		if seq <= folded {
 			continue
 		}
+		if len(payload) > 0 && payload[0] == binaryRecord {
+			if err := s.replayBinary(payload); err != nil {
+				return fmt.Errorf("log %s: record %d: %w", name, seq, err)
+			}
+			m.seq = max(m.seq, seq)
+			continue
+		}
 		var rec record
 		if err := json.Unmarshal(payload, &rec); err != nil {
 			return fmt.Errorf("log %s: record %d: %w", name, seq, err)
@@ -832,3 +884,31 @@ func (s *Store) replay(name string, folded uint64) error {
 	}
 	return nil
 }
+
+// replayBinary applies one binary record (see record.go).
+func (s *Store) replayBinary(payload []byte) error {
+	m := &s.mem
+	marks, exp, occ, err := decodeBinaryRecord(payload)
+	if err != nil {
+		return err
+	}
+	for i := range occ {
+		o := &occ[i]
+		prev := m.byID[o.ID]
+		if prev == nil {
+			return fmt.Errorf("an occurrence of incident %s, which is not active", o.ID)
+		}
+		inc, err := o.applyTo(prev)
+		if err != nil {
+			return fmt.Errorf("incident %s: %w", o.ID, err)
+		}
+		m.apply(m.scope(prev.Scope.Key()), inc)
+	}
+	for _, mk := range marks {
+		m.shard(mk).cur[mk] = exp
+	}
+	return nil
+}
+
+// maxPooledFrame bounds the frames kept for reuse: a record holding a large incident is not kept.
+const maxPooledFrame = 16 << 10

@@ -14,46 +14,16 @@ import (
 // Apply records a signal. A redelivered event yields Outcome.Duplicate and changes nothing but
 // the duplicate counter.
 func (m *Manager) Apply(ctx context.Context, sig Signal) (Outcome, error) {
-	var out Outcome
-	err := m.store.Update(ctx, sig.Scope, sig.Marks, func(active []*Incident) ([]*Incident, error) {
-		out = Outcome{} // fn may run more than once
-		now := m.now()
-		switch sig.Kind {
-		case Failure:
-			return m.applyFailure(sig, active, now, &out), nil
-		case Corroborate:
-			if len(active) == 0 {
-				return m.applyFailure(sig, active, now, &out), nil
-			}
-			return m.attach(sig, active, now, &out), nil
-		case Note:
-			return m.attach(sig, active, now, &out), nil
-		case Recover:
-			for _, inc := range active {
-				if inc.Cause != sig.Cause {
-					continue
-				}
-				if sig.Alarm != "" && len(inc.Alarms) > 0 {
-					if !contains(inc.Alarms, sig.Alarm) {
-						continue // another alarm's incident, or one already back to OK
-					}
-					inc.Alarms = remove(inc.Alarms, sig.Alarm)
-					if len(inc.Alarms) > 0 {
-						inc.UpdatedAt = now
-						inc.addEntry(Entry{At: now, Actor: "aws.cloudwatch", Kind: "signal",
-							Message: sig.Message + "; still in ALARM: " + strings.Join(inc.Alarms, ", ")})
-						out.Incident = inc
-						return []*Incident{inc}, nil
-					}
-				}
-				resolve(inc, now, actorMedic, sig.Message)
-				out.Incident, out.Resolved = inc, true
-				return []*Incident{inc}, nil
-			}
-			return nil, nil
-		}
-		return nil, fmt.Errorf("unknown signal kind %d", sig.Kind)
-	})
+	a, _ := m.applies.Get().(*applying)
+	if a == nil {
+		a = &applying{m: m}
+		a.fn = a.apply
+	}
+	a.sig = sig
+	err := m.store.Update(ctx, sig.Scope, sig.Marks, a.fn)
+	out := a.out
+	*a = applying{m: m, fn: a.fn} // nothing of this signal stays reachable from the pool
+	m.applies.Put(a)
 	if errors.Is(err, ErrDuplicate) {
 		m.countDuplicate(ctx, sig)
 		return Outcome{Duplicate: true}, nil
@@ -62,6 +32,57 @@ func (m *Manager) Apply(ctx context.Context, sig Signal) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return out, nil
+}
+
+// applying is one Apply: the signal, its outcome, and the update function the store calls
+// (bound once to its applying, so that handing it to the store allocates nothing).
+type applying struct {
+	m   *Manager
+	sig Signal
+	out Outcome
+	fn  func(active []*Incident) ([]*Incident, error)
+}
+
+// apply is Apply's update of the scope's active incidents.
+func (a *applying) apply(active []*Incident) ([]*Incident, error) {
+	m, sig, out := a.m, &a.sig, &a.out
+	*out = Outcome{} // fn may run more than once
+	now := m.now()
+	switch sig.Kind {
+	case Failure:
+		return m.applyFailure(*sig, active, now, out), nil
+	case Corroborate:
+		if len(active) == 0 {
+			return m.applyFailure(*sig, active, now, out), nil
+		}
+		return m.attach(*sig, active, now, out), nil
+	case Note:
+		return m.attach(*sig, active, now, out), nil
+	case Recover:
+		for _, inc := range active {
+			if inc.Cause != sig.Cause {
+				continue
+			}
+			if sig.Alarm != "" && len(inc.Alarms) > 0 {
+				if !contains(inc.Alarms, sig.Alarm) {
+					continue // another alarm's incident, or one already back to OK
+				}
+				inc.Alarms = remove(inc.Alarms, sig.Alarm)
+				if len(inc.Alarms) > 0 {
+					inc.UpdatedAt = now
+					inc.addEntry(Entry{At: now, Actor: "aws.cloudwatch", Kind: "signal",
+						Message: sig.Message + "; still in ALARM: " + strings.Join(inc.Alarms, ", ")})
+					out.Incident = inc
+					return []*Incident{inc}, nil
+				}
+			}
+			resolve(inc, now, actorMedic, sig.Message)
+			out.Incident, out.Resolved = inc, true
+			return []*Incident{inc}, nil
+		}
+		return nil, nil
+	}
+	return nil, fmt.Errorf("unknown signal kind %d", sig.Kind)
 }
 
 func (m *Manager) applyFailure(sig Signal, active []*Incident, now time.Time, out *Outcome) []*Incident {

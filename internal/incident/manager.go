@@ -2,6 +2,7 @@ package incident
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -27,6 +28,9 @@ type Manager struct {
 	now   func() time.Time
 	newID func(time.Time) string
 	route func(Signal) string
+	// applies reuses Apply's state (*applying): a signal captured by Apply's closure would
+	// otherwise be moved to the heap for every event, about 600 bytes.
+	applies sync.Pool
 }
 
 // NewManager returns a Manager over the incidents and silences of store (a Store has both).

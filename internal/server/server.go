@@ -144,10 +144,7 @@ type server struct {
 const maxPooled = 256 << 10
 
 // answer encodes POST /events' answer into a buffer it keeps.
-type answer struct {
-	buf bytes.Buffer
-	enc *json.Encoder
-}
+type answer struct{ buf []byte }
 
 // guard lets a request through to the API only with the token (when one is configured), or else
 // from a loopback Host.
@@ -284,20 +281,19 @@ func (s *server) putBody(buf *bytes.Buffer) {
 	}
 }
 
-// writeAnswer is writeJSON for POST /events' answer, through a reused buffer and encoder.
+// writeAnswer is writeJSON for POST /events' answer, written by appendAnswer into a reused buffer.
 func (s *server) writeAnswer(w http.ResponseWriter, status int, resp eventsResponse) {
 	a, _ := s.answers.Get().(*answer)
 	if a == nil {
 		a = &answer{}
-		a.enc = json.NewEncoder(&a.buf)
-		a.enc.SetIndent("", "  ")
 	}
-	a.buf.Reset()
-	_ = a.enc.Encode(resp)
-	w.Header().Set("Content-Type", "application/json")
+	a.buf = appendAnswer(a.buf[:0], &resp)
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"} // canonical already: Set would check it again
+	h["Content-Length"] = []string{strconv.Itoa(len(a.buf))}
 	w.WriteHeader(status)
-	_, _ = w.Write(a.buf.Bytes())
-	if a.buf.Cap() <= maxPooled {
+	_, _ = w.Write(a.buf)
+	if cap(a.buf) <= maxPooled {
 		s.answers.Put(a)
 	}
 }

@@ -2,7 +2,6 @@ package scenario
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -203,16 +202,10 @@ func amAlerts(bodies [][]byte) ([][]byte, error) {
 	return alerts, nil
 }
 
-// post sends each alert in its own request to /api/v2/alerts from `clients` senders.
+// post sends each alert in its own request to /api/v2/alerts from `clients` senders, with the
+// load generator ecs-medic's side gets (Post).
 func (am *amProcess) post(ctx context.Context, alerts [][]byte, clients int) Sent {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second}
 	// Errors are not counted: Alertmanager's answer to each post is not what is compared.
-	sent, _ := drive(ctx, len(alerts), clients, func(i int) error {
-		if resp, err := client.Post(am.base+"/api/v2/alerts", "application/json", bytes.NewReader(alerts[i])); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		return nil
-	})
+	sent, _ := Post(ctx, am.base+"/api/v2/alerts", alerts, clients)
 	return sent
 }

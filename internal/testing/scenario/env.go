@@ -216,19 +216,24 @@ func (e *Env) Invoke(ctx context.Context, bodies [][]byte, clients int) (Sent, e
 
 // drive runs call(0..n-1) from `clients` workers and measures each call.
 func drive(ctx context.Context, n, clients int, call func(i int) error) (Sent, error) {
+	return driveOn(ctx, n, clients, func(_, i int) error { return call(i) })
+}
+
+// driveOn is drive telling each call which worker (0..clients-1) makes it.
+func driveOn(ctx context.Context, n, clients int, call func(w, i int) error) (Sent, error) {
 	s := Sent{Requests: n, Latencies: make([]time.Duration, n)}
 	work := make(chan int)
 	var mu sync.Mutex
 	var firstErr error
 	var wg sync.WaitGroup
 	s.First = time.Now()
-	for range clients {
+	for w := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range work {
 				t0 := time.Now()
-				if err := call(i); err != nil {
+				if err := call(w, i); err != nil {
 					mu.Lock()
 					firstErr = err
 					mu.Unlock()

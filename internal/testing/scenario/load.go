@@ -57,7 +57,7 @@ func RunLoad(ctx context.Context, l Load) (*LoadReport, error) {
 	bodies, _ := buildStorm(l.Events, l.Services, l.Redelivered, l.Seed, 7, oomOnly)
 
 	before, allocBefore := heapNow(true), heapAllocated()
-	sent, err := e.Send(ctx, bodies, l.Clients)
+	sent, err := Post(ctx, e.URL+"/events", bodies, l.Clients)
 	if err != nil {
 		return nil, err
 	}
