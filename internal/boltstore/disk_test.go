@@ -504,8 +504,8 @@ func records(t *testing.T, seg string) []map[string]json.RawMessage {
 	var out []map[string]json.RawMessage
 	start := 0
 	for _, end := range frameEnds(t, raw) {
-		var rec map[string]json.RawMessage
-		if err := json.Unmarshal(raw[start+16:end], &rec); err != nil {
+		rec, err := boltstore.RecordFields(raw[start+16 : end])
+		if err != nil {
 			t.Fatalf("record at %d: %v", start, err)
 		}
 		out = append(out, rec)
