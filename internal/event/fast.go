@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -244,8 +245,13 @@ func (d *decoder) str() (start, end int, escaped bool) {
 			x := binary.LittleEndian.Uint64(in[i:])
 			q := x ^ (ones * '"')
 			b := x ^ (ones * '\\')
-			// no byte below 0x20, no quote and no backslash among these eight
-			if ((x-ones*0x20)&^x|(q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			// the high bit of each byte below 0x20, quote or backslash among these eight (and
+			// perhaps of bytes after the first such one, where a borrow carried: the lowest set
+			// bit is exact)
+			if m := ((x-ones*0x20)&^x | (q-ones)&^q | (b-ones)&^b) & highs; m != 0 {
+				// Straight to the first of them: stepping a byte at a time and testing eight
+				// again would cost most strings, which are short, a dozen tests each.
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
