@@ -72,12 +72,12 @@ func (d *decoder) fail() { d.ok = false }
 // ws skips JSON whitespace.
 func (d *decoder) ws() {
 	for d.pos < len(d.in) {
-		switch d.in[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
+		// One comparison for what follows most tokens, in indented JSON too: a byte above the
+		// space is not whitespace.
+		if c := d.in[d.pos]; c > ' ' || c != ' ' && c != '\n' && c != '\t' && c != '\r' {
 			return
 		}
+		d.pos++
 	}
 }
 
