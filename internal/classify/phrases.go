@@ -1,11 +1,14 @@
 package classify
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
-// A text is scanned once for every phrase of every rule (a multi-pattern search keyed by each
-// phrase's first three bytes), instead of once per phrase: a corpus message is a few hundred
-// bytes and the rules know several hundred phrases, so this is what keeps classification within
-// a few microseconds.
+// A text is scanned once for every phrase of every rule, a byte at a time, by an Aho–Corasick
+// automaton of all the phrases (instead of once per phrase, or once per position and candidate
+// phrase): a corpus message is a few hundred bytes and the rules know several hundred phrases,
+// and one table step per byte is what keeps classification within a few microseconds.
 
 // phrases is a list of lower-case phrases (at least three bytes each), in the order a rule
 // prefers them.
@@ -14,31 +17,32 @@ type phrases struct {
 	ids   []uint16
 }
 
-// lexicon is every phrase of every list. It is built while the package's variables are
-// initialised (words, then init) and only read afterwards. The phrases are bucketed by a hash of
-// their first three bytes, the buckets laid out flat (start[k]:start[k+1] in ids) so that the whole
-// index stays in the fastest cache while a text is scanned.
+// lexicon is every phrase of every list. Its words are registered while the package's variables
+// are initialised (words) and only read afterwards; the automaton is built from them when the
+// first text is scanned (a Lambda function that never classifies does not pay for it).
 var lexicon struct {
-	words   []string
-	index   map[string]uint16
-	pending [lexBuckets][]uint16 // during initialisation only
-	start   [lexBuckets + 1]uint16
-	ids     []uint16
-}
+	words []string
+	index map[string]uint16
 
-func init() {
-	for k := range lexicon.pending {
-		lexicon.start[k] = uint16(len(lexicon.ids))
-		lexicon.ids = append(lexicon.ids, lexicon.pending[k]...)
-		lexicon.pending[k] = nil
-	}
-	lexicon.start[lexBuckets] = uint16(len(lexicon.ids))
+	once sync.Once
+	// class numbers the bytes the phrases use (an upper-case letter as its lower case), 0 for
+	// every other byte: the automaton's columns.
+	class  [256]uint8
+	nclass int
+	// next is the full transition table, next[state*nclass+class]; a state with phrases ending
+	// in it has the bit hasOutput set in every entry leading to it.
+	next []uint16
+	// outs[outStart[s]:outStart[s+1]] are the phrases that end in state s (its own and its
+	// suffixes').
+	outStart []uint16
+	outs     []uint16
 }
 
 const (
-	lexBuckets = 1024
 	// maxPhrases bounds the lexicon so that a text's hits fit a fixed bitset.
 	maxPhrases = 64 * len(bitset{})
+	// hasOutput marks a transition to a state where phrases end; the states are numbered below it.
+	hasOutput = 1 << 15
 )
 
 type bitset [10]uint64
@@ -61,15 +65,89 @@ func words(ws ...string) *phrases {
 			id = uint16(len(lexicon.words))
 			lexicon.index[w] = id
 			lexicon.words = append(lexicon.words, w)
-			k := key3(w[0], w[1], w[2])
-			lexicon.pending[k] = append(lexicon.pending[k], id)
 		}
 		p.ids = append(p.ids, id)
 	}
 	return p
 }
 
-func key3(a, b, c byte) uint { return (uint(a)*961 + uint(b)*31 + uint(c)) & (lexBuckets - 1) }
+// buildAutomaton builds the lexicon's automaton: a trie of the phrases, its failure links, and
+// from them the full transition table (a deterministic automaton: one step per byte, no
+// backtracking along failure links while scanning).
+func buildAutomaton() {
+	lx := &lexicon
+	lx.nclass = 1
+	for _, w := range lx.words {
+		for i := 0; i < len(w); i++ {
+			if lx.class[w[i]] == 0 {
+				lx.class[w[i]] = uint8(lx.nclass)
+				lx.nclass++
+			}
+		}
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		lx.class[c] = lx.class[c-'A'+'a']
+	}
+	nc := lx.nclass
+	// The trie: goto[s*nc+class] is the child, 0 for none (the root is no state's child).
+	trie := make([]int32, nc, 8*nc)
+	own := [][]uint16{nil}
+	for id, w := range lx.words {
+		s := 0
+		for i := 0; i < len(w); i++ {
+			c := int(lx.class[w[i]])
+			if trie[s*nc+c] == 0 {
+				trie[s*nc+c] = int32(len(own))
+				trie = append(trie, make([]int32, nc)...)
+				own = append(own, nil)
+			}
+			s = int(trie[s*nc+c])
+		}
+		own[s] = append(own[s], uint16(id))
+	}
+	n := len(own)
+	if n >= hasOutput {
+		panic("classify: too many phrase states")
+	}
+	// Breadth first: a state's failure link (its longest proper suffix that is a trie state) is
+	// done before the state's children need it, and so are its outputs and transitions.
+	fail := make([]int32, n)
+	outs := make([][]uint16, n)
+	next := make([]int32, n*nc)
+	queue := make([]int32, 0, n)
+	for c := 0; c < nc; c++ {
+		if t := trie[c]; t != 0 {
+			next[c] = t
+			queue = append(queue, t)
+		}
+	}
+	for q := 0; q < len(queue); q++ {
+		s := int(queue[q])
+		outs[s] = append(append([]uint16(nil), own[s]...), outs[fail[s]]...)
+		for c := 0; c < nc; c++ {
+			if t := trie[s*nc+c]; t != 0 {
+				fail[t] = next[int(fail[s])*nc+c]
+				next[s*nc+c] = t
+				queue = append(queue, t)
+			} else {
+				next[s*nc+c] = next[int(fail[s])*nc+c]
+			}
+		}
+	}
+	lx.outStart = make([]uint16, n+1)
+	for s := range n {
+		lx.outStart[s] = uint16(len(lx.outs))
+		lx.outs = append(lx.outs, outs[s]...)
+	}
+	lx.outStart[n] = uint16(len(lx.outs))
+	lx.next = make([]uint16, len(next))
+	for i, t := range next {
+		lx.next[i] = uint16(t)
+		if len(outs[t]) > 0 {
+			lx.next[i] |= hasOutput
+		}
+	}
+}
 
 // hit is one occurrence of a phrase in a text.
 type hit struct {
@@ -79,27 +157,25 @@ type hit struct {
 
 // scan finds every occurrence of every phrase in s, in any ASCII case.
 func (m *msg) scan(s string) {
-	if len(s) < 3 {
-		return
-	}
-	a, b := lower(s[0]), lower(s[1])
-	for i := 0; i+3 <= len(s); i++ {
-		c := lower(s[i+2])
-		k := key3(a, b, c)
-		for _, id := range lexicon.ids[lexicon.start[k]:lexicon.start[k+1]] {
-			// (the bucket is a hash of the first three bytes: they are compared, lower-cased already)
-			if w := lexicon.words[id]; w[0] == a && w[1] == b && w[2] == c && hasPrefixFold(s[i+3:], w[3:]) {
-				m.seen[id/64] |= 1 << (id % 64)
-				h := hit{id: id, pos: int32(i)}
-				if m.nhits < len(m.hitBuf) {
-					m.hitBuf[m.nhits] = h
-					m.nhits++
-				} else {
-					m.moreHits = append(m.moreHits, h)
-				}
+	lexicon.once.Do(buildAutomaton)
+	next, class, nc := lexicon.next, &lexicon.class, lexicon.nclass
+	st := 0
+	for i := 0; i < len(s); i++ {
+		t := next[st*nc+int(class[s[i]])]
+		st = int(t &^ hasOutput)
+		if t&hasOutput == 0 {
+			continue
+		}
+		for _, id := range lexicon.outs[lexicon.outStart[st]:lexicon.outStart[st+1]] {
+			m.seen[id/64] |= 1 << (id % 64)
+			h := hit{id: id, pos: int32(i + 1 - len(lexicon.words[id]))}
+			if m.nhits < len(m.hitBuf) {
+				m.hitBuf[m.nhits] = h
+				m.nhits++
+			} else {
+				m.moreHits = append(m.moreHits, h)
 			}
 		}
-		a, b = b, c
 	}
 }
 
