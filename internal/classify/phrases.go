@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"slices"
 	"strings"
 	"sync"
 )
@@ -32,10 +33,10 @@ var lexicon struct {
 	// next is the full transition table, next[state*nclass+class]; a state with phrases ending
 	// in it has the bit hasOutput set in every entry leading to it.
 	next []uint16
-	// outs[outStart[s]:outStart[s+1]] are the phrases that end in state s (its own and its
+	// outs[outAt[s]:outAt[s]+outLen[s]] are the phrases that end in state s (its own and its
 	// suffixes').
-	outStart []uint16
-	outs     []uint16
+	outAt, outLen []uint16
+	outs          []uint16
 }
 
 const (
@@ -73,7 +74,8 @@ func words(ws ...string) *phrases {
 
 // buildAutomaton builds the lexicon's automaton: a trie of the phrases, its failure links, and
 // from them the full transition table (a deterministic automaton: one step per byte, no
-// backtracking along failure links while scanning).
+// backtracking along failure links while scanning). The trie is built in the table itself, which
+// is sized from the number of distinct prefixes, so the build allocates little beyond the table.
 func buildAutomaton() {
 	lx := &lexicon
 	lx.nclass = 1
@@ -89,64 +91,82 @@ func buildAutomaton() {
 		lx.class[c] = lx.class[c-'A'+'a']
 	}
 	nc := lx.nclass
-	// The trie: goto[s*nc+class] is the child, 0 for none (the root is no state's child).
-	trie := make([]int32, nc, 8*nc)
-	own := [][]uint16{nil}
-	for id, w := range lx.words {
-		s := 0
-		for i := 0; i < len(w); i++ {
-			c := int(lx.class[w[i]])
-			if trie[s*nc+c] == 0 {
-				trie[s*nc+c] = int32(len(own))
-				trie = append(trie, make([]int32, nc)...)
-				own = append(own, nil)
+	// States: the root and one per distinct prefix (phrases are lower-case, so distinct bytes
+	// are distinct classes).
+	sorted := slices.Sorted(slices.Values(lx.words))
+	n := 1
+	for i, w := range sorted {
+		common := 0
+		if i > 0 {
+			for common < len(w) && common < len(sorted[i-1]) && w[common] == sorted[i-1][common] {
+				common++
 			}
-			s = int(trie[s*nc+c])
 		}
-		own[s] = append(own[s], uint16(id))
+		n += len(w) - common
 	}
-	n := len(own)
 	if n >= hasOutput {
 		panic("classify: too many phrase states")
 	}
-	// Breadth first: a state's failure link (its longest proper suffix that is a trie state) is
-	// done before the state's children need it, and so are its outputs and transitions.
-	fail := make([]int32, n)
-	outs := make([][]uint16, n)
-	next := make([]int32, n*nc)
-	queue := make([]int32, 0, n)
-	for c := 0; c < nc; c++ {
-		if t := trie[c]; t != 0 {
-			next[c] = t
+	// The trie, in the table: next[s*nc+class] is the child, 0 for none (the root is no state's
+	// child); own[s] is the phrase that ends at s, +1 (0 for none: the lexicon has no duplicates).
+	next := make([]uint16, n*nc)
+	own := make([]uint16, n)
+	states := 1
+	for id, w := range lx.words {
+		s := 0
+		for i := 0; i < len(w); i++ {
+			e := s*nc + int(lx.class[w[i]])
+			if next[e] == 0 {
+				next[e] = uint16(states)
+				states++
+			}
+			s = int(next[e])
+		}
+		own[s] = uint16(id) + 1
+	}
+	// Breadth first, a state's failure link (its longest proper suffix that is a trie state) and
+	// that state's row and outputs are done before the state needs them; the row's missing
+	// children become the failure link's transitions. outs of a state are its own phrase and its
+	// failure link's outputs, which end there too.
+	fail := make([]uint16, n)
+	outAt := make([]uint16, n+1) // outs[outAt[s]:outAt[s]+outLen[s]]
+	outLen := make([]uint16, n)
+	queue := make([]uint16, 0, n)
+	// Every entry leading to a state that has outputs carries hasOutput: a child gets it when
+	// found (its own phrase, or its failure link's, which was found before it), a missing child
+	// copies the failure link's entry with its bit.
+	for c := range nc {
+		if t := next[c]; t != 0 {
+			if own[t] != 0 {
+				next[c] |= hasOutput
+			}
 			queue = append(queue, t)
 		}
 	}
 	for q := 0; q < len(queue); q++ {
 		s := int(queue[q])
-		outs[s] = append(append([]uint16(nil), own[s]...), outs[fail[s]]...)
-		for c := 0; c < nc; c++ {
-			if t := trie[s*nc+c]; t != 0 {
-				fail[t] = next[int(fail[s])*nc+c]
-				next[s*nc+c] = t
-				queue = append(queue, t)
-			} else {
-				next[s*nc+c] = next[int(fail[s])*nc+c]
+		f := int(fail[s])
+		outAt[s] = uint16(len(lx.outs))
+		if own[s] != 0 {
+			lx.outs = append(lx.outs, own[s]-1)
+		}
+		lx.outs = append(lx.outs, lx.outs[outAt[f]:outAt[f]+outLen[f]]...)
+		outLen[s] = uint16(len(lx.outs)) - outAt[s]
+		row, frow := next[s*nc:(s+1)*nc], next[f*nc:(f+1)*nc]
+		for c, t := range row {
+			ft := frow[c]
+			if t == 0 {
+				row[c] = ft
+				continue
 			}
+			fail[t] = ft &^ hasOutput
+			if own[t] != 0 || ft&hasOutput != 0 {
+				row[c] = t | hasOutput
+			}
+			queue = append(queue, t)
 		}
 	}
-	lx.outStart = make([]uint16, n+1)
-	for s := range n {
-		lx.outStart[s] = uint16(len(lx.outs))
-		lx.outs = append(lx.outs, outs[s]...)
-	}
-	lx.outStart[n] = uint16(len(lx.outs))
-	lx.next = make([]uint16, len(next))
-	for i, t := range next {
-		lx.next[i] = uint16(t)
-		if len(outs[t]) > 0 {
-			lx.next[i] |= hasOutput
-		}
-	}
+	lx.next, lx.outAt, lx.outLen = next, outAt, outLen
 }
 
 // hit is one occurrence of a phrase in a text.
@@ -166,7 +186,8 @@ func (m *msg) scan(s string) {
 		if t&hasOutput == 0 {
 			continue
 		}
-		for _, id := range lexicon.outs[lexicon.outStart[st]:lexicon.outStart[st+1]] {
+		at := lexicon.outAt[st]
+		for _, id := range lexicon.outs[at : at+lexicon.outLen[st]] {
 			m.seen[id/64] |= 1 << (id % 64)
 			h := hit{id: id, pos: int32(i + 1 - len(lexicon.words[id]))}
 			if m.nhits < len(m.hitBuf) {
@@ -206,6 +227,20 @@ func (m *msg) firstHit(id uint16) int32 {
 		}
 		return true
 	})
+	return pos
+}
+
+// lastHit is the position of the last occurrence of phrase id that starts at or after from, or -1.
+func (m *msg) lastHit(id uint16, from int) int32 {
+	pos := int32(-1)
+	if m.has(id) {
+		m.eachHit(func(h hit) bool {
+			if h.id == id && int(h.pos) >= from && h.pos > pos {
+				pos = h.pos
+			}
+			return true
+		})
+	}
 	return pos
 }
 
