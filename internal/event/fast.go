@@ -162,7 +162,7 @@ func (d *decoder) member(o *object) ([]byte, bool) {
 		return nil, false
 	}
 	name := d.in[start:end]
-	h := nameHash(name)
+	h := nameHash(d.in, start, end)
 	if bit := uint64(1) << (h & 63); o.bloom&bit != 0 {
 		for _, seen := range d.names[o.base:d.nnames] {
 			if seen == h {
@@ -532,14 +532,30 @@ func jsonNumber(lit []byte) bool {
 	return i == len(lit)
 }
 
-// nameHash is FNV-1a, 64 bits.
-func nameHash(k []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range k {
-		h ^= uint64(c)
-		h *= 1099511628211
+// nameHash hashes the name in[start:end]. A name of up to eight bytes (most are) is read as one
+// word with its length, mixed by a bijection, so two such names never collide; a longer one is
+// hashed with FNV-1a first.
+func nameHash(in []byte, start, end int) uint64 {
+	n := end - start
+	h := uint64(n) << 56
+	switch {
+	case n <= 8 && start+8 <= len(in):
+		// the bytes after the name (its closing quote and more) are masked off
+		h ^= binary.LittleEndian.Uint64(in[start:]) & (1<<(8*n) - 1)
+	case n <= 8:
+		// the same word, read a byte at a time at the end of the input
+		for i := end - 1; i >= start; i-- {
+			h ^= uint64(in[i]) << (8 * (i - start))
+		}
+	default:
+		h = 14695981039346656037
+		for _, c := range in[start:end] {
+			h ^= uint64(c)
+			h *= 1099511628211
+		}
 	}
-	return h
+	h *= 0xff51afd7ed558ccd
+	return h ^ h>>29
 }
 
 // plainRFC3339 reports whether b has the shape 2006-01-02T15:04:05[.000]Z07:00 exactly, with a
