@@ -204,3 +204,21 @@ func TestSortFindings(t *testing.T) {
 		t.Fatalf("order %v, want %s", got, want)
 	}
 }
+
+// The automaton has exactly one state per distinct prefix of a phrase, and the root: its table is
+// sized from the sorted phrases' common prefixes, and neither too small nor larger than it needs.
+func TestAutomatonStates(t *testing.T) {
+	lexicon.once.Do(buildAutomaton)
+	prefixes := map[string]bool{"": true}
+	for _, w := range lexicon.words {
+		for i := 1; i <= len(w); i++ {
+			prefixes[w[:i]] = true
+		}
+	}
+	if got := len(lexicon.outLen); got != len(prefixes) {
+		t.Errorf("%d states, want %d", got, len(prefixes))
+	}
+	if got, want := len(lexicon.next), len(prefixes)*lexicon.nclass; got != want {
+		t.Errorf("table of %d entries, want %d", got, want)
+	}
+}
