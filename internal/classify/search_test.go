@@ -221,4 +221,11 @@ func TestAutomatonStates(t *testing.T) {
 	if got, want := len(lexicon.next), len(prefixes)*lexicon.nclass; got != want {
 		t.Errorf("table of %d entries, want %d", got, want)
 	}
+	// An entry is marked exactly when phrases end in the state it leads to: the scan looks for
+	// hits only there.
+	for i, e := range lexicon.next {
+		if marked, ends := e&hasOutput != 0, lexicon.outLen[e&^hasOutput] > 0; marked != ends {
+			t.Fatalf("entry %d (state %d, class %d): marked %v, phrases end there %v", i, i/lexicon.nclass, i%lexicon.nclass, marked, ends)
+		}
+	}
 }
