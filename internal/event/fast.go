@@ -544,11 +544,11 @@ func nameHash(in []byte, start, end int) uint64 {
 	for ; i+8 <= end; i += 8 {
 		h = (h ^ binary.LittleEndian.Uint64(in[i:])) * mul
 	}
-	if n := end - i; n > 0 && i+8 <= len(in) {
-		// the bytes after the name (its closing quote and more) are masked off
-		h ^= binary.LittleEndian.Uint64(in[i:]) & (1<<(8*n) - 1)
-	} else if n > 0 {
-		// the same word, read a byte at a time at the end of the input
+	// The last 0–7 bytes: the bytes after the name (its closing quote and more) are masked off,
+	// or, at the end of the input, the same word is read a byte at a time.
+	if i+8 <= len(in) {
+		h ^= binary.LittleEndian.Uint64(in[i:]) & (1<<(8*(end-i)) - 1)
+	} else {
 		for j := end - 1; j >= i; j-- {
 			h ^= uint64(in[j]) << (8 * (j - i))
 		}
