@@ -127,9 +127,11 @@ func (m *msg) parse(field string, container int, raw string) {
 			}
 		}
 	}
+	// body and tail end where the trimmed text ends.
+	end := len(strings.TrimRightFunc(m.text, unicode.IsSpace))
 	tail := body
-	if i := lastIndexFold(body, "has been retried"); i >= 0 {
-		rest := body[i+len("has been retried"):]
+	if i := m.lastHit(retryWrapper.ids[0], end-len(body)); i >= 0 {
+		rest := m.text[int(i)+len(retryWrapper.words[0]) : end]
 		if j := strings.IndexByte(rest, ':'); j >= 0 {
 			rest = rest[j+1:]
 		} else {
@@ -137,8 +139,7 @@ func (m *msg) parse(field string, container int, raw string) {
 		}
 		tail = strings.TrimSpace(rest)
 	}
-	// tail ends where the trimmed text ends.
-	m.tailStart = len(strings.TrimRightFunc(m.text, unicode.IsSpace)) - len(tail)
+	m.tailStart = end - len(tail)
 	// ECS wraps every failure to fetch a task's resources in "unable to pull secrets or registry
 	// auth": it names both, so it names neither; the service is read from what follows.
 	for i, id := range wrapperPhrases.ids {
@@ -151,6 +152,24 @@ func (m *msg) parse(field string, container int, raw string) {
 
 // wrapperPhrases are ECS's generic wrappers around a resource failure.
 var wrapperPhrases = words("unable to pull secrets or registry auth", "execution resource retrieval failed")
+
+// retryWrapper is the ECS agent's retry wrapper ("pull image manifest has been retried 5
+// time(s): …"): the cause follows its last occurrence.
+var retryWrapper = words("has been retried")
+
+// Words the rules look for on their own, found by the same scan as every phrase.
+var (
+	wordEmpty        = words("empty")
+	wordUnable       = words("unable")
+	wordNoCapacity   = words("no capacity")
+	wordPull         = words("pull")
+	wordResourceInit = words("resourceinitializationerror")
+	wordECRHost      = words(".dkr.ecr.")
+	wordAgent        = words("agent")
+	wordInstance     = words("instance")
+	wordEFS          = words("efs")
+	wordENI          = words("eni")
+)
 
 // codeOf returns the known error code s is, in lower case, or "".
 func codeOf(s string) string {
@@ -169,7 +188,7 @@ func (m *msg) serviceOf() service {
 	switch {
 	case m.firstIn(logPhrases, 0) != "":
 		return svcLogs
-	case m.firstIn(efsPhrases, 0) != "" || hasWord(m.text, "efs"):
+	case m.firstIn(efsPhrases, 0) != "" || m.hasWord(wordEFS):
 		return svcEFS
 	case m.firstIn(authPhrases, 0) != "":
 		return svcECRAuth
@@ -177,7 +196,7 @@ func (m *msg) serviceOf() service {
 		return svcSecrets
 	case m.firstIn(envFilePhrases, 0) != "":
 		return svcEnvFile
-	case m.firstIn(eniPhrases, 0) != "" || hasWord(m.text, "eni"):
+	case m.firstIn(eniPhrases, 0) != "" || m.hasWord(wordENI):
 		return svcENI
 	}
 	return svcNone
@@ -207,21 +226,24 @@ var efsPhrases = words(
 	"elasticfilesystem", "efs mount", "efs access point", "efs file system", "mounting volume failed",
 )
 
-// hasWord reports whether w (lower-case) occurs in s as a word (not inside "refs"), in any case.
-func hasWord(s, w string) bool {
-	for i := 0; ; {
-		j := indexFold(s[i:], w)
-		if j < 0 {
-			return false
-		}
-		j += i
-		before := j == 0 || !isAlnum(lower(s[j-1]))
-		after := j+len(w) == len(s) || !isAlnum(lower(s[j+len(w)]))
-		if before && after {
-			return true
-		}
-		i = j + 1
+// hasWord reports whether w (a list of one word) occurs in the text as a word (not inside
+// "refs"), in any case.
+func (m *msg) hasWord(w *phrases) bool {
+	id, n := w.ids[0], len(w.words[0])
+	if !m.has(id) {
+		return false
 	}
+	s, found := m.text, false
+	m.eachHit(func(h hit) bool {
+		if h.id == id {
+			j := int(h.pos)
+			before := j == 0 || !isAlnum(lower(s[j-1]))
+			after := j+n == len(s) || !isAlnum(lower(s[j+n]))
+			found = before && after
+		}
+		return !found
+	})
+	return found
 }
 
 func isAlnum(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' }
@@ -306,44 +328,5 @@ func hasPrefixFold(s, w string) bool {
 	return true
 }
 
-// indexFold is strings.Index for a lower-case sub, in any ASCII case. Candidates are found with
-// strings.IndexByte (vectorised) on sub's first byte in either case.
-func indexFold(s, sub string) int {
-	if len(sub) == 0 {
-		return 0
-	}
-	c := sub[0]
-	upper := c
-	if 'a' <= c && c <= 'z' {
-		upper = c - 'a' + 'A'
-	}
-	for i := 0; i+len(sub) <= len(s); i++ {
-		j := strings.IndexByte(s[i:], c)
-		if upper != c {
-			if k := strings.IndexByte(s[i:], upper); k >= 0 && (j < 0 || k < j) {
-				j = k
-			}
-		}
-		if j < 0 {
-			return -1
-		}
-		i += j
-		if hasPrefixFold(s[i:], sub) {
-			return i
-		}
-	}
-	return -1
-}
-
-// lastIndexFold is strings.LastIndex for a lower-case sub, in any ASCII case.
-func lastIndexFold(s, sub string) int {
-	for i := len(s) - len(sub); i >= 0; i-- {
-		if hasPrefixFold(s[i:], sub) {
-			return i
-		}
-	}
-	return -1
-}
-
-// contains reports whether the text holds the lower-case sub, in any case.
-func (m *msg) contains(sub string) bool { return indexFold(m.text, sub) >= 0 }
+// contains reports whether the text holds w (a list of one), in any case.
+func (m *msg) contains(w *phrases) bool { return m.has(w.ids[0]) }

@@ -125,8 +125,8 @@ func matchPlacement(m *msg) (string, string, bool) {
 		}
 	}
 	if p := m.first(placementPhrases); p != "" {
-		if p == "capacity provider" && !m.contains("empty") && !m.contains("unable") &&
-			!m.contains("no capacity") {
+		if p == "capacity provider" && !m.contains(wordEmpty) && !m.contains(wordUnable) &&
+			!m.contains(wordNoCapacity) {
 			return "", "", false
 		}
 		return "", p, true
@@ -169,7 +169,7 @@ func matchStartContainer(m *msg) (string, string, bool) {
 	if m.code == "cannotstartcontainererror" || m.code == "cannotcreatecontainererror" {
 		return "", m.code, true
 	}
-	if p := m.first(runtimePhrases); p != "" && !m.contains("pull") {
+	if p := m.first(runtimePhrases); p != "" && !m.contains(wordPull) {
 		return "", p, true
 	}
 	return "", "", false
@@ -190,7 +190,7 @@ func matchResourceInit(m *msg) (string, string, bool) {
 	switch {
 	case m.code == "resourceinitializationerror":
 		p = m.code
-	case m.contains("resourceinitializationerror"):
+	case m.contains(wordResourceInit):
 		p = "resourceinitializationerror"
 	default:
 		p = m.first(resourcePhrases)
@@ -278,7 +278,7 @@ func pullSub(m *msg) string {
 			return "auth"
 		case m.any(imageMissing):
 			return "not-found"
-		case m.contains(".dkr.ecr."):
+		case m.contains(wordECRHost):
 			// ECR names a missing repository or tag ("not found", "name unknown"); its bare
 			// "may require 'docker login'" is a credential the host did not have or that expired.
 			return "auth"
@@ -335,13 +335,13 @@ var instanceFates = words("terminated", "terminating", "was stopped", ") stopped
 	"shutting down", "retire", "drain", "deregist", "disconnected", "is lost", "was lost", "unreachable")
 
 func matchHostLost(m *msg) (string, string, bool) {
-	if m.code == "taskfailedtostart" && m.contains("agent") {
+	if m.code == "taskfailedtostart" && m.contains(wordAgent) {
 		return "", "taskfailedtostart: agent", true
 	}
 	if p := m.first(hostPhrases); p != "" {
 		return "", p, true
 	}
-	if hasWord(m.text, "instance") {
+	if m.hasWord(wordInstance) {
 		if p := m.first(instanceFates); p != "" {
 			return "", "instance … " + p, true
 		}

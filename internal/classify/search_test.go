@@ -69,9 +69,9 @@ func occurrences(s, w string, at int) int {
 	return n
 }
 
-// indexFold, lastIndexFold and hasPrefixFold are strings.Index, LastIndex and HasPrefix on a
-// lower-cased copy, for every lexicon phrase and a few pieces that sit at a text's ends.
-func TestFoldedSearchesAgreeWithTheStandardLibrary(t *testing.T) {
+// hasPrefixFold is strings.HasPrefix on a lower-cased copy, for every lexicon phrase and a few
+// pieces that sit at a text's ends.
+func TestFoldedPrefixAgreesWithTheStandardLibrary(t *testing.T) {
 	subs := append([]string{"", "a", "has been retried", "error", "x", "z", "zone"}, lexicon.words...)
 	for _, s := range searchTexts(t) {
 		low := strings.ToLower(s)
@@ -83,26 +83,54 @@ func TestFoldedSearchesAgreeWithTheStandardLibrary(t *testing.T) {
 			extra = append(extra, low[len(low)-4:], low[:4])
 		}
 		for _, sub := range append(subs, extra...) {
-			if got, want := indexFold(s, sub), strings.Index(low, sub); got != want {
-				t.Fatalf("indexFold(%q, %q) = %d, want %d", s, sub, got, want)
-			}
-			if sub == "" {
-				continue
-			}
-			if got, want := lastIndexFold(s, sub), strings.LastIndex(low, sub); got != want {
-				t.Fatalf("lastIndexFold(%q, %q) = %d, want %d", s, sub, got, want)
-			}
 			if got, want := hasPrefixFold(s, sub), strings.HasPrefix(low, sub); got != want {
 				t.Fatalf("hasPrefixFold(%q, %q) = %v, want %v", s, sub, got, want)
 			}
 		}
-		// contains, on the pieces at the text's ends (its start included)
-		for _, sub := range extra {
-			if got, want := (&msg{text: s}).contains(sub), strings.Contains(low, sub); got != want {
-				t.Fatalf("contains(%q, %q) = %v, want %v", s, sub, got, want)
+	}
+}
+
+// The searches read from the scan's hits agree with plain searches on a lower-cased copy:
+// contains with strings.Contains, lastHit with strings.LastIndex from a position, hasWord with a
+// search for the word between non-alphanumeric bytes.
+func TestHitSearchesAgreeWithPlainSearches(t *testing.T) {
+	texts := append(searchTexts(t), "efs", "EFS mount", "refs/heads", "x-efs", "efs2", "eni", "an ENI.",
+		"denied", "the instance", "instances", "instance1", "has been retried has been retried",
+		"a HAS BEEN RETRIED b")
+	for _, s := range texts {
+		var m msg
+		m.parse("stoppedReason", -1, s)
+		low := strings.ToLower(s)
+		for _, w := range lexicon.words {
+			p := &phrases{words: []string{w}, ids: []uint16{lexicon.index[w]}}
+			if got, want := m.contains(p), strings.Contains(low, w); got != want {
+				t.Fatalf("contains(%q, %q) = %v, want %v", s, w, got, want)
+			}
+			if got, want := m.hasWord(p), plainHasWord(low, w); got != want {
+				t.Fatalf("hasWord(%q, %q) = %v, want %v", s, w, got, want)
+			}
+			for _, from := range []int{0, 1, len(low) / 2, len(low) - len(w), len(low)} {
+				want := -1
+				if from >= 0 && from <= len(low) {
+					if i := strings.LastIndex(low[from:], w); i >= 0 {
+						want = from + i
+					}
+				}
+				if got := m.lastHit(p.ids[0], from); int(got) != want {
+					t.Fatalf("lastHit(%q, %q, %d) = %d, want %d", s, w, from, got, want)
+				}
 			}
 		}
 	}
+}
+
+func plainHasWord(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		if s[i:i+len(w)] == w && (i == 0 || !isAlnum(s[i-1])) && (i+len(w) == len(s) || !isAlnum(s[i+len(w)])) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestLowerAndIsASCII(t *testing.T) {
@@ -174,5 +202,30 @@ func TestSortFindings(t *testing.T) {
 	want := "operator a,operator b,first,second,third,third again"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("order %v, want %s", got, want)
+	}
+}
+
+// The automaton has exactly one state per distinct prefix of a phrase, and the root: its table is
+// sized from the sorted phrases' common prefixes, and neither too small nor larger than it needs.
+func TestAutomatonStates(t *testing.T) {
+	lexicon.once.Do(buildAutomaton)
+	prefixes := map[string]bool{"": true}
+	for _, w := range lexicon.words {
+		for i := 1; i <= len(w); i++ {
+			prefixes[w[:i]] = true
+		}
+	}
+	if got := len(lexicon.outLen); got != len(prefixes) {
+		t.Errorf("%d states, want %d", got, len(prefixes))
+	}
+	if got, want := len(lexicon.next), len(prefixes)*lexicon.nclass; got != want {
+		t.Errorf("table of %d entries, want %d", got, want)
+	}
+	// An entry is marked exactly when phrases end in the state it leads to: the scan looks for
+	// hits only there.
+	for i, e := range lexicon.next {
+		if marked, ends := e&hasOutput != 0, lexicon.outLen[e&^hasOutput] > 0; marked != ends {
+			t.Fatalf("entry %d (state %d, class %d): marked %v, phrases end there %v", i, i/lexicon.nclass, i%lexicon.nclass, marked, ends)
+		}
 	}
 }

@@ -118,7 +118,9 @@ func TestHasWord(t *testing.T) {
 		{"--------- instances", "instance", false},
 		{"", "efs", false},
 	} {
-		if got := hasWord(tc.s, tc.w); got != tc.want {
+		var m msg
+		m.parse("stoppedReason", -1, tc.s)
+		if got := m.hasWord(&phrases{words: []string{tc.w}, ids: []uint16{lexicon.index[tc.w]}}); got != tc.want {
 			t.Errorf("hasWord(%q, %q) = %v, want %v", tc.s, tc.w, got, tc.want)
 		}
 	}

@@ -2,6 +2,7 @@ package event
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -71,12 +72,12 @@ func (d *decoder) fail() { d.ok = false }
 // ws skips JSON whitespace.
 func (d *decoder) ws() {
 	for d.pos < len(d.in) {
-		switch d.in[d.pos] {
-		case ' ', '\t', '\n', '\r':
-			d.pos++
-		default:
+		// One comparison for what follows most tokens, in indented JSON too: a byte above the
+		// space is not whitespace.
+		if c := d.in[d.pos]; c > ' ' || c != ' ' && c != '\n' && c != '\t' && c != '\r' {
 			return
 		}
+		d.pos++
 	}
 }
 
@@ -161,7 +162,7 @@ func (d *decoder) member(o *object) ([]byte, bool) {
 		return nil, false
 	}
 	name := d.in[start:end]
-	h := nameHash(name)
+	h := nameHash(d.in, start, end)
 	if bit := uint64(1) << (h & 63); o.bloom&bit != 0 {
 		for _, seen := range d.names[o.base:d.nnames] {
 			if seen == h {
@@ -242,10 +243,17 @@ func (d *decoder) str() (start, end int, escaped bool) {
 	for {
 		for i+8 <= len(in) {
 			x := binary.LittleEndian.Uint64(in[i:])
-			q := x ^ (ones * '"')
+			// y has a byte below 0x21 exactly where x has a control byte or a quote (0x22 ^ 0x02
+			// is 0x20; a control byte stays one); b has a zero byte where x has a backslash.
+			y := x ^ (ones * 0x02)
 			b := x ^ (ones * '\\')
-			// no byte below 0x20, no quote and no backslash among these eight
-			if ((x-ones*0x20)&^x|(q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			// the high bit of each byte below 0x20, quote or backslash among these eight (and
+			// perhaps of bytes after the first such one, where a borrow carried: the lowest set
+			// bit is exact)
+			if m := ((y-ones*0x21)&^y | (b-ones)&^b) & highs; m != 0 {
+				// Straight to the first of them: stepping a byte at a time and testing eight
+				// again would cost most strings, which are short, a dozen tests each.
+				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
@@ -526,14 +534,27 @@ func jsonNumber(lit []byte) bool {
 	return i == len(lit)
 }
 
-// nameHash is FNV-1a, 64 bits.
-func nameHash(k []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range k {
-		h ^= uint64(c)
-		h *= 1099511628211
+// nameHash hashes the name in[start:end] eight bytes at a time, its length mixed in (a byte at a
+// time cost more than the rest of reading a name). Names of up to seven bytes, mixed by a
+// bijection, never collide with each other; a collision only sends an event to the strict decoder.
+func nameHash(in []byte, start, end int) uint64 {
+	const mul = 0xff51afd7ed558ccd
+	h := uint64(end-start) << 56
+	i := start
+	for ; i+8 <= end; i += 8 {
+		h = (h ^ binary.LittleEndian.Uint64(in[i:])) * mul
 	}
-	return h
+	// The last 0–7 bytes: the bytes after the name (its closing quote and more) are masked off,
+	// or, at the end of the input, the same word is read a byte at a time.
+	if i+8 <= len(in) {
+		h ^= binary.LittleEndian.Uint64(in[i:]) & (1<<(8*(end-i)) - 1)
+	} else {
+		for j := end - 1; j >= i; j-- {
+			h ^= uint64(in[j]) << (8 * (j - i))
+		}
+	}
+	h *= mul
+	return h ^ h>>29
 }
 
 // plainRFC3339 reports whether b has the shape 2006-01-02T15:04:05[.000]Z07:00 exactly, with a

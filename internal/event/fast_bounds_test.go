@@ -253,3 +253,23 @@ func TestErrorQuotesAShortIDWhole(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// A name hashes the same wherever it sits: read as a word with bytes after it, or a byte at a
+// time at the end of the input; names of up to seven bytes never collide, longer ones differ too.
+func TestNameHashSameWhereverTheNameSits(t *testing.T) {
+	seen := map[uint64]string{}
+	for _, name := range []string{"", "x", "id", "xy", "yx", "abc", "name", "image", "reason", "exitCode",
+		"exitCodf", "lastStatus", "lastStatut", "containers", "x\x00", "taskDefinitionArn", "taskDefinitionArm",
+		"containerInstanceArn", "0123456789abcdef", "0123456789abcdeF", "0123456789abcdef0"} {
+		mid := []byte(`"` + name + `":"0123456789"`)
+		end := []byte(`"` + name)
+		h := nameHash(mid, 1, 1+len(name))
+		if got := nameHash(end, 1, 1+len(name)); got != h {
+			t.Errorf("%q: %#x at the end of the input, %#x inside it", name, got, h)
+		}
+		if other, dup := seen[h]; dup {
+			t.Errorf("%q and %q hash alike", name, other)
+		}
+		seen[h] = name
+	}
+}
