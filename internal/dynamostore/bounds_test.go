@@ -24,10 +24,7 @@ func TestScopeItemKeepsTheNewest256Marks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	st := dynamostore.New(c, table, dynamostore.WithClock(clk.Now))
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
@@ -84,10 +81,7 @@ func TestReadRewriteRedeliveryOfAnEventThatChangedNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w := &waiting{API: dynalite.Client(server.URL, 3), cancel: cancel}

@@ -42,10 +42,7 @@ func (r *racedAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts 
 func TestRetriedCreateKeepsItsOwnID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	other := incident.NewManager(dynamostore.New(dynalite.Client(server.URL, 3), table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
 	api := &racedAPI{API: dynalite.Client(server.URL, 3), prefix: "S#"}
@@ -78,10 +75,7 @@ func TestRetriedCreateKeepsItsOwnID(t *testing.T) {
 func TestResolvedRecordIsNotOverwrittenByAStaleCopy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
 	other := incident.NewManager(dynamostore.New(dynalite.Client(server.URL, 3), table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
 	out, err := other.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 1, severity.P2))

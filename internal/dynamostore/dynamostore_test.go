@@ -36,11 +36,17 @@ func createTable(ctx context.Context, c *dynamodb.Client, table string) error {
 
 func newStore(t *testing.T, url string, retries int, clock func() time.Time) *dynamostore.Store {
 	t.Helper()
+	return dynamostore.New(dynalite.Client(url, retries), newTable(t), dynamostore.WithClock(clock))
+}
+
+// newTable is a new, empty table of the tests' dynalite.
+func newTable(t *testing.T) string {
+	t.Helper()
 	table, err := dynalite.NewTable(server.URL, createTable)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dynamostore.New(dynalite.Client(url, retries), table, dynamostore.WithClock(clock))
+	return table
 }
 
 // The contract's subtests run in parallel, each on its own table of the one dynalite: they wait

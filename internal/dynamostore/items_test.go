@@ -60,10 +60,7 @@ func TestItemsCarryTheirExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	st := dynamostore.New(c, table, dynamostore.WithClock(clk.Now))
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
@@ -139,10 +136,7 @@ func TestReadRewriteMarksCarryTheirExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	m := incident.NewManager(dynamostore.New(c, table, dynamostore.WithClock(clk.Now), dynamostore.WithReadRewrite()), incident.WithClock(clk.Now))
 	for i := range 2 {
@@ -284,10 +278,7 @@ func (w *waiting) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...f
 // it returns the table.
 func holdMarks(t *testing.T, c *dynamodb.Client, clk *incidenttest.Clock, sig incident.Signal) string {
 	t.Helper()
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	dead := incident.NewManager(dynamostore.New(dying{c}, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
 	if out, err := dead.Apply(context.Background(), sig); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("the dying handler: %+v %v", out, err)
@@ -377,10 +368,7 @@ func TestAMarkExpiringWhileLookedAtIsFree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	r := &refusedClaim{API: dynalite.Client(server.URL, 3)}
 	st := dynamostore.New(r, table, dynamostore.WithClock(clk.Now), dynamostore.WithReadRewrite())
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
@@ -419,10 +407,7 @@ func TestListFailsWhenOccurrencesCannotBeRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	f := &failingQueries{API: dynalite.Client(server.URL, 3)}
 	st := dynamostore.New(f, table, dynamostore.WithClock(clk.Now))
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
@@ -460,10 +445,7 @@ func TestRedeliveryAfterAKillBeforeMarkingDone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
-	table, err := dynalite.NewTable(server.URL, createTable)
-	if err != nil {
-		t.Fatal(err)
-	}
+	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	killed := incident.NewManager(dynamostore.New(unfinished{c}, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
 	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
