@@ -150,8 +150,8 @@ func (o *occurred) applyTo(prev *incident.Incident) *incident.Incident {
 }
 
 // wal is the log: segment files "<db>.log.<first sequence>", each mapped into memory, of frames
-// (length, CRC-32C, sequence number, JSON record); a zero length ends a segment. Guarded by
-// memory.mu.
+// (length, CRC-32C, sequence number, record: JSON or the binary form of record.go); a zero
+// length ends a segment. Guarded by memory.mu.
 type wal struct {
 	size     int // a new segment's size
 	cur      *segment
@@ -190,6 +190,14 @@ func segments(db string) ([]string, error) {
 
 // open starts a new segment whose first record is first, big enough for at least need bytes.
 func (w *wal) open(db string, first uint64, need int) error {
+	// The segment we leave is synced first: the syncer and the fold only sync the current
+	// one, and a later record may be an occurrence's delta on an earlier one, so after a power
+	// loss a later segment must never hold records whose base a torn earlier one lost.
+	if w.cur != nil {
+		if err := w.cur.sync(); err != nil {
+			return fmt.Errorf("sync log segment: %w", err)
+		}
+	}
 	name := segmentName(db, first)
 	seg, err := createSegment(name, max(w.size, need+frameHeader))
 	if err != nil {

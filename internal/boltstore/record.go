@@ -239,8 +239,19 @@ func (r *reader) time() time.Time {
 	return t
 }
 
+// maxDrop bounds a delta's drop: it counts entries of the previous sample list, not bytes of the
+// record (a list of eight emptied is a drop of 8 with two bytes after it), so it cannot be
+// bounded by what is left; the lists it counts are bounded far below this, and apply refuses a
+// drop longer than the list.
+const maxDrop = 1 << 20
+
 func (r *reader) delta() delta {
-	d := delta{drop: r.count()}
+	drop := r.uvarint()
+	if drop > maxDrop {
+		r.err = errShort
+		return delta{}
+	}
+	d := delta{drop: int(drop)}
 	n := r.count()
 	for range n {
 		if r.err != nil {

@@ -71,7 +71,10 @@ func TestBinaryRecordRoundTrip(t *testing.T) {
 	// The previous incident has a state read, so "unchanged", "gone" and "read anew" all differ.
 	prev := &incident.Incident{ID: "inc-1", Version: 4, UpdatedAt: t0, Occurrences: incident.Occurrences{
 		Count: 3, FirstSeen: t0.Add(-time.Hour), LastSeen: t0,
-		Tasks: []string{"t1", "t2", "t3"}, Evidence: []string{"OOM"}, TaskDefinitions: []string{"app:1"},
+		Tasks: []string{"t1", "t2", "t3"}, Evidence: []string{"OOM"},
+		// More task definitions than there are bytes after their delta's drop when they all go
+		// ("state gone"): a drop counts entries, not bytes.
+		TaskDefinitions: []string{"app:1", "app:2", "app:3", "app:4", "app:5", "app:6", "app:7", "app:8"},
 	}, ServiceState: &servicestate.Snapshot{Cluster: "prod", Service: "api", Desired: 4, Running: 4, ReadAt: t0.Add(-time.Minute)}}
 	paris := time.FixedZone("", 3600) // as JSON, the binary form keeps the offset, not a zone name
 	for _, c := range []struct {
