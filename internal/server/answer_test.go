@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/ecs-medic/ecs-medic/internal/pipeline"
@@ -64,4 +65,27 @@ func FuzzAppendAnswer(f *testing.F) {
 			t.Fatalf("appendAnswer:\n%s\nencoding/json:\n%s", got, want)
 		}
 	})
+}
+
+// Every field of a result is in the answer: a field added to pipeline.Result (set here by
+// reflection, whatever its name) that appendAnswer does not write fails this test instead of
+// silently missing from the answer.
+func TestAppendAnswerWritesEveryField(t *testing.T) {
+	var r pipeline.Result
+	v := reflect.ValueOf(&r).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.String:
+			f.SetString("value of " + v.Type().Field(i).Name)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{"one of " + v.Type().Field(i).Name}).Convert(f.Type()))
+		default:
+			t.Fatalf("pipeline.Result.%s is a %s: teach appendAnswer and this test about it", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	resp := eventsResponse{Results: []pipeline.Result{r}, Error: "e"}
+	if got, want := appendAnswer(nil, &resp), encodingJSON(t, resp); !bytes.Equal(got, want) {
+		t.Fatalf("appendAnswer:\n%s\nencoding/json:\n%s", got, want)
+	}
 }
