@@ -73,9 +73,12 @@ func (s *sender) close() {
 }
 
 // post sends one request and reads its answer, opening the connection if it has none (first
-// request, or the server closed it). A request on a kept-alive connection the server has just
-// closed is sent again once on a new one, as net/http's client does for a connection that
-// failed before any answer.
+// request, or the server closed it). A request on a kept-alive connection that failed before any
+// byte of an answer is sent again once on a new one: a server closes an idle kept-alive
+// connection without reading what was just written to it. net/http's client does the same only
+// for requests it may replay; an event is one (its id makes a second delivery a redelivery), but
+// were a server to read the request and then drop the connection, the resend would be counted as
+// one more redelivery than the storm made, and the storm's check would say so.
 func (s *sender) post(body []byte) (int, error) {
 	for attempt := 0; ; attempt++ {
 		fresh := s.conn == nil
