@@ -1,6 +1,7 @@
 package classify
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -151,6 +152,11 @@ func buildAutomaton() {
 			lx.outs = append(lx.outs, own[s]-1)
 		}
 		lx.outs = append(lx.outs, lx.outs[outAt[f]:outAt[f]+outLen[f]]...)
+		if len(lx.outs) > math.MaxUint16 {
+			// outAt and outLen are uint16 to keep the table small; a lexicon that outgrows them
+			// must fail loudly rather than wrap and report the wrong phrases.
+			panic("classify: too many phrase outputs")
+		}
 		outLen[s] = uint16(len(lx.outs)) - outAt[s]
 		row, frow := next[s*nc:(s+1)*nc], next[f*nc:(f+1)*nc]
 		for c, t := range row {

@@ -1,7 +1,7 @@
 // Package autoscaling reads an ECS service's Application Auto Scaling maximum, the bound a
 // scale-out never passes (remediate.Scaling). It is a package of its own so that only the entry
-// points that carry out fixes (the remediation function, medic serve and replay) link the
-// Application Auto Scaling client: the SDK builds a linked service's schemas at every start.
+// points that carry out fixes (the remediation function and medic serve) link the Application
+// Auto Scaling client: the SDK builds a linked service's schemas at every start.
 package autoscaling
 
 import (
