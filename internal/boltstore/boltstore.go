@@ -20,7 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -312,9 +313,7 @@ func (s *Store) listDisk(f incident.Filter, limit int) ([]*incident.Incident, er
 				}
 			}
 			sortNewestFirst(out)
-			if len(out) > limit {
-				out = out[:limit]
-			}
+			out = out[:min(len(out), limit)]
 			return nil
 		}
 		c := ib.Cursor()
@@ -346,7 +345,7 @@ func (s *Store) listDisk(f incident.Filter, limit int) ([]*incident.Incident, er
 }
 
 func sortNewestFirst(incs []*incident.Incident) {
-	sort.Slice(incs, func(i, j int) bool { return incs[i].ID > incs[j].ID })
+	slices.SortFunc(incs, func(a, b *incident.Incident) int { return strings.Compare(b.ID, a.ID) })
 }
 
 // Sweep deletes expired idempotency marks and resolved incidents older than retain. It returns

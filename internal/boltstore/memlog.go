@@ -606,9 +606,7 @@ func (s *Store) List(_ context.Context, f incident.Filter) ([]*incident.Incident
 		}
 	}
 	sortNewestFirst(out)
-	if len(out) > limit {
-		out = out[:limit]
-	}
+	out = out[:min(len(out), limit)]
 	for i, inc := range out {
 		out[i] = inc.Clone()
 	}
@@ -864,7 +862,7 @@ func (s *Store) replay(name string, folded uint64) error {
 		if seq <= folded {
 			continue
 		}
-		if len(payload) > 0 && payload[0] == binaryRecord {
+		if payload[0] == binaryRecord { // n > 0: a zero length ended the segment above
 			if err := s.replayBinary(payload); err != nil {
 				return fmt.Errorf("log %s: record %d: %w", name, seq, err)
 			}

@@ -43,13 +43,13 @@ type delta struct {
 // deltaOf is how next follows from prev: the shortest drop from prev's front after which prev
 // is a prefix of next. Any next has one (at worst, drop everything and add next).
 func deltaOf(prev, next []string) delta {
-	for k := 0; k <= len(prev); k++ {
+	for k := range len(prev) {
 		rest := prev[k:]
 		if len(rest) <= len(next) && slices.Equal(rest, next[:len(rest)]) {
 			return delta{drop: k, add: next[len(rest):]}
 		}
 	}
-	return delta{drop: len(prev), add: next} // not reached: k = len(prev) always matches
+	return delta{drop: len(prev), add: next} // no sample is kept: next is all new
 }
 
 // apply is the slice the delta makes of prev, in new memory (prev may be shared).
