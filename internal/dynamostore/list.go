@@ -47,10 +47,7 @@ func (s *Store) List(ctx context.Context, f incident.Filter) ([]*incident.Incide
 			err = occErr
 		}
 		slices.SortFunc(out, func(a, b *incident.Incident) int { return -strings.Compare(a.ID, b.ID) })
-		if len(out) > limit {
-			out = out[:limit]
-		}
-		return out, err
+		return out[:min(len(out), limit)], err
 	}
 	err := s.queryBefore(ctx, "INC", f.Before, func(item map[string]types.AttributeValue) bool {
 		id := attrS(item, "gsi1sk")
