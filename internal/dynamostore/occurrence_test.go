@@ -362,3 +362,56 @@ func TestRedeliveryAfterAKillAnd11MoreIsNotCountedTwice(t *testing.T) {
 		t.Fatalf("count %d, want 24 (%v)", got.Occurrences.Count, err)
 	}
 }
+
+// A change other than an occurrence — an acknowledge, a resolve — moves the occurrence item to
+// the incident's new version before the scope item is written, and a resolve closes it: an
+// occurrence decided on the state before the change is then refused by its condition, and none
+// is counted on a resolved incident.
+func TestChangesFenceTheOccurrenceItem(t *testing.T) {
+	t.Parallel()
+	_, m, st, _, _, c, table := twoHandlers(t)
+	ctx := context.Background()
+	first, err := m.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 0, severity.P2))
+	if err != nil || !first.Opened {
+		t.Fatalf("%+v %v", first, err)
+	}
+	id := first.Incident.ID
+	change := func(state incident.State) *incident.Incident {
+		t.Helper()
+		var out *incident.Incident
+		err := st.Update(ctx, incidenttest.Scope, nil, func(active []*incident.Incident) ([]*incident.Incident, error) {
+			for _, inc := range active {
+				if inc.ID == id {
+					inc.State = state
+					out = inc
+					return []*incident.Incident{inc}, nil
+				}
+			}
+			return nil, fmt.Errorf("%s is not active", id)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	acked := change(incident.Acknowledged)
+	item := occurrenceItem(t, c, table, id)
+	if got := attrOf(item, "st"); got != "active" || attrOf(item, "sv") != fmt.Sprint(acked.Version) {
+		t.Fatalf("after an acknowledge (version %d): occurrence item %v", acked.Version, item)
+	}
+	resolved := change(incident.Resolved)
+	item = occurrenceItem(t, c, table, id)
+	if got := attrOf(item, "st"); got != "closed" || attrOf(item, "sv") != fmt.Sprint(resolved.Version) {
+		t.Fatalf("after a resolve (version %d): occurrence item %v", resolved.Version, item)
+	}
+}
+
+func attrOf(item map[string]types.AttributeValue, name string) string {
+	switch v := item[name].(type) {
+	case *types.AttributeValueMemberS:
+		return v.Value
+	case *types.AttributeValueMemberN:
+		return v.Value
+	}
+	return ""
+}
