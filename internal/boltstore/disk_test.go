@@ -371,11 +371,7 @@ func TestFailedFoldKeepsTheLog(t *testing.T) {
 	if inc, err := st.Get(ctx, "inc-a"); err != nil || inc.Occurrences.Count != 2 || inc.Version != 2 {
 		t.Fatalf("after the failed Close: %+v %v", inc, err)
 	}
-	for _, mk := range []string{"evt#1", "evt#2"} {
-		if err := remark(st, scope, mk); !errors.Is(err, incident.ErrDuplicate) {
-			t.Fatalf("mark %s after the failed Close: %v", mk, err)
-		}
-	}
+	wantDuplicates(t, st, scope, "after the failed Close", "evt#1", "evt#2")
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -431,11 +427,7 @@ func TestFoldCommitsWhatWaits(t *testing.T) {
 	if inc, err := again.Get(ctx, "inc-a"); err != nil || inc.State != incident.Acknowledged {
 		t.Fatalf("folded into bbolt: %+v %v", inc, err)
 	}
-	for _, mk := range []string{"evt#1", "evt#2"} {
-		if err := remark(again, scope, mk); !errors.Is(err, incident.ErrDuplicate) {
-			t.Fatalf("mark %s folded into bbolt: %v", mk, err)
-		}
-	}
+	wantDuplicates(t, again, scope, "folded into bbolt", "evt#1", "evt#2")
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -468,9 +460,7 @@ func TestReplayedLogSurvivesASecondKill(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, func(t *testing.T, st *boltstore.Store) {
-			if err := remark(st, scope, "evt#2"); !errors.Is(err, incident.ErrDuplicate) {
-				t.Fatalf("mark after the second kill: %v", err)
-			}
+			wantDuplicates(t, st, scope, "after the second kill", "evt#2")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -886,6 +876,16 @@ func TestListingReadsOnlyItsPage(t *testing.T) {
 		}
 		if err != nil || !slices.Equal(ids(got), tc.want) {
 			t.Errorf("List(%+v) = %v, %v; want %v", tc.f, ids(got), err, tc.want)
+		}
+	}
+}
+
+// wantDuplicates fails unless each mark is a duplicate in st: recorded, and not expired.
+func wantDuplicates(t *testing.T, st *boltstore.Store, scope incident.Scope, when string, marks ...string) {
+	t.Helper()
+	for _, mk := range marks {
+		if err := remark(st, scope, mk); !errors.Is(err, incident.ErrDuplicate) {
+			t.Fatalf("mark %s %s: %v", mk, when, err)
 		}
 	}
 }

@@ -23,7 +23,7 @@ import (
 func TestScopeItemKeepsTheNewest256Marks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	st := dynamostore.New(c, table, dynamostore.WithClock(clk.Now))
@@ -80,7 +80,7 @@ func TestScopeItemKeepsTheNewest256Marks(t *testing.T) {
 func TestReadRewriteRedeliveryOfAnEventThatChangedNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -43,7 +43,7 @@ func TestRetriedCreateKeepsItsOwnID(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	table := newTable(t)
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	other := incident.NewManager(dynamostore.New(dynalite.Client(server.URL, 3), table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
 	api := &racedAPI{API: dynalite.Client(server.URL, 3), prefix: "S#"}
 	api.race = func() {
@@ -76,7 +76,7 @@ func TestResolvedRecordIsNotOverwrittenByAStaleCopy(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	table := newTable(t)
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	other := incident.NewManager(dynamostore.New(dynalite.Client(server.URL, 3), table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))
 	out, err := other.Apply(ctx, incidenttest.Failure(classify.OOMKilled, 1, severity.P2))
 	if err != nil {

@@ -39,6 +39,11 @@ func newStore(t *testing.T, url string, retries int, clock func() time.Time) *dy
 	return dynamostore.New(dynalite.Client(url, retries), newTable(t), dynamostore.WithClock(clock))
 }
 
+// newClock is the tests' injected clock, at a fixed start.
+func newClock() *incidenttest.Clock {
+	return &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+}
+
 // newTable is a new, empty table of the tests' dynalite.
 func newTable(t *testing.T) string {
 	t.Helper()
@@ -66,7 +71,7 @@ func TestContract(t *testing.T) {
 // occurrence counted — conditional writes really checked by dynalite.
 func Test32ConcurrentHandlers(t *testing.T) {
 	t.Parallel()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	st := newStore(t, server.URL, 3, clk.Now)
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
 	var wg sync.WaitGroup
@@ -127,7 +132,7 @@ func BenchmarkConcurrentHandlers(b *testing.B) {
 }
 
 func benchHandlers(b *testing.B, opts ...dynamostore.Option) {
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table, err := dynalite.NewTable(server.URL, createTable)
 	if err != nil {
 		b.Fatal(err)
@@ -176,7 +181,7 @@ func benchHandlers(b *testing.B, opts ...dynamostore.Option) {
 // expires; one that died after applying is recognised as a duplicate.
 func TestCrashWindows(t *testing.T) {
 	t.Parallel()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	st := newStore(t, server.URL, 3, clk.Now)
 	m := incident.NewManager(st, incident.WithClock(clk.Now))
 	ctx := context.Background()
@@ -224,7 +229,7 @@ func proxy(t *testing.T, status int, typ string, n int32) (*httptest.Server, *at
 func TestThrottledTableIsRetriedBySDK(t *testing.T) {
 	t.Parallel()
 	p, failed := proxy(t, 400, "ProvisionedThroughputExceededException", 2)
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	st := newStore(t, p.URL, 5, clk.Now)
 	out, err := incident.NewManager(st, incident.WithClock(clk.Now)).Apply(context.Background(), incidenttest.Failure(classify.OOMKilled, 1, severity.P3))
 	if err != nil || !out.Opened || failed.Load() != 2 {
@@ -235,7 +240,7 @@ func TestThrottledTableIsRetriedBySDK(t *testing.T) {
 func TestFailingTableReturnsAnError(t *testing.T) {
 	t.Parallel()
 	p, _ := proxy(t, 500, "InternalServerError", 1000)
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	st := newStore(t, p.URL, 2, clk.Now)
 	_, err := incident.NewManager(st, incident.WithClock(clk.Now)).Apply(context.Background(), incidenttest.Failure(classify.OOMKilled, 1, severity.P3))
 	if err == nil || !strings.Contains(err.Error(), "InternalServerError") {

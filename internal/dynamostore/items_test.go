@@ -59,7 +59,7 @@ func unix(t *testing.T, item map[string]types.AttributeValue, name string) time.
 func TestItemsCarryTheirExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	st := dynamostore.New(c, table, dynamostore.WithClock(clk.Now))
@@ -135,7 +135,7 @@ func TestItemsCarryTheirExpiry(t *testing.T) {
 func TestReadRewriteMarksCarryTheirExpiry(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	m := incident.NewManager(dynamostore.New(c, table, dynamostore.WithClock(clk.Now), dynamostore.WithReadRewrite()), incident.WithClock(clk.Now))
@@ -160,7 +160,7 @@ func TestReadRewriteMarksCarryTheirExpiry(t *testing.T) {
 func TestStatsCountRequestsCapacityAndRefusals(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	st := newStore(t, server.URL, 3, clk.Now)
 	if got := st.Stats(); got != (dynamostore.Stats{}) {
 		t.Fatalf("a new store: %+v", got)
@@ -304,7 +304,7 @@ func handler(ctx context.Context, c *dynamodb.Client, table string, clk *inciden
 func TestALeaseHoldsTheEventFor30Seconds(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	c := dynalite.Client(server.URL, 3)
 	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
 	table := holdMarks(t, c, clk, sig)
@@ -334,7 +334,7 @@ func TestALeaseHoldsTheEventFor30Seconds(t *testing.T) {
 func TestALeaseEndingWhileLookedAtIsFree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	c := dynalite.Client(server.URL, 3)
 	sig := incidenttest.Failure(classify.OOMKilled, 1, severity.P2)
 	table := holdMarks(t, c, clk, sig)
@@ -367,7 +367,7 @@ func (r *refusedClaim) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o
 func TestAMarkExpiringWhileLookedAtIsFree(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	r := &refusedClaim{API: dynalite.Client(server.URL, 3)}
 	st := dynamostore.New(r, table, dynamostore.WithClock(clk.Now), dynamostore.WithReadRewrite())
@@ -406,7 +406,7 @@ func (f *failingQueries) Query(ctx context.Context, in *dynamodb.QueryInput, o .
 func TestListFailsWhenOccurrencesCannotBeRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	f := &failingQueries{API: dynalite.Client(server.URL, 3)}
 	st := dynamostore.New(f, table, dynamostore.WithClock(clk.Now))
@@ -444,7 +444,7 @@ func (u unfinished) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput
 func TestRedeliveryAfterAKillBeforeMarkingDone(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	killed := incident.NewManager(dynamostore.New(unfinished{c}, table, dynamostore.WithClock(clk.Now)), incident.WithClock(clk.Now))

@@ -57,7 +57,7 @@ func (h *hooked) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...fu
 // concurrent handler.
 func twoHandlers(t *testing.T) (*hooked, *incident.Manager, *dynamostore.Store, *incident.Manager, *incidenttest.Clock, *dynamodb.Client, string) {
 	t.Helper()
-	clk := &incidenttest.Clock{T: time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)}
+	clk := newClock()
 	table := newTable(t)
 	c := dynalite.Client(server.URL, 3)
 	h := &hooked{Client: c}
